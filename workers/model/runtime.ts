@@ -166,8 +166,14 @@ async function importOptional(name: string): Promise<unknown> {
 type ProcessEvent = 'uncaughtException' | 'unhandledRejection';
 const PROCESS_EVENTS: readonly ProcessEvent[] = ['uncaughtException', 'unhandledRejection'];
 
-function processListeners(): Map<ProcessEvent, unknown[]> {
-  return new Map(PROCESS_EVENTS.map((e) => [e, [...process.listeners(e)]]));
+type Listener = (...args: unknown[]) => void;
+
+function processListeners(): Map<ProcessEvent, Listener[]> {
+  return new Map(PROCESS_EVENTS.map((e): [ProcessEvent, Listener[]] => [e, listenersOf(e)]));
+}
+
+function listenersOf(event: ProcessEvent): Listener[] {
+  return process.listeners(event as 'uncaughtException') as Listener[];
 }
 
 /**
@@ -175,11 +181,11 @@ function processListeners(): Map<ProcessEvent, unknown[]> {
  * listeners that rethrow, so any later crash prints a screen of minified glue code instead of the real
  * error. Node's own default (crash with the error) is what we want, so they are removed again.
  */
-function dropListenersAddedSince(before: Map<ProcessEvent, unknown[]>): void {
+function dropListenersAddedSince(before: Map<ProcessEvent, Listener[]>): void {
   for (const event of PROCESS_EVENTS) {
     const old = before.get(event) ?? [];
-    for (const l of process.listeners(event)) {
-      if (!old.includes(l)) process.removeListener(event, l as (...args: unknown[]) => void);
+    for (const l of listenersOf(event)) {
+      if (!old.includes(l)) process.removeListener(event, l);
     }
   }
 }
