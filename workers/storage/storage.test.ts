@@ -1,0 +1,132 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { GcsStorage } from './gcs.js';
+import { LocalFolderStorage } from './local.js';
+import { S3Storage } from './s3.js';
+import { checkKey, readAll, StorageError, type Storage } from './storage.js';
+import { mockGcsBucket, mockS3Handler } from './storage-mocks.test-helpers.js';
+import { openStorage } from './index.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function localStorage(): Promise<Storage> {
+  const dir = await mkdtemp(join(tmpdir(), 'kiosk-storage-'));
+  dirs.push(dir);
+  return new LocalFolderStorage(dir);
+}
+
+function s3Storage(): Storage {
+  const client = new S3Client({
+    region: 'us-east-1',
+    endpoint: 'http://s3.mock.invalid',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'AKIDMOCK', secretAccessKey: 'mock-secret' },
+    requestHandler: mockS3Handler(),
+    maxAttempts: 1,
+  });
+  return new S3Storage({ bucket: 'lab-bucket', client, prefix: 'kiosk/' });
+}
+
+const backends: [string, () => Promise<Storage> | Storage][] = [
+  ['local folder', localStorage],
+  ['GCS (mock bucket)', () => new GcsStorage({ bucket: mockGcsBucket(), prefix: 'kiosk/' })],
+  ['S3 (mock endpoint)', s3Storage],
+];
+
+describe.each(backends)('Storage contract: %s', (_name, make) => {
+  it('writes, reads, overwrites, sizes, lists and deletes objects', async () => {
+    const s = await make();
+    await s.put('results/lab/j1/a.tif', new Uint8Array([1, 2, 3]));
+    await s.put('results/lab/j1/a.tif', new Uint8Array([4, 5])); // idempotent overwrite
+    await s.put('results/lab/j2/b.tif', new Uint8Array([9]));
+    expect([...(await s.get('results/lab/j1/a.tif'))]).toEqual([4, 5]);
+    expect(await s.size('results/lab/j1/a.tif')).toBe(2);
+    expect(await s.exists('results/lab/nope')).toBe(false);
+    expect(await s.list('results/lab/')).toEqual(['results/lab/j1/a.tif', 'results/lab/j2/b.tif']);
+    await s.deletePrefix('results/lab/j1/');
+    expect(await s.list('results/')).toEqual(['results/lab/j2/b.tif']);
+    await s.delete('results/lab/j2/b.tif');
+    await s.delete('results/lab/j2/b.tif'); // missing is fine
+    expect(await s.list('results/')).toEqual([]);
+  });
+
+  it('streams objects in and out', async () => {
+    const s = await make();
+    const n = await s.putStream(
+      'uploads/x/big.bin',
+      Readable.from([Buffer.alloc(1000, 7), Buffer.alloc(24, 8)]),
+    );
+    expect(n).toBe(1024);
+    const back = await readAll(await s.getStream('uploads/x/big.bin'));
+    expect(back.byteLength).toBe(1024);
+    expect(back[1023]).toBe(8);
+  });
+
+  it('throws StorageError not-found for a missing object', async () => {
+    const s = await make();
+    await expect(s.get('uploads/none.png')).rejects.toMatchObject({ code: 'not-found' });
+    await expect(s.getStream('uploads/none.png')).rejects.toMatchObject({ code: 'not-found' });
+  });
+
+  it('refuses keys that escape or are malformed', async () => {
+    const s = await make();
+    await expect(s.put('../etc/passwd', new Uint8Array(1))).rejects.toThrow(/'\.\.' path segment/);
+    await expect(s.put('/abs', new Uint8Array(1))).rejects.toThrow(/absolute/);
+    await expect(s.list('uploads')).rejects.toThrow(/must end with \//);
+  });
+});
+
+describe('Storage details', () => {
+  it('checkKey explains each problem', () => {
+    expect(() => checkKey('')).toThrow(/empty/);
+    expect(() => checkKey('a//b')).toThrow(/'' path segment/);
+    expect(() => checkKey('a\\b')).toThrow(/backslash/);
+    expect(() => checkKey('a\u0001')).toThrow(/control character/);
+    expect(checkKey('uploads/lab/id/img.png')).toBe('uploads/lab/id/img.png');
+    expect(new StorageError('not-found', 'x').name).toBe('StorageError');
+  });
+
+  it('local folder has no signed URLs (the API serves downloads); a failed stream leaves no object', async () => {
+    const s = await localStorage();
+    expect(await s.signedUrl('a', 60)).toBeUndefined();
+    const failing = new Readable({
+      read() {
+        this.push(Buffer.alloc(10));
+        this.destroy(new Error('client went away'));
+      },
+    });
+    await expect(s.putStream('uploads/partial.png', failing)).rejects.toThrow(/client went away/);
+    expect(await s.list('')).toEqual([]);
+  });
+
+  it('GCS (mock bucket) signs V4 read URLs and keeps keys under the prefix', async () => {
+    const bucket = mockGcsBucket('lab');
+    const s = new GcsStorage({ bucket, prefix: 'kiosk/' });
+    await s.put('results/a.zip', new Uint8Array(3));
+    expect([...bucket.objects.keys()]).toEqual(['kiosk/results/a.zip']);
+    expect(await s.signedUrl('results/a.zip', 60)).toMatch(
+      /^https:\/\/storage\.googleapis\.com\/lab\/kiosk\/results\/a\.zip\?/,
+    );
+  });
+
+  it('S3 (mock endpoint) presigns GET URLs with the expiry', async () => {
+    const s = s3Storage();
+    const url = await s.signedUrl('results/a.zip', 900);
+    expect(url).toMatch(/^http:\/\/s3\.mock\.invalid\/lab-bucket\/kiosk\/results\/a\.zip\?/);
+    expect(url).toMatch(/X-Amz-Expires=900/);
+  });
+
+  it('openStorage picks the backend from the URL and rejects unknown schemes', async () => {
+    expect((await openStorage('s3://b/p')).kind).toBe('s3');
+    expect((await openStorage('.kiosk/bucket')).kind).toBe('local');
+    expect((await openStorage('gs://b')).kind).toBe('gcs');
+    await expect(openStorage('ftp://x')).rejects.toThrow(/unsupported bucket URL/);
+  });
+});
