@@ -66,7 +66,11 @@ export type ImageErrorCode =
   | 'bad-dimension-order'
   | 'bad-channel'
   | 'shape-mismatch'
-  | 'bad-argument';
+  | 'bad-argument'
+  /** Compressed pixel data that cannot be decoded although the file is complete. */
+  | 'corrupt-data'
+  /** A zip archive that is malformed, unsafe (path traversal, zip bomb) or over its limits. */
+  | 'bad-archive';
 
 /**
  * Every error the image core throws for bad input. `code` is stable and machine-readable (workers map it to

@@ -1,0 +1,75 @@
+/**
+ * One entry point for image bytes of any supported format: sniffs the magic bytes and hands the file to the
+ * TIFF or PNG decoder. Errors name the file (`opts.name`) so a user with many uploads knows which one failed.
+ */
+import { DEFAULT_MAX_PIXELS, decodePng, isPng } from './png.js';
+import { decodeTiff } from './tiff-read.js';
+import type { RawArray } from './types.js';
+import { ImageError } from './types.js';
+
+export { DEFAULT_MAX_PIXELS };
+
+export interface DecodeImageOptions {
+  /** File name used in error messages. @default 'image' */
+  readonly name?: string;
+  /** Refuse images with more than this many values. @default 2^28 */
+  readonly maxPixels?: number;
+}
+
+/** Formats we recognise but do not decode, by their leading bytes. */
+const KNOWN_UNSUPPORTED: { name: string; magic: (number | null)[] }[] = [
+  { name: 'JPEG', magic: [0xff, 0xd8, 0xff] },
+  { name: 'GIF', magic: [0x47, 0x49, 0x46, 0x38] },
+  { name: 'BMP', magic: [0x42, 0x4d] },
+  { name: 'ZIP archive', magic: [0x50, 0x4b, 0x03, 0x04] },
+  { name: 'ZIP archive', magic: [0x50, 0x4b, 0x05, 0x06] },
+  { name: 'gzip', magic: [0x1f, 0x8b] },
+  { name: 'JPEG 2000', magic: [0x00, 0x00, 0x00, 0x0c, 0x6a, 0x50, 0x20, 0x20] },
+  { name: 'JPEG 2000 codestream', magic: [0xff, 0x4f, 0xff, 0x51] },
+  { name: 'WebP', magic: [0x52, 0x49, 0x46, 0x46, null, null, null, null, 0x57, 0x45, 0x42, 0x50] },
+  { name: 'NumPy .npy', magic: [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59] },
+  { name: 'HDF5', magic: [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a] },
+  { name: 'Zeiss CZI', magic: [0x5a, 0x49, 0x53, 0x52, 0x41, 0x57, 0x46, 0x49, 0x4c, 0x45] },
+  { name: 'PDF', magic: [0x25, 0x50, 0x44, 0x46] },
+];
+
+function startsWith(bytes: Uint8Array, magic: readonly (number | null)[]): boolean {
+  return bytes.length >= magic.length && magic.every((b, i) => b === null || bytes[i] === b);
+}
+
+/** True for the four TIFF signatures: II*\0, MM\0*, and the BigTIFF II+\0, MM\0+. */
+export function isTiff(bytes: Uint8Array): boolean {
+  return (
+    startsWith(bytes, [0x49, 0x49, 0x2a, 0x00]) ||
+    startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2a]) ||
+    startsWith(bytes, [0x49, 0x49, 0x2b, 0x00]) ||
+    startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2b])
+  );
+}
+
+/**
+ * Decodes a TIFF (incl. BigTIFF, OME-TIFF, ImageJ) or PNG file into a `RawArray` (see decodeTiff and
+ * decodePng for axes and dtypes). Unknown bytes → 'not-an-image'; a recognised format we do not read
+ * (JPEG, GIF, BMP, ZIP...) → 'unsupported-format'. Every ImageError message starts with the file name.
+ */
+export function decodeImage(bytes: Uint8Array, opts: DecodeImageOptions = {}): RawArray {
+  const name = opts.name ?? 'image';
+  const limits = { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS };
+  try {
+    if (isTiff(bytes)) return decodeTiff(bytes, limits);
+    if (isPng(bytes)) return decodePng(bytes, limits);
+  } catch (err) {
+    if (err instanceof ImageError) throw new ImageError(err.code, `${name}: ${err.message}`);
+    throw err;
+  }
+  if (bytes.length === 0) throw new ImageError('not-an-image', `${name}: the file is empty (0 bytes)`);
+  const known = KNOWN_UNSUPPORTED.find((f) => startsWith(bytes, f.magic));
+  if (known) {
+    throw new ImageError(
+      'unsupported-format',
+      `${name}: ${known.name} files are not supported; use TIFF or PNG`,
+    );
+  }
+  const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
+  throw new ImageError('not-an-image', `${name}: not a TIFF or PNG file (first bytes: ${head})`);
+}
