@@ -18,10 +18,16 @@
  * thread here; `threads` > 1 is recorded as a request and reported back as `threads: 1`.
  *
  * Everyone imports TensorFlow.js as `@tensorflow/tfjs-core` and `@tensorflow/tfjs-layers` (one installed copy
- * each); after `initTfjs` resolves, ops run on the chosen backend and, for wasm, the gradient kernels in
+ * each, both resolved to their CommonJS node bundles; do not deep-import `@tensorflow/tfjs-core/dist/...`,
+ * that is a second, ESM copy). Chained tensor methods (`t.square()`) are not registered by the core bundle:
+ * use the functions (`tf.square(t)`). After `initTfjs` resolves, ops run on the chosen backend and, for wasm, the gradient kernels in
  * ./wasm-gradients are registered so `model.fit` / `optimizer.minimize` work.
  */
 import * as tf from '@tensorflow/tfjs-core';
+// The node bundle of tfjs-core registers no gradient functions; tfjs-layers' bundle registers all of them
+// (into tfjs's global registry). Importing it here makes tf.grads / optimizer.minimize work for callers
+// that use tfjs-core alone.
+import '@tensorflow/tfjs-layers';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { debuglog } from 'node:util';

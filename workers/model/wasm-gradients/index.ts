@@ -1,18 +1,49 @@
 /**
- * Gradient kernels the tfjs wasm backend (4.22) lacks, registered for 'wasm' so training runs there.
- * Each kernel family lives in its own file and is checked against the cpu backend in its test.
+ * Gradient kernels for the tfjs wasm backend (4.22), registered by `initTfjs` so training runs on wasm.
+ *
+ * Found by running a U-Net training step (Conv2D same/strided + BatchNormalization + ReLU + MaxPooling2D +
+ * AveragePooling2D + UpSampling2D nearest/bilinear + Conv2DTranspose + Concatenate + Add + depthwise and
+ * separable convs + 1x1 heads; MSE + softmax and sigmoid cross-entropy; Adam) and reading the
+ * "Kernel 'X' not registered for backend 'wasm'" errors. Missing: Conv2DBackpropFilter,
+ * DepthwiseConv2dNativeBackpropInput, DepthwiseConv2dNativeBackpropFilter. Present in wasm already:
+ * MaxPoolGrad, AvgPoolGrad, ResizeNearestNeighborGrad, ResizeBilinearGrad; batch-norm, ReLU, sigmoid and
+ * softmax gradients are built from ordinary ops by tfjs-core. wasm's own Conv2DBackpropInput is replaced
+ * because it is ~10x slower than its Conv2D (see conv2d-backprop-input.ts).
+ * Dilated convolutions have no gradient in tfjs-core on any backend ("dilation rates greater than 1 are not
+ * yet supported in gradients"), so networks meant for training must not use them.
  */
-import { getKernel, registerKernel, type KernelConfig } from '@tensorflow/tfjs-core';
+import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
+import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
+import { conv2DBackpropInputConfig } from './conv2d-backprop-input.js';
+import {
+  depthwiseConv2dNativeBackpropFilterConfig,
+  depthwiseConv2dNativeBackpropInputConfig,
+} from './depthwise-conv2d-backprop.js';
 
-/** Every kernel this folder provides for the 'wasm' backend. */
-export const wasmGradientKernels: readonly KernelConfig[] = [];
+/** Kernels the wasm backend lacks; registered only where none is registered under the name. */
+export const missingWasmKernels: readonly KernelConfig[] = [
+  conv2DBackpropFilterConfig,
+  depthwiseConv2dNativeBackpropFilterConfig,
+  depthwiseConv2dNativeBackpropInputConfig,
+];
+
+/** Kernels that replace slower ones the wasm backend ships. */
+export const fasterWasmKernels: readonly KernelConfig[] = [conv2DBackpropInputConfig];
+
+let registered = false;
 
 /**
- * Registers each kernel in `wasmGradientKernels` for 'wasm' unless one is already registered under that name
- * (a later tfjs-backend-wasm may ship its own). Safe to call more than once.
+ * Registers `missingWasmKernels` (unless a later tfjs-backend-wasm registered its own) and replaces the
+ * kernels in `fasterWasmKernels`. Safe to call more than once, and before or after the wasm backend starts.
  */
 export function registerWasmGradients(): void {
-  for (const k of wasmGradientKernels) {
+  if (registered) return;
+  registered = true;
+  for (const k of missingWasmKernels) {
     if (getKernel(k.kernelName, 'wasm') === undefined) registerKernel(k);
+  }
+  for (const k of fasterWasmKernels) {
+    if (getKernel(k.kernelName, 'wasm') !== undefined) unregisterKernel(k.kernelName, 'wasm');
+    registerKernel(k);
   }
 }
