@@ -67,5 +67,5 @@ export async function compareBackends(compute: () => tf.Tensor | tf.Tensor[]): P
 /** A float32 tensor of seeded values with the given shape. */
 export function seededTensor<R extends tf.Rank>(shape: number[], seed: number): tf.Tensor<R> {
   const size = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(seededNormal(size, seed), shape, 'float32') as tf.Tensor<R>;
+  return tf.tensor(seededNormal(size, seed), shape, 'float32') as unknown as tf.Tensor<R>;
 }
