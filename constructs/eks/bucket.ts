@@ -1,0 +1,153 @@
+import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document/index.js';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy/index.js';
+import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket/index.js';
+import { S3BucketCorsConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-cors-configuration/index.js';
+import { S3BucketLifecycleConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration/index.js';
+import { S3BucketOwnershipControls } from '@cdktf/provider-aws/lib/s3-bucket-ownership-controls/index.js';
+import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy/index.js';
+import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-public-access-block/index.js';
+import { S3BucketServerSideEncryptionConfigurationA } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration/index.js';
+import { Construct } from 'constructs';
+import { resolveBucketExpiry, type KioskBucketProps } from '../gke/bucket.js';
+import type { BucketAccess, PrefixGrant } from '../roles.js';
+import { KioskConfigError, requireBucketName } from '../validation.js';
+import type { AwsGrantee } from './identity.js';
+
+/** S3 actions per access level on objects; `ListBucket` is granted separately, limited to the prefix. */
+const S3_ACTIONS: Readonly<Record<BucketAccess, readonly string[]>> = {
+  read: ['s3:GetObject'],
+  write: ['s3:PutObject', 's3:AbortMultipartUpload'],
+  readWrite: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+};
+
+/**
+ * The kiosk's S3 bucket. Secure by default: all four public-access blocks on, ACLs disabled (bucket owner
+ * enforced), SSE-S3 encryption, and a bucket policy denying any request not made over TLS. Lifecycle rules
+ * expire `uploads/` and `results/` and abort stale multipart uploads; `models/` is kept. Grants are inline
+ * role policies scoped to `arn:aws:s3:::<bucket>/<prefix>*` (and `s3:ListBucket` with `s3:prefix`).
+ */
+export class S3KioskBucket extends Construct {
+  readonly bucket: S3Bucket;
+  readonly bucketName: string;
+  readonly arn: string;
+
+  constructor(scope: Construct, id: string, props: KioskBucketProps) {
+    super(scope, id);
+    requireBucketName('bucketName', 'eks', props.bucketName);
+    const expiry = resolveBucketExpiry(props);
+    this.bucketName = props.bucketName;
+    this.arn = `arn:aws:s3:::${props.bucketName}`;
+    this.bucket = new S3Bucket(this, 'bucket', {
+      bucket: props.bucketName,
+      forceDestroy: props.forceDestroy ?? false,
+    });
+    const bucket = this.bucket.id;
+    new S3BucketPublicAccessBlock(this, 'public-access-block', {
+      bucket,
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    new S3BucketOwnershipControls(this, 'ownership', {
+      bucket,
+      rule: { objectOwnership: 'BucketOwnerEnforced' },
+    });
+    new S3BucketServerSideEncryptionConfigurationA(this, 'encryption', {
+      bucket,
+      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' } }],
+    });
+    const expire = (prefix: string, days: number) => ({
+      id: `expire-${prefix.slice(0, -1)}`,
+      status: 'Enabled',
+      filter: [{ prefix }],
+      expiration: [{ days }],
+    });
+    new S3BucketLifecycleConfiguration(this, 'lifecycle', {
+      bucket,
+      rule: [
+        expire('uploads/', expiry.uploads),
+        expire('results/', expiry.results),
+        {
+          id: 'abort-incomplete-uploads',
+          status: 'Enabled',
+          filter: [{ prefix: '' }],
+          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 1 }],
+        },
+      ],
+    });
+    if (props.webOrigins?.length) {
+      new S3BucketCorsConfiguration(this, 'cors', {
+        bucket,
+        corsRule: [
+          {
+            allowedOrigins: [...props.webOrigins],
+            allowedMethods: ['GET', 'HEAD', 'PUT'],
+            allowedHeaders: ['Content-Type', 'Content-Length'],
+            exposeHeaders: ['ETag'],
+            maxAgeSeconds: 3600,
+          },
+        ],
+      });
+    }
+    const tlsOnly = new DataAwsIamPolicyDocument(this, 'tls-only', {
+      statement: [
+        {
+          sid: 'DenyInsecureTransport',
+          effect: 'Deny',
+          actions: ['s3:*'],
+          principals: [{ type: '*', identifiers: ['*'] }],
+          resources: [this.arn, `${this.arn}/*`],
+          condition: [{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }],
+        },
+      ],
+    });
+    new S3BucketPolicy(this, 'policy', { bucket, policy: tlsOnly.json });
+  }
+
+  /** Lets `grantee` read objects under `prefix` (`s3:GetObject`, `s3:ListBucket` on that prefix). */
+  grantRead(grantee: AwsGrantee, prefix: string): IamRolePolicy {
+    return this.grant(grantee, { prefix, access: 'read' });
+  }
+
+  /** Lets `grantee` create or overwrite objects under `prefix` (`s3:PutObject`). */
+  grantWrite(grantee: AwsGrantee, prefix: string): IamRolePolicy {
+    return this.grant(grantee, { prefix, access: 'write' });
+  }
+
+  /** Lets `grantee` read, write and delete objects under `prefix`. */
+  grantReadWrite(grantee: AwsGrantee, prefix: string): IamRolePolicy {
+    return this.grant(grantee, { prefix, access: 'readWrite' });
+  }
+
+  /** Writes one inline `aws_iam_role_policy` on the grantee's role for this prefix and access. */
+  grant(grantee: AwsGrantee, grant: PrefixGrant): IamRolePolicy {
+    if (!/^[a-z0-9][a-z0-9-]*\/$/.test(grant.prefix)) {
+      throw new KioskConfigError(
+        `'prefix' ('${grant.prefix}') must be lowercase letters, digits or '-' ending in '/'`,
+      );
+    }
+    const slug = `${grant.prefix.slice(0, -1)}-${grant.access}`;
+    const statements = [
+      { sid: 'Objects', actions: [...S3_ACTIONS[grant.access]], resources: [`${this.arn}/${grant.prefix}*`] },
+    ];
+    if (grant.access !== 'write') {
+      statements.push({ sid: 'List', actions: ['s3:ListBucket'], resources: [this.arn] });
+    }
+    const doc = new DataAwsIamPolicyDocument(this, `${grantee.grantId}-${slug}-doc`, {
+      statement: statements.map((st) =>
+        st.sid === 'List'
+          ? {
+              ...st,
+              condition: [{ test: 'StringLike', variable: 's3:prefix', values: [`${grant.prefix}*`] }],
+            }
+          : st,
+      ),
+    });
+    return new IamRolePolicy(this, `${grantee.grantId}-${slug}`, {
+      name: `bucket-${slug}`,
+      role: grantee.role.id,
+      policy: doc.json,
+    });
+  }
+}

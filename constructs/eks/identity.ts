@@ -1,0 +1,63 @@
+import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document/index.js';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role/index.js';
+import { Construct } from 'constructs';
+import { awsRoleName } from '../identity-names.js';
+import { serviceAccountName, type KioskRole } from '../roles.js';
+import type { EksKubeCluster } from './cluster.js';
+
+export interface EksIrsaRoleProps {
+  readonly cluster: EksKubeCluster;
+  /** Lab name; the role is named `<name>-kiosk-<role>`. */
+  readonly name: string;
+  readonly role: KioskRole;
+  /** Kubernetes namespace of the only ServiceAccount allowed to assume the role. */
+  readonly namespace: string;
+}
+
+/** Who an S3 grant is for: an IAM role to attach inline policies to. */
+export interface AwsGrantee {
+  readonly role: IamRole;
+  /** Stable id fragment used to name the grant resources. */
+  readonly grantId: string;
+}
+
+/**
+ * An IAM role for one kiosk role, assumable only through the cluster's OIDC provider by the ServiceAccount
+ * `<namespace>/kiosk-<role>` with audience `sts.amazonaws.com` (IRSA). It has no policies of its own; grant
+ * it bucket prefixes with `S3KioskBucket.grant*`.
+ */
+export class EksIrsaRole extends Construct implements AwsGrantee {
+  readonly role: IamRole;
+  readonly grantId: string;
+
+  constructor(scope: Construct, id: string, props: EksIrsaRoleProps) {
+    super(scope, id);
+    this.grantId = props.role;
+    const issuer = props.cluster.oidcIssuerHostPath;
+    const trust = new DataAwsIamPolicyDocument(this, 'trust', {
+      statement: [
+        {
+          actions: ['sts:AssumeRoleWithWebIdentity'],
+          principals: [{ type: 'Federated', identifiers: [props.cluster.oidcProvider.arn] }],
+          condition: [
+            {
+              test: 'StringEquals',
+              variable: `${issuer}:sub`,
+              values: [`system:serviceaccount:${props.namespace}:${serviceAccountName(props.role)}`],
+            },
+            { test: 'StringEquals', variable: `${issuer}:aud`, values: ['sts.amazonaws.com'] },
+          ],
+        },
+      ],
+    });
+    this.role = new IamRole(this, 'role', {
+      name: awsRoleName(props.name, props.role),
+      assumeRolePolicy: trust.json,
+    });
+  }
+
+  /** The role's ARN (a Terraform reference). */
+  get arn(): string {
+    return this.role.arn;
+  }
+}

@@ -1,0 +1,5 @@
+export * from './bucket.js';
+export * from './cluster.js';
+export * from './identity.js';
+export * from './network.js';
+export * from './node-pool.js';

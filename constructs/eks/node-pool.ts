@@ -1,0 +1,63 @@
+import { EksNodeGroup } from '@cdktf/provider-aws/lib/eks-node-group/index.js';
+import { Construct } from 'constructs';
+import {
+  POOL_LABEL,
+  resolveNodePool,
+  Taint,
+  type NodePoolProps,
+  type ResolvedNodePool,
+} from '../node-pool-props.js';
+import type { EksKubeCluster } from './cluster.js';
+
+export interface EksNodePoolProps extends NodePoolProps {
+  readonly cluster: EksKubeCluster;
+  /** Node group name (unique in the cluster). */
+  readonly name: string;
+}
+
+/**
+ * An EKS managed node group in the private subnets, scaling min..max. With `gpu`: the EKS-optimized NVIDIA
+ * AMI (`AL2023_x86_64_NVIDIA`: driver and container toolkit preinstalled), the instance type carrying that
+ * GPU count, spot capacity by default, min 0 by default, and the taint `nvidia.com/gpu=present:NoSchedule`.
+ * Nodes carry `kiosk.io/pool=cpu|gpu`. `desired_size` is left to the cluster autoscaler after creation
+ * (ignored by Terraform), and the group is tagged for cluster-autoscaler auto-discovery, including the
+ * node-template label/taint tags it needs to scale a pool up from zero.
+ */
+export class EksNodePool extends Construct {
+  readonly nodeGroup: EksNodeGroup;
+  readonly settings: ResolvedNodePool;
+
+  constructor(scope: Construct, id: string, props: EksNodePoolProps) {
+    super(scope, id);
+    const s = resolveNodePool('eks', props);
+    this.settings = s;
+    const taint = Taint.gpu();
+    const ca = 'k8s.io/cluster-autoscaler';
+    this.nodeGroup = new EksNodeGroup(this, 'nodes', {
+      clusterName: props.cluster.cluster.name,
+      nodeGroupName: props.name,
+      nodeRoleArn: props.cluster.nodeRole.arn,
+      subnetIds: props.cluster.network.privateSubnets.map((sn) => sn.id),
+      amiType: s.gpu ? 'AL2023_x86_64_NVIDIA' : 'AL2023_x86_64_STANDARD',
+      capacityType: s.spot ? 'SPOT' : 'ON_DEMAND',
+      instanceTypes: [s.machineType],
+      diskSize: s.diskSizeGiB,
+      scalingConfig: { minSize: s.minNodes, maxSize: s.maxNodes, desiredSize: s.minNodes },
+      updateConfig: { maxUnavailable: 1 },
+      labels: { [POOL_LABEL]: s.poolLabel },
+      ...(s.gpu ? { taint: [{ key: taint.key, value: taint.value, effect: taint.cloudEffect }] } : {}),
+      tags: {
+        [`${ca}/enabled`]: 'true',
+        [`${ca}/${props.cluster.name}`]: 'owned',
+        [`${ca}/node-template/label/${POOL_LABEL}`]: s.poolLabel,
+        ...(s.gpu
+          ? {
+              [`${ca}/node-template/taint/${taint.key}`]: `${taint.value}:${taint.effect}`,
+              [`${ca}/node-template/resources/nvidia.com/gpu`]: String(s.gpu.count),
+            }
+          : {}),
+      },
+      lifecycle: { ignoreChanges: ['scaling_config[0].desired_size'] },
+    });
+  }
+}

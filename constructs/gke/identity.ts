@@ -1,0 +1,64 @@
+import { ServiceAccount } from '@cdktf/provider-google/lib/service-account/index.js';
+import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member/index.js';
+import { Construct } from 'constructs';
+import { gcpServiceAccountId } from '../identity-names.js';
+import { serviceAccountName, type KioskRole } from '../roles.js';
+
+export interface GkeWorkloadIdentityProps {
+  readonly project: string;
+  /** Lab name; the service account id is `<name>-<short role>`. */
+  readonly name: string;
+  readonly role: KioskRole;
+  /** Kubernetes namespace of the ServiceAccount allowed to act as this identity. */
+  readonly namespace: string;
+  /** Let the identity sign blobs as itself (V4 signed URLs for downloads). @default false */
+  readonly allowSignBlob?: boolean;
+}
+
+/** Who a bucket grant is for: an IAM member string such as `serviceAccount:x@p.iam.gserviceaccount.com`. */
+export interface GcpGrantee {
+  readonly member: string;
+  /** Stable id fragment used to name the grant resources. */
+  readonly grantId: string;
+}
+
+/**
+ * A Google service account for one kiosk role, usable only by the Kubernetes ServiceAccount
+ * `<namespace>/kiosk-<role>` (workload identity: `roles/iam.workloadIdentityUser` on
+ * `serviceAccount:<project>.svc.id.goog[<namespace>/kiosk-<role>]`). It holds no project roles; grant it
+ * bucket prefixes with `GcsBucket.grant*`.
+ */
+export class GkeWorkloadIdentity extends Construct implements GcpGrantee {
+  readonly serviceAccount: ServiceAccount;
+  readonly member: string;
+  readonly grantId: string;
+
+  constructor(scope: Construct, id: string, props: GkeWorkloadIdentityProps) {
+    super(scope, id);
+    this.grantId = props.role;
+    this.serviceAccount = new ServiceAccount(this, 'sa', {
+      accountId: gcpServiceAccountId(props.name, props.role),
+      displayName: `cellkiosk ${props.name} ${props.role}`,
+      project: props.project,
+    });
+    this.member = this.serviceAccount.member;
+    const ksa = `serviceAccount:${props.project}.svc.id.goog[${props.namespace}/${serviceAccountName(props.role)}]`;
+    new ServiceAccountIamMember(this, 'workload-identity', {
+      serviceAccountId: this.serviceAccount.name,
+      role: 'roles/iam.workloadIdentityUser',
+      member: ksa,
+    });
+    if (props.allowSignBlob) {
+      new ServiceAccountIamMember(this, 'sign-blob', {
+        serviceAccountId: this.serviceAccount.name,
+        role: 'roles/iam.serviceAccountTokenCreator',
+        member: this.serviceAccount.member,
+      });
+    }
+  }
+
+  /** The service account's e-mail (a Terraform reference). */
+  get email(): string {
+    return this.serviceAccount.email;
+  }
+}

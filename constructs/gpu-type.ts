@@ -1,0 +1,160 @@
+import { KioskConfigError } from './validation.js';
+
+/** The clouds the construct library can synthesize a kiosk cluster for. */
+export type CloudProvider = 'gke' | 'eks';
+
+/** A GPU-count → machine-type table: how many GPUs one node of that machine type carries. */
+type MachineByCount = Readonly<Record<number, string>>;
+
+interface GpuEntry {
+  /** GKE `guest_accelerator.type`, when GKE offers this GPU. */
+  readonly gkeAccelerator?: string;
+  /** GKE machine type per GPU count on one node. */
+  readonly gkeMachines?: MachineByCount;
+  /** EC2 instance family whose instances carry this GPU, when EKS offers it. */
+  readonly eksFamily?: string;
+  /** EC2 instance type per GPU count on one node. */
+  readonly eksInstances?: MachineByCount;
+}
+
+/** Which GPUs each provider offers and on which machine shapes (2025 catalogue; extend as clouds add GPUs). */
+const CATALOG: Readonly<Record<string, GpuEntry>> = {
+  T4: {
+    gkeAccelerator: 'nvidia-tesla-t4',
+    gkeMachines: { 1: 'n1-standard-4', 2: 'n1-standard-8', 4: 'n1-standard-16' },
+    eksFamily: 'g4dn',
+    eksInstances: { 1: 'g4dn.xlarge', 4: 'g4dn.12xlarge', 8: 'g4dn.metal' },
+  },
+  L4: {
+    gkeAccelerator: 'nvidia-l4',
+    gkeMachines: { 1: 'g2-standard-4', 2: 'g2-standard-24', 4: 'g2-standard-48', 8: 'g2-standard-96' },
+    eksFamily: 'g6',
+    eksInstances: { 1: 'g6.xlarge', 4: 'g6.12xlarge', 8: 'g6.48xlarge' },
+  },
+  A10G: {
+    eksFamily: 'g5',
+    eksInstances: { 1: 'g5.xlarge', 4: 'g5.12xlarge', 8: 'g5.48xlarge' },
+  },
+  L40S: {
+    eksFamily: 'g6e',
+    eksInstances: { 1: 'g6e.xlarge', 4: 'g6e.12xlarge', 8: 'g6e.48xlarge' },
+  },
+  V100: {
+    gkeAccelerator: 'nvidia-tesla-v100',
+    gkeMachines: { 1: 'n1-standard-8', 2: 'n1-standard-16', 4: 'n1-standard-32', 8: 'n1-standard-64' },
+    eksFamily: 'p3',
+    eksInstances: { 1: 'p3.2xlarge', 4: 'p3.8xlarge', 8: 'p3.16xlarge' },
+  },
+  A100: {
+    gkeAccelerator: 'nvidia-tesla-a100',
+    gkeMachines: { 1: 'a2-highgpu-1g', 2: 'a2-highgpu-2g', 4: 'a2-highgpu-4g', 8: 'a2-highgpu-8g' },
+    eksFamily: 'p4d',
+    eksInstances: { 8: 'p4d.24xlarge' },
+  },
+  A100_80GB: {
+    gkeAccelerator: 'nvidia-a100-80gb',
+    gkeMachines: { 1: 'a2-ultragpu-1g', 2: 'a2-ultragpu-2g', 4: 'a2-ultragpu-4g', 8: 'a2-ultragpu-8g' },
+  },
+  H100: {
+    gkeAccelerator: 'nvidia-h100-80gb',
+    gkeMachines: { 8: 'a3-highgpu-8g' },
+    eksFamily: 'p5',
+    eksInstances: { 8: 'p5.48xlarge' },
+  },
+};
+
+/**
+ * An NVIDIA GPU model, named the way each cloud names it. Build one with a factory
+ * (`GpuType.nvidiaT4()`) or parse a provider's own name with `GpuType.of('gke', 'nvidia-l4')`.
+ */
+export class GpuType {
+  /** NVIDIA T4 (16 GB): GKE `nvidia-tesla-t4`, EKS `g4dn`. The cheapest inference GPU on both clouds. */
+  static nvidiaT4(): GpuType {
+    return new GpuType('T4');
+  }
+  /** NVIDIA L4 (24 GB): GKE `nvidia-l4`, EKS `g6`. */
+  static nvidiaL4(): GpuType {
+    return new GpuType('L4');
+  }
+  /** NVIDIA A10G (24 GB): EKS `g5` only. */
+  static nvidiaA10G(): GpuType {
+    return new GpuType('A10G');
+  }
+  /** NVIDIA L40S (48 GB): EKS `g6e` only. */
+  static nvidiaL40S(): GpuType {
+    return new GpuType('L40S');
+  }
+  /** NVIDIA V100 (16 GB): GKE `nvidia-tesla-v100`, EKS `p3`. */
+  static nvidiaV100(): GpuType {
+    return new GpuType('V100');
+  }
+  /** NVIDIA A100 (40 GB): GKE `nvidia-tesla-a100`, EKS `p4d` (8 per node). */
+  static nvidiaA100(): GpuType {
+    return new GpuType('A100');
+  }
+  /** NVIDIA A100 (80 GB): GKE `nvidia-a100-80gb` only. */
+  static nvidiaA100_80GB(): GpuType {
+    return new GpuType('A100_80GB');
+  }
+  /** NVIDIA H100 (80 GB): GKE `nvidia-h100-80gb`, EKS `p5` (8 per node). */
+  static nvidiaH100(): GpuType {
+    return new GpuType('H100');
+  }
+
+  /** The provider's names of the GPUs it offers, in catalogue order (GKE accelerator types, EKS families). */
+  static choices(provider: CloudProvider): string[] {
+    return Object.values(CATALOG)
+      .map((e) => (provider === 'gke' ? e.gkeAccelerator : e.eksFamily))
+      .filter((n): n is string => n !== undefined);
+  }
+
+  /** Parses a provider's own name (`nvidia-tesla-t4` on GKE, `g4dn` on EKS); throws listing the valid names. */
+  static of(provider: CloudProvider, name: string): GpuType {
+    for (const [model, e] of Object.entries(CATALOG)) {
+      if ((provider === 'gke' ? e.gkeAccelerator : e.eksFamily) === name) return new GpuType(model);
+    }
+    throw new KioskConfigError(
+      `GPU type '${name}' is not offered on ${provider}; choose one of: ${GpuType.choices(provider).join(', ')}`,
+    );
+  }
+
+  private constructor(
+    /** Short model name, e.g. `T4`. */
+    readonly model: string,
+  ) {}
+
+  /** This GPU's name on `provider` (GKE accelerator type or EKS instance family); throws when not offered. */
+  nameOn(provider: CloudProvider): string {
+    const e = CATALOG[this.model]!;
+    const name = provider === 'gke' ? e.gkeAccelerator : e.eksFamily;
+    if (!name) throw new KioskConfigError(`GPU ${this.model} is not offered on ${provider}`);
+    return name;
+  }
+
+  /** GPU counts per node that `provider` offers for this GPU, ascending. */
+  countsOn(provider: CloudProvider): number[] {
+    return Object.keys(this.machines(provider))
+      .map(Number)
+      .sort((a, b) => a - b);
+  }
+
+  /**
+   * The machine type (GKE) or instance type (EKS) carrying `count` of these GPUs.
+   * Throws `'gpu.count' (3) must be one of 1, 2, 4 for nvidia-tesla-t4 on gke` for shapes the cloud lacks.
+   */
+  machineTypeFor(provider: CloudProvider, count: number): string {
+    const machine = this.machines(provider)[count];
+    if (!machine) {
+      throw new KioskConfigError(
+        `'gpu.count' (${count}) must be one of ${this.countsOn(provider).join(', ')} for ${this.nameOn(provider)} on ${provider}`,
+      );
+    }
+    return machine;
+  }
+
+  private machines(provider: CloudProvider): MachineByCount {
+    this.nameOn(provider);
+    const e = CATALOG[this.model]!;
+    return (provider === 'gke' ? e.gkeMachines : e.eksInstances) ?? {};
+  }
+}

@@ -1,0 +1,285 @@
+import { Chart } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-34';
+import type { Construct } from 'constructs';
+import { workloadIdentityAnnotations, type IdentityTarget } from '../identity-names.js';
+import { POOL_LABEL } from '../node-pool-props.js';
+import { serviceAccountName, type KioskRole } from '../roles.js';
+import { KioskConfigError, requireIntInRange } from '../validation.js';
+import { AutoscalerRbac } from './autoscaler-rbac.js';
+import { KioskNetworkPolicies } from './network-policies.js';
+import { NvidiaDevicePlugin } from './nvidia-device-plugin.js';
+import { HTTPS_EGRESS_LABEL, REDIS_CLIENT_LABEL, type ComputeResources } from './pod-defaults.js';
+import { KioskRedis, REDIS_PORT, type SecretKeyRef } from './redis.js';
+import { kioskPodTemplate, KioskWorkload } from './workload.js';
+
+/** Full image references (`registry/name:tag`) per role. */
+export interface KioskImages {
+  readonly api: string;
+  readonly cpuWorker: string;
+  /** CUDA image with tfjs-node-gpu (docker/gpu-worker.Dockerfile); also runs training. */
+  readonly gpuWorker: string;
+  readonly autoscaler: string;
+}
+
+export interface KioskChartProps {
+  /** Cloud and account whose identities the ServiceAccounts are bound to (must match the Terraform stack). */
+  readonly identity: IdentityTarget;
+  readonly bucketName: string;
+  readonly images: KioskImages;
+  /** Cloud region, passed to pods as KIOSK_REGION (and AWS_REGION on EKS). */
+  readonly region: string;
+  /** @default 'cellkiosk' */
+  readonly namespace?: string;
+  /** Host name of the web UI / API on the Ingress. @default - any host */
+  readonly domain?: string;
+  /** @default - 'gce' on GKE, 'alb' on EKS (needs the AWS Load Balancer Controller) */
+  readonly ingressClassName?: string;
+  /** Where load-balancer traffic to the API comes from. @default - GKE: Google's LB ranges; EKS: 10.0.0.0/16 (the VPC) */
+  readonly loadBalancerCidrs?: readonly string[];
+  /** @default 2 */
+  readonly apiReplicas?: number;
+  /** Initial CPU worker replicas (the autoscaler adjusts). @default 1 */
+  readonly cpuWorkerReplicas?: number;
+  /** Ceiling the autoscaler may scale the CPU workers to. @default 8 */
+  readonly cpuWorkerMaxReplicas?: number;
+  /** Ceiling for GPU workers; match GPU pool max nodes × GPUs per node / `gpusPerWorker`. @default 2 */
+  readonly gpuWorkerMaxReplicas?: number;
+  /** GPUs each GPU worker (and training pod) requests. @default 1 */
+  readonly gpusPerWorker?: number;
+  /** Secret with the Redis password, created by the operator (see docs/deploy.md). @default kiosk-redis/password */
+  readonly redisPasswordSecret?: SecretKeyRef;
+  /** @default 10 */
+  readonly redisStorageGiB?: number;
+  /** Per-role requests/limits. @default - see `DEFAULT_RESOURCES` */
+  readonly resources?: Partial<Record<KioskRole, ComputeResources>>;
+}
+
+/** Requests/limits per role when not configured. */
+export const DEFAULT_RESOURCES: Readonly<Record<KioskRole, ComputeResources>> = {
+  api: { cpuMillis: 250, memoryMiB: 512, cpuLimitMillis: 1000, memoryLimitMiB: 1024 },
+  'cpu-worker': { cpuMillis: 1000, memoryMiB: 3072, cpuLimitMillis: 2000, memoryLimitMiB: 4096 },
+  'gpu-worker': { cpuMillis: 2000, memoryMiB: 8192, cpuLimitMillis: 4000, memoryLimitMiB: 12288 },
+  trainer: { cpuMillis: 2000, memoryMiB: 8192, cpuLimitMillis: 4000, memoryLimitMiB: 12288 },
+  autoscaler: { cpuMillis: 50, memoryMiB: 128, cpuLimitMillis: 200, memoryLimitMiB: 256 },
+};
+
+/** Source ranges of Google's HTTP(S) load balancers and health checks. */
+const GOOGLE_LB_CIDRS = ['130.211.0.0/22', '35.191.0.0/16'];
+const API_PORT = 8080;
+
+/**
+ * The whole kiosk on Kubernetes: a namespace at Pod Security level `restricted`; Redis; the API (Deployment,
+ * Service, Ingress); CPU and GPU worker Deployments; a suspended training Job template; the autoscaler with
+ * RBAC limited to scaling the workers; default-deny NetworkPolicies with the needed allowances;
+ * PodDisruptionBudgets; one ServiceAccount per role annotated with its cloud identity. On EKS it adds the
+ * NVIDIA device plugin. Every object has a fixed name, so re-applying updates in place.
+ */
+export class KioskChart extends Chart {
+  readonly namespaceName: string;
+
+  constructor(scope: Construct, id: string, props: KioskChartProps) {
+    super(scope, id);
+    const provider = props.identity.provider;
+    const ns = (this.namespaceName = props.namespace ?? 'cellkiosk');
+    const gpusPerWorker = props.gpusPerWorker ?? 1;
+    requireIntInRange('gpusPerWorker', gpusPerWorker, 1, 16);
+    const cpuMax = props.cpuWorkerMaxReplicas ?? 8;
+    const gpuMax = props.gpuWorkerMaxReplicas ?? 2;
+    requireIntInRange('cpuWorkerMaxReplicas', cpuMax, 1, 1000);
+    requireIntInRange('gpuWorkerMaxReplicas', gpuMax, 0, 1000);
+    if (props.domain !== undefined && !/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/.test(props.domain)) {
+      throw new KioskConfigError(
+        `'domain' ('${props.domain}') must be a lowercase DNS name such as kiosk.example.org`,
+      );
+    }
+    const resources = (role: KioskRole) => props.resources?.[role] ?? DEFAULT_RESOURCES[role];
+    const annotations = (role: KioskRole) => workloadIdentityAnnotations(props.identity, role);
+    const cpuNodes = { [POOL_LABEL]: 'cpu' };
+    const gpuNodes = { [POOL_LABEL]: 'gpu' };
+    const secret = props.redisPasswordSecret ?? { name: 'kiosk-redis', key: 'password' };
+
+    new k8s.KubeNamespace(this, 'namespace', {
+      metadata: {
+        name: ns,
+        labels: {
+          'pod-security.kubernetes.io/enforce': 'restricted',
+          'pod-security.kubernetes.io/warn': 'restricted',
+        },
+      },
+    });
+    const redis = new KioskRedis(this, 'redis', {
+      namespace: ns,
+      passwordSecret: secret,
+      nodeSelector: cpuNodes,
+      ...(props.redisStorageGiB !== undefined ? { storageGiB: props.redisStorageGiB } : {}),
+    });
+
+    const env = (role: KioskRole): k8s.EnvVar[] => [
+      { name: 'KIOSK_ROLE', value: role },
+      { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: secret.name, key: secret.key } } },
+      { name: 'REDIS_URL', value: `redis://:$(REDIS_PASSWORD)@${redis.serviceName}:${REDIS_PORT}` },
+      { name: 'KIOSK_STORAGE', value: provider === 'gke' ? 'gcs' : 's3' },
+      { name: 'KIOSK_BUCKET', value: props.bucketName },
+      { name: 'KIOSK_REGION', value: props.region },
+      ...(provider === 'eks' ? [{ name: 'AWS_REGION', value: props.region }] : []),
+    ];
+    const optIn = { [REDIS_CLIENT_LABEL]: 'true', [HTTPS_EGRESS_LABEL]: 'true' };
+
+    const healthProbe: k8s.Probe = {
+      httpGet: { path: '/api/health-check', port: k8s.IntOrString.fromNumber(API_PORT) },
+      periodSeconds: 10,
+    };
+    const api = new KioskWorkload(this, 'api', {
+      namespace: ns,
+      role: 'api',
+      image: props.images.api,
+      args: ['start', '--role=api'],
+      env: [...env('api'), { name: 'PORT', value: String(API_PORT) }],
+      resources: resources('api'),
+      nodeSelector: cpuNodes,
+      podLabels: optIn,
+      ports: [{ name: 'http', containerPort: API_PORT }],
+      readinessProbe: healthProbe,
+      livenessProbe: { ...healthProbe, initialDelaySeconds: 20, periodSeconds: 20 },
+      serviceAccountAnnotations: annotations('api'),
+      replicas: props.apiReplicas ?? 2,
+      minAvailable: 1,
+    });
+    new k8s.KubeService(this, 'api-service', {
+      metadata: {
+        name: api.name,
+        namespace: ns,
+        labels: api.labels,
+        ...(provider === 'gke' ? { annotations: { 'cloud.google.com/neg': '{"ingress": true}' } } : {}),
+      },
+      spec: {
+        type: 'ClusterIP',
+        selector: api.labels,
+        ports: [{ name: 'http', port: 80, targetPort: k8s.IntOrString.fromNumber(API_PORT) }],
+      },
+    });
+    new k8s.KubeIngress(this, 'api-ingress', {
+      metadata: {
+        name: api.name,
+        namespace: ns,
+        labels: api.labels,
+        ...(provider === 'eks'
+          ? {
+              annotations: {
+                'alb.ingress.kubernetes.io/scheme': 'internet-facing',
+                'alb.ingress.kubernetes.io/target-type': 'ip',
+                'alb.ingress.kubernetes.io/healthcheck-path': '/api/health-check',
+              },
+            }
+          : {}),
+      },
+      spec: {
+        ingressClassName: props.ingressClassName ?? (provider === 'gke' ? 'gce' : 'alb'),
+        rules: [
+          {
+            ...(props.domain ? { host: props.domain } : {}),
+            http: {
+              paths: [
+                {
+                  path: '/',
+                  pathType: 'Prefix',
+                  backend: { service: { name: api.name, port: { name: 'http' } } },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    });
+
+    const cpuWorker = new KioskWorkload(this, 'cpu-worker', {
+      namespace: ns,
+      role: 'cpu-worker',
+      image: props.images.cpuWorker,
+      args: ['start', '--role=cpu-worker'],
+      env: env('cpu-worker'),
+      resources: resources('cpu-worker'),
+      nodeSelector: cpuNodes,
+      podLabels: optIn,
+      scratchMiB: 4096,
+      serviceAccountAnnotations: annotations('cpu-worker'),
+      replicas: props.cpuWorkerReplicas ?? 1,
+      maxUnavailable: 1,
+    });
+    const gpuWorker = new KioskWorkload(this, 'gpu-worker', {
+      namespace: ns,
+      role: 'gpu-worker',
+      image: props.images.gpuWorker,
+      args: ['start', '--role=gpu-worker'],
+      env: env('gpu-worker'),
+      resources: resources('gpu-worker'),
+      nodeSelector: gpuNodes,
+      gpus: gpusPerWorker,
+      podLabels: optIn,
+      scratchMiB: 4096,
+      serviceAccountAnnotations: annotations('gpu-worker'),
+      replicas: 0,
+      maxUnavailable: 1,
+    });
+
+    new KioskWorkload(this, 'autoscaler', {
+      namespace: ns,
+      role: 'autoscaler',
+      image: props.images.autoscaler,
+      args: ['start', '--role=autoscaler'],
+      env: [
+        ...env('autoscaler'),
+        { name: 'KIOSK_SCALE_CPU', value: `preprocess,postprocess=${cpuWorker.name}:0..${cpuMax}` },
+        { name: 'KIOSK_SCALE_GPU', value: `predict=${gpuWorker.name}:0..${gpuMax}` },
+      ],
+      resources: resources('autoscaler'),
+      nodeSelector: cpuNodes,
+      podLabels: optIn,
+      kubernetesApiAccess: true,
+      serviceAccountAnnotations: annotations('autoscaler'),
+      replicas: 1,
+    });
+    new AutoscalerRbac(this, 'autoscaler-rbac', {
+      namespace: ns,
+      deployments: [cpuWorker.name, gpuWorker.name],
+    });
+
+    new k8s.KubeServiceAccount(this, 'trainer-service-account', {
+      metadata: { name: serviceAccountName('trainer'), namespace: ns, annotations: annotations('trainer') },
+      automountServiceAccountToken: false,
+    });
+    new k8s.KubeJob(this, 'training-job', {
+      metadata: { name: 'kiosk-train', namespace: ns, labels: { 'app.kubernetes.io/component': 'trainer' } },
+      spec: {
+        suspend: true,
+        backoffLimit: 2,
+        ttlSecondsAfterFinished: 7 * 24 * 3600,
+        template: (() => {
+          const t = kioskPodTemplate({
+            role: 'trainer',
+            image: props.images.gpuWorker,
+            args: ['train', '--model=nuclear'],
+            env: env('trainer'),
+            resources: resources('trainer'),
+            nodeSelector: gpuNodes,
+            gpus: gpusPerWorker,
+            podLabels: optIn,
+            scratchMiB: 16384,
+          });
+          return { ...t, spec: { ...t.spec!, restartPolicy: 'Never' } };
+        })(),
+      },
+    });
+
+    new KioskNetworkPolicies(this, 'network-policies', {
+      namespace: ns,
+      provider,
+      redisLabels: redis.labels,
+      redisPort: REDIS_PORT,
+      apiLabels: api.labels,
+      apiPort: API_PORT,
+      loadBalancerCidrs: props.loadBalancerCidrs ?? (provider === 'gke' ? GOOGLE_LB_CIDRS : ['10.0.0.0/16']),
+    });
+    if (provider === 'eks') new NvidiaDevicePlugin(this, 'nvidia-device-plugin');
+  }
+}

@@ -1,0 +1,156 @@
+import { TerraformOutput } from 'cdktf';
+import { Construct } from 'constructs';
+import { S3KioskBucket, EksKubeCluster, EksNetwork, EksNodePool, EksIrsaRole } from './eks/index.js';
+import {
+  GcsBucket,
+  GkeCluster,
+  GkeNetwork,
+  GkeNodePool,
+  GkeWorkloadIdentity,
+  type KioskBucketProps,
+} from './gke/index.js';
+import type { NodeGpu, NodePoolProps } from './node-pool-props.js';
+import { KIOSK_ROLES, ROLE_BUCKET_GRANTS, type KioskRole } from './roles.js';
+import { requireResourceName } from './validation.js';
+
+/** Settings shared by both clouds. */
+interface KioskClusterCommonProps {
+  /** Lab name: cluster name and prefix of every resource (3..20 lowercase letters, digits, '-'). */
+  readonly name: string;
+  readonly region: string;
+  /**
+   * Zones for nodes. GKE: one zone → zonal cluster, several → regional with these node zones.
+   * EKS: 2..3 availability zones (required there).
+   * @default - GKE: a regional cluster with GKE-chosen zones
+   */
+  readonly zones?: readonly string[];
+  /** Namespace the kiosk's ServiceAccounts live in (the only one the identities trust). @default 'cellkiosk' */
+  readonly namespace?: string;
+  /** The CPU pool (API, CPU workers, Redis, autoscaler). @default - minNodes 1, maxNodes 3, e2-standard-4 / m6i.xlarge on demand */
+  readonly cpuPool?: Omit<NodePoolProps, 'gpu'>;
+  /** The GPU pool (inference, training): spot and min 0 unless set otherwise. */
+  readonly gpuPool: NodePoolProps & { readonly gpu: NodeGpu };
+  /** The bucket for uploads, results and models. */
+  readonly bucket: KioskBucketProps;
+  /** Refuse `terraform destroy` of the cluster. @default true */
+  readonly deletionProtection?: boolean;
+}
+
+export interface GkeKioskClusterProps extends KioskClusterCommonProps {
+  readonly provider: 'gke';
+  readonly project: string;
+}
+
+export interface EksKioskClusterProps extends KioskClusterCommonProps {
+  readonly provider: 'eks';
+  readonly zones: readonly string[];
+}
+
+/** Props of `KioskCluster`: the provider decides which per-cloud settings are required. */
+export type KioskClusterProps = GkeKioskClusterProps | EksKioskClusterProps;
+
+/**
+ * Everything the kiosk needs in one cloud account: network, cluster with workload identity (GKE) or IRSA
+ * (EKS), a CPU pool and a GPU pool, the bucket, one identity per role granted exactly `ROLE_BUCKET_GRANTS`,
+ * and outputs `cluster_endpoint`, `credentials_command`, `bucket_name` and `identity_<role>`.
+ * The stack supplies the provider (`GoogleProvider` / `AwsProvider`); this construct creates none.
+ */
+export class KioskCluster extends Construct {
+  /** Command that writes the cluster's credentials into ~/.kube/config. */
+  readonly credentialsCommand: string;
+  readonly namespace: string;
+  /** The cluster's API endpoint (a Terraform reference). */
+  readonly endpoint: string;
+  /** Per role, the identity's e-mail (GKE) or role ARN (EKS), as Terraform references. */
+  readonly identities: Readonly<Record<KioskRole, string>>;
+  readonly gke?: { cluster: GkeCluster; cpuPool: GkeNodePool; gpuPool: GkeNodePool; bucket: GcsBucket };
+  readonly eks?: {
+    cluster: EksKubeCluster;
+    cpuPool: EksNodePool;
+    gpuPool: EksNodePool;
+    bucket: S3KioskBucket;
+  };
+
+  constructor(scope: Construct, id: string, props: KioskClusterProps) {
+    super(scope, id);
+    requireResourceName('name', props.name);
+    this.namespace = props.namespace ?? 'cellkiosk';
+    const cpuPool = props.cpuPool ?? { minNodes: 1, maxNodes: 3 };
+    const identities: Partial<Record<KioskRole, string>> = {};
+
+    if (props.provider === 'gke') {
+      const network = new GkeNetwork(this, 'network', {
+        name: props.name,
+        region: props.region,
+        project: props.project,
+      });
+      const cluster = new GkeCluster(this, 'cluster', {
+        name: props.name,
+        project: props.project,
+        region: props.region,
+        network,
+        ...(props.zones ? { zones: props.zones } : {}),
+        ...(props.deletionProtection !== undefined ? { deletionProtection: props.deletionProtection } : {}),
+      });
+      const cpu = new GkeNodePool(this, 'cpu-pool', { cluster, name: 'cpu', ...cpuPool });
+      const gpu = new GkeNodePool(this, 'gpu-pool', { cluster, name: 'gpu', ...props.gpuPool });
+      const bucket = new GcsBucket(this, 'bucket', {
+        ...props.bucket,
+        project: props.project,
+        location: props.region,
+      });
+      for (const role of KIOSK_ROLES) {
+        const identity = new GkeWorkloadIdentity(this, `identity-${role}`, {
+          project: props.project,
+          name: props.name,
+          role,
+          namespace: this.namespace,
+          allowSignBlob: role === 'api',
+        });
+        for (const grant of ROLE_BUCKET_GRANTS[role]) bucket.grant(identity, grant);
+        identities[role] = identity.email;
+      }
+      this.gke = { cluster, cpuPool: cpu, gpuPool: gpu, bucket };
+      this.credentialsCommand = cluster.credentialsCommand;
+      this.endpoint = cluster.cluster.endpoint;
+    } else {
+      const network = new EksNetwork(this, 'network', { name: props.name, zones: props.zones });
+      const cluster = new EksKubeCluster(this, 'cluster', {
+        name: props.name,
+        region: props.region,
+        network,
+        ...(props.deletionProtection !== undefined ? { deletionProtection: props.deletionProtection } : {}),
+      });
+      const cpu = new EksNodePool(this, 'cpu-pool', { cluster, name: 'cpu', ...cpuPool });
+      const gpu = new EksNodePool(this, 'gpu-pool', { cluster, name: 'gpu', ...props.gpuPool });
+      const bucket = new S3KioskBucket(this, 'bucket', props.bucket);
+      for (const role of KIOSK_ROLES) {
+        const identity = new EksIrsaRole(this, `identity-${role}`, {
+          cluster,
+          name: props.name,
+          role,
+          namespace: this.namespace,
+        });
+        for (const grant of ROLE_BUCKET_GRANTS[role]) bucket.grant(identity, grant);
+        identities[role] = identity.arn;
+      }
+      this.eks = { cluster, cpuPool: cpu, gpuPool: gpu, bucket };
+      this.credentialsCommand = cluster.credentialsCommand;
+      this.endpoint = cluster.cluster.endpoint;
+    }
+    this.identities = identities as Record<KioskRole, string>;
+
+    const output = (name: string, value: string, description: string) =>
+      new TerraformOutput(this, name, { value, description }).overrideLogicalId(name);
+    output('cluster_endpoint', this.endpoint, 'Kubernetes API endpoint of the kiosk cluster');
+    output('credentials_command', this.credentialsCommand, 'Run this to point kubectl at the cluster');
+    output('bucket_name', props.bucket.bucketName, 'Bucket for uploads/, results/ and models/');
+    for (const role of KIOSK_ROLES) {
+      output(
+        `identity_${role.replace('-', '_')}`,
+        this.identities[role],
+        `Cloud identity of the ${role} pods`,
+      );
+    }
+  }
+}
