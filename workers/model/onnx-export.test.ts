@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodePng } from '../image/png.js';
+import { loadModel } from './model-io.js';
 import { buildNetwork } from './network.js';
 import { exportToOnnx, OnnxExportError } from './onnx-export.js';
 import { initTfjs } from './runtime.js';
@@ -172,8 +173,7 @@ describe('exportToOnnx', () => {
   it.runIf(existsSync('models/nuclear/1/model.onnx'))(
     'the shipped nuclear/1 model.onnx equals a fresh export of its tfjs weights',
     async () => {
-      const { loadLayersModelFromDir } = await import('./layers-model-file.js');
-      const model = await loadLayersModelFromDir('models/nuclear/1');
+      const model = await loadModel('models/nuclear/1');
       const shipped = new Uint8Array(readFileSync('models/nuclear/1/model.onnx'));
       expect(Buffer.compare(Buffer.from(exportToOnnx(model)), Buffer.from(shipped))).toBe(0);
       model.dispose();

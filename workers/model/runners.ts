@@ -17,7 +17,7 @@ import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { initTfjs, type RuntimePreference } from './runtime.js';
-import { loadLayersModelFromDir } from './layers-model-file.js';
+import { loadModel } from './model-io.js';
 import { RunnerError } from './runner-error.js';
 
 export { RunnerError, type RunnerErrorCode } from './runner-error.js';
@@ -290,7 +290,8 @@ export interface LoadRunnerOptions {
 
 /**
  * Opens the model in `modelDir` (model.json + weights, and model.onnx for onnx) with the runtime asked for.
- * Rejects with RunnerError: 'bad-option' for an unknown runtime, 'missing-file' when the needed file is absent.
+ * Rejects with RunnerError: 'bad-option' for an unknown runtime, 'missing-file' when model.onnx is needed and
+ * absent; with ModelIoError (./model-io.ts) when the tfjs model folder is missing or broken.
  */
 export async function loadRunner(modelDir: string, opts: LoadRunnerOptions = {}): Promise<ModelRunner> {
   const runtime = opts.runtime ?? 'auto';
@@ -308,6 +309,6 @@ export async function loadRunner(modelDir: string, opts: LoadRunnerOptions = {})
   if (runtime === 'auto' && info.source !== '@tensorflow/tfjs-node-gpu' && existsSync(onnxPath)) {
     return OnnxRunner.create(onnxPath, { threads: opts.threads ?? 1, device: gpu ? 'cuda' : 'cpu', name });
   }
-  const model = await loadLayersModelFromDir(modelDir);
+  const model = await loadModel(modelDir);
   return new TfjsRunner(model, info.source, name);
 }
