@@ -64,7 +64,7 @@ export function decodeTiff(bytes: Uint8Array, opts: DecodeTiffOptions = {}): Raw
   const fullRes = file.ifds.filter(
     (ifd, i) => i === 0 || (file.number(ifd, Tag.NewSubfileType, 0) & 1) === 0,
   );
-  const first = readLayout(file, fullRes[0]!, 0);
+  const first = readLayout(file, fullRes[0]!, 0, maxPixels);
   const pageValues = first.width * first.height * first.samples;
   const stack = stackFromDescription({
     description: file.text(fullRes[0]!, Tag.ImageDescription),
@@ -83,7 +83,7 @@ export function decodeTiff(bytes: Uint8Array, opts: DecodeTiffOptions = {}): Raw
   }
   const layouts = [first];
   for (let p = 1; p < stack.pages; p++) {
-    const page = readLayout(file, fullRes[p]!, p);
+    const page = readLayout(file, fullRes[p]!, p, maxPixels);
     if (page.width !== first.width || page.height !== first.height || page.samples !== first.samples) {
       throw new ImageError(
         'unsupported-format',
@@ -162,7 +162,7 @@ function dtypeOf(bits: number, format: number, page: number): DType {
   );
 }
 
-function readLayout(file: TiffContainer, ifd: Ifd, index: number): PageLayout {
+function readLayout(file: TiffContainer, ifd: Ifd, index: number, maxPixels: number): PageLayout {
   const where = `TIFF page ${index}`;
   const width = file.number(ifd, Tag.ImageWidth, 0);
   const height = file.number(ifd, Tag.ImageLength, 0);
@@ -170,6 +170,12 @@ function readLayout(file: TiffContainer, ifd: Ifd, index: number): PageLayout {
     throw new ImageError('empty-image', `${where} is ${width}x${height} pixels`);
   const samples = file.number(ifd, Tag.SamplesPerPixel, 1);
   if (samples < 1) throw new ImageError('empty-image', `${where} has SamplesPerPixel ${samples}`);
+  if (width * height * samples > maxPixels) {
+    throw new ImageError(
+      'too-many-pixels',
+      `${where} of ${width}x${height}x${samples} = ${width * height * samples} values is over the limit of ${maxPixels}`,
+    );
+  }
   const bitsList = file.numbers(ifd, Tag.BitsPerSample) ?? [1];
   const formats = file.numbers(ifd, Tag.SampleFormat) ?? [1];
   if (bitsList.some((b) => b !== bitsList[0]) || formats.some((f) => f !== formats[0])) {
