@@ -32,7 +32,8 @@ interface AxisWeights {
  * Resizes `image` to `height` x `width` (bilinear; area average along any axis shrunk more than 2x).
  * Returns a new image with the same channel count; the input is not modified.
  * @throws ImageError 'bad-argument' for a non-positive or non-integer size, 'shape-mismatch' if the data
- *   length is not H * W * C, 'too-many-pixels' if the output would hold more than {@link MAX_RESIZE_VALUES} values.
+ *   length is not H * W * C, 'too-many-pixels' if the output would hold more than
+ *   {@link MAX_RESIZE_VALUES} values.
  */
 export function resizeBilinear(image: Image, height: number, width: number): Image {
   checkImage(image.data.length, image.height, image.width, image.channels, 'image');
