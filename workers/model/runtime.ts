@@ -67,6 +67,12 @@ export interface InitTfjsOptions {
    * @default - the backend's own choice
    */
   readonly threads?: number;
+  /**
+   * Folder holding tfjs-backend-wasm's `.wasm` binaries (with a trailing slash or not). Only read the first
+   * time the wasm backend starts in a process.
+   * @default - the installed package's `dist/` folder
+   */
+  readonly wasmDir?: string;
   /** Where the one-line reasons for skipped backends go. @default - `util.debuglog('kiosk-tfjs')` */
   readonly log?: (line: string) => void;
 }
@@ -137,7 +143,7 @@ export async function initTfjs(opts: InitTfjsOptions = {}): Promise<RuntimeInfo>
   const reasons: string[] = [];
   for (const candidate of backendChain(prefer)) {
     try {
-      const info = await loaders[candidate](opts.threads, log);
+      const info = await loaders[candidate](opts, log);
       initialized.set(prefer, info);
       return info;
     } catch (err) {
@@ -159,7 +165,9 @@ function oneLine(err: unknown): string {
 
 async function activate(name: string, source: RuntimeSource, threads?: number): Promise<RuntimeInfo> {
   const ok = await tf.setBackend(name);
-  if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend('${name}') failed to initialize`);
+  if (!ok || tf.getBackend() !== name) {
+    throw new Error(`tf.setBackend('${name}') returned false (tfjs printed the cause as a warning)`);
+  }
   await tf.ready();
   return threads === undefined ? { backend: name, source } : { backend: name, source, threads };
 }
@@ -196,7 +204,7 @@ function dropListenersAddedSince(before: Map<ProcessEvent, Listener[]>): void {
   }
 }
 
-type Loader = (threads: number | undefined, log: (line: string) => void) => Promise<RuntimeInfo>;
+type Loader = (opts: InitTfjsOptions, log: (line: string) => void) => Promise<RuntimeInfo>;
 
 const loaders: Record<RuntimePreference, Loader> = {
   'node-gpu': async () => {
@@ -207,14 +215,15 @@ const loaders: Record<RuntimePreference, Loader> = {
     await importOptional('@tensorflow/tfjs-node');
     return activate('tensorflow', '@tensorflow/tfjs-node');
   },
-  wasm: async (threads, log) => {
+  wasm: async ({ threads, wasmDir }, log) => {
     const before = processListeners();
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     if (tf.findBackend('wasm') === null) {
       // Not yet initialized in this process: tell it where its .wasm binaries are (in Node, emscripten would
       // otherwise look next to the bundled script, which is fine, but an explicit path survives bundling).
-      const dist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/';
-      wasm.setWasmPaths(dist);
+      const dir =
+        wasmDir ?? join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+      wasm.setWasmPaths(dir.endsWith('/') ? dir : `${dir}/`);
       if (threads !== undefined && threads > 1) {
         log(`wasm: ${threads} threads asked, but tfjs-backend-wasm runs single-threaded under Node`);
       }
