@@ -1,0 +1,60 @@
+import type { Job } from 'bullmq';
+import type { ModelRegistry } from '../registry/registry.js';
+import { BadInputError, classifyError, isFinalFailure } from '../queues/errors.js';
+import type { ImageJobData } from '../queues/payloads.js';
+import type { JobRecords } from '../queues/records.js';
+import type { Storage } from '../storage/storage.js';
+import type { TileBatcher } from './batcher.js';
+import type { SegmentationStages, StageOptions } from './stages.js';
+
+/** What every processor gets: where data lives, where state lives, the model registry and the stages. */
+export interface WorkerContext {
+  readonly storage: Storage;
+  readonly records: JobRecords;
+  readonly registry: ModelRegistry;
+  readonly stages: SegmentationStages;
+  /** Largest decoded image accepted, in values (H·W·C·Z...). */
+  readonly maxPixels: number;
+  /** Tiles per model call in the predict worker's batcher. */
+  readonly maxBatchTiles: number;
+  /** One batcher per loaded model in this process (the predict worker fills it). */
+  readonly batchers: Map<string, TileBatcher>;
+  /** Where processors report what they could not put on a job (background failures). */
+  readonly log: (msg: string) => void;
+}
+
+/** A typed BullMQ processor of one stage. */
+export type Processor<Data, Result> = (job: Job<Data, Result>) => Promise<Result>;
+
+export function stageOptions(ctx: WorkerContext, data: ImageJobData): StageOptions {
+  return { ...data.options, maxPixels: ctx.maxPixels };
+}
+
+/**
+ * Runs one stage of an image job with the shared rules: a cancelled job stops before its stage starts; an
+ * error is classified (bad input → unrecoverable with a reason, anything else → retried with backoff);
+ * when BullMQ will not retry, the job's record turns `failed` with the reason.
+ */
+export async function runStage<R>(
+  ctx: WorkerContext,
+  job: Job<{ readonly jobId: string }>,
+  body: () => Promise<R>,
+): Promise<R> {
+  try {
+    if (await ctx.records.isCancelled(job.data.jobId))
+      throw new BadInputError('cancelled', 'cancelled by the user');
+    return await body();
+  } catch (err) {
+    const classified = classifyError(err);
+    if (isFinalFailure(classified, job.attemptsMade, job.opts.attempts ?? 1)) {
+      const reason = `${job.name}: ${classified.message}`;
+      await ctx.records
+        .finish(job.data.jobId, 'failed', { reason })
+        .catch((e: unknown) => ctx.log(`record ${job.data.jobId}: ${String(e)}`));
+      await ctx.storage.deletePrefix(`scratch/${job.data.jobId}/`).catch(() => undefined);
+    }
+    throw classified;
+  }
+}
+
+export const seconds = (ms: number) => Math.round(ms) / 1000;

@@ -1,0 +1,225 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { unzipSync } from 'fflate';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { decodeImage } from '../image/decode.js';
+import { labelsFromRaw } from '../image/files.js';
+import type { Labels } from '../image/types.js';
+import { keys } from '../queues/names.js';
+import type { SubmitOptions } from '../queues/submit.js';
+import { createHarness, type Harness } from './service-harness.test-helpers.js';
+import type { SegmentationStages } from './stages.js';
+import { TRIVIAL_CARD, TrivialThresholdRunner, trivialStages } from './trivial-stages.js';
+
+const VAL = '/work/shared/data/nuclei/val';
+const valNames = ['dsb_03398329ced0c23b', 'dsb_077f026f4ab0f0bc', 'dsb_0acd2c223d300ea5'];
+const opts: SubmitOptions = {
+  lab: 'default',
+  type: 'segmentation',
+  model: { name: 'trivial', version: '1' },
+  options: { channels: [0] },
+};
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function upload(harness: Harness, name: string, bytes: Uint8Array): Promise<string> {
+  const key = keys.upload('default', 'u', name);
+  await harness.storage.put(key, bytes);
+  return key;
+}
+
+const valImage = (stem: string) => readFile(join(VAL, `${stem}.image.png`));
+const decodeLabels = (bytes: Uint8Array, name: string): Labels =>
+  labelsFromRaw(decodeImage(bytes, { name }), name);
+
+async function inProcess(bytes: Uint8Array, name: string): Promise<Labels> {
+  const o = { channels: [0], maxPixels: 2 ** 26 };
+  const p = await trivialStages.preprocess(bytes, name, TRIVIAL_CARD, o);
+  return trivialStages.postprocess(
+    await trivialStages.predict(p, new TrivialThresholdRunner(), TRIVIAL_CARD),
+    p.meta,
+    TRIVIAL_CARD,
+    o,
+  );
+}
+
+describe('job flows on a real Redis (trivial model)', () => {
+  it('runs one image through preprocess → predict → postprocess, with Kiosk statuses and the in-process labels', async () => {
+    h = await createHarness(inject('redisUrl'));
+    const bytes = await valImage(valNames[0]!);
+    const seen: string[] = [];
+    const sub = h.redis.duplicate();
+    await sub.subscribe(h.records.channel);
+    sub.on('message', (_c, m) => {
+      const ev = JSON.parse(m) as { status?: string };
+      if (ev.status && seen.at(-1) !== ev.status) seen.push(ev.status);
+    });
+    const id = await h.submitter.submitImage(
+      { name: 'cells.png', inputKey: await upload(h, 'cells.png', bytes) },
+      opts,
+    );
+    const rec = await h.wait(id);
+    sub.disconnect();
+    expect(rec.status).toBe('done');
+    expect(rec.progress).toBe(100);
+    expect(seen).toEqual([
+      'new',
+      'started',
+      'pre-processing',
+      'predicting',
+      'post-processing',
+      'saving-results',
+      'done',
+    ]);
+    expect(rec.output_key).toBe(`results/default/${id}/cells.zip`);
+    expect(rec.total_time).toBeGreaterThan(0);
+    expect(rec.finished_at! >= rec.created_at).toBe(true);
+    const labels = decodeLabels(await h.storage.get(rec.labels_key!), 'labels');
+    const expected = await inProcess(bytes, 'cells.png');
+    expect(labels.width).toBe(expected.width);
+    expect(Buffer.from(labels.data.buffer).equals(Buffer.from(expected.data.buffer))).toBe(true);
+    expect(rec.object_count).toBeGreaterThan(0);
+    const zip = unzipSync(await h.storage.get(rec.output_key!));
+    expect(Object.keys(zip)).toEqual(['cells_feature_0.tif']);
+    expect(await h.storage.list('scratch/')).toEqual([]); // intermediate arrays cleaned up
+    expect(await h.redis.ttl(h.records.key(id))).toBeGreaterThan(3000); // finished records expire
+  });
+
+  it('packs a batch into one zip and names the failed file with its reason', async () => {
+    h = await createHarness(inject('redisUrl'));
+    const images = [];
+    for (const stem of valNames)
+      images.push({
+        name: `dir/${stem}.png`,
+        inputKey: await upload(h, `${stem}.png`, await valImage(stem)),
+      });
+    images.push({
+      name: 'notes.png',
+      inputKey: await upload(h, 'notes.png', Buffer.from('this is not an image at all')),
+    });
+    const id = await h.submitter.submitBatch('plate1.zip', images, opts);
+    expect((await h.records.get(id))?.status).toBe('waiting');
+    const rec = await h.wait(id);
+    expect(rec.status).toBe('done');
+    expect(rec.failures).toHaveLength(1);
+    expect(rec.failures![0]!.name).toBe('notes.png');
+    expect(rec.failures![0]!.reason).toMatch(/notes\.png.*not/i);
+    expect(rec.reason).toBe('1 of 4 images failed');
+    const zip = unzipSync(await h.storage.get(rec.output_key!));
+    expect(Object.keys(zip).sort()).toEqual(valNames.map((s) => `dir_${s}_feature_0.tif`).sort());
+    const child = await h.records.get(rec.children![3]!);
+    expect(child).toMatchObject({ status: 'failed', parent: id });
+  });
+
+  it('fails a batch whose images all fail, listing every reason', async () => {
+    h = await createHarness(inject('redisUrl'));
+    const bad = [
+      {
+        name: 'a.tif',
+        inputKey: await upload(h, 'a.tif', Uint8Array.from([0x49, 0x49, 0x2a, 0, 8, 0, 0, 0, 1])),
+      },
+      { name: 'b.png', inputKey: await upload(h, 'b.png', Buffer.from('nope')) },
+    ];
+    const rec = await h.wait(await h.submitter.submitBatch('two', bad, opts));
+    expect(rec.status).toBe('failed');
+    expect(rec.reason).toMatch(/^all 2 images failed: a\.tif: .*; b\.png: /);
+  });
+
+  it('fails bad input at once with a reason, without retries', async () => {
+    h = await createHarness(inject('redisUrl'), { maxPixels: 1000 });
+    const big = await h.wait(
+      await h.submitter.submitImage(
+        { name: 'big.png', inputKey: await upload(h, 'big.png', await valImage(valNames[0]!)) },
+        opts,
+      ),
+    );
+    expect(big.status).toBe('failed');
+    expect(big.reason).toMatch(/^preprocess: .*big\.png/);
+    expect(big.reason).toMatch(/pixel|values|large/i);
+    const missing = await h.wait(
+      await h.submitter.submitImage({ name: 'gone.png', inputKey: 'uploads/default/x/gone.png' }, opts),
+    );
+    expect(missing.reason).toMatch(/no object uploads\/default\/x\/gone\.png/);
+    const unknown = await h.wait(
+      await h.submitter.submitImage(
+        { name: 'c.png', inputKey: await upload(h, 'c.png', await valImage(valNames[0]!)) },
+        { ...opts, model: { name: 'trivial', version: '7' } },
+      ),
+    );
+    expect(unknown.reason).toMatch(/model trivial has no version "7"; available: 1/);
+  });
+
+  it('retries a transient error with backoff and then succeeds', async () => {
+    let failures = 0;
+    const flaky: SegmentationStages = {
+      ...trivialStages,
+      async predict(p, runner, card) {
+        if (failures++ < 2) throw new Error('ECONNRESET: model server went away');
+        return trivialStages.predict(p, runner, card);
+      },
+    };
+    h = await createHarness(inject('redisUrl'), { stages: flaky });
+    const rec = await h.wait(
+      await h.submitter.submitImage(
+        { name: 'x.png', inputKey: await upload(h, 'x.png', await valImage(valNames[1]!)) },
+        opts,
+      ),
+    );
+    expect(rec.status).toBe('done');
+    expect(failures).toBe(3);
+  });
+
+  it('fails with the last error when transient errors outlast the attempts', async () => {
+    const broken: SegmentationStages = {
+      ...trivialStages,
+      predict: () => Promise.reject(new Error('out of GPU memory')),
+    };
+    h = await createHarness(inject('redisUrl'), { stages: broken, retry: { attempts: 2 } });
+    const rec = await h.wait(
+      await h.submitter.submitImage(
+        { name: 'x.png', inputKey: await upload(h, 'x.png', await valImage(valNames[1]!)) },
+        opts,
+      ),
+    );
+    expect(rec).toMatchObject({ status: 'failed', reason: 'predict: out of GPU memory' });
+  });
+
+  it('cancels a queued job: its record fails as cancelled and no stage runs', async () => {
+    h = await createHarness(inject('redisUrl'), { startPools: false });
+    const id = await h.submitter.submitImage(
+      { name: 'x.png', inputKey: await upload(h, 'x.png', await valImage(valNames[1]!)) },
+      opts,
+    );
+    expect(await h.submitter.cancel(id)).toBe(true);
+    expect(await h.submitter.cancel('no-such-job')).toBe(false);
+    h.startPools();
+    const rec = await h.wait(id);
+    expect(rec).toMatchObject({ status: 'failed', reason: 'cancelled by the user' });
+    expect(h.runner.calls).toEqual([]);
+  });
+
+  it('runs the tiles of several waiting jobs in one model call', async () => {
+    h = await createHarness(inject('redisUrl'), { startPools: false, modelDelayMs: 40 });
+    const ids = [];
+    for (let i = 0; i < 6; i++) {
+      ids.push(
+        await h.submitter.submitImage(
+          { name: `i${i}.png`, inputKey: await upload(h, `i${i}.png`, await valImage(valNames[i % 3]!)) },
+          opts,
+        ),
+      );
+    }
+    // 4 predict jobs at a time share one batcher; while the model is busy the others' tiles queue up
+    h.startPools({ concurrency: 4 });
+    const recs = await Promise.all(ids.map((id) => h!.wait(id)));
+    expect(recs.every((r) => r.status === 'done')).toBe(true);
+    const batcher = [...h.context.batchers.values()][0]!;
+    expect(batcher.stats.tiles).toBe(6);
+    expect(batcher.stats.runs).toBeLessThan(6);
+    expect(batcher.stats.mixedRuns).toBeGreaterThan(0);
+  });
+});

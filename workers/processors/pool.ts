@@ -1,0 +1,86 @@
+import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { JOB, QUEUE, type Pool } from '../queues/names.js';
+import type { ImageJobData, PackJobData, StageResult } from '../queues/payloads.js';
+import type { WorkerContext } from './context.js';
+import { packProcessor } from './pack.js';
+import { postprocessProcessor } from './postprocess.js';
+import { predictProcessor } from './predict.js';
+import { preprocessProcessor } from './preprocess.js';
+
+export interface PoolOptions {
+  readonly pool: Pool;
+  readonly connection: ConnectionOptions;
+  readonly prefix: string;
+  readonly context: WorkerContext;
+  /**
+   * Jobs one process runs at once per queue. CPU stages are synchronous math, so 1 per core; predict > 1
+   * lets the batcher run tiles of several jobs per model call.
+   * @default - 1 for cpu queues, 4 for predict
+   */
+  readonly concurrency?: number;
+  /** A job whose worker stops renewing its lock for this long is stalled and goes back to the queue. @default 60000 */
+  readonly lockDurationMs?: number;
+  /** How often stalled jobs are looked for. @default 30000 */
+  readonly stalledIntervalMs?: number;
+  /** Times a job may stall before it fails. @default 2 */
+  readonly maxStalledCount?: number;
+}
+
+export interface RunningPool {
+  readonly workers: readonly Worker[];
+  /**
+   * Stops taking jobs and waits for the running ones to finish (`force`: return them to the queue now —
+   * another worker picks them up after the lock expires).
+   */
+  close(force?: boolean): Promise<void>;
+}
+
+/** Starts the BullMQ workers of one pool in this process: cpu = preprocess + postprocess, gpu = predict. */
+export function startPool(o: PoolOptions): RunningPool {
+  const ctx = o.context;
+  const common = {
+    connection: o.connection,
+    prefix: o.prefix,
+    lockDuration: o.lockDurationMs ?? 60_000,
+    stalledInterval: o.stalledIntervalMs ?? 30_000,
+    maxStalledCount: o.maxStalledCount ?? 2,
+  };
+  const workers: Worker[] = [];
+  if (o.pool === 'cpu') {
+    const pre = preprocessProcessor(ctx);
+    const post = postprocessProcessor(ctx);
+    const pack = packProcessor(ctx);
+    workers.push(
+      new Worker<ImageJobData, StageResult>(QUEUE.preprocess, pre, {
+        ...common,
+        concurrency: o.concurrency ?? 1,
+      }),
+    );
+    workers.push(
+      new Worker<ImageJobData | PackJobData, StageResult>(
+        QUEUE.postprocess,
+        (job) =>
+          job.name === JOB.pack
+            ? pack(job as Job<PackJobData, StageResult>)
+            : post(job as Job<ImageJobData, StageResult>),
+        { ...common, concurrency: o.concurrency ?? 1 },
+      ),
+    );
+  } else {
+    workers.push(
+      new Worker<ImageJobData, StageResult>(QUEUE.predict, predictProcessor(ctx), {
+        ...common,
+        concurrency: o.concurrency ?? 4,
+      }),
+    );
+  }
+  for (const w of workers) {
+    w.on('error', (err) => ctx.log(`worker ${w.name}: ${err.message}`));
+  }
+  return {
+    workers,
+    async close(force = false) {
+      await Promise.all(workers.map((w) => w.close(force)));
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import { keys } from '../queues/names.js';
+import type { ImageJobData, StageResult } from '../queues/payloads.js';
+import { TileBatcher } from './batcher.js';
+import { runStage, seconds, type Processor, type WorkerContext } from './context.js';
+import type { PreparedImage } from './stages.js';
+import { packTensors, unpackTensors } from './tensor-pack.js';
+
+/**
+ * Stage 2 (gpu pool): tiles → model head maps in scratch. All predict jobs of this process share one
+ * TileBatcher per model, so with worker concurrency > 1 the tiles of several jobs run in one model call.
+ */
+export function predictProcessor(ctx: WorkerContext): Processor<ImageJobData, StageResult> {
+  return (job) =>
+    runStage(ctx, job, async () => {
+      const t0 = performance.now();
+      const { jobId } = job.data;
+      await ctx.records.update(jobId, { status: 'predicting', progress: 30 });
+      const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
+      const id = `${model.name}@${model.version}`;
+      let batcher = ctx.batchers.get(id);
+      if (!batcher) {
+        batcher = new TileBatcher(await ctx.registry.runner(model), ctx.maxBatchTiles);
+        if (!ctx.batchers.has(id)) ctx.batchers.set(id, batcher);
+        batcher = ctx.batchers.get(id)!;
+      }
+      const prepared = {
+        ...unpackTensors<Omit<PreparedImage, 'meta'>>(await ctx.storage.get(keys.tiles(jobId))),
+        meta: undefined,
+      };
+      const outputs = await ctx.stages.predict(prepared, batcher.runner(), model.card);
+      const key = keys.outputs(jobId);
+      await ctx.storage.put(key, packTensors(outputs));
+      const ms = performance.now() - t0;
+      await job.updateProgress(100);
+      await ctx.records.update(jobId, { progress: 70, prediction_time: seconds(ms) });
+      return { key, ms };
+    });
+}

@@ -1,0 +1,30 @@
+import { keys } from '../queues/names.js';
+import type { ImageJobData, StageResult } from '../queues/payloads.js';
+import { runStage, seconds, stageOptions, type Processor, type WorkerContext } from './context.js';
+import { packTensors } from './tensor-pack.js';
+
+/** Stage 1 (cpu pool): input bytes → decoded, channel-selected, rescaled, normalized tiles in scratch. */
+export function preprocessProcessor(ctx: WorkerContext): Processor<ImageJobData, StageResult> {
+  return (job) =>
+    runStage(ctx, job, async () => {
+      const t0 = performance.now();
+      const { jobId, inputKey, name } = job.data;
+      await ctx.records.update(jobId, {
+        status: 'started',
+        started_at: new Date().toISOString(),
+        progress: 1,
+      });
+      const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
+      const bytes = await ctx.storage.get(inputKey);
+      await ctx.records.update(jobId, { status: 'pre-processing', progress: 5 });
+      const prepared = await ctx.stages.preprocess(bytes, name, model.card, stageOptions(ctx, job.data));
+      const key = keys.tiles(jobId);
+      const { meta, ...tiles } = prepared;
+      await ctx.storage.put(keys.meta(jobId), packTensors(meta ?? null));
+      await ctx.storage.put(key, packTensors(tiles));
+      const ms = performance.now() - t0;
+      await job.updateProgress(100);
+      await ctx.records.update(jobId, { progress: 25, preprocess_time: seconds(ms) });
+      return { key, ms };
+    });
+}

@@ -1,0 +1,50 @@
+import type { ModelRunner } from '../model/runners.js';
+import type { Labels } from '../image/types.js';
+import type { SegmentationOptions } from '../queues/payloads.js';
+
+/** A model card as the service sees it: name, version and whatever the model's stages read. */
+export interface CardLike {
+  readonly name: string;
+  readonly version: number | string;
+  readonly [field: string]: unknown;
+}
+
+/** Per-job options of the stages, after defaults. `maxPixels` caps the decoded image (values, not bytes). */
+export interface StageOptions extends SegmentationOptions {
+  readonly maxPixels: number;
+}
+
+/**
+ * One preprocessed image: tiles `[n, h, w, c]` float32 (normalized as the card says), plus whatever the
+ * postprocess stage needs to put the tiles back together (`meta`, may hold typed arrays). It travels to
+ * the predict and postprocess stages through the bucket (see tensor-pack.ts), never through Redis.
+ */
+export interface PreparedImage {
+  readonly tiles: Float32Array;
+  readonly n: number;
+  readonly h: number;
+  readonly w: number;
+  readonly c: number;
+  readonly meta: unknown;
+}
+
+/**
+ * The image/model work of one segmentation, split at the pool boundaries. Processors only load, call
+ * these, save and report; the math lives in workers/pipeline and workers/image. Two implementations:
+ * `pipelineStages` (the real pipeline, same code as `kiosk segment`) and `trivialStages` (tests/bench).
+ */
+export interface SegmentationStages {
+  /** Decodes image bytes and prepares model tiles. Throws ImageError for bad input. */
+  preprocess(
+    bytes: Uint8Array,
+    name: string,
+    card: CardLike,
+    opts: StageOptions,
+  ): PreparedImage | Promise<PreparedImage>;
+  /** Runs the model over the tiles; the result (head maps, any JSON-like value with typed arrays) goes to postprocess. */
+  predict(prepared: PreparedImage, runner: ModelRunner, card: CardLike): Promise<unknown>;
+  /** Turns model outputs back into a label image [H, W] of the input's size. */
+  postprocess(outputs: unknown, meta: unknown, card: CardLike, opts: StageOptions): Labels | Promise<Labels>;
+  /** Encodes labels as a TIFF file. */
+  encodeLabels(labels: Labels): Uint8Array;
+}

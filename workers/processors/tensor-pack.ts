@@ -1,0 +1,103 @@
+/**
+ * A small binary container for the arrays one stage hands to the next through the bucket (tiles, model
+ * outputs, untiling metadata). Any JSON-like value may hold typed arrays anywhere; they are stored raw
+ * (little-endian, 8-byte aligned), the rest as JSON. Layout:
+ *   'KTP1' | u32 header length | header JSON (utf-8) | pad to 8 | blob 0 | pad | blob 1 | ...
+ * The header is the value with each typed array replaced by `{ "$ta": type, "i": blobIndex, "n": length }`.
+ */
+
+type TypedArray =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | Uint8ClampedArray;
+
+const CTORS = {
+  Float32Array,
+  Float64Array,
+  Int8Array,
+  Int16Array,
+  Int32Array,
+  Uint8Array,
+  Uint16Array,
+  Uint32Array,
+  Uint8ClampedArray,
+} as const;
+type CtorName = keyof typeof CTORS;
+
+const MAGIC = [0x4b, 0x54, 0x50, 0x31]; // KTP1
+
+export class TensorPackError extends Error {
+  override readonly name = 'TensorPackError';
+}
+
+const align8 = (n: number) => (n + 7) & ~7;
+
+/** Encodes `value` (plain objects, arrays, numbers, strings, booleans, null and typed arrays). */
+export function packTensors(value: unknown): Uint8Array {
+  const blobs: TypedArray[] = [];
+  const header = JSON.stringify(value, function (this: unknown, _k, v: unknown) {
+    if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
+      const name = v.constructor.name as CtorName;
+      if (!(name in CTORS)) throw new TensorPackError(`cannot pack a ${name}`);
+      blobs.push(v as TypedArray);
+      return { $ta: name, i: blobs.length - 1, n: (v as TypedArray).length };
+    }
+    return v;
+  });
+  const head = Buffer.from(header ?? 'null', 'utf8');
+  let size = align8(8 + head.byteLength);
+  const offsets = blobs.map((b) => {
+    const at = size;
+    size = align8(size + b.byteLength);
+    return at;
+  });
+  const out = new Uint8Array(size);
+  out.set(MAGIC, 0);
+  new DataView(out.buffer).setUint32(4, head.byteLength, true);
+  out.set(head, 8);
+  blobs.forEach((b, i) => out.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), offsets[i]!));
+  return out;
+}
+
+/** Decodes what packTensors wrote; the typed arrays are fresh copies. Throws TensorPackError on bad bytes. */
+export function unpackTensors<T = unknown>(bytes: Uint8Array): T {
+  if (bytes.byteLength < 8 || MAGIC.some((m, i) => bytes[i] !== m))
+    throw new TensorPackError('not a tensor pack (bad magic)');
+  const headLen = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
+  if (8 + headLen > bytes.byteLength)
+    throw new TensorPackError(`truncated tensor pack: header of ${headLen} bytes in ${bytes.byteLength}`);
+  const header = Buffer.from(bytes.buffer, bytes.byteOffset + 8, headLen).toString('utf8');
+  const refs: { $ta: CtorName; i: number; n: number }[] = [];
+  JSON.parse(header, (_k, v: unknown) => {
+    if (isRef(v)) refs[v.i] = v;
+    return v;
+  });
+  let at = align8(8 + headLen);
+  const arrays: TypedArray[] = refs.map((r) => {
+    const Ctor = CTORS[r.$ta];
+    const len = r.n * Ctor.BYTES_PER_ELEMENT;
+    if (at + len > bytes.byteLength)
+      throw new TensorPackError(`truncated tensor pack: blob ${r.i} ends past the data`);
+    const copy = new Uint8Array(len);
+    copy.set(bytes.subarray(at, at + len));
+    at = align8(at + len);
+    return new Ctor(copy.buffer);
+  });
+  return JSON.parse(header, (_k, v: unknown) => (isRef(v) ? arrays[v.i] : v)) as T;
+}
+
+function isRef(v: unknown): v is { $ta: CtorName; i: number; n: number } {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    '$ta' in v &&
+    typeof (v as { $ta: unknown }).$ta === 'string' &&
+    (v as { $ta: string }).$ta in CTORS
+  );
+}

@@ -1,0 +1,62 @@
+/**
+ * Queue names and pools. Each pool scales on the depth of its own queues (issue 8's autoscaler reads them):
+ * - `cpu`: `preprocess` (decode → channels → rescale → normalize → tiles) and `postprocess`
+ *   (untile → deep watershed → label TIFF → bucket; also the `pack` jobs of zip/multi-file parents);
+ * - `gpu`: `predict` (batched model inference).
+ * Training (issue 5) will add a `train` queue on the gpu pool.
+ */
+export const QUEUE = {
+  preprocess: 'preprocess',
+  predict: 'predict',
+  postprocess: 'postprocess',
+} as const;
+
+export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
+
+export type Pool = 'cpu' | 'gpu';
+
+export const POOL_QUEUES: Readonly<Record<Pool, readonly QueueName[]>> = {
+  cpu: [QUEUE.preprocess, QUEUE.postprocess],
+  gpu: [QUEUE.predict],
+};
+
+/** Job names inside the queues (a BullMQ worker dispatches on `job.name`). */
+export const JOB = {
+  preprocess: 'preprocess',
+  predict: 'predict',
+  postprocess: 'postprocess',
+  pack: 'pack',
+} as const;
+
+/** The BullMQ prefix of the local kiosk and the cluster; tests use `test-<uuid>` so runs never collide. */
+export const DEFAULT_PREFIX = 'kiosk';
+
+/** BullMQ job ids of one user job's stages (BullMQ forbids ':' in custom ids). */
+export function stageJobId(jobId: string, stage: 'pre' | 'predict' | 'post' | 'pack'): string {
+  return `${jobId}-${stage}`;
+}
+
+/** Bucket keys of one image job. Intermediate arrays live under scratch/ and are deleted when it finishes. */
+export const keys = {
+  upload: (lab: string, id: string, file: string) => `uploads/${lab}/${id}/${file}`,
+  tiles: (jobId: string) => `scratch/${jobId}/tiles.ktp`,
+  meta: (jobId: string) => `scratch/${jobId}/meta.ktp`,
+  outputs: (jobId: string) => `scratch/${jobId}/outputs.ktp`,
+  scratch: (jobId: string) => `scratch/${jobId}/`,
+  result: (lab: string, jobId: string, file: string) => `results/${lab}/${jobId}/${file}`,
+};
+
+/**
+ * The stem of a file's path for result names: the last extension dropped, folder separators and anything
+ * outside `[A-Za-z0-9._-]` replaced by `_` (`dir/cells 1.ome.tif` → `dir_cells_1.ome`; `a.png` → `a`).
+ */
+export function fileStem(name: string): string {
+  const dot = name.lastIndexOf('.');
+  const cut = dot > 0 && !/[\\/]/.test(name.slice(dot)) ? name.slice(0, dot) : name;
+  return (
+    cut
+      .replace(/[\\/]+/g, '_')
+      .replace(/[^A-Za-z0-9._-]/g, '_')
+      .replace(/^[._]+/, '') || 'image'
+  );
+}

@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import { FlowProducer, Queue, type ConnectionOptions, type FlowJob, type JobsOptions } from 'bullmq';
+import { JOB, QUEUE, stageJobId } from './names.js';
+import type { ImageJobData, ModelRef, PackJobData, SegmentationOptions } from './payloads.js';
+import type { JobRecords } from './records.js';
+
+export interface RetryPolicy {
+  /** Tries per stage for transient errors. @default 3 */
+  readonly attempts: number;
+  /** First backoff delay; doubles each retry. @default 1000 */
+  readonly backoffMs: number;
+  /** Seconds BullMQ keeps a finished stage job (records have their own expiry). @default 86400 */
+  readonly keepFinishedS: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, backoffMs: 1000, keepFinishedS: 86_400 };
+
+/** What every job of a submission shares. */
+export interface SubmitOptions {
+  readonly lab: string;
+  /** The job type (`segmentation`). */
+  readonly type: string;
+  readonly model: ModelRef;
+  readonly options: SegmentationOptions;
+}
+
+export interface SubmittedImage {
+  /** The file's name as the user gave it (a zip entry keeps its folder path). */
+  readonly name: string;
+  /** Bucket key of the uploaded bytes. */
+  readonly inputKey: string;
+}
+
+/**
+ * Creates jobs: one record per user-visible job, and a BullMQ flow per image,
+ * postprocess ← predict ← preprocess (children run first), each stage failing its parent when it fails.
+ * A batch (zip / several files) adds a `pack` parent over the images' postprocess jobs; a failed image
+ * does not stop the batch (`ignoreDependencyOnFailure`), the pack job lists it by name.
+ */
+export class JobSubmitter {
+  private readonly flow: FlowProducer;
+  private readonly postprocess: Queue;
+
+  constructor(
+    connection: ConnectionOptions,
+    prefix: string,
+    private readonly records: JobRecords,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY,
+  ) {
+    this.flow = new FlowProducer({ connection, prefix });
+    this.postprocess = new Queue(QUEUE.postprocess, { connection, prefix });
+  }
+
+  private opts(jobId: string): JobsOptions {
+    return {
+      jobId,
+      attempts: this.retry.attempts,
+      backoff: { type: 'exponential', delay: this.retry.backoffMs },
+      removeOnComplete: { age: this.retry.keepFinishedS },
+      removeOnFail: { age: this.retry.keepFinishedS },
+    };
+  }
+
+  private imageFlow(data: ImageJobData, extra: JobsOptions = {}): FlowJob {
+    const { jobId } = data;
+    return {
+      name: JOB.postprocess,
+      queueName: QUEUE.postprocess,
+      data,
+      opts: { ...this.opts(stageJobId(jobId, 'post')), ...extra },
+      children: [
+        {
+          name: JOB.predict,
+          queueName: QUEUE.predict,
+          data,
+          opts: { ...this.opts(stageJobId(jobId, 'predict')), failParentOnFailure: true },
+          children: [
+            {
+              name: JOB.preprocess,
+              queueName: QUEUE.preprocess,
+              data,
+              opts: { ...this.opts(stageJobId(jobId, 'pre')), failParentOnFailure: true },
+            },
+          ],
+        },
+      ],
+    };
+  }
+
+  /** Submits one image; resolves to its job id. */
+  async submitImage(image: SubmittedImage, o: SubmitOptions): Promise<string> {
+    const jobId = randomUUID();
+    await this.createRecord(jobId, 'image', image.name, o, { status: 'new' });
+    await this.flow.add(this.imageFlow(this.imageData(jobId, image, o)));
+    return jobId;
+  }
+
+  /** Submits several images as one batch job (status `waiting` until all finish); resolves to its id. */
+  async submitBatch(name: string, images: readonly SubmittedImage[], o: SubmitOptions): Promise<string> {
+    if (images.length === 0) throw new RangeError('a batch needs at least one image');
+    const jobId = randomUUID();
+    const children = images.map((img) => ({ ...img, jobId: randomUUID() }));
+    await this.createRecord(jobId, 'batch', name, o, {
+      status: 'waiting',
+      children: children.map((c) => c.jobId),
+      total_jobs: children.length,
+    });
+    for (const c of children)
+      await this.createRecord(c.jobId, 'image', c.name, o, { status: 'new', parent: jobId });
+    const pack: PackJobData = {
+      jobId,
+      lab: o.lab,
+      name,
+      children: children.map((c) => ({ jobId: c.jobId, name: c.name })),
+    };
+    await this.flow.add({
+      name: JOB.pack,
+      queueName: QUEUE.postprocess,
+      data: pack,
+      opts: this.opts(stageJobId(jobId, 'pack')),
+      children: children.map((c) =>
+        this.imageFlow(this.imageData(c.jobId, c, o, jobId), { ignoreDependencyOnFailure: true }),
+      ),
+    });
+    return jobId;
+  }
+
+  /**
+   * Cancels a job that has not finished: its record turns `failed` ("cancelled by the user") at once; the
+   * queued stages are removed; a stage already running finishes but the next one does not start.
+   * Resolves false for an unknown id; true otherwise (a finished job stays as it was).
+   */
+  async cancel(jobId: string): Promise<boolean> {
+    const rec = await this.records.get(jobId);
+    if (!rec) return false;
+    const ids = [jobId, ...(rec.children ?? [])];
+    for (const id of ids) {
+      await this.records.update(id, { cancelled: true });
+      await this.records.finish(id, 'failed', { reason: 'cancelled by the user' });
+    }
+    const top = stageJobId(jobId, rec.kind === 'batch' ? 'pack' : 'post');
+    try {
+      await this.postprocess.remove(top, { removeChildren: true });
+    } catch {
+      // A stage is running (locked): it stops at the next stage boundary (processors check `cancelled`).
+    }
+    return true;
+  }
+
+  private imageData(jobId: string, image: SubmittedImage, o: SubmitOptions, parentId?: string): ImageJobData {
+    return {
+      jobId,
+      lab: o.lab,
+      inputKey: image.inputKey,
+      name: image.name,
+      model: o.model,
+      options: o.options,
+      ...(parentId ? { parentId } : {}),
+    };
+  }
+
+  private async createRecord(
+    id: string,
+    kind: 'image' | 'batch',
+    name: string,
+    o: SubmitOptions,
+    extra: { status: 'new' | 'waiting'; parent?: string; children?: string[]; total_jobs?: number },
+  ): Promise<void> {
+    await this.records.create({
+      id,
+      kind,
+      type: o.type,
+      lab: o.lab,
+      name,
+      model: o.model.name,
+      model_version: o.model.version,
+      options: o.options,
+      created_at: new Date().toISOString(),
+      ...extra,
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.flow.close(), this.postprocess.close()]);
+  }
+}

@@ -1,0 +1,80 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LocalFolderStorage } from '../storage/local.js';
+import { TRIVIAL_CARD, TrivialThresholdRunner } from '../processors/trivial-stages.js';
+import { ModelRegistry } from './registry.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function setup() {
+  const dir = await mkdtemp(join(tmpdir(), 'kiosk-reg-'));
+  dirs.push(dir);
+  const builtin = join(dir, 'models');
+  for (const v of ['1', '2']) {
+    await mkdir(join(builtin, 'nuclear', v), { recursive: true });
+    await writeFile(
+      join(builtin, 'nuclear', v, 'card.json'),
+      JSON.stringify({ name: 'nuclear', version: Number(v), input: { mpp: 0.65 } }),
+    );
+  }
+  await mkdir(join(builtin, 'nuclear', 'draft'), { recursive: true }); // not a version: ignored
+  const storage = new LocalFolderStorage(join(dir, 'bucket'));
+  const runner = new TrivialThresholdRunner();
+  const registry = new ModelRegistry({
+    storage,
+    builtinDir: builtin,
+    cacheDir: join(dir, 'cache'),
+    custom: { 'trivial@1': { card: TRIVIAL_CARD, createRunner: async () => runner } },
+  });
+  return { storage, registry, runner, dir };
+}
+
+describe('ModelRegistry', () => {
+  it('lists built-in, bucket and custom models; a model trained into the bucket appears at once', async () => {
+    const { storage, registry } = await setup();
+    expect(await registry.catalog()).toEqual({ nuclear: ['1', '2'], trivial: ['1'] });
+    await storage.put(
+      'models/nuclear/10/card.json',
+      Buffer.from(JSON.stringify({ name: 'nuclear', version: 10 })),
+    );
+    await storage.put('models/mine/3/card.json', Buffer.from(JSON.stringify({ name: 'mine', version: 3 })));
+    await storage.put('models/broken/1/card.json', Buffer.from('{not json'));
+    expect(await registry.catalog()).toEqual({ mine: ['3'], nuclear: ['1', '2', '10'], trivial: ['1'] });
+    expect((await registry.resolve('nuclear')).version).toBe('10'); // newest, numerically
+    expect((await registry.resolve('nuclear', '2')).source).toBe('builtin');
+    expect((await registry.resolve('mine', '3')).source).toBe('bucket');
+  });
+
+  it('names what exists when a model or version is unknown', async () => {
+    const { registry } = await setup();
+    await expect(registry.resolve('cyto')).rejects.toMatchObject({
+      code: 'unknown-model',
+      message: 'unknown model "cyto"; available: nuclear, trivial',
+    });
+    await expect(registry.resolve('nuclear', '9')).rejects.toThrow(
+      'model nuclear has no version "9"; available: 1, 2',
+    );
+  });
+
+  it('loads a runner once per version and shares it', async () => {
+    const { registry, runner } = await setup();
+    const m = await registry.resolve('trivial', '1');
+    const [a, b] = await Promise.all([registry.runner(m), registry.runner(m)]);
+    expect(a).toBe(runner);
+    expect(b).toBe(runner);
+  });
+
+  it('copies a bucket model into the cache before loading it (and reports a broken one as a typed error)', async () => {
+    const { storage, registry, dir } = await setup();
+    await storage.put('models/mine/3/card.json', Buffer.from(JSON.stringify({ name: 'mine', version: 3 })));
+    const m = await registry.resolve('mine', '3');
+    await expect(registry.runner(m)).rejects.toThrow(/model\.json|model\.onnx|not found|missing/i);
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(join(dir, 'cache', 'mine', '3', 'card.json'))).toBe(true);
+  });
+});
