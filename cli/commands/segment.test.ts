@@ -1,0 +1,154 @@
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { UsageError } from '../command.js';
+import { readImageFile, readLabelsFile } from '../../workers/image/files.js';
+import { exportModelDir } from '../../workers/model/export-model-dir.js';
+import { saveModel } from '../../workers/model/model-io.js';
+import { buildNetwork } from '../../workers/model/network.js';
+import { initTfjs } from '../../workers/model/runtime.js';
+import { testCard } from '../../workers/pipeline/testing/precomputed-maps-runner.js';
+import { command, findModelDir, outputStem } from './segment.js';
+
+const VAL = '/work/shared/data/nuclei/val';
+let dir: string;
+let modelDir: string;
+
+beforeAll(async () => {
+  await initTfjs({ prefer: 'wasm' });
+  dir = await mkdtemp(join(tmpdir(), 'segment-cli-'));
+  // A small untrained network in the layout of models/<name>/<version>: tests the command, not the model.
+  modelDir = join(dir, 'models', 'nuclear', '3');
+  const model = buildNetwork({ baseFilters: 4, depth: 2 });
+  await saveModel(model, modelDir, { ...testCard(14), name: 'nuclear', version: 3 });
+  await exportModelDir(modelDir);
+  model.dispose();
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  try {
+    return { code: await command.run(args), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+describe('kiosk segment', () => {
+  it('writes NAME.labels.tif per image at the image size, reports each, and keeps going past a bad file', async () => {
+    const good = 'dsb_03398329ced0c23b.image.png';
+    const bad = join(dir, 'notes.image.png');
+    await writeFile(bad, 'this is not a PNG');
+    await copyFile(join(VAL, 'dsb_077f026f4ab0f0bc.image.png'), join(dir, 'second.png'));
+    const outDir = join(dir, 'out');
+    const r = await run([
+      join(VAL, good),
+      bad,
+      join(dir, 'second.png'),
+      '--out',
+      outDir,
+      '--model-dir',
+      modelDir,
+      '--runtime',
+      'onnx',
+      '--threads',
+      '1',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/model nuclear\/3 .* on onnxruntime-node\/cpu/);
+    expect(r.out).toMatch(
+      /dsb_03398329ced0c23b\.image\.png: \d+ objects \(scale \d\.\d\d, [12] pass(es)?\) in \d+\.\d\d s/,
+    );
+    expect(r.err).toMatch(/notes\.image\.png: failed: .*not-an-image/);
+    expect(r.err).toMatch(/1 of 3 image\(s\) failed/);
+    const labels = await readLabelsFile(join(outDir, 'dsb_03398329ced0c23b.labels.tif'));
+    const image = await readImageFile(join(VAL, good));
+    expect([labels.height, labels.width]).toEqual(image.shape.slice(0, 2));
+    await expect(readLabelsFile(join(outDir, 'second.labels.tif'))).resolves.toBeDefined();
+  });
+
+  it('finds the latest version under models/NAME, or the one asked for', async () => {
+    expect(await findModelDir('nuclear', undefined, join(dir, 'models'))).toBe(modelDir);
+    await expect(findModelDir('nuclear', 7, join(dir, 'models'))).rejects.toThrow(
+      /model 'nuclear' has no version 7 \(versions: 3\)/,
+    );
+    await expect(findModelDir('cyto', undefined, join(dir, 'models'))).rejects.toThrow(
+      /no model 'cyto' in .* \(models there: nuclear\)/,
+    );
+  });
+
+  it('stems: NAME.image.png → NAME, a.tif → a', () => {
+    expect(outputStem('/x/y/abc.image.png')).toBe('abc');
+    expect(outputStem('cells.tif')).toBe('cells');
+    expect(outputStem('b.ome.tiff')).toBe('b.ome');
+  });
+
+  it('refuses two inputs with the same stem instead of overwriting', async () => {
+    const a = join(dir, 'a', 'same.image.png');
+    const b = join(dir, 'b', 'same.png');
+    await mkdir(join(dir, 'a'), { recursive: true });
+    await mkdir(join(dir, 'b'), { recursive: true });
+    await copyFile(join(VAL, 'dsb_03398329ced0c23b.image.png'), a);
+    await copyFile(join(VAL, 'dsb_03398329ced0c23b.image.png'), b);
+    const r = await run([
+      a,
+      b,
+      '--out',
+      join(dir, 'out2'),
+      '--model-dir',
+      modelDir,
+      '--runtime',
+      'onnx',
+      '--mpp',
+      '0.5',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /same\.png: failed: its output same\.labels\.tif would overwrite the one of .*same\.image\.png/,
+    );
+  });
+
+  it.each([
+    [[], /give at least one image/],
+    [['x.png'], /--out DIR is required/],
+    [['x.png', '--out', 'o', '--runtime', 'gpu'], /--runtime must be auto, onnx or tfjs; got 'gpu'/],
+    [['x.png', '--out', 'o', '--mpp', 'abc'], /--mpp must be a positive number; got 'abc'/],
+    [['x.png', '--out', 'o', '--threads', '1.5'], /--threads must be a positive integer; got '1.5'/],
+    [['x.png', '--out', 'o', '--channels', '0,a'], /--channels must be comma-separated indices/],
+    [['x.png', '--out', 'o', '--bogus'], /Unknown option '--bogus'/],
+    [
+      ['x.png', '--out', 'o', '--model-dir', 'm', '--version', '2'],
+      /--model-dir replaces --model\/--version/,
+    ],
+  ] as const)('usage error for %j', async (args, message) => {
+    const p = command.run([...args]);
+    await expect(p).rejects.toBeInstanceOf(UsageError);
+    await expect(p).rejects.toThrow(message);
+  });
+
+  it('a bad option value found by the pipeline fails each image with its reason', async () => {
+    const r = await run([
+      join(VAL, 'dsb_03398329ced0c23b.image.png'),
+      '--out',
+      join(dir, 'out3'),
+      '--model-dir',
+      modelDir,
+      '--runtime',
+      'onnx',
+      '--tile-size',
+      '100',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /'tileSize' must be a multiple of the model's size multiple 16; got 100 \[bad-argument\]/,
+    );
+  });
+});

@@ -1,0 +1,180 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { UsageError, type Command } from '../command.js';
+import { readImageFile, writeLabelsTiff } from '../../workers/image/files.js';
+import { readModelCard } from '../../workers/model/model-io.js';
+import { loadRunner, type RuntimeChoice } from '../../workers/model/runners.js';
+import { segmentImageDetailed, type SegmentOptions } from '../../workers/pipeline/segment.js';
+
+const usage = `Usage: kiosk segment IMAGE... --out DIR [options]
+
+Segments nuclei in each IMAGE (8/16-bit PNG or TIFF) in this process (no server) and writes
+DIR/<stem>.labels.tif (uint16/uint32 label TIFF; a stack gives <stem>_<k>.labels.tif per plane).
+The stem of NAME.image.png is NAME, so \`kiosk eval\` pairs it with NAME.labels.png.
+
+Options:
+  --out DIR                 output folder (created if missing)              (required)
+  --model NAME              model under models/NAME/                        (default: nuclear)
+  --version N               model version                                   (default: the latest)
+  --model-dir PATH          a model folder (model.json, card.json[, model.onnx]) instead of --model
+  --mpp X                   µm per pixel of the images; without it the nucleus size is estimated
+                            from a first pass and the image rescaled when needed
+  --channels I[,J...]       channel indices to use                          (default: 0 for a 1-channel model)
+  --dimension-order ORDER   axis order of the data, e.g. XY, CXY, XYC       (default: from the file)
+  --runtime auto|onnx|tfjs  inference runtime                               (default: auto)
+  --threads N               onnxruntime threads                             (default: all cores)
+  --tile-size N             model tile size in px                           (default: 256)
+  --batch-size N            tiles per model call                            (default: 4)`;
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** NAME.image.png → NAME; other files lose their last extension (a.tif → a, b.ome.tiff → b.ome). */
+export function outputStem(file: string): string {
+  const name = basename(file);
+  const m = /^(.*)\.image\.[^.]+$/.exec(name);
+  if (m && m[1]) return m[1];
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? name.slice(0, dot) : name;
+}
+
+/** models/<name>/<version>: the given version, else the highest integer-named folder. */
+export async function findModelDir(
+  name: string,
+  version?: number,
+  root = join(repoRoot, 'models'),
+): Promise<string> {
+  const base = join(root, name);
+  let versions: number[];
+  try {
+    versions = (await readdir(base, { withFileTypes: true }))
+      .filter((d) => d.isDirectory() && /^\d+$/.test(d.name))
+      .map((d) => Number(d.name))
+      .sort((a, b) => a - b);
+  } catch {
+    const known = existsSync(root) ? (await readdir(root)).join(', ') || 'none' : 'none';
+    throw new UsageError(`no model '${name}' in ${root} (models there: ${known})`);
+  }
+  if (versions.length === 0) throw new UsageError(`model '${name}' has no versions in ${base}`);
+  if (version === undefined) return join(base, String(versions[versions.length - 1]));
+  if (!versions.includes(version))
+    throw new UsageError(`model '${name}' has no version ${version} (versions: ${versions.join(', ')})`);
+  return join(base, String(version));
+}
+
+function positiveNumber(flag: string, text: string | undefined, integer: boolean): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
+    throw new UsageError(`--${flag} must be a positive ${integer ? 'integer' : 'number'}; got '${text}'`);
+  }
+  return v;
+}
+
+function channelList(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const parts = text.split(',').map((s) => s.trim());
+  if (parts.some((p) => !/^\d+$/.test(p)))
+    throw new UsageError(`--channels must be comma-separated indices like 0 or 0,1; got '${text}'`);
+  return parts.map(Number);
+}
+
+export const command: Command = {
+  name: 'segment',
+  summary: 'segment nuclei in images in-process and write <stem>.labels.tif files',
+  usage,
+  async run(args) {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args,
+        allowPositionals: true,
+        options: {
+          out: { type: 'string' },
+          model: { type: 'string', default: 'nuclear' },
+          version: { type: 'string' },
+          'model-dir': { type: 'string' },
+          mpp: { type: 'string' },
+          channels: { type: 'string' },
+          'dimension-order': { type: 'string' },
+          runtime: { type: 'string', default: 'auto' },
+          threads: { type: 'string' },
+          'tile-size': { type: 'string' },
+          'batch-size': { type: 'string' },
+        },
+      });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const { values: v, positionals: images } = parsed;
+    if (images.length === 0) throw new UsageError('give at least one image');
+    if (!v.out) throw new UsageError('--out DIR is required');
+    const runtime = v.runtime as RuntimeChoice;
+    if (!['auto', 'onnx', 'tfjs'].includes(runtime))
+      throw new UsageError(`--runtime must be auto, onnx or tfjs; got '${v.runtime}'`);
+    if (v['model-dir'] && (v.version !== undefined || args.includes('--model'))) {
+      throw new UsageError('--model-dir replaces --model/--version; give one or the other');
+    }
+    const mpp = positiveNumber('mpp', v.mpp, false);
+    const threads = positiveNumber('threads', v.threads, true) ?? availableParallelism();
+    const tileSize = positiveNumber('tile-size', v['tile-size'], true);
+    const batchSize = positiveNumber('batch-size', v['batch-size'], true);
+    const channels = channelList(v.channels);
+    const modelDir =
+      v['model-dir'] ?? (await findModelDir(v.model, positiveNumber('version', v.version, true)));
+
+    const card = await readModelCard(modelDir);
+    const runner = await loadRunner(modelDir, { runtime, threads });
+    const opts: SegmentOptions = {
+      ...(mpp !== undefined && { mpp }),
+      ...(channels && { channels }),
+      ...(v['dimension-order'] !== undefined && { dimensionOrder: v['dimension-order'] }),
+      ...(tileSize !== undefined && { tileSize }),
+      ...(batchSize !== undefined && { batchSize }),
+    };
+    process.stdout.write(`model ${card.name}/${card.version} (${modelDir}) on ${runner.runtime}\n`);
+    await mkdir(v.out, { recursive: true });
+    const written = new Map<string, string>();
+    let failed = 0;
+    try {
+      for (const file of images) {
+        const stem = outputStem(file);
+        const started = performance.now();
+        try {
+          const earlier = written.get(stem);
+          if (earlier)
+            throw new Error(
+              `its output ${stem}.labels.tif would overwrite the one of ${earlier}; rename one of them`,
+            );
+          written.set(stem, file);
+          const raw = await readImageFile(file);
+          const results = await segmentImageDetailed(raw, runner, card, opts);
+          const parts: string[] = [];
+          for (const [k, r] of results.entries()) {
+            const out = join(v.out, results.length === 1 ? `${stem}.labels.tif` : `${stem}_${k}.labels.tif`);
+            await writeLabelsTiff(out, r.labels);
+            const objects = new Set(r.labels.data).size - (r.labels.data.includes(0) ? 1 : 0);
+            parts.push(
+              `${objects} objects (scale ${r.scale.toFixed(2)}, ${r.passes} pass${r.passes > 1 ? 'es' : ''})`,
+            );
+          }
+          const seconds = ((performance.now() - started) / 1000).toFixed(2);
+          process.stdout.write(`${file}: ${parts.join('; ')} in ${seconds} s\n`);
+        } catch (err) {
+          failed++;
+          const code = (err as { code?: unknown }).code;
+          process.stderr.write(
+            `${file}: failed: ${err instanceof Error ? err.message : String(err)}${typeof code === 'string' ? ` [${code}]` : ''}\n`,
+          );
+        }
+      }
+    } finally {
+      await runner.dispose();
+    }
+    if (failed) process.stderr.write(`${failed} of ${images.length} image(s) failed\n`);
+    return failed ? 1 : 0;
+  },
+};
