@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises';
+// Narrow imports (not the library barrel): `kiosk init` loads this without cdktf/cdk8s.
+import { GpuType, type CloudProvider } from '../constructs/gpu-type.js';
 import {
   bucketNameProblem,
-  GpuType,
   KioskConfigError,
   requireIntInRange,
   requireOrdered,
   requireResourceName,
-  type CloudProvider,
-} from '../constructs/index.js';
+} from '../constructs/validation.js';
 
 /**
  * One lab's deployment, as `kiosk init` writes it to kiosk.config.json. Everything the Terraform stack and

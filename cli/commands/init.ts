@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createInterface, type Interface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { bucketNameProblem, GpuType, type CloudProvider } from '../../constructs/index.js';
+import { GpuType, type CloudProvider } from '../../constructs/gpu-type.js';
+import { bucketNameProblem } from '../../constructs/validation.js';
 import { parseLabConfig } from '../../infra/lab-config.js';
 import { UsageError, type Command } from '../command.js';
 

@@ -2,7 +2,6 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadLabConfig } from '../../infra/lab-config.js';
-import { synthLab } from '../../infra/lab-stack.js';
 import { UsageError, type Command } from '../command.js';
 
 const usage = `Usage: kiosk synth [--config PATH] [--terraform-out DIR] [--k8s-out DIR]
@@ -43,6 +42,8 @@ export const command: Command = {
       throw new UsageError((err as Error).message);
     }
     const config = await loadLabConfig(values.config);
+    // Loaded on use: cdktf, cdk8s and the providers take a second to import, which `kiosk --help` needn't pay.
+    const { synthLab } = await import('../../infra/lab-stack.js');
     const dirs = synthLab(config, {
       terraformDir: values['terraform-out'],
       kubernetesDir: values['k8s-out'],

@@ -1,0 +1,157 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseLabConfig } from '../../infra/lab-config.js';
+import { UsageError } from '../command.js';
+import { command } from './init.js';
+
+const kiosk = fileURLToPath(new URL('../../bin/kiosk.mjs', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'kiosk-init-'));
+
+/** Runs the real CLI with `stdin` piped in (so stdin is not a TTY). */
+function runKiosk(
+  args: string[],
+  stdin = '',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [kiosk, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+const allFlags = (out: string) => [
+  'init',
+  '--name=lab1',
+  '--provider=gke',
+  '--project=lab1-project',
+  '--region=europe-west4',
+  '--zones=europe-west4-a',
+  '--gpu-type=nvidia-l4',
+  '--gpus-per-node=1',
+  '--min-gpu-nodes=0',
+  '--max-gpu-nodes=3',
+  '--cpu-nodes=4',
+  '--bucket=lab1-kiosk-data',
+  '--registry=europe-docker.pkg.dev/lab1-project/cellkiosk',
+  `--out=${out}`,
+];
+
+describe('kiosk init', () => {
+  it('writes a valid config from flags alone', async () => {
+    const out = join(dir, 'flags.json');
+    const r = await runKiosk(allFlags(out));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const config = parseLabConfig(JSON.parse(readFileSync(out, 'utf8')));
+    expect(config).toMatchObject({
+      provider: 'gke',
+      project: 'lab1-project',
+      region: 'europe-west4',
+      gpu: { type: 'nvidia-l4', minNodes: 0, maxNodes: 3 },
+      cpu: { maxNodes: 4 },
+      bucket: 'lab1-kiosk-data',
+    });
+  });
+
+  it('asks through a numbered menu, re-asks on bad answers, and writes the config', async () => {
+    const out = join(dir, 'menu.json');
+    const answers = [
+      '', // name → cellkiosk
+      '2', // provider → eks
+      '1234', // account: rejected
+      '123456789012',
+      '3', // region → us-west-2
+      '', // zones → us-west-2a,us-west-2b
+      'g5',
+      '', // gpus per node → 1
+      '', // min GPU nodes → 0
+      '0', // max GPU nodes: rejected (must be >= 1)
+      '3',
+      '5', // CPU nodes
+      'Bad_Bucket', // rejected
+      'lab-bucket-1',
+      '', // registry → ECR default
+    ];
+    const r = await runKiosk(['init', '--interactive', `--out=${out}`], answers.join('\n') + '\n');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('  1) gke\n  2) eks\n');
+    expect(r.stdout).toContain('  3) us-west-2\n');
+    expect(r.stdout).toContain("'1234' is not a 12-digit AWS account id; try again.");
+    expect(r.stdout).toContain("'0' must be a whole number >= 1; try again.");
+    expect(r.stdout).toMatch(/'Bad_Bucket' may hold only lowercase letters, digits and "-".*; try again\./);
+    const config = parseLabConfig(JSON.parse(readFileSync(out, 'utf8')));
+    expect(config).toMatchObject({
+      name: 'cellkiosk',
+      provider: 'eks',
+      accountId: '123456789012',
+      region: 'us-west-2',
+      zones: ['us-west-2a', 'us-west-2b'],
+      gpu: { type: 'g5', countPerNode: 1, minNodes: 0, maxNodes: 3 },
+      cpu: { maxNodes: 5 },
+      bucket: 'lab-bucket-1',
+      images: { registry: '123456789012.dkr.ecr.us-west-2.amazonaws.com/cellkiosk' },
+    });
+  });
+
+  it('fails naming the flag when stdin is not a terminal and a flag is missing', async () => {
+    const out = join(dir, 'missing.json');
+    const r = await runKiosk(allFlags(out).filter((a) => !a.startsWith('--bucket')));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /missing --bucket \("Bucket name \(globally unique\)"\): stdin is not a terminal/,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('takes the defaults with --yes, still requiring what has none', async () => {
+    const out = join(dir, 'yes.json');
+    const noProject = await runKiosk(['init', '--yes', `--out=${out}`]);
+    expect(noProject.code).toBe(2);
+    expect(noProject.stderr).toMatch(/missing --project \("GCP project id"\)/);
+    const r = await runKiosk(['init', '--yes', '--project=lab9-project', `--out=${out}`]);
+    expect(r.code).toBe(0);
+    expect(parseLabConfig(JSON.parse(readFileSync(out, 'utf8')))).toMatchObject({
+      name: 'cellkiosk',
+      provider: 'gke',
+      region: 'us-central1',
+      zones: ['us-central1-a'],
+      gpu: { type: 'nvidia-tesla-t4', minNodes: 0, maxNodes: 2 },
+      bucket: 'lab9-project-cellkiosk',
+    });
+  });
+
+  // Flag validation runs in-process (same code path as the CLI, minus a process start per case).
+  it.each([
+    [['--gpu-type=g4dn'], /--gpu-type 'g4dn' is not one of: nvidia-tesla-t4, nvidia-l4/],
+    [['--bucket=goog-data'], /--bucket 'goog-data' must not start with "goog"/],
+    [['--max-gpu-nodes=x'], /--max-gpu-nodes 'x' must be a whole number >= 1/],
+    [['--min-gpu-nodes=5'], /--max-gpu-nodes '3' must be >= the fewest GPU nodes \(5\)/],
+    [['--colour=blue'], /Unknown option '--colour'/],
+  ])('rejects bad flag values: %j', async (extra, message) => {
+    const out = join(dir, 'bad.json');
+    await expect(command.run([...allFlags(out).slice(1), ...extra])).rejects.toThrow(message);
+    await expect(command.run([...allFlags(out).slice(1), ...extra])).rejects.toBeInstanceOf(UsageError);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses to overwrite without --force, and stops cleanly when stdin ends mid-menu', async () => {
+    const out = join(dir, 'exists.json');
+    writeFileSync(out, '{}');
+    await expect(command.run(allFlags(out).slice(1))).rejects.toThrow(
+      /exists\.json exists; pass --force to overwrite it/,
+    );
+    const eof = await runKiosk(['init', '--interactive', `--out=${join(dir, 'eof.json')}`], 'lab1\n1\n');
+    expect(eof.code).toBe(2);
+    expect(eof.stderr).toMatch(/stdin ended before --project \(GCP project id\) was answered/);
+  });
+});

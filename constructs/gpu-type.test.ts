@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { GpuType } from './gpu-type.js';
+
+describe('GpuType', () => {
+  it('names one GPU the way each cloud does', () => {
+    expect(GpuType.nvidiaT4().nameOn('gke')).toBe('nvidia-tesla-t4');
+    expect(GpuType.nvidiaT4().nameOn('eks')).toBe('g4dn');
+    expect(GpuType.of('eks', 'g6').nameOn('gke')).toBe('nvidia-l4');
+  });
+
+  it('lists the valid choices per provider', () => {
+    expect(GpuType.choices('gke')).toEqual([
+      'nvidia-tesla-t4',
+      'nvidia-l4',
+      'nvidia-tesla-v100',
+      'nvidia-tesla-a100',
+      'nvidia-a100-80gb',
+      'nvidia-h100-80gb',
+    ]);
+    expect(GpuType.choices('eks')).toEqual(['g4dn', 'g6', 'g5', 'g6e', 'p3', 'p4d', 'p5']);
+  });
+
+  it('maps GPU count to the machine that carries it', () => {
+    expect(GpuType.nvidiaL4().machineTypeFor('gke', 2)).toBe('g2-standard-24');
+    expect(GpuType.nvidiaA10G().machineTypeFor('eks', 4)).toBe('g5.12xlarge');
+    expect(GpuType.nvidiaA100().countsOn('eks')).toEqual([8]);
+  });
+
+  it('rejects GPUs and shapes a cloud does not sell', () => {
+    expect(() => GpuType.nvidiaA10G().nameOn('gke')).toThrow(/GPU A10G is not offered on gke/);
+    expect(() => GpuType.nvidiaA100_80GB().machineTypeFor('eks', 1)).toThrow(
+      /GPU A100_80GB is not offered on eks/,
+    );
+    expect(() => GpuType.of('gke', 'tesla')).toThrow(
+      /GPU type 'tesla' is not offered on gke; choose one of: nvidia-tesla-t4/,
+    );
+    expect(() => GpuType.nvidiaH100().machineTypeFor('gke', 1)).toThrow(
+      /'gpu\.count' \(1\) must be one of 8 for nvidia-h100-80gb on gke/,
+    );
+  });
+});

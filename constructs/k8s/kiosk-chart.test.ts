@@ -1,0 +1,213 @@
+import { Testing } from 'cdk8s';
+import { describe, expect, it } from 'vitest';
+import { KioskChart, type KioskChartProps } from './kiosk-chart.js';
+import { validateManifests, type Manifest } from './testing/validate-manifests.js';
+
+const images = {
+  api: 'reg.example/cellkiosk:1',
+  cpuWorker: 'reg.example/cellkiosk:1',
+  gpuWorker: 'reg.example/cellkiosk-gpu:1',
+  autoscaler: 'reg.example/cellkiosk:1',
+};
+const gkeProps: KioskChartProps = {
+  identity: { provider: 'gke', project: 'lab-project', name: 'lab1' },
+  bucketName: 'lab1-data',
+  images,
+  region: 'us-central1',
+};
+const eksProps: KioskChartProps = {
+  identity: { provider: 'eks', accountId: '123456789012', name: 'lab1' },
+  bucketName: 'lab1-data',
+  images,
+  region: 'us-east-1',
+};
+
+function synth(props: KioskChartProps): Manifest[] {
+  return Testing.synth(new KioskChart(Testing.app(), 'kiosk', props)) as Manifest[];
+}
+const find = (objs: Manifest[], kind: string, name: string) => {
+  const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!o) throw new Error(`no ${kind} ${name}`);
+  return o as Manifest & { spec: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+};
+type Pod = { spec: { containers: any[]; [k: string]: any } }; // eslint-disable-line @typescript-eslint/no-explicit-any
+const podOf = (o: { spec: any }): Pod['spec'] => o.spec.template.spec; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+describe('KioskChart', () => {
+  it.each([
+    ['gke', gkeProps],
+    ['eks', eksProps],
+  ])('every object synthesized for %s is valid against the kubernetes-models schemas', (_p, props) => {
+    const objs = synth(props);
+    expect(validateManifests(objs)).toBeGreaterThan(20);
+  });
+
+  it('the schema check fails on a malformed object and on kinds it has no schema for', () => {
+    const [deployment] = synth(gkeProps).filter((o) => o.kind === 'Deployment');
+    const broken = JSON.parse(JSON.stringify(deployment)) as {
+      spec: { template: { spec: { containers: unknown } } };
+    };
+    broken.spec.template.spec.containers = 'api';
+    expect(() => validateManifests([broken as unknown as Manifest])).toThrow(
+      /apps\/v1\/Deployment kiosk-api is invalid/,
+    );
+    const unknown = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } };
+    expect(() => validateManifests([unknown])).toThrow(
+      /no kubernetes-models schema registered for v1\/ConfigMap/,
+    );
+  });
+
+  it('matches the snapshot (GKE)', () => {
+    expect(synth(gkeProps)).toMatchSnapshot();
+  });
+
+  it('runs every pod restricted: non-root, read-only root, no capabilities, seccomp, requests and limits', () => {
+    const objs = synth(gkeProps).filter((o) => o.metadata.namespace === 'cellkiosk');
+    const podSpecs = objs
+      .filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind))
+      .map((o) => podOf(o as never));
+    expect(podSpecs).toHaveLength(6);
+    for (const pod of podSpecs) {
+      expect(pod.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      for (const c of pod.containers) {
+        expect(c.securityContext).toMatchObject({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'] },
+        });
+        expect(Object.keys(c.resources.requests).sort()).toEqual(['cpu', 'memory']);
+        expect(c.resources.limits.memory).toBeDefined();
+      }
+    }
+    expect(find(synth(gkeProps), 'Namespace', 'cellkiosk').metadata.labels).toMatchObject({
+      'pod-security.kubernetes.io/enforce': 'restricted',
+    });
+  });
+
+  it('puts GPU workers on the GPU pool: nvidia.com/gpu limit (a number, not null), toleration, node selector', () => {
+    const pod = podOf(find(synth({ ...gkeProps, gpusPerWorker: 2 }), 'Deployment', 'kiosk-gpu-worker'));
+    expect(pod.containers[0].resources.limits['nvidia.com/gpu']).toBe(2);
+    expect(pod.tolerations).toEqual([
+      { key: 'nvidia.com/gpu', operator: 'Equal', value: 'present', effect: 'NoSchedule' },
+    ]);
+    expect(pod.nodeSelector).toEqual({ 'kiosk.io/pool': 'gpu' });
+    const cpuPod = podOf(find(synth(gkeProps), 'Deployment', 'kiosk-cpu-worker'));
+    expect(cpuPod.tolerations).toBeUndefined();
+    expect(cpuPod.nodeSelector).toEqual({ 'kiosk.io/pool': 'cpu' });
+  });
+
+  it('keeps the training Job a suspended template on the GPU pool', () => {
+    const job = find(synth(gkeProps), 'Job', 'kiosk-train');
+    expect(job.spec.suspend).toBe(true);
+    expect(podOf(job).restartPolicy).toBe('Never');
+    expect(podOf(job).serviceAccountName).toBe('kiosk-trainer');
+    expect(podOf(job).containers[0].resources.limits['nvidia.com/gpu']).toBe(1);
+  });
+
+  it('runs Redis with AOF, a PVC and the password from a Secret', () => {
+    const sts = find(synth(gkeProps), 'StatefulSet', 'kiosk-redis');
+    const c = podOf(sts).containers[0];
+    expect(c.args.join(' ')).toMatch(/--appendonly yes.*--requirepass \$\(REDIS_PASSWORD\)/);
+    expect(c.env[0].valueFrom.secretKeyRef).toEqual({ name: 'kiosk-redis', key: 'password' });
+    expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('10Gi');
+  });
+
+  it('limits the autoscaler to get/patch deployments/scale of the two worker Deployments', () => {
+    const role = find(synth(gkeProps), 'Role', 'kiosk-autoscaler') as unknown as { rules: unknown };
+    expect(role.rules).toEqual([
+      {
+        apiGroups: ['apps'],
+        resources: ['deployments/scale'],
+        resourceNames: ['kiosk-cpu-worker', 'kiosk-gpu-worker'],
+        verbs: ['get', 'patch'],
+      },
+    ]);
+    const binding = find(synth(gkeProps), 'RoleBinding', 'kiosk-autoscaler') as unknown as {
+      subjects: unknown;
+    };
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'kiosk-autoscaler', namespace: 'cellkiosk' },
+    ]);
+  });
+
+  it('denies all traffic by default and opens only DNS, Redis, the API port and HTTPS egress', () => {
+    const objs = synth(gkeProps);
+    const names = objs.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name);
+    expect(names).toEqual([
+      'kiosk-default-deny',
+      'kiosk-allow-dns',
+      'kiosk-redis-ingress',
+      'kiosk-redis-clients-egress',
+      'kiosk-api-ingress',
+      'kiosk-https-egress',
+    ]);
+    expect(find(objs, 'NetworkPolicy', 'kiosk-default-deny').spec).toEqual({
+      podSelector: {},
+      policyTypes: ['Ingress', 'Egress'],
+    });
+    expect(find(objs, 'NetworkPolicy', 'kiosk-redis-ingress').spec.ingress[0].ports).toEqual([
+      { protocol: 'TCP', port: 6379 },
+    ]);
+    const gkeEgress = find(objs, 'NetworkPolicy', 'kiosk-https-egress').spec.egress;
+    expect(gkeEgress.map((e: { to: { ipBlock: { cidr: string } }[] }) => e.to[0]!.ipBlock.cidr)).toContain(
+      '169.254.169.252/32',
+    );
+    const eksEgress = find(synth(eksProps), 'NetworkPolicy', 'kiosk-https-egress').spec.egress;
+    expect(eksEgress).toHaveLength(1);
+  });
+
+  it('annotates ServiceAccounts with workload identity (GKE) or IRSA role ARNs (EKS)', () => {
+    expect(find(synth(gkeProps), 'ServiceAccount', 'kiosk-cpu-worker').metadata.annotations).toEqual({
+      'iam.gke.io/gcp-service-account': 'lab1-cpu@lab-project.iam.gserviceaccount.com',
+    });
+    expect(find(synth(eksProps), 'ServiceAccount', 'kiosk-gpu-worker').metadata.annotations).toEqual({
+      'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/lab1-kiosk-gpu-worker',
+    });
+  });
+
+  it('uses provider defaults for the Ingress and adds the NVIDIA device plugin only on EKS', () => {
+    const gke = synth(gkeProps);
+    const eks = synth(eksProps);
+    expect(find(gke, 'Ingress', 'kiosk-api').spec.ingressClassName).toBe('gce');
+    expect(find(eks, 'Ingress', 'kiosk-api').spec.ingressClassName).toBe('alb');
+    expect(gke.some((o) => o.kind === 'DaemonSet')).toBe(false);
+    expect(find(eks, 'DaemonSet', 'nvidia-device-plugin').metadata.namespace).toBe('kube-system');
+  });
+
+  it('applies configured values over the defaults', () => {
+    const objs = synth({
+      ...gkeProps,
+      namespace: 'lab-kiosk',
+      domain: 'kiosk.example.org',
+      apiReplicas: 3,
+      ingressClassName: 'nginx',
+      resources: { api: { cpuMillis: 500, memoryMiB: 1024 } },
+    });
+    const ingress = find(objs, 'Ingress', 'kiosk-api');
+    expect(ingress.metadata.namespace).toBe('lab-kiosk');
+    expect(ingress.spec.rules[0].host).toBe('kiosk.example.org');
+    expect(ingress.spec.ingressClassName).toBe('nginx');
+    const api = find(objs, 'Deployment', 'kiosk-api');
+    expect(api.spec.replicas).toBe(3);
+    expect(podOf(api).containers[0].resources).toEqual({
+      requests: { cpu: '500m', memory: '1024Mi' },
+      limits: { cpu: '1000m', memory: '1024Mi' },
+    });
+  });
+
+  it.each([
+    [{ gpusPerWorker: 0 }, /'gpusPerWorker' \(0\) must be an integer in 1\.\.16/],
+    [{ gpuWorkerMaxReplicas: -1 }, /'gpuWorkerMaxReplicas' \(-1\) must be an integer in 0\.\.1000/],
+    [{ domain: 'Kiosk_Example' }, /'domain' \('Kiosk_Example'\) must be a lowercase DNS name/],
+    [{ apiReplicas: 1.5 }, /'api\.replicas' \(1\.5\) must be an integer/],
+    [
+      { resources: { api: { cpuMillis: 500, memoryMiB: 512, memoryLimitMiB: 256 } } },
+      /'api\.resources\.memoryLimitMiB' \(256\) must be an integer in 512\.\./,
+    ],
+  ])('rejects %j', (override, message) => {
+    expect(() => synth({ ...gkeProps, ...override })).toThrow(message);
+  });
+});

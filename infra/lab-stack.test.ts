@@ -1,0 +1,212 @@
+import { readFileSync } from 'node:fs';
+import { Testing } from 'cdktf';
+import { describe, expect, it } from 'vitest';
+import { parseLabConfig, type LabConfig } from './lab-config.js';
+import { LabStack } from './lab-stack.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- synthesized Terraform JSON is untyped */
+type Resources = Record<string, Record<string, any>>;
+interface Synthed {
+  resource: Resources;
+  data?: Resources;
+  output: Record<string, { value: string }>;
+  provider: Record<string, any[]>;
+}
+
+const example = (p: string): LabConfig =>
+  parseLabConfig(JSON.parse(readFileSync(new URL(`./examples/${p}.json`, import.meta.url), 'utf8')));
+
+function synth(config: LabConfig): Synthed {
+  const app = Testing.app({ stackTraces: false });
+  const json = Testing.synth(new LabStack(app, 'kiosk', config));
+  return JSON.parse(json) as Synthed;
+}
+const all = (s: Synthed, type: string): any[] => Object.values(s.resource[type] ?? {});
+const one = (s: Synthed, type: string, name: string): any => {
+  const r = all(s, type).find((x) => x.name === name || x.node_group_name === name);
+  if (!r) throw new Error(`no ${type} named ${name}`);
+  return r;
+};
+
+describe('LabStack on GKE', () => {
+  const gke = example('gke');
+
+  it('matches the snapshot', () => {
+    expect(synth(gke)).toMatchSnapshot();
+  });
+
+  it('creates the GKE resource set', () => {
+    const s = synth(gke);
+    expect(Object.keys(s.resource).sort()).toEqual([
+      'google_compute_network',
+      'google_compute_router',
+      'google_compute_router_nat',
+      'google_compute_subnetwork',
+      'google_container_cluster',
+      'google_container_node_pool',
+      'google_project_iam_member',
+      'google_service_account',
+      'google_service_account_iam_member',
+      'google_storage_bucket',
+      'google_storage_bucket_iam_member',
+    ]);
+    const cluster = one(s, 'google_container_cluster', 'nuclei-lab');
+    expect(cluster.workload_identity_config).toEqual({ workload_pool: 'nuclei-lab-kiosk.svc.id.goog' });
+    expect(cluster.datapath_provider).toBe('ADVANCED_DATAPATH');
+    expect(cluster.private_cluster_config.enable_private_nodes).toBe(true);
+    expect(cluster.location).toBe('us-central1-a');
+  });
+
+  it('makes the GPU pool scale from 0, spot, tainted, with the accelerator and driver install', () => {
+    const pool = one(synth(gke), 'google_container_node_pool', 'gpu');
+    expect(pool.autoscaling).toMatchObject({ total_min_node_count: 0, total_max_node_count: 4 });
+    expect(pool.node_config.spot).toBe(true);
+    expect(pool.node_config.machine_type).toBe('n1-standard-4');
+    expect(pool.node_config.taint).toEqual([
+      { key: 'nvidia.com/gpu', value: 'present', effect: 'NO_SCHEDULE' },
+    ]);
+    expect(pool.node_config.guest_accelerator).toEqual([
+      { type: 'nvidia-tesla-t4', count: 1, gpu_driver_installation_config: { gpu_driver_version: 'LATEST' } },
+    ]);
+    const cpu = one(synth(gke), 'google_container_node_pool', 'cpu');
+    expect(cpu.node_config.taint).toBeUndefined();
+    expect(cpu.node_config.spot).toBe(false);
+  });
+
+  it('keeps the bucket private with lifecycle expiry and CORS for the web origin', () => {
+    const b = one(synth(gke), 'google_storage_bucket', 'nuclei-lab-kiosk-data');
+    expect(b.public_access_prevention).toBe('enforced');
+    expect(b.uniform_bucket_level_access).toBe(true);
+    expect(b.force_destroy).toBe(false);
+    expect(b.lifecycle_rule.slice(0, 2)).toEqual([
+      { action: { type: 'Delete' }, condition: { age: 7, matches_prefix: ['uploads/'] } },
+      { action: { type: 'Delete' }, condition: { age: 30, matches_prefix: ['results/'] } },
+    ]);
+    expect(b.cors[0].origin).toEqual(['https://kiosk.nuclei-lab.example.org']);
+  });
+
+  it('grants each identity only its prefixes on this bucket; the autoscaler nothing', () => {
+    const s = synth(gke);
+    const grants = all(s, 'google_storage_bucket_iam_member');
+    expect(
+      grants.every((g) => g.condition.expression.includes('projects/_/buckets/nuclei-lab-kiosk-data')),
+    ).toBe(true);
+    const of = (role: string) =>
+      grants
+        .filter((g) => g.member.includes(`identity-${role}_`))
+        .map((g) => `${g.condition.title} ${g.role}`);
+    expect(of('gpu-worker').sort()).toEqual([
+      'gpu-worker models-read roles/storage.objectViewer',
+      'gpu-worker results-readWrite roles/storage.objectUser',
+    ]);
+    expect(of('autoscaler')).toEqual([]);
+    expect(all(s, 'google_project_iam_member').every((m) => m.member.includes('node-sa'))).toBe(true);
+    const wi = all(s, 'google_service_account_iam_member').map((m) => m.member);
+    expect(wi).toContain('serviceAccount:nuclei-lab-kiosk.svc.id.goog[cellkiosk/kiosk-cpu-worker]');
+  });
+
+  it('outputs the endpoint and the get-credentials command', () => {
+    const s = synth(gke);
+    expect(s.output.credentials_command!.value).toBe(
+      'gcloud container clusters get-credentials nuclei-lab --zone us-central1-a --project nuclei-lab-kiosk',
+    );
+    expect(s.output.cluster_endpoint!.value).toMatch(/google_container_cluster\..*\.endpoint/);
+  });
+
+  it('uses defaults when the config leaves things out (regional cluster, 2 GPU nodes, no CORS)', () => {
+    const s = synth(
+      parseLabConfig({
+        name: 'lab2',
+        provider: 'gke',
+        project: 'lab2-project',
+        region: 'europe-west4',
+        gpu: { type: 'nvidia-l4' },
+        bucket: 'lab2-data',
+        images: { registry: 'europe-docker.pkg.dev/lab2-project/cellkiosk' },
+      }),
+    );
+    const cluster = one(s, 'google_container_cluster', 'lab2');
+    expect(cluster.location).toBe('europe-west4');
+    expect(cluster.deletion_protection).toBe(true);
+    const gpu = one(s, 'google_container_node_pool', 'gpu');
+    expect(gpu.autoscaling).toMatchObject({ total_min_node_count: 0, total_max_node_count: 2 });
+    expect(gpu.node_config.machine_type).toBe('g2-standard-4');
+    expect(one(s, 'google_container_node_pool', 'cpu').node_config.machine_type).toBe('e2-standard-4');
+    expect(one(s, 'google_storage_bucket', 'lab2-data').cors).toBeUndefined();
+  });
+});
+
+describe('LabStack on EKS', () => {
+  const eks = example('eks');
+
+  it('matches the snapshot', () => {
+    expect(synth(eks)).toMatchSnapshot();
+  });
+
+  it('creates the cluster with an OIDC provider for IRSA and pins the account', () => {
+    const s = synth(eks);
+    expect(all(s, 'aws_eks_cluster')).toHaveLength(1);
+    expect(all(s, 'aws_iam_openid_connect_provider')[0].client_id_list).toEqual(['sts.amazonaws.com']);
+    expect(s.provider.aws![0].allowed_account_ids).toEqual(['123456789012']);
+    expect(all(s, 'aws_subnet')).toHaveLength(4);
+    expect(s.output.credentials_command!.value).toBe(
+      'aws eks update-kubeconfig --name nuclei-lab --region us-east-1',
+    );
+  });
+
+  it('makes the GPU node group scale from 0 on spot with the NVIDIA AMI and the taint', () => {
+    const gpu = one(synth(eks), 'aws_eks_node_group', 'gpu');
+    expect(gpu.scaling_config).toEqual({ min_size: 0, max_size: 4, desired_size: 0 });
+    expect(gpu.capacity_type).toBe('SPOT');
+    expect(gpu.ami_type).toBe('AL2023_x86_64_NVIDIA');
+    expect(gpu.instance_types).toEqual(['g4dn.xlarge']);
+    expect(gpu.taint).toEqual([{ key: 'nvidia.com/gpu', value: 'present', effect: 'NO_SCHEDULE' }]);
+    expect(gpu.lifecycle.ignore_changes).toEqual(['scaling_config[0].desired_size']);
+    const cpu = one(synth(eks), 'aws_eks_node_group', 'cpu');
+    expect(cpu).toMatchObject({ capacity_type: 'ON_DEMAND', ami_type: 'AL2023_x86_64_STANDARD' });
+  });
+
+  it('blocks all public access to the bucket and denies plain HTTP', () => {
+    const s = synth(eks);
+    expect(all(s, 'aws_s3_bucket_public_access_block')[0]).toMatchObject({
+      block_public_acls: true,
+      block_public_policy: true,
+      ignore_public_acls: true,
+      restrict_public_buckets: true,
+    });
+    expect(all(s, 'aws_s3_bucket_ownership_controls')[0].rule.object_ownership).toBe('BucketOwnerEnforced');
+    const tls = Object.values(s.data!.aws_iam_policy_document!).find(
+      (d) => d.statement[0].sid === 'DenyInsecureTransport',
+    );
+    expect(tls.statement[0].condition).toEqual([
+      { test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] },
+    ]);
+    const rules = all(s, 'aws_s3_bucket_lifecycle_configuration')[0].rule;
+    expect(rules.slice(0, 2).map((r: any) => [r.filter[0].prefix, r.expiration[0].days])).toEqual([
+      ['uploads/', 7],
+      ['results/', 30],
+    ]);
+  });
+
+  it('scopes each IRSA role to one ServiceAccount and its bucket prefixes', () => {
+    const s = synth(eks);
+    const docs = Object.entries(s.data!.aws_iam_policy_document!);
+    const trust = docs.find(([k]) => k.includes('identity-cpu-worker_trust'))![1];
+    expect(trust.statement[0].condition[0].values).toEqual([
+      'system:serviceaccount:cellkiosk:kiosk-cpu-worker',
+    ]);
+    const objectResources = docs
+      .filter(([k]) => k.includes('bucket_cpu-worker-'))
+      .flatMap(([, d]) =>
+        d.statement.filter((st: any) => st.sid === 'Objects').flatMap((st: any) => st.resources),
+      );
+    expect(objectResources.sort()).toEqual([
+      'arn:aws:s3:::nuclei-lab-kiosk-data/models/*',
+      'arn:aws:s3:::nuclei-lab-kiosk-data/results/*',
+      'arn:aws:s3:::nuclei-lab-kiosk-data/uploads/*',
+    ]);
+    const policies = all(s, 'aws_iam_role_policy');
+    expect(policies.filter((p) => p.role.includes('identity-autoscaler'))).toEqual([]);
+    expect(all(s, 'aws_iam_role').map((r) => r.name)).toContain('nuclei-lab-kiosk-gpu-worker');
+  });
+});
