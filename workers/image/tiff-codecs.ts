@@ -40,18 +40,28 @@ export function decodeLzw(src: Uint8Array, out: Uint8Array): number {
   let prevStart = -1;
   let prevLen = 0;
   let op = 0;
+  let mask = 511;
+  const srcLen = src.length;
   while (op < outLen) {
-    while (nbits < width) {
-      if (pos >= src.length) return op;
-      bits = ((bits << 8) | src[pos++]!) >>> 0;
-      nbits += 8;
+    if (nbits < width) {
+      if (pos + 1 < srcLen) {
+        bits = ((bits << 16) | (src[pos]! << 8) | src[pos + 1]!) >>> 0;
+        pos += 2;
+        nbits += 16;
+      } else {
+        if (pos >= srcLen) return op;
+        bits = ((bits << 8) | src[pos++]!) >>> 0;
+        nbits += 8;
+        if (nbits < width) return op;
+      }
     }
     nbits -= width;
-    const code = (bits >>> nbits) & ((1 << width) - 1);
+    const code = (bits >>> nbits) & mask;
     bits &= (1 << nbits) - 1;
     if (code === 257) break;
     if (code === 256) {
       width = 9;
+      mask = 511;
       next = 258;
       prevStart = -1;
       continue;
@@ -64,12 +74,20 @@ export function decodeLzw(src: Uint8Array, out: Uint8Array): number {
       prevLen = 1;
       continue;
     }
+    if (code < 256) {
+      if (next < 4096) {
+        starts[next] = prevStart;
+        lengths[next] = prevLen + 1;
+        if (++next >= mask && width < 12) mask = (1 << ++width) - 1;
+      }
+      out[op] = code;
+      prevStart = op++;
+      prevLen = 1;
+      continue;
+    }
     let start: number;
     let len: number;
-    if (code < 256) {
-      start = -1;
-      len = 1;
-    } else if (code < next) {
+    if (code < next) {
       start = starts[code]!;
       len = lengths[code]!;
     } else if (code === next) {
@@ -81,13 +99,10 @@ export function decodeLzw(src: Uint8Array, out: Uint8Array): number {
     if (next < 4096) {
       starts[next] = prevStart;
       lengths[next] = prevLen + 1;
-      next++;
-      if (next >= (1 << width) - 1 && width < 12) width++;
+      if (++next >= mask && width < 12) mask = (1 << ++width) - 1;
     }
     if (len > outLen - op) len = outLen - op;
-    if (start < 0) {
-      out[op] = code;
-    } else if (len > 32 && start + len <= op) {
+    if (len > 32 && start + len <= op) {
       out.copyWithin(op, start, start + len);
     } else {
       for (let i = 0; i < len; i++) out[op + i] = out[start + i]!;

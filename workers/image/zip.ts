@@ -25,7 +25,12 @@ export interface UnzipLimits {
   readonly maxEntries?: number;
   /** Most uncompressed bytes over all kept entries. @default 2^31 - 1 (2 GiB) */
   readonly maxTotalBytes?: number;
-  /** Highest uncompressed/compressed ratio for an entry over 1 MiB. @default 1000 */
+  /**
+   * Highest uncompressed/compressed ratio for an entry over 1 MiB. Deflate cannot exceed about 1032:1 and an
+   * all-zero label image reaches about 1020:1, so the default admits every honest entry and refuses only
+   * forged sizes; lower it for a stricter policy. `maxTotalBytes` is what bounds memory.
+   * @default 1100
+   */
   readonly maxRatio?: number;
 }
 
@@ -166,7 +171,7 @@ export function packZip(entries: readonly ZipEntry[]): Uint8Array {
 export function unpackZip(bytes: Uint8Array, limits: UnzipLimits = {}): ZipEntry[] {
   const maxEntries = limits.maxEntries ?? 10_000;
   const maxTotal = limits.maxTotalBytes ?? 2 ** 31 - 1;
-  const maxRatio = limits.maxRatio ?? 1000;
+  const maxRatio = limits.maxRatio ?? 1100;
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let eocd = -1;
   for (let p = bytes.length - 22; p >= Math.max(0, bytes.length - 22 - 0xffff); p--) {
