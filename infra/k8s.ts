@@ -7,7 +7,10 @@ import { App, YamlOutputType } from 'cdk8s';
 import { loadLabConfig } from './lab-config.js';
 import { labChart } from './lab-stack.js';
 
-const config = await loadLabConfig(process.env.KIOSK_CONFIG ?? 'kiosk.config.json');
+const config = await loadLabConfig(process.env.KIOSK_CONFIG ?? 'kiosk.config.json').catch((err: Error) => {
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+});
 const app = new App({
   outdir: process.env.CDK8S_OUTDIR ?? 'dist/k8s',
   yamlOutputType: YamlOutputType.FILE_PER_CHART,

@@ -7,7 +7,10 @@ import { App } from 'cdktf';
 import { loadLabConfig } from './lab-config.js';
 import { LabStack, STACK_ID } from './lab-stack.js';
 
-const config = await loadLabConfig(process.env.KIOSK_CONFIG ?? 'kiosk.config.json');
+const config = await loadLabConfig(process.env.KIOSK_CONFIG ?? 'kiosk.config.json').catch((err: Error) => {
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+});
 const app = new App({ stackTraces: false });
 new LabStack(app, STACK_ID, config);
 app.synth();

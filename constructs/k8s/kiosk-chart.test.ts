@@ -171,7 +171,11 @@ describe('KioskChart', () => {
   it('uses provider defaults for the Ingress and adds the NVIDIA device plugin only on EKS', () => {
     const gke = synth(gkeProps);
     const eks = synth(eksProps);
-    expect(find(gke, 'Ingress', 'kiosk-api').spec.ingressClassName).toBe('gce');
+    // GKE's controller only honours the annotation; with spec.ingressClassName set it would ignore the Ingress.
+    expect(find(gke, 'Ingress', 'kiosk-api').spec.ingressClassName).toBeUndefined();
+    expect(find(gke, 'Ingress', 'kiosk-api').metadata.annotations).toEqual({
+      'kubernetes.io/ingress.class': 'gce',
+    });
     expect(find(eks, 'Ingress', 'kiosk-api').spec.ingressClassName).toBe('alb');
     expect(gke.some((o) => o.kind === 'DaemonSet')).toBe(false);
     expect(find(eks, 'DaemonSet', 'nvidia-device-plugin').metadata.namespace).toBe('kube-system');
@@ -190,6 +194,7 @@ describe('KioskChart', () => {
     expect(ingress.metadata.namespace).toBe('lab-kiosk');
     expect(ingress.spec.rules[0].host).toBe('kiosk.example.org');
     expect(ingress.spec.ingressClassName).toBe('nginx');
+    expect(ingress.metadata.annotations).toBeUndefined();
     const api = find(objs, 'Deployment', 'kiosk-api');
     expect(api.spec.replicas).toBe(3);
     expect(podOf(api).containers[0].resources).toEqual({

@@ -32,7 +32,10 @@ export interface KioskChartProps {
   readonly namespace?: string;
   /** Host name of the web UI / API on the Ingress. @default - any host */
   readonly domain?: string;
-  /** @default - 'gce' on GKE, 'alb' on EKS (needs the AWS Load Balancer Controller) */
+  /**
+   * Ingress class for a third-party controller.
+   * @default - GKE: the built-in controller (annotation `kubernetes.io/ingress.class: gce`); EKS: 'alb' (AWS Load Balancer Controller)
+   */
   readonly ingressClassName?: string;
   /** Where load-balancer traffic to the API comes from. @default - GKE: Google's LB ranges; EKS: 10.0.0.0/16 (the VPC) */
   readonly loadBalancerCidrs?: readonly string[];
@@ -158,23 +161,27 @@ export class KioskChart extends Chart {
         ports: [{ name: 'http', port: 80, targetPort: k8s.IntOrString.fromNumber(API_PORT) }],
       },
     });
+    // GKE's controller ignores spec.ingressClassName and only acts on the class annotation (GKE >= 1.18:
+    // ingressClassName set without the annotation means "not mine"), so GKE gets the annotation instead.
+    const gkeIngress = provider === 'gke' && props.ingressClassName === undefined;
+    const ingressAnnotations: Record<string, string> = gkeIngress
+      ? { 'kubernetes.io/ingress.class': 'gce' }
+      : provider === 'eks' && (props.ingressClassName ?? 'alb') === 'alb'
+        ? {
+            'alb.ingress.kubernetes.io/scheme': 'internet-facing',
+            'alb.ingress.kubernetes.io/target-type': 'ip',
+            'alb.ingress.kubernetes.io/healthcheck-path': '/api/health-check',
+          }
+        : {};
     new k8s.KubeIngress(this, 'api-ingress', {
       metadata: {
         name: api.name,
         namespace: ns,
         labels: api.labels,
-        ...(provider === 'eks'
-          ? {
-              annotations: {
-                'alb.ingress.kubernetes.io/scheme': 'internet-facing',
-                'alb.ingress.kubernetes.io/target-type': 'ip',
-                'alb.ingress.kubernetes.io/healthcheck-path': '/api/health-check',
-              },
-            }
-          : {}),
+        ...(Object.keys(ingressAnnotations).length ? { annotations: ingressAnnotations } : {}),
       },
       spec: {
-        ingressClassName: props.ingressClassName ?? (provider === 'gke' ? 'gce' : 'alb'),
+        ...(gkeIngress ? {} : { ingressClassName: props.ingressClassName ?? 'alb' }),
         rules: [
           {
             ...(props.domain ? { host: props.domain } : {}),
