@@ -48,7 +48,9 @@ describe('connectedComponents', () => {
     expect(connectedComponents(new Uint8Array(0), 0, 4, 1).data.length).toBe(0);
   });
   it('throws shape-mismatch when the mask length is not H*W', () => {
-    expect(() => connectedComponents(new Uint8Array(5), 2, 3, 1)).toThrow(/5 values but its shape \[2, 3\] needs 6/);
+    expect(() => connectedComponents(new Uint8Array(5), 2, 3, 1)).toThrow(
+      /5 values but its shape \[2, 3\] needs 6/,
+    );
     try {
       connectedComponents(new Uint8Array(5), 2, 3, 1);
     } catch (e) {
@@ -57,7 +59,9 @@ describe('connectedComponents', () => {
     }
   });
   it('throws bad-argument for a bad connectivity or a negative/fractional size', () => {
-    expect(() => connectedComponents(new Uint8Array(6), 2, 3, 3 as 1)).toThrow(/'connectivity' must be 1 .* got 3/);
+    expect(() => connectedComponents(new Uint8Array(6), 2, 3, 3 as 1)).toThrow(
+      /'connectivity' must be 1 .* got 3/,
+    );
     expect(() => connectedComponents(new Uint8Array(0), -1, 0, 1)).toThrow(/integers >= 0, got \[-1, 0\]/);
     expect(() => connectedComponents(new Uint8Array(3), 1.5, 2, 1)).toThrow(ImageError);
   });

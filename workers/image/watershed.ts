@@ -71,26 +71,30 @@ export function watershed(
     }
   }
   const eight = connectivity === 2;
+  // Label a free neighbour and queue it (labelled on first reach, as skimage does).
+  const visit = (q: number, label: number): void => {
+    if (free[q] !== 1) return;
+    out[q] = label;
+    free[q] = 0;
+    queue.push(q);
+  };
   for (let p = queue.pop(); p >= 0; p = queue.pop()) {
     const label = out[p]!;
     const y = (p / width) | 0;
     const x = p - y * width;
-    const up = y > 0;
-    const down = y + 1 < height;
     const left = x > 0;
     const right = x + 1 < width;
-    let q: number;
-    if (up) {
-      if (eight && left && free[(q = p - width - 1)] === 1) ((out[q] = label), (free[q] = 0), queue.push(q));
-      if (free[(q = p - width)] === 1) ((out[q] = label), (free[q] = 0), queue.push(q));
-      if (eight && right && free[(q = p - width + 1)] === 1) ((out[q] = label), (free[q] = 0), queue.push(q));
+    if (y > 0) {
+      if (eight && left) visit(p - width - 1, label);
+      visit(p - width, label);
+      if (eight && right) visit(p - width + 1, label);
     }
-    if (left && free[(q = p - 1)] === 1) ((out[q] = label), (free[q] = 0), queue.push(q));
-    if (right && free[(q = p + 1)] === 1) ((out[q] = label), (free[q] = 0), queue.push(q));
-    if (down) {
-      if (eight && left && free[(q = p + width - 1)] === 1) ((out[q] = label), (free[q] = 0), queue.push(q));
-      if (free[(q = p + width)] === 1) ((out[q] = label), (free[q] = 0), queue.push(q));
-      if (eight && right && free[(q = p + width + 1)] === 1) ((out[q] = label), (free[q] = 0), queue.push(q));
+    if (left) visit(p - 1, label);
+    if (right) visit(p + 1, label);
+    if (y + 1 < height) {
+      if (eight && left) visit(p + width - 1, label);
+      visit(p + width, label);
+      if (eight && right) visit(p + width + 1, label);
     }
   }
   return { data: out, height, width };
