@@ -79,6 +79,7 @@ describe('decodeTiff on files written by tifffile and libtiff', () => {
     ['ome-tcyx-um.tif', 'float32', [2, 3, 12, 16], 'TCYX'],
     ['ome-cyx-um.tif', 'uint8', [3, 12, 16], 'CYX'],
     ['imagej-tzcyx.tif', 'uint16', [2, 3, 2, 12, 16], 'TZCYX'],
+    ['ome-rgb-planar-2pages.tif', 'uint8', [6, 12, 16], 'CYX'],
   ];
   it.each(cases)('%s → %s %j %s with the formula values', (file, dtype, shape, axes) => {
     const raw = decodeTiff(fixture(file));
@@ -120,11 +121,19 @@ function smallTiff(): Uint8Array {
   return encodeTiff({ data, dtype: 'uint16', shape: [12, 16], axes: 'YX' });
 }
 
-/** Overwrites the value of `tag` in the first IFD of a little-endian classic TIFF (SHORT or LONG, count 1). */
-function patchTag(bytes: Uint8Array, tag: number, value: number, type?: number, count?: number): Uint8Array {
+/** Overwrites the value of `tag` in IFD `page` (default 0) of a little-endian classic TIFF (count-1 SHORT/LONG). */
+function patchTag(
+  bytes: Uint8Array,
+  tag: number,
+  value: number,
+  type?: number,
+  count?: number,
+  page = 0,
+): Uint8Array {
   const out = bytes.slice();
   const v = new DataView(out.buffer);
-  const ifd = v.getUint32(4, true);
+  let ifd = v.getUint32(4, true);
+  for (let p = 0; p < page; p++) ifd = v.getUint32(ifd + 2 + v.getUint16(ifd, true) * 12, true);
   const n = v.getUint16(ifd, true);
   for (let i = 0; i < n; i++) {
     const e = ifd + 2 + i * 12;
@@ -275,5 +284,38 @@ describe('decodeTiff refuses bad input with typed errors', () => {
       'corrupt-data',
       /needs 12 strip offsets, has 1/,
     );
+  });
+
+  it("pages of different shapes or a planar layout that cannot be named → 'unsupported-format'", () => {
+    const stack = encodeTiff({
+      data: new Uint8Array(2 * 4 * 5),
+      dtype: 'uint8',
+      shape: [2, 4, 5],
+      axes: 'ZYX',
+    });
+    expectError(
+      () => decodeTiff(patchTag(stack, 257, 2, undefined, undefined, 1)),
+      'unsupported-format',
+      /page 1 is 5x2x1, page 0 is 5x4x1/,
+    );
+    expectError(
+      () => decodeTiff(fixture('ome-planar-czs.tif')),
+      'unsupported-format',
+      /page axes 'CZ': C is not the fastest/,
+    );
+  });
+
+  it("tiles far larger than the image → 'corrupt-data' before any allocation", () => {
+    const tiled = fixture('uint16-tiled-40x36.tif');
+    expectError(
+      () => decodeTiff(patchTag(patchTag(tiled, 322, 65536), 323, 65536)),
+      'corrupt-data',
+      /65536x65536 tiles/,
+    );
+  });
+
+  it('a strip with byte count 0 decodes as zeros (sparse files)', () => {
+    const raw = decodeTiff(patchTag(smallTiff(), 279, 0));
+    expect(raw.data.every((x) => x === 0)).toBe(true);
   });
 });

@@ -106,11 +106,16 @@ export function decodeTiff(bytes: Uint8Array, opts: DecodeTiffOptions = {}): Raw
   if (first.samples === 1) {
     axes += 'YX';
     shape.push(...yx);
+  } else if (first.planar && axes.endsWith('C')) {
+    // OME counts samples as channels (SizeC = pages' C × samples): the planes are already in channel order.
+    shape[shape.length - 1]! *= first.samples;
+    axes += 'YX';
+    shape.push(...yx);
   } else if (first.planar) {
     if (axes.includes('C')) {
       throw new ImageError(
         'unsupported-format',
-        `planar TIFF with ${first.samples} samples also has a C axis`,
+        `planar TIFF with ${first.samples} samples per page and page axes '${axes}': C is not the fastest page axis`,
       );
     }
     axes += 'CYX';
