@@ -24,7 +24,8 @@ export interface PercentileOptions {
  * channel's H * W values (ties count with their multiplicity). If p_high == p_low (a channel where more than
  * high - low percent of pixels share one value), the channel falls back to min-max scaling
  * (x - min) / (max - min) so a sparse signal is not erased; a constant channel becomes all zeros.
- * Percentiles come from in-place selection on a copy (expected O(n), O(n log n) worst case).
+ * Percentiles are exact, found by a histogram then selection within a bin (O(n) typical; O(n log n) worst
+ * case, when one of 65536 value bins holds most pixels).
  * @throws ImageError 'bad-argument' for percentiles outside 0 <= low < high <= 100, a non-finite pixel
  *   (message names channel, row and column) or a malformed image ('shape-mismatch').
  */
@@ -40,21 +41,19 @@ export function percentileNormalize(image: Image, opts: PercentileOptions = {}):
   const { height, width, channels: c } = image;
   const n = height * width;
   const out = new Float32Array(n * c);
-  const buf = new Float32Array(n);
+  const src = image.data;
   for (let ch = 0; ch < c; ch++) {
-    const src = image.data;
     let min = Infinity;
     let max = -Infinity;
     let zero = 0; // v * 0 is NaN for NaN and ±Infinity
     for (let i = 0, p = ch; i < n; i++, p += c) {
       const v = src[p] as number;
-      buf[i] = v;
       zero += v * 0;
       if (v < min) min = v;
       if (v > max) max = v;
     }
     if (zero !== 0) throwNonFinite(image, ch);
-    let [pLow, pHigh] = percentilesInPlace(buf, low, high);
+    let [pLow, pHigh] = stridedPercentiles(src, ch, c, n, low, high, min, max);
     if (pHigh === pLow) [pLow, pHigh] = [min, max];
     if (pHigh === pLow) continue; // constant channel: zeros
     const scale = 1 / (pHigh - pLow);
@@ -67,27 +66,81 @@ export function percentileNormalize(image: Image, opts: PercentileOptions = {}):
   return { data: out, height, width, channels: c };
 }
 
+/** Histogram resolution of the percentile search; 16-bit integer data lands one value per bin. */
+const PERCENTILE_BINS = 65536;
+
 /**
- * numpy.percentile(a, [low, high]) with the default linear method, for 0 <= low <= high <= 100 and a
- * non-empty array without NaN. Reorders `a` in place (pass a copy to keep it).
+ * numpy.percentile(values, [low, high]) with the default linear method, for 0 <= low <= high <= 100 and a
+ * non-empty array of finite values. Does not modify `values`.
  */
-export function percentilesInPlace(a: Float32Array, low: number, high: number): [number, number] {
-  const n = a.length;
-  const at = (q: number, from: number): number => {
-    const index = (n - 1) * (q / 100);
-    const k = Math.floor(index);
-    const t = index - k;
-    selectKth(a, k, from, n - 1);
-    const lo = a[k] as number;
-    if (t === 0 || k + 1 >= n) return lo;
-    let hi = Infinity;
-    for (let i = k + 1; i < n; i++) if ((a[i] as number) < hi) hi = a[i] as number;
-    // numpy's _lerp: exact at both ends, symmetric rounding.
-    return t < 0.5 ? lo + (hi - lo) * t : hi - (hi - lo) * (1 - t);
-  };
-  const pLow = at(low, 0);
-  const kLow = Math.floor((n - 1) * (low / 100));
-  return [pLow, at(high, kLow)];
+export function percentiles(values: Float32Array, low: number, high: number): [number, number] {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return stridedPercentiles(values, 0, 1, values.length, low, high, min, max);
+}
+
+/**
+ * Percentiles of data[offset + i * stride], i < n, whose extremes are min and max. Exact: a 65536-bin
+ * histogram over [min, max] locates the bins holding the needed ranks, then selection inside those bins
+ * (two passes over the data; the selection touches few values unless one bin holds most of them).
+ */
+function stridedPercentiles(
+  data: Float32Array,
+  offset: number,
+  stride: number,
+  n: number,
+  low: number,
+  high: number,
+  min: number,
+  max: number,
+): [number, number] {
+  if (min === max) return [min, max];
+  const scale = PERCENTILE_BINS / (max - min);
+  const top = PERCENTILE_BINS - 1;
+  const counts = new Uint32Array(PERCENTILE_BINS);
+  for (let i = 0, p = offset; i < n; i++, p += stride) {
+    const b = Math.min(top, Math.floor(((data[p] as number) - min) * scale));
+    counts[b] = (counts[b] as number) + 1;
+  }
+  const indexLow = (n - 1) * (low / 100);
+  const indexHigh = (n - 1) * (high / 100);
+  const kLow = Math.floor(indexLow);
+  const kHigh = Math.floor(indexHigh);
+  const ranks = [kLow, Math.min(kLow + 1, n - 1), kHigh, Math.min(kHigh + 1, n - 1)];
+  // Bin and rank within the bin of each needed rank; one value buffer per distinct bin (slot).
+  const slotOf = new Int8Array(PERCENTILE_BINS).fill(-1);
+  const buffers: Float32Array[] = [];
+  const located = ranks.map((rank) => {
+    let before = 0;
+    let b = 0;
+    while (before + (counts[b] as number) <= rank) before += counts[b++] as number;
+    if (slotOf[b] === -1) {
+      slotOf[b] = buffers.length;
+      buffers.push(new Float32Array(counts[b] as number));
+    }
+    return { slot: slotOf[b] as number, within: rank - before };
+  });
+  const filled = new Int32Array(buffers.length);
+  for (let i = 0, p = offset; i < n; i++, p += stride) {
+    const v = data[p] as number;
+    const slot = slotOf[Math.min(top, Math.floor((v - min) * scale))] as number;
+    if (slot >= 0) (buffers[slot] as Float32Array)[filled[slot]++] = v;
+  }
+  const [vLow, vLow1, vHigh, vHigh1] = located.map(({ slot, within }) => {
+    const values = buffers[slot] as Float32Array;
+    selectKth(values, within, 0, values.length - 1);
+    return values[within] as number;
+  }) as [number, number, number, number];
+  return [lerp(vLow, vLow1, indexLow - kLow), lerp(vHigh, vHigh1, indexHigh - kHigh)];
+}
+
+/** numpy's _lerp: exact at both ends, symmetric rounding. */
+function lerp(a: number, b: number, t: number): number {
+  return t < 0.5 ? a + (b - a) * t : b - (b - a) * (1 - t);
 }
 
 /**
@@ -282,23 +335,30 @@ function claheChannel(
   const result = new Float64Array(h * w);
   let lo = Infinity;
   let hi = -Infinity;
-  const regionBase = (my: number, mx: number): number =>
-    (Math.min(Math.max(my - 1, 0), nhy - 1) * nhx + Math.min(Math.max(mx - 1, 0), nhx - 1)) * nb;
+  // Map offsets of the regions left/right of each column and above/below each row (edge regions repeat).
+  const colLeft = new Int32Array(w);
+  const colRight = new Int32Array(w);
+  const fxOf = new Float64Array(w);
+  for (let x = 0; x < w; x++) {
+    const bx = Math.floor((x + padX) / kw);
+    colLeft[x] = Math.min(Math.max(bx - 1, 0), nhx - 1) * nb;
+    colRight[x] = Math.min(bx, nhx - 1) * nb;
+    fxOf[x] = (x + padX - bx * kw) / kw;
+  }
   for (let y = 0; y < h; y++) {
-    const py = y + padY;
-    const by = Math.floor(py / kh);
-    const fy = (py - by * kh) / kh;
+    const by = Math.floor((y + padY) / kh);
+    const up = Math.min(Math.max(by - 1, 0), nhy - 1) * nhx * nb;
+    const down = Math.min(by, nhy - 1) * nhx * nb;
+    const fy = (y + padY - by * kh) / kh;
     for (let x = 0; x < w; x++) {
-      const px = x + padX;
-      const bx = Math.floor(px / kw);
-      const fx = (px - bx * kw) / kw;
+      const fx = fxOf[x] as number;
       const b = bins[y * w + x] as number;
-      let r = 0;
-      r = Math.fround(r + Math.fround((maps[regionBase(by, bx) + b] as number) * ((1 - fx) * (1 - fy))));
-      r = Math.fround(r + Math.fround((maps[regionBase(by, bx + 1) + b] as number) * (fx * (1 - fy))));
-      r = Math.fround(r + Math.fround((maps[regionBase(by + 1, bx) + b] as number) * ((1 - fx) * fy)));
-      r = Math.fround(r + Math.fround((maps[regionBase(by + 1, bx + 1) + b] as number) * (fx * fy)));
-      r = Math.trunc(r);
+      const left = (colLeft[x] as number) + b;
+      const right = (colRight[x] as number) + b;
+      let r = Math.fround((maps[up + left] as number) * ((1 - fx) * (1 - fy)));
+      r = Math.fround(r + Math.fround((maps[up + right] as number) * (fx * (1 - fy))));
+      r = Math.fround(r + Math.fround((maps[down + left] as number) * ((1 - fx) * fy)));
+      r = Math.trunc(Math.fround(r + Math.fround((maps[down + right] as number) * (fx * fy))));
       result[y * w + x] = r;
       if (r < lo) lo = r;
       if (r > hi) hi = r;

@@ -200,6 +200,25 @@ function alongX(
   ow: number,
 ): void {
   const { start, taps, weights } = ax;
+  if (taps === 2 && w >= 2) {
+    // Bilinear: two neighbours, the right one skipped at weight 0 so a NaN there does not leak.
+    for (let y = 0; y < h; y++) {
+      const rowIn = y * w * c;
+      let o = y * ow * c;
+      for (let x = 0; x < ow; x++) {
+        const p = rowIn + (start[x] as number) * c;
+        const w0 = weights[2 * x] as number;
+        const w1 = weights[2 * x + 1] as number;
+        for (let k = 0; k < c; k++) {
+          out[o++] =
+            w1 === 0
+              ? w0 * (src[p + k] as number)
+              : w0 * (src[p + k] as number) + w1 * (src[p + c + k] as number);
+        }
+      }
+    }
+    return;
+  }
   for (let y = 0; y < h; y++) {
     const rowIn = y * w * c;
     let o = y * ow * c;
@@ -222,6 +241,23 @@ function alongX(
 /** Resamples along y: rows of `rowLength` values, h input rows → oh output rows (float64 row sums). */
 function alongY(src: Float32Array, rowLength: number, ay: AxisWeights, out: Float32Array, oh: number): void {
   const { start, taps, weights, inLength } = ay;
+  if (taps === 2 && inLength >= 2) {
+    for (let y = 0; y < oh; y++) {
+      const r0 = (start[y] as number) * rowLength;
+      const r1 = r0 + rowLength;
+      const w0 = weights[2 * y] as number;
+      const w1 = weights[2 * y + 1] as number;
+      const o = y * rowLength;
+      if (w1 === 0) {
+        for (let i = 0; i < rowLength; i++) out[o + i] = w0 * (src[r0 + i] as number);
+      } else {
+        for (let i = 0; i < rowLength; i++) {
+          out[o + i] = w0 * (src[r0 + i] as number) + w1 * (src[r1 + i] as number);
+        }
+      }
+    }
+    return;
+  }
   const acc = new Float64Array(rowLength);
   for (let y = 0; y < oh; y++) {
     const s0 = start[y] as number;

@@ -163,6 +163,12 @@ export function untile(
       const ay = wyt[j] as number;
       const src = tileBase + j * t * k;
       const dst = ((y0 + j) * w + x0) * k;
+      if (k === 1) {
+        for (let i = 0; i < cols; i++) {
+          out[dst + i] = (out[dst + i] as number) + ay * (wxt[i] as number) * (outputs[src + i] as number);
+        }
+        continue;
+      }
       for (let i = 0; i < cols; i++) {
         const a = ay * (wxt[i] as number);
         const s = src + i * k;
@@ -171,7 +177,7 @@ export function untile(
       }
     }
   }
-  return Float32Array.from(out);
+  return new Float32Array(out);
 }
 
 /** Tile start positions along one axis (module doc). */
