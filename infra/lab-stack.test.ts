@@ -162,6 +162,12 @@ describe('LabStack on EKS', () => {
     expect(gpu.instance_types).toEqual(['g4dn.xlarge']);
     expect(gpu.taint).toEqual([{ key: 'nvidia.com/gpu', value: 'present', effect: 'NO_SCHEDULE' }]);
     expect(gpu.lifecycle.ignore_changes).toEqual(['scaling_config[0].desired_size']);
+    // Nodes only join once the node role's policies are attached.
+    expect(gpu.depends_on.map((d: string) => d.replace(/_[0-9A-F]{8}$/, ''))).toEqual([
+      'aws_iam_role_policy_attachment.kiosk_cluster_node-role-AmazonEKSWorkerNodePolicy',
+      'aws_iam_role_policy_attachment.kiosk_cluster_node-role-AmazonEKS_CNI_Policy',
+      'aws_iam_role_policy_attachment.kiosk_cluster_node-role-AmazonEC2ContainerRegistryReadOnly',
+    ]);
     const cpu = one(synth(eks), 'aws_eks_node_group', 'cpu');
     expect(cpu).toMatchObject({ capacity_type: 'ON_DEMAND', ami_type: 'AL2023_x86_64_STANDARD' });
   });

@@ -27,18 +27,19 @@ function serviceRole(
   name: string,
   service: string,
   policies: string[],
-): IamRole {
+): { role: IamRole; attachments: IamRolePolicyAttachment[] } {
   const trust = new DataAwsIamPolicyDocument(scope, `${id}-trust`, {
     statement: [{ actions: ['sts:AssumeRole'], principals: [{ type: 'Service', identifiers: [service] }] }],
   });
   const role = new IamRole(scope, id, { name, assumeRolePolicy: trust.json });
-  for (const policy of policies) {
-    new IamRolePolicyAttachment(scope, `${id}-${policy}`, {
-      role: role.name,
-      policyArn: `arn:aws:iam::aws:policy/${policy}`,
-    });
-  }
-  return role;
+  const attachments = policies.map(
+    (policy) =>
+      new IamRolePolicyAttachment(scope, `${id}-${policy}`, {
+        role: role.name,
+        policyArn: `arn:aws:iam::aws:policy/${policy}`,
+      }),
+  );
+  return { role, attachments };
 }
 
 /**
@@ -50,6 +51,8 @@ function serviceRole(
 export class EksKubeCluster extends Construct {
   readonly cluster: EksCluster;
   readonly nodeRole: IamRole;
+  /** The node role's policy attachments: node groups must wait for them or their nodes never join. */
+  readonly nodeRolePolicies: IamRolePolicyAttachment[];
   readonly oidcProvider: IamOpenidConnectProvider;
   /** The OIDC issuer without `https://`, as IAM condition keys want it (a Terraform expression). */
   readonly oidcIssuerHostPath: string;
@@ -66,14 +69,16 @@ export class EksKubeCluster extends Construct {
     const clusterRole = serviceRole(this, 'cluster-role', `${props.name}-eks-cluster`, 'eks.amazonaws.com', [
       'AmazonEKSClusterPolicy',
     ]);
-    this.nodeRole = serviceRole(this, 'node-role', `${props.name}-eks-nodes`, 'ec2.amazonaws.com', [
+    const nodeRole = serviceRole(this, 'node-role', `${props.name}-eks-nodes`, 'ec2.amazonaws.com', [
       'AmazonEKSWorkerNodePolicy',
       'AmazonEKS_CNI_Policy',
       'AmazonEC2ContainerRegistryReadOnly',
     ]);
+    this.nodeRole = nodeRole.role;
+    this.nodeRolePolicies = nodeRole.attachments;
     this.cluster = new EksCluster(this, 'cluster', {
       name: props.name,
-      roleArn: clusterRole.arn,
+      roleArn: clusterRole.role.arn,
       ...(props.kubernetesVersion ? { version: props.kubernetesVersion } : {}),
       deletionProtection: props.deletionProtection ?? true,
       accessConfig: { authenticationMode: 'API', bootstrapClusterCreatorAdminPermissions: true },
@@ -84,7 +89,8 @@ export class EksKubeCluster extends Construct {
         endpointPublicAccess: true,
         ...(props.publicAccessCidrs ? { publicAccessCidrs: [...props.publicAccessCidrs] } : {}),
       },
-      dependsOn: [clusterRole],
+      // The cluster role's policy must be attached before EKS uses the role (and detached only after delete).
+      dependsOn: clusterRole.attachments,
     });
     const issuer = this.cluster.identity.get(0).oidc.get(0).issuer;
     this.oidcIssuerHostPath = Fn.replace(issuer, 'https://', '');

@@ -58,6 +58,7 @@ export class EksNodePool extends Construct {
           : {}),
       },
       lifecycle: { ignoreChanges: ['scaling_config[0].desired_size'] },
+      dependsOn: props.cluster.nodeRolePolicies,
     });
   }
 }

@@ -94,6 +94,11 @@ describe('KioskChart', () => {
       { key: 'nvidia.com/gpu', operator: 'Equal', value: 'present', effect: 'NoSchedule' },
     ]);
     expect(pod.nodeSelector).toEqual({ 'kiosk.io/pool': 'gpu' });
+    // A surge pod would need a spare GPU: GPU workers are replaced one at a time instead.
+    expect(find(synth(gkeProps), 'Deployment', 'kiosk-gpu-worker').spec.strategy.rollingUpdate).toEqual({
+      maxUnavailable: 1,
+      maxSurge: 0,
+    });
     const cpuPod = podOf(find(synth(gkeProps), 'Deployment', 'kiosk-cpu-worker'));
     expect(cpuPod.tolerations).toBeUndefined();
     expect(cpuPod.nodeSelector).toEqual({ 'kiosk.io/pool': 'cpu' });

@@ -105,7 +105,15 @@ export class KioskWorkload extends Construct {
       spec: {
         replicas: props.replicas,
         selector: { matchLabels: this.labels },
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0) } },
+        // CPU pods surge (new pod up before an old one goes); GPU pods replace one at a time instead, since a
+        // surge pod would need a GPU the pool may not have.
+        strategy: {
+          type: 'RollingUpdate',
+          rollingUpdate:
+            (props.gpus ?? 0) > 0
+              ? { maxUnavailable: k8s.IntOrString.fromNumber(1), maxSurge: k8s.IntOrString.fromNumber(0) }
+              : { maxUnavailable: k8s.IntOrString.fromNumber(0) },
+        },
         template: kioskPodTemplate(props),
       },
     });
