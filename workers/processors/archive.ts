@@ -1,16 +1,8 @@
-import { zipSync } from 'fflate';
+import { packZip } from '../image/zip.js';
 
-/**
- * Packs result files into one zip (stored, not deflated: label TIFFs are already Deflate-compressed).
- * Entry names must be unique; `uniqueEntryName` makes them so.
- */
+/** Packs result files into one zip (H1's deterministic packZip; entry names must be unique). */
 export function zipFiles(entries: readonly (readonly [string, Uint8Array])[]): Uint8Array {
-  const files: Record<string, [Uint8Array, { level: 0 }]> = {};
-  for (const [name, data] of entries) {
-    if (name in files) throw new RangeError(`duplicate zip entry ${name}`);
-    files[name] = [data, { level: 0 }];
-  }
-  return zipSync(files);
+  return packZip(entries.map(([name, data]) => ({ name, data })));
 }
 
 /** `base + suffix`, or `base_2 + suffix`, `base_3 + suffix`... whichever is not in `taken` yet (adds it). */

@@ -1,8 +1,9 @@
-import type { Job } from 'bullmq';
+import { WaitingChildrenError, type Job } from 'bullmq';
 import type { ModelRegistry } from '../registry/registry.js';
 import { BadInputError, classifyError, isFinalFailure } from '../queues/errors.js';
 import type { ImageJobData } from '../queues/payloads.js';
 import type { JobRecords } from '../queues/records.js';
+import type { JobSubmitter } from '../queues/submit.js';
 import type { Storage } from '../storage/storage.js';
 import type { TileBatcher } from './batcher.js';
 import type { SegmentationStages, StageOptions } from './stages.js';
@@ -13,6 +14,8 @@ export interface WorkerContext {
   readonly records: JobRecords;
   readonly registry: ModelRegistry;
   readonly stages: SegmentationStages;
+  /** Adds second-pass stages (autoscale) to a running postprocess job. */
+  readonly submitter: JobSubmitter;
   /** Largest decoded image accepted, in values (H·W·C·Z...). */
   readonly maxPixels: number;
   /** Tiles per model call in the predict worker's batcher. */
@@ -23,8 +26,8 @@ export interface WorkerContext {
   readonly log: (msg: string) => void;
 }
 
-/** A typed BullMQ processor of one stage. */
-export type Processor<Data, Result> = (job: Job<Data, Result>) => Promise<Result>;
+/** A typed BullMQ processor of one stage (`token` is the job's lock, for moveToWaitingChildren). */
+export type Processor<Data, Result> = (job: Job<Data, Result>, token?: string) => Promise<Result>;
 
 export function stageOptions(ctx: WorkerContext, data: ImageJobData): StageOptions {
   return { ...data.options, maxPixels: ctx.maxPixels };
@@ -45,6 +48,7 @@ export async function runStage<R>(
       throw new BadInputError('cancelled', 'cancelled by the user');
     return await body();
   } catch (err) {
+    if (err instanceof WaitingChildrenError) throw err; // not a failure: the job runs again after its children
     const classified = classifyError(err);
     if (isFinalFailure(classified, job.attemptsMade, job.opts.attempts ?? 1)) {
       const reason = `${job.name}: ${classified.message}`;

@@ -59,10 +59,10 @@ export function startPool(o: PoolOptions): RunningPool {
     workers.push(
       new Worker<ImageJobData | PackJobData, StageResult>(
         QUEUE.postprocess,
-        (job) =>
+        (job, token) =>
           job.name === JOB.pack
-            ? pack(job as Job<PackJobData, StageResult>)
-            : post(job as Job<ImageJobData, StageResult>),
+            ? pack(job as Job<PackJobData, StageResult>, token)
+            : post(job as Job<ImageJobData, StageResult>, token),
         { ...common, concurrency: o.concurrency ?? 1 },
       ),
     );

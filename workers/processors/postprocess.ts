@@ -1,3 +1,4 @@
+import { WaitingChildrenError } from 'bullmq';
 import type { HeadMaps } from '../model/runners.js';
 import { countObjects } from '../image/labels.js';
 import { fileStem, keys } from '../queues/names.js';
@@ -9,26 +10,37 @@ import { unpackTensors } from './tensor-pack.js';
 /**
  * Stage 3 (cpu pool): head maps → label image → `<stem>_feature_0.tif` and `<stem>.zip` (the Kiosk's result
  * layout) under results/<lab>/<job>/. Result keys depend only on the job, so a retry overwrites them.
+ *
+ * When the stages ask for another pass (autoscale: the nuclei were far from the model's size), this job adds
+ * preprocess → predict of pass 2 as its own children, waits for them, and runs again on their maps.
  */
 export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData, StageResult> {
-  return (job) =>
+  return (job, token) =>
     runStage(ctx, job, async () => {
       const t0 = performance.now();
       const { jobId, lab, name } = job.data;
-      await ctx.records.update(jobId, { status: 'post-processing', progress: 75 });
+      let pass = job.data.pass ?? 1;
       const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
-      const [metaBytes, outBytes] = await Promise.all([
-        ctx.storage.get(keys.meta(jobId)),
-        ctx.storage.get(keys.outputs(jobId)),
-      ]);
-      const outputs = unpackTensors<HeadMaps>(outBytes);
-      const labels = await ctx.stages.postprocess(
-        outputs,
-        unpackTensors(metaBytes),
-        model.card,
-        stageOptions(ctx, job.data),
-      );
-      await ctx.records.update(jobId, { status: 'saving-results', progress: 90 });
+      const opts = stageOptions(ctx, job.data);
+      let labels;
+      for (;;) {
+        await ctx.records.update(jobId, { status: 'post-processing', progress: pass === 1 ? 75 : 90 });
+        const [metaBytes, outBytes] = await Promise.all([
+          ctx.storage.get(keys.meta(jobId, pass)),
+          ctx.storage.get(keys.outputs(jobId, pass)),
+        ]);
+        const meta = unpackTensors(metaBytes);
+        labels = await ctx.stages.postprocess(unpackTensors<HeadMaps>(outBytes), meta, model.card, opts);
+        const nextScale = ctx.stages.nextScale?.(labels, meta, model.card, opts, pass);
+        if (nextScale === undefined) break;
+        const next: ImageJobData = { ...job.data, pass: pass + 1, scale: nextScale };
+        await job.updateData(next);
+        await ctx.submitter.addPass(job, next);
+        if (!token) throw new Error('postprocess needs its lock token to wait for a second pass');
+        if (await job.moveToWaitingChildren(token)) throw new WaitingChildrenError();
+        pass = next.pass!; // the second pass already finished: use its maps now
+      }
+      await ctx.records.update(jobId, { status: 'saving-results', progress: 95 });
       const tif = ctx.stages.encodeLabels(labels);
       const stem = fileStem(name);
       const tifName = `${stem}_feature_0.tif`;

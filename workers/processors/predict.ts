@@ -14,7 +14,8 @@ export function predictProcessor(ctx: WorkerContext): Processor<ImageJobData, St
     runStage(ctx, job, async () => {
       const t0 = performance.now();
       const { jobId } = job.data;
-      await ctx.records.update(jobId, { status: 'predicting', progress: 30 });
+      const pass = job.data.pass ?? 1;
+      await ctx.records.update(jobId, { status: 'predicting', progress: pass === 1 ? 30 : 85 });
       const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
       const id = `${model.name}@${model.version}`;
       let batcher = ctx.batchers.get(id);
@@ -24,15 +25,15 @@ export function predictProcessor(ctx: WorkerContext): Processor<ImageJobData, St
         batcher = ctx.batchers.get(id)!;
       }
       const prepared = {
-        ...unpackTensors<Omit<PreparedImage, 'meta'>>(await ctx.storage.get(keys.tiles(jobId))),
+        ...unpackTensors<Omit<PreparedImage, 'meta'>>(await ctx.storage.get(keys.tiles(jobId, pass))),
         meta: undefined,
       };
       const outputs = await ctx.stages.predict(prepared, batcher.runner(), model.card);
-      const key = keys.outputs(jobId);
+      const key = keys.outputs(jobId, pass);
       await ctx.storage.put(key, packTensors(outputs));
       const ms = performance.now() - t0;
       await job.updateProgress(100);
-      await ctx.records.update(jobId, { progress: 70, prediction_time: seconds(ms) });
+      await ctx.records.update(jobId, pass === 1 ? { progress: 70, prediction_time: seconds(ms) } : {});
       return { key, ms };
     });
 }

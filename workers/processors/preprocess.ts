@@ -9,22 +9,31 @@ export function preprocessProcessor(ctx: WorkerContext): Processor<ImageJobData,
     runStage(ctx, job, async () => {
       const t0 = performance.now();
       const { jobId, inputKey, name } = job.data;
-      await ctx.records.update(jobId, {
-        status: 'started',
-        started_at: new Date().toISOString(),
-        progress: 1,
-      });
+      const pass = job.data.pass ?? 1;
+      if (pass === 1) {
+        await ctx.records.update(jobId, {
+          status: 'started',
+          started_at: new Date().toISOString(),
+          progress: 1,
+        });
+      }
       const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
       const bytes = await ctx.storage.get(inputKey);
-      await ctx.records.update(jobId, { status: 'pre-processing', progress: 5 });
-      const prepared = await ctx.stages.preprocess(bytes, name, model.card, stageOptions(ctx, job.data));
-      const key = keys.tiles(jobId);
+      await ctx.records.update(jobId, { status: 'pre-processing', progress: pass === 1 ? 5 : 80 });
+      const prepared = await ctx.stages.preprocess(
+        bytes,
+        name,
+        model.card,
+        stageOptions(ctx, job.data),
+        job.data.scale,
+      );
+      const key = keys.tiles(jobId, pass);
       const { meta, ...tiles } = prepared;
-      await ctx.storage.put(keys.meta(jobId), packTensors(meta ?? null));
+      await ctx.storage.put(keys.meta(jobId, pass), packTensors(meta ?? null));
       await ctx.storage.put(key, packTensors(tiles));
       const ms = performance.now() - t0;
       await job.updateProgress(100);
-      await ctx.records.update(jobId, { progress: 25, preprocess_time: seconds(ms) });
+      if (pass === 1) await ctx.records.update(jobId, { progress: 25, preprocess_time: seconds(ms) });
       return { key, ms };
     });
 }

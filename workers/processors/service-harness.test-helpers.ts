@@ -70,6 +70,7 @@ export async function createHarness(redisUrl: string, o: HarnessOptions = {}): P
     records,
     registry,
     stages: o.stages ?? trivialStages,
+    submitter,
     maxPixels: o.maxPixels ?? 2 ** 26,
     maxBatchTiles: 16,
     batchers: new Map<string, TileBatcher>(),

@@ -34,17 +34,32 @@ export interface PreparedImage {
  * `pipelineStages` (the real pipeline, same code as `kiosk segment`) and `trivialStages` (tests/bench).
  */
 export interface SegmentationStages {
-  /** Decodes image bytes and prepares model tiles. Throws ImageError for bad input. */
+  /**
+   * Decodes image bytes and prepares model tiles at `scale` (image px → model px; undefined: from the
+   * options, e.g. µm/px). Throws ImageError for bad input.
+   */
   preprocess(
     bytes: Uint8Array,
     name: string,
     card: CardLike,
     opts: StageOptions,
+    scale?: number,
   ): PreparedImage | Promise<PreparedImage>;
   /** Runs the model over the tiles; the result (head maps, any JSON-like value with typed arrays) goes to postprocess. */
   predict(prepared: PreparedImage, runner: ModelRunner, card: CardLike): Promise<unknown>;
   /** Turns model outputs back into a label image [H, W] of the input's size. */
   postprocess(outputs: unknown, meta: unknown, card: CardLike, opts: StageOptions): Labels | Promise<Labels>;
+  /**
+   * After pass `pass` (1-based): the scale of another pass (e.g. at the measured nucleus size), or
+   * undefined when these labels are the result. @default - one pass
+   */
+  nextScale?(
+    labels: Labels,
+    meta: unknown,
+    card: CardLike,
+    opts: StageOptions,
+    pass: number,
+  ): number | undefined;
   /** Encodes labels as a TIFF file. */
   encodeLabels(labels: Labels): Uint8Array;
 }

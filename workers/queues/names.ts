@@ -32,16 +32,16 @@ export const JOB = {
 export const DEFAULT_PREFIX = 'kiosk';
 
 /** BullMQ job ids of one user job's stages (BullMQ forbids ':' in custom ids). */
-export function stageJobId(jobId: string, stage: 'pre' | 'predict' | 'post' | 'pack'): string {
-  return `${jobId}-${stage}`;
+export function stageJobId(jobId: string, stage: 'pre' | 'predict' | 'post' | 'pack', pass = 1): string {
+  return pass > 1 ? `${jobId}-${stage}-p${pass}` : `${jobId}-${stage}`;
 }
 
 /** Bucket keys of one image job. Intermediate arrays live under scratch/ and are deleted when it finishes. */
 export const keys = {
   upload: (lab: string, id: string, file: string) => `uploads/${lab}/${id}/${file}`,
-  tiles: (jobId: string) => `scratch/${jobId}/tiles.ktp`,
-  meta: (jobId: string) => `scratch/${jobId}/meta.ktp`,
-  outputs: (jobId: string) => `scratch/${jobId}/outputs.ktp`,
+  tiles: (jobId: string, pass = 1) => `scratch/${jobId}/p${pass}/tiles.ktp`,
+  meta: (jobId: string, pass = 1) => `scratch/${jobId}/p${pass}/meta.ktp`,
+  outputs: (jobId: string, pass = 1) => `scratch/${jobId}/p${pass}/outputs.ktp`,
   scratch: (jobId: string) => `scratch/${jobId}/`,
   result: (lab: string, jobId: string, file: string) => `results/${lab}/${jobId}/${file}`,
 };

@@ -34,6 +34,10 @@ export interface ImageJobData {
   readonly options: SegmentationOptions;
   /** The zip/multi-file parent's job id, when this image is one of many. */
   readonly parentId?: string;
+  /** Segmentation pass, 1-based (a second pass re-runs at the measured nucleus size). @default 1 */
+  readonly pass?: number;
+  /** Image px → model px factor of this pass. @default - from the options (µm/px), else 1 */
+  readonly scale?: number;
 }
 
 /** The payload of a zip/multi-file parent's `pack` job; its children are the images' postprocess jobs. */

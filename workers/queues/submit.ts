@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { FlowProducer, Queue, type ConnectionOptions, type FlowJob, type JobsOptions } from 'bullmq';
+import {
+  FlowProducer,
+  Queue,
+  type ConnectionOptions,
+  type FlowJob,
+  type Job,
+  type JobsOptions,
+} from 'bullmq';
 import { JOB, QUEUE, stageJobId } from './names.js';
 import type { ImageJobData, ModelRef, PackJobData, SegmentationOptions } from './payloads.js';
 import type { JobRecords } from './records.js';
@@ -61,30 +68,46 @@ export class JobSubmitter {
     };
   }
 
-  private imageFlow(data: ImageJobData, extra: JobsOptions = {}): FlowJob {
+  /** predict ← preprocess of one pass (children run first); `parent` makes them a running job's children. */
+  private passFlow(data: ImageJobData, parent?: JobsOptions['parent']): FlowJob {
     const { jobId } = data;
+    const pass = data.pass ?? 1;
+    return {
+      name: JOB.predict,
+      queueName: QUEUE.predict,
+      data,
+      opts: {
+        ...this.opts(stageJobId(jobId, 'predict', pass)),
+        failParentOnFailure: true,
+        ...(parent ? { parent } : {}),
+      },
+      children: [
+        {
+          name: JOB.preprocess,
+          queueName: QUEUE.preprocess,
+          data,
+          opts: { ...this.opts(stageJobId(jobId, 'pre', pass)), failParentOnFailure: true },
+        },
+      ],
+    };
+  }
+
+  private imageFlow(data: ImageJobData, extra: JobsOptions = {}): FlowJob {
     return {
       name: JOB.postprocess,
       queueName: QUEUE.postprocess,
       data,
-      opts: { ...this.opts(stageJobId(jobId, 'post')), ...extra },
-      children: [
-        {
-          name: JOB.predict,
-          queueName: QUEUE.predict,
-          data,
-          opts: { ...this.opts(stageJobId(jobId, 'predict')), failParentOnFailure: true },
-          children: [
-            {
-              name: JOB.preprocess,
-              queueName: QUEUE.preprocess,
-              data,
-              opts: { ...this.opts(stageJobId(jobId, 'pre')), failParentOnFailure: true },
-            },
-          ],
-        },
-      ],
+      opts: { ...this.opts(stageJobId(data.jobId, 'post')), ...extra },
+      children: [this.passFlow(data)],
     };
+  }
+
+  /**
+   * Adds another segmentation pass (preprocess → predict at `data.scale`) as children of the running
+   * postprocess job `parent`, which then waits for them and runs again with `data.pass`.
+   */
+  async addPass(parent: Job, data: ImageJobData): Promise<void> {
+    await this.flow.add(this.passFlow(data, { id: parent.id!, queue: parent.queueQualifiedName }));
   }
 
   /** Submits one image; resolves to its job id. */
