@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -30,9 +31,19 @@ function help(commands: Map<string, Command>): string {
   ].join('\n');
 }
 
+/** Loads only the named command's file (cli/commands/NAME.ts), so one command does not pay for all others. */
+async function loadCommand(name: string): Promise<Command | undefined> {
+  if (!/^[a-z][a-z0-9-]*$/.test(name)) return undefined;
+  const file = join(commandsDir, `${name}.ts`);
+  if (!existsSync(file)) return undefined;
+  const mod = (await import(pathToFileURL(file).href)) as { command?: Command };
+  return mod.command?.name === name ? mod.command : undefined;
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const commands = await loadCommands();
   const [name, ...rest] = argv;
+  const fast = name ? await loadCommand(name) : undefined;
+  const commands = fast ? new Map([[fast.name, fast]]) : await loadCommands();
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(help(commands));
     return name ? 0 : 2;
