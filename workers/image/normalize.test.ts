@@ -283,6 +283,11 @@ print(json.dumps(out))`,
     const ok = image(4, 4, 1, [...Array(16).keys()]);
     expectError(() => histogramNormalize(ok, { kernelSize: 0 }), 'bad-argument', /kernelSize .* got 0x0/);
     expectError(() => histogramNormalize(ok, { kernelSize: [2, 1.5] }), 'bad-argument', /got 2x1\.5/);
+    expectError(
+      () => histogramNormalize(ok, { kernelSize: [4, 5] }),
+      'bad-argument',
+      /4x5 must not exceed the 4x4/,
+    );
     expectError(() => histogramNormalize(ok, { clipLimit: 1.5 }), 'bad-argument', /clipLimit .* got 1\.5/);
     expectError(() => histogramNormalize(ok, { clipLimit: -0.1 }), 'bad-argument', /got -0\.1/);
     expectError(() => histogramNormalize(ok, { nbins: 0 }), 'bad-argument', /nbins .* got 0/);

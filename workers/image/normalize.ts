@@ -56,9 +56,9 @@ export function percentileNormalize(image: Image, opts: PercentileOptions = {}):
     let [pLow, pHigh] = stridedPercentiles(src, ch, c, n, low, high, min, max);
     if (pHigh === pLow) [pLow, pHigh] = [min, max];
     if (pHigh === pLow) continue; // constant channel: zeros
-    const scale = 1 / (pHigh - pLow);
+    const range = pHigh - pLow;
     for (let i = 0, p = ch; i < n; i++, p += c) {
-      let v = ((src[p] as number) - pLow) * scale;
+      let v = ((src[p] as number) - pLow) / range;
       if (clip) v = v < 0 ? 0 : v > 1 ? 1 : v;
       out[p] = v;
     }
@@ -207,7 +207,8 @@ function throwNonFinite(image: Image, ch: number): never {
 
 export interface ClaheOptions {
   /**
-   * Contextual region size in pixels, one number for both axes or [height, width].
+   * Contextual region size in pixels, one number for both axes or [height, width]; at most the image's
+   * height and width.
    * @default - [max(1, floor(H / 8)), max(1, floor(W / 8))]
    */
   readonly kernelSize?: number | readonly [number, number];
@@ -243,6 +244,9 @@ export function histogramNormalize(image: Image, opts: ClaheOptions = {}): Image
   const [kh, kw] = typeof ks === 'number' ? [ks, ks] : ks;
   if (![kh, kw].every((k) => Number.isInteger(k) && k >= 1)) {
     throw new ImageError('bad-argument', `kernelSize must be positive integers, got ${kh}x${kw}`);
+  }
+  if ((kh as number) > h || (kw as number) > w) {
+    throw new ImageError('bad-argument', `kernelSize ${kh}x${kw} must not exceed the ${h}x${w} image`);
   }
   if (!(Number.isFinite(clipLimit) && clipLimit >= 0 && clipLimit <= 1)) {
     throw new ImageError('bad-argument', `clipLimit must be in [0, 1], got ${clipLimit}`);

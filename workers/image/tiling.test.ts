@@ -120,6 +120,11 @@ describe('tileImage', () => {
       /4x4x1 needs 16 values, has 1/,
     );
     expectError(
+      () => tileImage(img, { tileSize: 100_000, overlap: 0 }),
+      'too-many-pixels',
+      /1 tiles of 100000x100000x1 for a 4x4 image would hold 10000000000 values, more than 268435456/,
+    );
+    expectError(
       () => tileImage({ ...img, channels: 0 }, { tileSize: 2, overlap: 0 }),
       'bad-argument',
       /4x4x0/,

@@ -42,6 +42,9 @@ export interface UntileOptions {
   readonly window?: TileWindow;
 }
 
+/** Largest tile set tileImage creates, in values (N * T * T * C): 2^28 float32 values = 1 GiB. */
+export const MAX_TILE_VALUES = 2 ** 28;
+
 /** Smallest window weight: tile borders still count a little, so every pixel has positive total weight. */
 export const WINDOW_FLOOR = 1e-3;
 
@@ -49,7 +52,8 @@ export const WINDOW_FLOOR = 1e-3;
  * Cuts `image` into tiles (see the module doc for the grid). The input is not modified.
  * @throws ImageError 'bad-argument' if tileSize is not an integer >= 1, overlap not an integer in
  *   [0, tileSize), or the image size is not positive integers; 'shape-mismatch' if its data length differs
- *   from H * W * C.
+ *   from H * W * C; 'too-many-pixels' if the tiles would exceed {@link MAX_TILE_VALUES} values (a huge
+ *   tileSize, or an overlap close to tileSize on a large image).
  */
 export function tileImage(image: Image, opts: TilingOptions): TileSet {
   const { tileSize: t, overlap } = opts;
@@ -75,6 +79,13 @@ export function tileImage(image: Image, opts: TilingOptions): TileSet {
   const ys = axisPositions(h, t, overlap);
   const xs = axisPositions(w, t, overlap);
   const count = ys.length * xs.length;
+  if (count * t * t * c > MAX_TILE_VALUES) {
+    throw new ImageError(
+      'too-many-pixels',
+      `${count} tiles of ${t}x${t}x${c} for a ${h}x${w} image would hold ${count * t * t * c} values, ` +
+        `more than ${MAX_TILE_VALUES}`,
+    );
+  }
   const tiles = new Float32Array(count * t * t * c);
   const positions: { y: number; x: number }[] = [];
   const rowLen = t * c;
@@ -120,8 +131,9 @@ export function untile(
 ): Float32Array {
   const { tileSize: t, count, height: h, width: w } = set;
   const window = opts.window ?? 'hann';
-  if (!Number.isInteger(k) || k < 1)
+  if (!Number.isInteger(k) || k < 1) {
     throw new ImageError('bad-argument', `k (output channels) must be an integer >= 1, got ${k}`);
+  }
   if (window !== 'hann' && window !== 'triangle' && window !== 'none') {
     throw new ImageError(
       'bad-argument',
