@@ -122,6 +122,12 @@ export interface SamplerOptions {
   readonly cropSize?: number;
   /** Scale jitter range around canonical (log-uniform). @default [0.67, 1.5] */
   readonly scaleJitter?: readonly [number, number];
+  /**
+   * With this probability the jitter is drawn from the wide range instead, so the network also sees nuclei
+   * far from its canonical size (what a first inference pass on an unscaled image shows it, and what
+   * nuclei 2-3x larger or smaller than expected look like). @default { probability: 0.3, range: [0.4, 3] }
+   */
+  readonly wideJitter?: { readonly probability: number; readonly range: readonly [number, number] };
   /** Target options (inner distance alpha/beta). */
   readonly targets?: TargetOptions;
   /** Intensity augmentation options. */
@@ -193,7 +199,9 @@ export class CropSampler {
   /** One augmented crop: image [S,S,1] and its targets. */
   sampleOne(rng: Rng): { x: Float32Array; inner: Float32Array; outer: Float32Array; fg: Uint8Array } {
     const s = this.pick(rng);
-    const scale = logUniform(rng, this.jitter[0], this.jitter[1]);
+    const wide = this.opts.wideJitter ?? { probability: 0.3, range: [0.4, 3] };
+    const range = rng() < wide.probability ? wide.range : this.jitter;
+    const scale = logUniform(rng, range[0], range[1]);
     const S = this.cropSize;
     const R = S + 2 * this.margin;
     let crop = { image: s.image, labels: s.labels };
