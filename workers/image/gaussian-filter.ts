@@ -29,38 +29,47 @@ export function gaussianFilter(map: FloatMap, sigma: number): FloatMap {
     sum += weights[k + radius] = Math.exp((-0.5 * k * k) / (sigma * sigma));
   for (let k = 0; k < weights.length; k++) weights[k]! /= sum;
 
-  // Rows: each output pixel sums the reflected neighbours along x.
+  const src = map.data;
+  const taps = weights.length;
+  const w0 = weights[radius]!;
+  // Rows: the kernel is symmetric, so interior pixels sum w_k * (left_k + right_k); pixels within `radius`
+  // of an edge read their taps through the reflected index table.
   const rows = new Float32Array(height * width);
   const xIndex = reflectedIndices(width, radius);
-  const taps = weights.length;
-  const src = map.data;
+  const inner0 = Math.min(radius, width);
+  const inner1 = Math.max(inner0, width - radius);
   for (let y = 0; y < height; y++) {
     const b = y * width;
-    for (let x = 0; x < width; x++) {
+    for (let x = 0; x < inner0; x++) {
       let acc = 0;
-      if (x >= radius && x + radius < width) {
-        // Interior: taps are contiguous.
-        const s0 = b + x - radius;
-        for (let k = 0; k < taps; k++) acc += weights[k]! * src[s0 + k]!;
-      } else {
-        // Near an edge: taps of output x are xIndex[x .. x + 2 * radius].
-        for (let k = 0; k < taps; k++) acc += weights[k]! * src[b + xIndex[x + k]!]!;
-      }
+      for (let k = 0; k < taps; k++) acc += weights[k]! * src[b + xIndex[x + k]!]!;
+      rows[b + x] = acc;
+    }
+    for (let i = b + inner0; i < b + inner1; i++) {
+      let acc = w0 * src[i]!;
+      for (let k = 1; k <= radius; k++) acc += weights[radius + k]! * (src[i - k]! + src[i + k]!);
+      rows[i] = acc;
+    }
+    for (let x = inner1; x < width; x++) {
+      let acc = 0;
+      for (let k = 0; k < taps; k++) acc += weights[k]! * src[b + xIndex[x + k]!]!;
       rows[b + x] = acc;
     }
   }
-  // Columns: accumulate whole rows so that memory is read contiguously.
+  // Columns: whole rows at a time (contiguous reads), summed symmetrically in float64.
   const out = new Float32Array(height * width);
   const yIndex = reflectedIndices(height, radius);
   const acc = new Float64Array(width);
   for (let y = 0; y < height; y++) {
-    acc.fill(0);
-    for (let k = 0; k < weights.length; k++) {
-      const w = weights[k]!;
-      const src = yIndex[y + k]! * width;
-      for (let x = 0; x < width; x++) acc[x]! += w * rows[src + x]!;
+    const c = y * width;
+    for (let x = 0; x < width; x++) acc[x] = w0 * rows[c + x]!;
+    for (let k = 1; k <= radius; k++) {
+      const wk = weights[radius + k]!;
+      const up = yIndex[y + radius - k]! * width;
+      const down = yIndex[y + radius + k]! * width;
+      for (let x = 0; x < width; x++) acc[x]! += wk * (rows[up + x]! + rows[down + x]!);
     }
-    out.set(acc, y * width);
+    out.set(acc, c);
   }
   return { data: out, height, width };
 }

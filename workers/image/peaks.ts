@@ -130,92 +130,111 @@ export function peakLocalMax(map: FloatMap, opts: PeakOptions): Int32Array {
 /**
  * Maximum over the (2r+1) x (2r+1) square around each pixel, the window clipped at the edges, of a row-major
  * [H, W] array. Separable van Herk / Gil-Werman: about 3 comparisons per pixel per axis, whatever r is.
- * The column pass runs over whole rows at a time, so every memory access is contiguous.
+ * Blocks of k = 2r+1 elements along an axis: fwd = running max from the block start, bwd = from the block
+ * end; an unclipped window [i-r, i+r] spans at most two blocks, so its max is max(bwd[i-r], fwd[i+r]).
+ * The column pass works on whole rows at a time, so every memory access is contiguous.
  */
-export function maxFilterSquare(
-  src: ArrayLike<number>,
-  height: number,
-  width: number,
-  r: number,
-): Float32Array {
+export function maxFilterSquare(src: Float32Array, height: number, width: number, r: number): Float32Array {
   const rows = new Float32Array(height * width);
-  const fwd = new Float32Array(height * width);
-  const bwd = new Float32Array(height * width);
-  // Rows: each row is a line of `width` elements, stride 1; "lanes" = 1.
-  for (let y = 0; y < height; y++) runningMax(src, rows, fwd, bwd, y * width, 1, width, 1, r);
-  // Columns: lines of `height` elements, stride `width`, `width` lanes processed together.
-  const out = new Float32Array(height * width);
-  runningMax(rows, out, fwd, bwd, 0, width, height, width, r);
-  return out;
+  const fwd = new Float32Array(Math.max(width, 1));
+  const bwd = new Float32Array(Math.max(width, 1));
+  for (let y = 0; y < height; y++) rowMax(src, rows, y * width, width, r, fwd, bwd);
+  return columnMax(rows, height, width, r);
 }
 
-/**
- * Clipped running maximum of radius r along lines of n elements at `stride`, for `lanes` adjacent lines
- * (element j of lane l is at base + j * stride + l). fwd/bwd: scratch as large as the region.
- * Blocks of k = 2r+1 elements: fwd = prefix max within a block, bwd = suffix max; an unclipped window
- * [i-r, i+r] spans at most two blocks, so its max is max(bwd[i-r], fwd[i+r]).
- */
-function runningMax(
-  src: ArrayLike<number>,
+/** Clipped running max of radius r along one row of n values at `base`, from src into out. */
+function rowMax(
+  src: Float32Array,
   out: Float32Array,
+  base: number,
+  n: number,
+  r: number,
   fwd: Float32Array,
   bwd: Float32Array,
-  base: number,
-  stride: number,
-  n: number,
-  lanes: number,
-  r: number,
 ): void {
   const k = 2 * r + 1;
   for (let s = 0; s < n; s += k) {
-    const e = Math.min(n, s + k);
-    for (let l = 0; l < lanes; l++) {
-      let i = base + s * stride + l;
-      let m = src[i]!;
-      fwd[i] = m;
-      for (let j = s + 1; j < e; j++) {
-        i += stride;
-        const v = src[i]!;
-        if (v > m) m = v;
-        fwd[i] = m;
-      }
-      i = base + (e - 1) * stride + l;
-      m = src[i]!;
-      bwd[i] = m;
-      for (let j = e - 2; j >= s; j--) {
-        i -= stride;
-        const v = src[i]!;
-        if (v > m) m = v;
-        bwd[i] = m;
-      }
+    const e = s + k < n ? s + k : n;
+    let m = src[base + s]!;
+    for (let j = s; j < e; j++) {
+      const v = src[base + j]!;
+      if (v > m) m = v;
+      fwd[j] = m;
+    }
+    m = src[base + e - 1]!;
+    for (let j = e - 1; j >= s; j--) {
+      const v = src[base + j]!;
+      if (v > m) m = v;
+      bwd[j] = m;
     }
   }
   const lastBlock = Math.floor((n - 1) / k) * k;
-  for (let j = 0; j < n; j++) {
-    const o = base + j * stride;
-    if (j < r) {
-      // Window clipped at the start: [0, hi] lies in block 0, whose prefix max is exact.
-      const h = base + Math.min(j + r, n - 1) * stride;
-      for (let l = 0; l < lanes; l++) out[o + l] = fwd[h + l]!;
-    } else if (j + r < n) {
-      const a = base + (j - r) * stride;
-      const b = base + (j + r) * stride;
-      for (let l = 0; l < lanes; l++) {
-        const u = bwd[a + l]!;
-        const v = fwd[b + l]!;
-        out[o + l] = u > v ? u : v;
-      }
-    } else {
-      // Clipped at the end: [lo, n-1]; the last block's suffix max ends at n - 1.
-      const a = base + (j - r) * stride;
-      const b = base + (n - 1) * stride;
-      if (j - r >= lastBlock) for (let l = 0; l < lanes; l++) out[o + l] = bwd[a + l]!;
-      else
-        for (let l = 0; l < lanes; l++) {
-          const u = bwd[a + l]!;
-          const v = fwd[b + l]!;
-          out[o + l] = u > v ? u : v;
-        }
+  const head = r < n ? r : n;
+  // Clipped at the start: [0, j + r] lies in block 0, whose running max from the start is exact.
+  for (let j = 0; j < head; j++) out[base + j] = fwd[j + r < n ? j + r : n - 1]!;
+  for (let j = r; j + r < n; j++) {
+    const a = bwd[j - r]!;
+    const b = fwd[j + r]!;
+    out[base + j] = a > b ? a : b;
+  }
+  // Clipped at the end: [j - r, n - 1]; the last block's bwd runs to n - 1.
+  for (let j = Math.max(r, n - r); j < n; j++) {
+    const a = bwd[j - r]!;
+    if (j - r >= lastBlock) out[base + j] = a;
+    else {
+      const b = fwd[n - 1]!;
+      out[base + j] = a > b ? a : b;
     }
   }
+}
+
+/** The same running max down the columns, computed a whole row at a time. */
+function columnMax(src: Float32Array, height: number, width: number, r: number): Float32Array {
+  const k = 2 * r + 1;
+  const n = height * width;
+  const fwd = new Float32Array(n);
+  const bwd = new Float32Array(n);
+  for (let s = 0; s < height; s += k) {
+    const e = s + k < height ? s + k : height;
+    fwd.set(src.subarray(s * width, (s + 1) * width), s * width);
+    for (let y = s + 1; y < e; y++) {
+      const o = y * width;
+      for (let x = o; x < o + width; x++) {
+        const a = fwd[x - width]!;
+        const v = src[x]!;
+        fwd[x] = v > a ? v : a;
+      }
+    }
+    bwd.set(src.subarray((e - 1) * width, e * width), (e - 1) * width);
+    for (let y = e - 2; y >= s; y--) {
+      const o = y * width;
+      for (let x = o; x < o + width; x++) {
+        const a = bwd[x + width]!;
+        const v = src[x]!;
+        bwd[x] = v > a ? v : a;
+      }
+    }
+  }
+  const out = new Float32Array(n);
+  const lastBlock = Math.floor((height - 1) / k) * k;
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    const lo = y - r;
+    const hi = y + r;
+    if (lo < 0) {
+      const h = (hi < height ? hi : height - 1) * width;
+      out.set(fwd.subarray(h, h + width), o);
+    } else if (hi >= height && lo >= lastBlock) {
+      out.set(bwd.subarray(lo * width, (lo + 1) * width), o);
+    } else {
+      const a0 = lo * width;
+      const b0 = (hi < height ? hi : height - 1) * width;
+      for (let x = 0; x < width; x++) {
+        const a = bwd[a0 + x]!;
+        const b = fwd[b0 + x]!;
+        out[o + x] = a > b ? a : b;
+      }
+    }
+  }
+  return out;
 }

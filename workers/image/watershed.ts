@@ -101,8 +101,9 @@ export function watershed(
 }
 
 /**
- * Dense rank (0 = lowest) of the value of every pixel where `use` is 1, by a two-pass LSD radix sort of the
- * float32 bit patterns mapped to unsigned order (-0 counts as +0). Returns the number of distinct values.
+ * Dense rank (0 = lowest) of the value of every pixel where `use` is 1: an LSD radix sort (3 passes of 11
+ * bits, keys carried along with pixel indices) of the float32 bit patterns mapped to unsigned order
+ * (-0 counts as +0). Returns the number of distinct values.
  */
 function rankValues(
   values: Float32Array,
@@ -110,48 +111,48 @@ function rankValues(
   count: number,
 ): { rank: Int32Array; buckets: number } {
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  const keys = new Uint32Array(count);
-  let order = new Int32Array(count);
+  let keys = new Uint32Array(count);
+  let pixels = new Int32Array(count);
   let m = 0;
   for (let i = 0; i < values.length; i++) {
     if (use[i] !== 1) continue;
     const b = bits[i]! === 0x80000000 ? 0 : bits[i]!;
     // Negative floats: flip all bits; positive: flip the sign bit. Unsigned order = float order.
     keys[m] = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
-    order[m] = m;
-    m++;
+    pixels[m++] = i;
   }
-  let scratch = new Int32Array(count);
-  const counts = new Int32Array(65536);
-  for (const shift of [0, 16]) {
+  let keys2 = new Uint32Array(count);
+  let pixels2 = new Int32Array(count);
+  const counts = new Int32Array(2048);
+  for (const shift of [0, 11, 22]) {
     counts.fill(0);
-    for (let j = 0; j < count; j++) counts[(keys[order[j]!]! >>> shift) & 0xffff]!++;
+    for (let j = 0; j < count; j++) counts[(keys[j]! >>> shift) & 0x7ff]!++;
+    // All keys share this digit (common in the top bits): the pass would move nothing.
+    if (counts[(keys[0]! >>> shift) & 0x7ff] === count) continue;
     let sum = 0;
-    for (let v = 0; v < 65536; v++) {
+    for (let v = 0; v < 2048; v++) {
       const c = counts[v]!;
       counts[v] = sum;
       sum += c;
     }
     for (let j = 0; j < count; j++) {
-      const o = order[j]!;
-      scratch[counts[(keys[o]! >>> shift) & 0xffff]!++] = o;
+      const key = keys[j]!;
+      const at = counts[(key >>> shift) & 0x7ff]!++;
+      keys2[at] = key;
+      pixels2[at] = pixels[j]!;
     }
-    [order, scratch] = [scratch, order];
+    [keys, keys2] = [keys2, keys];
+    [pixels, pixels2] = [pixels2, pixels];
   }
-  // order[j] is the j-th smallest among the used pixels (numbered in raster order); map back to pixels.
-  const pixel = scratch; // reuse: pixel index of the m-th used pixel
-  m = 0;
-  for (let i = 0; i < values.length; i++) if (use[i] === 1) pixel[m++] = i;
   const rank = new Int32Array(values.length);
   let r = -1;
-  let prev = -1;
+  let prev = 0;
   for (let j = 0; j < count; j++) {
-    const o = order[j]!;
-    if (j === 0 || keys[o] !== prev) {
+    if (j === 0 || keys[j] !== prev) {
       r++;
-      prev = keys[o]!;
+      prev = keys[j]!;
     }
-    rank[pixel[o]!] = r;
+    rank[pixels[j]!] = r;
   }
   return { rank, buckets: r + 1 };
 }
