@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { readImageFile, readLabelsFile } from '../workers/image/files.js';
 import { poolScores, scoreImage } from '../workers/image/metrics.js';
 import type { Labels } from '../workers/image/types.js';
-import type { DeepWatershedOptions } from '../workers/image/watershed.js';
 import { readModelCard } from '../workers/model/model-io.js';
 import { loadRunner, type HeadMaps } from '../workers/model/runners.js';
+import type { PostprocessSettings } from '../workers/pipeline/options.js';
 import { postprocess, watershedOptions, type TileGrid } from '../workers/pipeline/postprocess.js';
 import { predictTiles } from '../workers/pipeline/predict.js';
 import { prepareImage, selectImages, type ImageMeta } from '../workers/pipeline/preprocess.js';
@@ -69,38 +69,53 @@ async function main(): Promise<void> {
     `${files.length} val images predicted in ${((performance.now() - t0) / 1000).toFixed(1)} s (${rescaled} rescaled by autoscale)`,
   );
 
-  const evaluate = (opts: DeepWatershedOptions): { f1: number; dsb: number } => {
+  const evaluate = (opts: PostprocessSettings): { f1: number; dsb: number } => {
     const scores = cache.map((c) =>
       scoreImage(postprocess(c.maps, c.grid, c.meta, { watershed: opts }), c.truth),
     );
     const pooled = poolScores(scores);
     return { f1: pooled.f1_50, dsb: pooled.meanPerImage.dsb };
   };
-  const grid: Record<string, readonly number[]> = {
+  const grid: Record<string, readonly (number | string)[]> = {
+    resolution: ['original', 'model'],
     radius: [2, 3, 4, 5, 6, 8],
     maximaThreshold: [0.05, 0.1, 0.2, 0.3, 0.4],
-    interiorThreshold: [0.3, 0.4, 0.5, 0.6],
     maximaSmooth: [0, 1, 2],
     interiorSmooth: [0, 1, 2],
     smallObjectsThreshold: [0, 5, 10, 20, 40],
+    fillHolesThreshold: [0, 10, 30],
   };
-  let best: DeepWatershedOptions = { ...base };
-  let bestScore = evaluate(best);
-  console.log(`start: F1@0.5 ${bestScore.f1.toFixed(4)}, DSB (mean per image) ${bestScore.dsb.toFixed(4)}`);
-  for (let round = 1; round <= 2; round++) {
-    for (const [key, values] of Object.entries(grid)) {
-      for (const value of values) {
-        const trial = { ...best, [key]: value };
-        const s = evaluate(trial);
-        const better = s.f1 + s.dsb > bestScore.f1 + bestScore.dsb + 1e-6;
-        console.log(
-          `round ${round} ${key}=${value}: F1@0.5 ${s.f1.toFixed(4)}, DSB ${s.dsb.toFixed(4)}${better ? ' *' : ''}`,
-        );
-        if (better) {
-          best = trial;
-          bestScore = s;
+  const interior = { fg: [0.3, 0.4, 0.5, 0.6, 0.7], outer: [0.02, 0.05, 0.1, 0.2, 0.3] };
+  let best: PostprocessSettings = base;
+  let bestScore = { f1: -1, dsb: -1 };
+  // One descent per mask source (their interior thresholds live on different scales).
+  for (const [mask, start] of [
+    ['fg', 0.5],
+    ['outer', 0.05],
+  ] as const) {
+    let cur: PostprocessSettings = { ...base, mask, interiorThreshold: start };
+    let curScore = evaluate(cur);
+    console.log(`mask ${mask} start: F1@0.5 ${curScore.f1.toFixed(4)}, DSB ${curScore.dsb.toFixed(4)}`);
+    for (let round = 1; round <= 2; round++) {
+      for (const [key, values] of [...Object.entries(grid), ['interiorThreshold', interior[mask]] as const]) {
+        for (const value of values) {
+          if (cur[key as keyof PostprocessSettings] === value) continue;
+          const trial = { ...cur, [key]: value };
+          const s = evaluate(trial);
+          const better = s.f1 + s.dsb > curScore.f1 + curScore.dsb + 1e-6;
+          console.log(
+            `mask ${mask} round ${round} ${key}=${value}: F1@0.5 ${s.f1.toFixed(4)}, DSB ${s.dsb.toFixed(4)}${better ? ' *' : ''}`,
+          );
+          if (better) {
+            cur = trial;
+            curScore = s;
+          }
         }
       }
+    }
+    if (curScore.f1 + curScore.dsb > bestScore.f1 + bestScore.dsb) {
+      best = cur;
+      bestScore = curScore;
     }
   }
   console.log(

@@ -17,18 +17,41 @@ export const MIN_SCALE = 1 / 8;
 export const MAX_SCALE = 8;
 
 /**
- * Deep-watershed settings used when neither the card's `postprocess` nor the caller sets them.
- * Chosen on the val set with nuclear/1 (see the model card's `postprocess` once recorded there).
+ * How postprocess turns maps into labels, beyond deep watershed's own options:
+ * - `mask`: the object mask comes from the fg head ('fg', threshold `interiorThreshold` on P(fg)) or from
+ *   the outer distance ('outer', DeepCell's way);
+ * - `resolution`: where the watershed runs. 'original': the blended maps are resized back to the image's
+ *   original size (bilinear) and the watershed runs there with `radius` and the smoothing sigmas divided by
+ *   the scale and the size thresholds by its square (they are given in model px), so boundaries are as
+ *   fine as the input. 'model': the watershed runs at the model's scale and the labels are resized back
+ *   by nearest neighbour.
  */
-export const PIPELINE_WATERSHED_DEFAULTS: DeepWatershedOptions = {
-  radius: 3,
+export interface PostprocessSettings extends DeepWatershedOptions {
+  readonly mask?: 'fg' | 'outer';
+  readonly resolution?: 'original' | 'model';
+}
+
+/**
+ * Settings used when neither the card's `postprocess` nor the caller sets them (radius, sigmas and size
+ * thresholds in model px, i.e. for nuclei of about the card's targetDiameterPx).
+ */
+export const PIPELINE_POSTPROCESS_DEFAULTS: PostprocessSettings = {
+  mask: 'fg',
+  resolution: 'original',
+  radius: 4,
   maximaThreshold: 0.1,
   interiorThreshold: 0.5,
-  maximaSmooth: 1,
+  maximaSmooth: 0,
   interiorSmooth: 1,
-  smallObjectsThreshold: 10,
-  fillHolesThreshold: 15,
+  smallObjectsThreshold: 0,
+  fillHolesThreshold: 0,
 };
+
+const SETTING_KEYS = new Set<string>([
+  ...Object.keys(PIPELINE_POSTPROCESS_DEFAULTS),
+  'excludeBorder',
+  'connectivity',
+]);
 
 export function bad(message: string): never {
   throw new ImageError('bad-argument', message);
@@ -52,9 +75,16 @@ export function checkScale(name: string, v: unknown): number {
   return s;
 }
 
-/** The card's deep-watershed settings without its `method` tag. */
-export function cardWatershedOptions(card: ModelCard): DeepWatershedOptions {
-  if (!card.postprocess) return {};
-  const { method: _method, ...rest } = card.postprocess;
-  return rest as DeepWatershedOptions;
+/**
+ * The card's postprocess settings: the known keys of `PostprocessSettings` (H5's `useFg: boolean` is read
+ * as `mask`); the `method` tag and any other informational keys are ignored.
+ */
+export function cardPostprocessSettings(card: ModelCard): PostprocessSettings {
+  const pp = card.postprocess as Record<string, unknown> | undefined;
+  if (!pp) return {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(pp)) if (SETTING_KEYS.has(k)) out[k] = v;
+  if (typeof pp['useFg'] === 'boolean' && out['mask'] === undefined)
+    out['mask'] = pp['useFg'] ? 'fg' : 'outer';
+  return out as PostprocessSettings;
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { randomDisks, type Disk } from '../image/synthetic-nuclei.js';
 import { ImageError, type Labels, type RawArray } from '../image/types.js';
-import { postprocess } from './postprocess.js';
+import { PIPELINE_POSTPROCESS_DEFAULTS } from './options.js';
+import { postprocess, watershedOptions } from './postprocess.js';
 import { predictTiles } from './predict.js';
 import { preprocess } from './preprocess.js';
 import { medianDiameter, rescaleForDiameter } from './scale.js';
@@ -97,6 +98,35 @@ describe('segmentImage with a precomputed-maps runner (plumbing, no model)', () 
     expect(result!.passes).toBe(1);
     expect(result!.scale).toBe(0.5);
     expectDisksFound(result!.labels, big, 0.7);
+  });
+
+  it('watershed at the model scale (resolution: model) also finds the disks after a 1/2 rescale', async () => {
+    const [result] = await segmentImageDetailed(
+      renderDistanceScene(big, H, W),
+      new PrecomputedMapsRunner(),
+      testCard(14, 0.5),
+      {
+        mpp: 0.25,
+        tileSize: 128,
+        watershed: { resolution: 'model' },
+      },
+    );
+    expect(result!.scale).toBe(0.5);
+    expectDisksFound(result!.labels, big, 0.7);
+  });
+
+  it('the outer-distance mask (mask: outer) finds the same disks', async () => {
+    const [labels] = await segmentImage(
+      renderDistanceScene(small, H, W),
+      new PrecomputedMapsRunner(),
+      testCard(14),
+      {
+        tileSize: 128,
+        autoscale: false,
+        watershed: { mask: 'outer', interiorThreshold: 0.02 },
+      },
+    );
+    expectDisksFound(labels!, small);
   });
 
   it('a 2-plane stack gives two label images', async () => {
@@ -195,10 +225,31 @@ describe('pipeline option errors are ImageErrors that say what was wrong', () =>
     expect(() => postprocess(maps, grid, p!.meta)).toThrow(ImageError);
   });
 
+  it('postprocess refuses an unknown mask or resolution', async () => {
+    await expect(
+      segmentImage(raw, new PrecomputedMapsRunner(), card, { watershed: { mask: 'x' as 'fg' } }),
+    ).rejects.toThrow(/postprocess 'mask' must be 'fg' or 'outer'; got "x"/);
+    await expect(
+      segmentImage(raw, new PrecomputedMapsRunner(), card, { watershed: { resolution: 'y' as 'model' } }),
+    ).rejects.toThrow(/postprocess 'resolution' must be 'original' or 'model'; got "y"/);
+  });
+
   it('maxPasses must be a positive integer', async () => {
     await expect(segmentImage(raw, new PrecomputedMapsRunner(), card, { maxPasses: 0 })).rejects.toThrow(
       /'maxPasses' must be an integer >= 1; got 0/,
     );
+  });
+});
+
+describe('postprocess settings', () => {
+  it('pipeline defaults < card postprocess (useFg read as mask, method and other keys ignored) < caller', () => {
+    const card = {
+      ...testCard(14),
+      postprocess: { method: 'deep-watershed' as const, radius: 6, useFg: false, chosenOn: 'val' },
+    };
+    const s = watershedOptions({ card, watershed: { maximaThreshold: 0.3 } });
+    expect(s).toEqual({ ...PIPELINE_POSTPROCESS_DEFAULTS, radius: 6, mask: 'outer', maximaThreshold: 0.3 });
+    expect(watershedOptions({})).toEqual(PIPELINE_POSTPROCESS_DEFAULTS);
   });
 });
 

@@ -1,18 +1,24 @@
 /**
  * Stage 3 of segmentation: per-tile head maps → a label image at the input's original size.
  * untile (Hann-window blend) each head → deep watershed (seeds from inner distance, mask from the fg
- * probability, flooding on -outer distance) → nearest-neighbour resize back to the original size →
- * sequential relabel (1..N, since shrinking can drop tiny objects).
+ * probability or the outer distance, flooding on -outer distance), either on the maps resized back to the
+ * original size (default) or at the model's scale followed by a nearest-neighbour resize of the labels and a
+ * sequential relabel (see `PostprocessSettings` in ./options.ts).
  */
 import { relabelSequential } from '../image/labels.js';
-import { resizeNearest } from '../image/resize.js';
+import { resizeMap, resizeNearest } from '../image/resize.js';
 import { untile, type TileSet, type TileWindow } from '../image/tiling.js';
 import type { FloatMap, Labels } from '../image/types.js';
 import { deepWatershed, type DeepWatershedOptions } from '../image/watershed.js';
-import type { HeadMaps } from '../model/runners.js';
-import type { ImageMeta } from './preprocess.js';
 import type { ModelCard } from '../model/model-io.js';
-import { bad, cardWatershedOptions, PIPELINE_WATERSHED_DEFAULTS } from './options.js';
+import type { HeadMaps } from '../model/runners.js';
+import {
+  bad,
+  cardPostprocessSettings,
+  PIPELINE_POSTPROCESS_DEFAULTS,
+  type PostprocessSettings,
+} from './options.js';
+import type { ImageMeta } from './preprocess.js';
 
 /** Where the tiles lay: a `TileSet` without its pixels (what a postprocess worker receives). */
 export type TileGrid = Omit<TileSet, 'tiles'>;
@@ -20,8 +26,8 @@ export type TileGrid = Omit<TileSet, 'tiles'>;
 export interface PostprocessOptions {
   /** The model card: its `postprocess` settings override the pipeline defaults. @default - none */
   readonly card?: ModelCard;
-  /** Deep-watershed settings, over the card's and the pipeline defaults (options.ts). @default - those */
-  readonly watershed?: DeepWatershedOptions;
+  /** Settings over the card's and the pipeline defaults (options.ts). @default - those */
+  readonly watershed?: PostprocessSettings;
   /** Tile blending window. @default 'hann' */
   readonly window?: TileWindow;
 }
@@ -41,10 +47,38 @@ export function untileMaps(
   return { inner: one(maps.inner), outer: one(maps.outer), fg: one(maps.fg) };
 }
 
+/** The settings postprocess uses: pipeline defaults < card's `postprocess` < `opts.watershed`. */
+export function watershedOptions(opts: Pick<PostprocessOptions, 'card' | 'watershed'>): PostprocessSettings {
+  return {
+    ...PIPELINE_POSTPROCESS_DEFAULTS,
+    ...(opts.card ? cardPostprocessSettings(opts.card) : {}),
+    ...opts.watershed,
+  };
+}
+
+/** Model-px deep-watershed options expressed in original px (image px = model px / scale). */
+function toOriginalPixels(o: DeepWatershedOptions, scale: number): DeepWatershedOptions {
+  const area = (a: number | undefined): number | undefined =>
+    a === undefined ? undefined : Math.round(a / (scale * scale));
+  const sigma = (s: number | undefined): number | undefined =>
+    s === undefined ? undefined : Math.min(64, s / scale);
+  const out: Record<string, unknown> = {
+    ...o,
+    radius: Math.max(1, Math.round((o.radius ?? 10) / scale)),
+    maximaSmooth: sigma(o.maximaSmooth),
+    interiorSmooth: sigma(o.interiorSmooth),
+    smallObjectsThreshold: area(o.smallObjectsThreshold),
+    fillHolesThreshold: area(o.fillHolesThreshold),
+  };
+  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
+  return out as DeepWatershedOptions;
+}
+
 /**
  * Turns one image's tile outputs into its label image [originalHeight, originalWidth], ids 1..N.
- * @throws ImageError 'bad-argument' when `meta` and `grid` disagree on the scaled size, or an option is bad;
- *   'shape-mismatch' when the maps do not hold count * T * T values.
+ * @throws ImageError 'bad-argument' when `meta` and `grid` disagree on the scaled size, or a setting is bad
+ *   (unknown `mask`/`resolution`, deep-watershed option out of range); 'shape-mismatch' when the maps do not
+ *   hold count * T * T values.
  */
 export function postprocess(
   maps: HeadMaps,
@@ -57,17 +91,26 @@ export function postprocess(
       `tile grid is ${grid.height}x${grid.width} but the image meta says the scaled image is ${meta.scaledHeight}x${meta.scaledWidth}`,
     );
   }
+  const { mask, resolution, ...ws } = watershedOptions(opts);
+  if (mask !== 'fg' && mask !== 'outer')
+    bad(`postprocess 'mask' must be 'fg' or 'outer'; got ${JSON.stringify(mask)}`);
+  if (resolution !== 'original' && resolution !== 'model')
+    bad(`postprocess 'resolution' must be 'original' or 'model'; got ${JSON.stringify(resolution)}`);
   const full = untileMaps(maps, grid, opts.window ?? 'hann');
-  const labels = deepWatershed(full, watershedOptions(opts));
-  if (labels.height === meta.originalHeight && labels.width === meta.originalWidth) return labels;
-  return relabelSequential(resizeNearest(labels, meta.originalHeight, meta.originalWidth));
-}
-
-/** The deep-watershed settings postprocess uses: pipeline defaults < card's `postprocess` < `opts.watershed`. */
-export function watershedOptions(opts: Pick<PostprocessOptions, 'card' | 'watershed'>): DeepWatershedOptions {
-  return {
-    ...PIPELINE_WATERSHED_DEFAULTS,
-    ...(opts.card ? cardWatershedOptions(opts.card) : {}),
-    ...opts.watershed,
-  };
+  const { originalHeight: h, originalWidth: w } = meta;
+  const same = full.inner.height === h && full.inner.width === w;
+  if (resolution === 'original') {
+    const back = (m: FloatMap): FloatMap => (same ? m : resizeMap(m, h, w));
+    const input = {
+      inner: back(full.inner),
+      outer: back(full.outer),
+      ...(mask === 'fg' ? { fg: back(full.fg) } : {}),
+    };
+    return deepWatershed(input, same ? ws : toOriginalPixels(ws, meta.scale));
+  }
+  const labels = deepWatershed(
+    { inner: full.inner, outer: full.outer, ...(mask === 'fg' ? { fg: full.fg } : {}) },
+    ws,
+  );
+  return same ? labels : relabelSequential(resizeNearest(labels, h, w));
 }

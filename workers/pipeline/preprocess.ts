@@ -1,7 +1,8 @@
 /**
  * Stage 1 of segmentation: a decoded array → model-ready tiles, one tile set per image of the array.
- * toImages (channel selection, axis order) → rescale to the model's scale (bilinear) → percentile
- * normalization as the model card says → tiles [N, T, T, C] (reflect-padded at edges, see ../image/tiling.ts).
+ * toImages (channel selection, axis order) → percentile normalization as the model card says → rescale to
+ * the model's scale (bilinear) → tiles [N, T, T, C] (reflect-padded at edges, see ../image/tiling.ts).
+ * Normalizing first matches how the training data was prepared (workers/model/dataset.ts).
  */
 import { toImages } from '../image/channels.js';
 import { percentileNormalize } from '../image/normalize.js';
@@ -118,10 +119,11 @@ export function prepareImage(
   const { tileSize, overlap } = resolveTiling(card, tiling);
   const h = Math.max(1, Math.round(image.height * scale));
   const w = Math.max(1, Math.round(image.width * scale));
-  const scaled = h === image.height && w === image.width ? image : resizeBilinear(image, h, w);
+  // Normalized before rescaling, exactly as the training data was prepared (workers/model/dataset.ts).
   const { low, high } = card.input.normalization;
-  const normalized = percentileNormalize(scaled, { low, high });
-  const tiles = tileImage(normalized, { tileSize, overlap });
+  const normalized = percentileNormalize(image, { low, high });
+  const scaled = h === image.height && w === image.width ? normalized : resizeBilinear(normalized, h, w);
+  const tiles = tileImage(scaled, { tileSize, overlap });
   return {
     tiles,
     meta: {
