@@ -29,7 +29,8 @@ const asCard = (card: CardLike) => card as unknown as ModelCard;
 function preprocessOptions(opts: StageOptions) {
   return {
     ...(opts.micronsPerPixel !== undefined ? { mpp: opts.micronsPerPixel } : {}),
-    ...(opts.channels.length ? { channels: opts.channels } : {}),
+    ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
+    ...(opts.channels?.length ? { channels: opts.channels } : {}),
     ...(opts.dimensionOrder ? { dimensionOrder: opts.dimensionOrder } : {}),
   };
 }
@@ -78,7 +79,7 @@ export const pipelineStages: SegmentationStages = {
   },
 
   nextScale(labels, meta, card, opts, pass) {
-    const auto = opts.micronsPerPixel === undefined;
+    const auto = opts.micronsPerPixel === undefined && opts.scale === undefined;
     if (!auto || pass >= MAX_PASSES) return undefined;
     return rescaleForDiameter(
       labels,

@@ -46,7 +46,7 @@ export const trivialStages: SegmentationStages = {
   preprocess(bytes, name, _card, opts): PreparedImage {
     const raw = decodeImage(bytes, { name, maxPixels: opts.maxPixels });
     const [image] = toImages(raw, {
-      channels: opts.channels,
+      ...(opts.channels?.length ? { channels: opts.channels } : { channels: [0] }),
       ...(opts.dimensionOrder ? { dimensionOrder: opts.dimensionOrder } : {}),
     });
     if (!image) throw new RangeError(`${name}: no image in the file`);

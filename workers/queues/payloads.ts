@@ -7,8 +7,13 @@
 export interface SegmentationOptions {
   /** Physical pixel size of the input in µm; rescaled to the model's µm/px. @default - the file's, else the model's */
   readonly micronsPerPixel?: number;
-  /** Input channels to use, 0-based, in the order the model wants them. @default [0] */
-  readonly channels: readonly number[];
+  /** Explicit rescale factor image px → model px (DeepCell `dataRescale`); overrides µm/px. @default - none */
+  readonly scale?: number;
+  /**
+   * Input channels to use, 0-based, in the order the model wants them.
+   * @default - every channel when the image has as many as the model takes, else channel 0
+   */
+  readonly channels?: readonly number[];
   /**
    * Axis order of the input in the DeepCell vocabulary (`XY`, `CXY`, `XYC`, `ZXY`...).
    * @default - the axes the file states (a plain 2-D image is `XY`)

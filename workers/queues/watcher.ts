@@ -28,7 +28,13 @@ export class JobWatcher {
   }
 
   start(): Promise<unknown> {
-    this.started ??= this.subscriber.subscribe(this.records.channel);
+    // Subscribe only once the connection is ready: a SUBSCRIBE queued before ioredis's ready check (INFO)
+    // puts the connection in subscriber mode too early and the check fails.
+    this.started ??= (
+      this.subscriber.status === 'ready'
+        ? Promise.resolve()
+        : new Promise((r) => this.subscriber.once('ready', r))
+    ).then(() => this.subscriber.subscribe(this.records.channel));
     return this.started;
   }
 

@@ -1,0 +1,125 @@
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Settings of the job service (API and workers), from the environment. Validated at boot: a bad or
+ * missing value fails startup with every problem listed, not the first request.
+ */
+export interface ServiceConfig {
+  /** HOST. @default '127.0.0.1' */
+  readonly host: string;
+  /** PORT. @default 8080 */
+  readonly port: number;
+  /** REDIS_URL (required). */
+  readonly redisUrl: string;
+  /** KIOSK_BUCKET: a folder path, `file://`, `gs://bucket[/prefix]` or `s3://bucket[/prefix]`. @default '.kiosk/bucket' */
+  readonly bucket: string;
+  /** KIOSK_PREFIX: Redis key prefix of queues and job records. @default 'kiosk' */
+  readonly prefix: string;
+  /** KIOSK_LAB: the lab whose jobs this deployment serves (isolation per lab comes with authentication). @default 'default' */
+  readonly lab: string;
+  /** KIOSK_MAX_UPLOAD_MB: largest uploaded file. @default 512 */
+  readonly maxUploadBytes: number;
+  /** KIOSK_MAX_FILES: most files in one multipart upload. @default 1000 */
+  readonly maxFilesPerUpload: number;
+  /** KIOSK_MAX_PIXELS: largest decoded image, in values (H·W·C·Z). @default 2^28 */
+  readonly maxPixels: number;
+  /** KIOSK_MAX_ZIP_ENTRIES: most images in one zip. @default 10000 */
+  readonly maxZipEntries: number;
+  /** KIOSK_MAX_ZIP_MB: most uncompressed bytes in one zip. @default 4096 */
+  readonly maxZipBytes: number;
+  /** KIOSK_MAX_ZIP_RATIO: highest uncompressed/compressed ratio of a zip entry over 1 MiB. @default 1100 */
+  readonly maxZipRatio: number;
+  /** KIOSK_JOB_TTL_S: seconds a finished job's record is kept (the Kiosk's EXPIRE). @default 604800 (7 days) */
+  readonly finishedTtlS: number;
+  /** KIOSK_PUBLIC_URL: base of download URLs given to clients. @default - from each request's Host */
+  readonly publicUrl?: string;
+  /** KIOSK_MODELS_DIR: built-in models (`<name>/<version>/`). @default '<repo>/models' */
+  readonly modelsDir: string;
+  /** KIOSK_MODEL_CACHE: where bucket models are copied before loading. @default '.kiosk/model-cache' */
+  readonly modelCacheDir: string;
+  /** KIOSK_DEFAULT_MODEL: model of `segmentation` jobs that name none. @default 'nuclear' */
+  readonly defaultModel: string;
+  /** KIOSK_SIGNED_URL_TTL_S: lifetime of signed download URLs (cloud buckets). @default 3600 */
+  readonly signedUrlTtlS: number;
+  /** KIOSK_ATTEMPTS: tries per stage for transient errors. @default 3 */
+  readonly attempts: number;
+  /** KIOSK_BACKOFF_MS: first retry delay (doubles). @default 1000 */
+  readonly backoffMs: number;
+  /** KIOSK_PREDICT_CONCURRENCY: predict jobs one inference worker runs at once (their tiles share batches). @default 4 */
+  readonly predictConcurrency: number;
+  /** KIOSK_CPU_CONCURRENCY: jobs per CPU queue one CPU worker runs at once. @default 1 */
+  readonly cpuConcurrency: number;
+  /** KIOSK_BATCH_TILES: most tiles per model call. @default 16 */
+  readonly maxBatchTiles: number;
+  /** KIOSK_RUNTIME: inference runtime (auto | onnx | tfjs). @default 'auto' */
+  readonly runtime: 'auto' | 'onnx' | 'tfjs';
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads and checks the configuration; throws ConfigError naming each bad variable, its rule and its value. */
+export function loadConfig(env: Env = process.env, overrides: Partial<ServiceConfig> = {}): ServiceConfig {
+  const problems: string[] = [];
+  const int = (name: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return def;
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v < min || v > max) {
+      problems.push(`'${name}' must be an integer in [${min}, ${max}]; got ${JSON.stringify(raw)}`);
+      return def;
+    }
+    return v;
+  };
+  const redisUrl = overrides.redisUrl ?? env.REDIS_URL;
+  if (!redisUrl) problems.push(`'REDIS_URL' is required (redis://host:port)`);
+  else if (!/^rediss?:\/\//.test(redisUrl))
+    problems.push(`'REDIS_URL' must start with redis:// or rediss://; got ${JSON.stringify(redisUrl)}`);
+  const runtime = env.KIOSK_RUNTIME ?? 'auto';
+  if (!['auto', 'onnx', 'tfjs'].includes(runtime))
+    problems.push(`'KIOSK_RUNTIME' must be auto, onnx or tfjs; got ${JSON.stringify(runtime)}`);
+  const publicUrl = env.KIOSK_PUBLIC_URL;
+  if (publicUrl && !/^https?:\/\/[^/]+/.test(publicUrl))
+    problems.push(`'KIOSK_PUBLIC_URL' must be an http(s) URL; got ${JSON.stringify(publicUrl)}`);
+  const prefix = env.KIOSK_PREFIX ?? 'kiosk';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix))
+    problems.push(`'KIOSK_PREFIX' must be 1-64 of [A-Za-z0-9_-]; got ${JSON.stringify(prefix)}`);
+  const lab = env.KIOSK_LAB ?? 'default';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(lab))
+    problems.push(`'KIOSK_LAB' must be 1-64 of [A-Za-z0-9_-]; got ${JSON.stringify(lab)}`);
+  const config: ServiceConfig = {
+    host: env.HOST ?? '127.0.0.1',
+    port: int('PORT', 8080, 0, 65535),
+    redisUrl: redisUrl ?? '',
+    bucket: env.KIOSK_BUCKET ?? '.kiosk/bucket',
+    prefix,
+    lab,
+    maxUploadBytes: int('KIOSK_MAX_UPLOAD_MB', 512, 1, 1 << 20) * 2 ** 20,
+    maxFilesPerUpload: int('KIOSK_MAX_FILES', 1000, 1),
+    maxPixels: int('KIOSK_MAX_PIXELS', 2 ** 28, 1),
+    maxZipEntries: int('KIOSK_MAX_ZIP_ENTRIES', 10_000, 1),
+    maxZipBytes: int('KIOSK_MAX_ZIP_MB', 4096, 1, 1 << 20) * 2 ** 20,
+    maxZipRatio: int('KIOSK_MAX_ZIP_RATIO', 1100, 2),
+    finishedTtlS: int('KIOSK_JOB_TTL_S', 7 * 86_400, 1),
+    ...(publicUrl ? { publicUrl: publicUrl.replace(/\/+$/, '') } : {}),
+    modelsDir: env.KIOSK_MODELS_DIR ?? join(repoRoot, 'models'),
+    modelCacheDir: env.KIOSK_MODEL_CACHE ?? '.kiosk/model-cache',
+    defaultModel: env.KIOSK_DEFAULT_MODEL ?? 'nuclear',
+    signedUrlTtlS: int('KIOSK_SIGNED_URL_TTL_S', 3600, 1, 7 * 86_400),
+    attempts: int('KIOSK_ATTEMPTS', 3, 1, 100),
+    backoffMs: int('KIOSK_BACKOFF_MS', 1000, 0),
+    predictConcurrency: int('KIOSK_PREDICT_CONCURRENCY', 4, 1, 256),
+    cpuConcurrency: int('KIOSK_CPU_CONCURRENCY', 1, 1, 256),
+    maxBatchTiles: int('KIOSK_BATCH_TILES', 16, 1, 4096),
+    runtime: runtime as ServiceConfig['runtime'],
+    ...overrides,
+  };
+  if (problems.length) throw new ConfigError(`bad configuration:\n  - ${problems.join('\n  - ')}`);
+  return config;
+}

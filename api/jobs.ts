@@ -1,0 +1,128 @@
+import type { FastifyRequest } from 'fastify';
+import { jobTypes } from '../workers/queues/job-types.js';
+import { BadInputError } from '../workers/queues/errors.js';
+import type { SegmentationOptions } from '../workers/queues/payloads.js';
+import type { JobRecord } from '../workers/queues/records.js';
+import { ApiError } from './errors.js';
+import { expandInputs } from './inputs.js';
+import type { JobView } from './schemas.js';
+import type { KioskServices } from './services.js';
+
+export interface NewJob {
+  readonly type: string;
+  readonly model?: string;
+  readonly modelVersion?: string;
+  readonly inputs: readonly { key: string; name: string }[];
+  readonly name?: string;
+  readonly options: SegmentationOptions;
+}
+
+/**
+ * Checks and submits a job (API v1 and the DeepCell routes both come here): known job type, model and
+ * version; inputs that exist and are images or zips. One image → an image job; a zip or several files →
+ * a batch. Resolves to the job id. Throws ApiError (4xx) for each bad part, before anything is queued.
+ */
+export async function createJob(s: KioskServices, job: NewJob): Promise<string> {
+  const type = jobTypes(s.config.defaultModel).find((t) => t.name === job.type);
+  if (!type) {
+    const names = jobTypes(s.config.defaultModel).map((t) => t.name);
+    throw new ApiError(
+      'unknown-job-type',
+      `unknown job type ${JSON.stringify(job.type)}; available: ${names.join(', ')}`,
+    );
+  }
+  let model;
+  try {
+    model = await s.registry.resolve(job.model || type.defaultModel, job.modelVersion);
+  } catch (err) {
+    if (err instanceof BadInputError)
+      throw new ApiError(err.code as 'unknown-model' | 'unknown-model-version', err.message);
+    throw err;
+  }
+  const { images, batch } = await expandInputs(s, job.inputs);
+  const submit = {
+    lab: s.config.lab,
+    type: type.name,
+    model: { name: model.name, version: model.version },
+    options: job.options,
+  };
+  if (!batch) return s.submitter.submitImage(images[0]!, submit);
+  const name = job.name ?? (job.inputs.length === 1 ? job.inputs[0]!.name : `${images.length} images`);
+  return s.submitter.submitBatch(name, images, submit);
+}
+
+/** The base URL clients should use for links: KIOSK_PUBLIC_URL, else this request's scheme and host. */
+export function baseUrl(s: KioskServices, req: FastifyRequest): string {
+  return s.config.publicUrl ?? `${req.protocol}://${req.host}`;
+}
+
+/** A URL the client can GET for a result file: a signed bucket URL in the cloud, else the API's file route. */
+export async function fileUrl(s: KioskServices, rec: JobRecord, key: string, base: string): Promise<string> {
+  const signed = await s.storage.signedUrl(key, s.config.signedUrlTtlS);
+  if (signed) return signed;
+  const file = key.split('/').pop()!;
+  return `${base}/v1/jobs/${rec.id}/files/${encodeURIComponent(file)}`;
+}
+
+/** The public view of a record (the response schema is also the allowlist). */
+export async function jobView(
+  s: KioskServices,
+  rec: JobRecord,
+  base: string,
+  withChildren = true,
+): Promise<JobView> {
+  const view: JobView = {
+    id: rec.id,
+    type: rec.type,
+    kind: rec.kind,
+    name: rec.name,
+    status: rec.status,
+    progress: rec.progress,
+    model: rec.model,
+    modelVersion: rec.model_version,
+    options: { ...rec.options },
+    createdAt: rec.created_at,
+    ...(rec.reason ? { reason: rec.reason } : {}),
+    ...(rec.failures?.length ? { failures: [...rec.failures] } : {}),
+    ...(rec.object_count !== undefined ? { objectCount: rec.object_count } : {}),
+    ...(rec.started_at ? { startedAt: rec.started_at } : {}),
+    ...(rec.finished_at ? { finishedAt: rec.finished_at } : {}),
+    ...(rec.total_time !== undefined ? { totalTime: rec.total_time } : {}),
+    ...(rec.parent ? { parent: rec.parent } : {}),
+  };
+  if (
+    rec.preprocess_time !== undefined ||
+    rec.prediction_time !== undefined ||
+    rec.postprocess_time !== undefined
+  ) {
+    view.timings = {
+      ...(rec.preprocess_time !== undefined ? { preprocess: rec.preprocess_time } : {}),
+      ...(rec.prediction_time !== undefined ? { predict: rec.prediction_time } : {}),
+      ...(rec.postprocess_time !== undefined ? { postprocess: rec.postprocess_time } : {}),
+    };
+  }
+  if (rec.status === 'done' && rec.output_key) view.resultUrl = await fileUrl(s, rec, rec.output_key, base);
+  if (rec.status === 'done' && rec.labels_key) view.labelsUrl = await fileUrl(s, rec, rec.labels_key, base);
+  if (withChildren && rec.children?.length) {
+    const kids = await Promise.all(rec.children.map((id) => s.records.get(id)));
+    view.children = kids
+      .filter((k): k is JobRecord => k !== undefined)
+      .map((k) => ({
+        id: k.id,
+        name: k.name,
+        status: k.status,
+        progress: k.progress,
+        ...(k.reason ? { reason: k.reason } : {}),
+        ...(k.object_count !== undefined ? { objectCount: k.object_count } : {}),
+      }));
+  }
+  return view;
+}
+
+/** The record of `id`, or ApiError 'job-not-found'. Jobs of other labs are not found. */
+export async function getRecord(s: KioskServices, id: string): Promise<JobRecord> {
+  const rec = await s.records.get(id);
+  if (!rec || rec.lab !== s.config.lab)
+    throw new ApiError('job-not-found', `no job ${id} (it may have expired)`);
+  return rec;
+}

@@ -1,0 +1,259 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { jobTypes } from '../../workers/queues/job-types.js';
+import type { SegmentationOptions } from '../../workers/queues/payloads.js';
+import { ApiError, ErrorBody } from '../errors.js';
+import { baseUrl, createJob, fileUrl } from '../jobs.js';
+import { saveMultipartFiles } from '../inputs.js';
+import type { KioskServices } from '../services.js';
+
+const StrOrNum = Type.Union([Type.String({ maxLength: 64 }), Type.Number()]);
+const PredictBody = Type.Object(
+  {
+    jobType: Type.String({ minLength: 1, maxLength: 64 }),
+    imageName: Type.String({ minLength: 1, maxLength: 1024 }),
+    uploadedName: Type.Optional(Type.String({ maxLength: 1024 })),
+    modelName: Type.Optional(Type.String({ maxLength: 64 })),
+    modelVersion: Type.Optional(StrOrNum),
+    preprocessFunction: Type.Optional(Type.String({ maxLength: 64 })),
+    postprocessFunction: Type.Optional(Type.String({ maxLength: 64 })),
+    dataRescale: Type.Optional(StrOrNum),
+    dataLabel: Type.Optional(StrOrNum),
+    imageUrl: Type.Optional(Type.String({ maxLength: 2048 })),
+    cuts: Type.Optional(StrOrNum),
+    jobForm: Type.Optional(
+      Type.Object(
+        {
+          dimensionOrder: Type.Optional(Type.String({ maxLength: 8 })),
+          selectedChannels: Type.Optional(
+            Type.Union([
+              Type.Array(Type.Integer({ minimum: 0 })),
+              Type.String({ maxLength: 64 }),
+              Type.Integer({ minimum: 0 }),
+            ]),
+          ),
+          scale: Type.Optional(StrOrNum),
+          segmentationType: Type.Optional(Type.String({ maxLength: 64 })),
+        },
+        { additionalProperties: true },
+      ),
+    ),
+  },
+  { additionalProperties: true },
+);
+const Message = Type.Object({ message: Type.String() }, { additionalProperties: true });
+const HashBody = Type.Object(
+  { hash: Type.String({ minLength: 1, maxLength: 128 }) },
+  { additionalProperties: true },
+);
+const RedisBody = Type.Object(
+  {
+    hash: Type.String({ minLength: 1, maxLength: 128 }),
+    key: Type.Union([
+      Type.String({ maxLength: 64 }),
+      Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64 }),
+    ]),
+  },
+  { additionalProperties: true },
+);
+const Value = Type.Union([Type.String(), Type.Null(), Type.Array(Type.Union([Type.String(), Type.Null()]))]);
+
+/** A number from a DeepCell string/number field: '' or absent → undefined; junk → 400 naming the field. */
+function optionalNumber(field: string, v: string | number | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new ApiError('bad-request', `'${field}' must be a positive number; got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function channelsOf(v: readonly number[] | string | number | undefined): number[] | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (typeof v === 'number') return [v];
+  if (typeof v !== 'string') return [...v];
+  const parts = v.split(',').map((x) => x.trim());
+  if (!parts.every((p) => /^\d+$/.test(p)))
+    throw new ApiError(
+      'bad-request',
+      `'jobForm.selectedChannels' must be indices like "0" or "0,1"; got ${JSON.stringify(v)}`,
+    );
+  return parts.map(Number);
+}
+
+/**
+ * The DeepCell-Kiosk-compatible routes (kiosk-client, the ImageJ plugin, kiosk-frontend), mapped onto the
+ * same jobs as API v1. The hash is the job id; `/api/redis` reads the job record's Kiosk fields.
+ */
+export const compatRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }> = async (
+  app,
+  { services: s },
+) => {
+  const tags = ['deepcell-compatible'];
+
+  app.post(
+    '/upload',
+    {
+      schema: {
+        summary: 'Upload one file (multipart field `file`)',
+        tags,
+        consumes: ['multipart/form-data'],
+        response: {
+          200: Type.Object({ imageURL: Type.String(), uploadedName: Type.String() }),
+          400: ErrorBody,
+          413: ErrorBody,
+          415: ErrorBody,
+        },
+      },
+    },
+    async (req) => {
+      const { files } = await saveMultipartFiles(req, s);
+      const f = files[0];
+      if (!f) throw new ApiError('bad-request', 'no file in the upload (multipart field `file`)');
+      return { imageURL: `${baseUrl(s, req)}/v1/${f.key}`, uploadedName: f.key };
+    },
+  );
+
+  app.post(
+    '/predict',
+    {
+      schema: {
+        summary: 'Create a job (DeepCell body)',
+        tags,
+        body: PredictBody,
+        response: { 200: Type.Object({ hash: Type.String() }), 400: Message },
+      },
+    },
+    async (req) => {
+      const b = req.body;
+      const key = b.uploadedName || `uploads/${b.imageName}`;
+      const scale =
+        optionalNumber('jobForm.scale', b.jobForm?.scale) ?? optionalNumber('dataRescale', b.dataRescale);
+      const channels = channelsOf(b.jobForm?.selectedChannels);
+      const options: SegmentationOptions = {
+        ...(scale !== undefined && scale !== 1 ? { scale } : {}),
+        ...(channels ? { channels } : {}),
+        ...(b.jobForm?.dimensionOrder ? { dimensionOrder: b.jobForm.dimensionOrder } : {}),
+      };
+      const version =
+        b.modelVersion === undefined || b.modelVersion === '' ? undefined : String(b.modelVersion);
+      const hash = await createJob(s, {
+        type: b.jobType,
+        ...(b.modelName ? { model: b.modelName } : {}),
+        ...(version ? { modelVersion: version } : {}),
+        inputs: [{ key, name: b.imageName.split('/').pop() ?? b.imageName }],
+        options,
+      });
+      return { hash };
+    },
+  );
+
+  app.post(
+    '/redis',
+    {
+      schema: {
+        summary: 'Read fields of a job hash',
+        tags,
+        body: RedisBody,
+        response: { 200: Type.Object({ value: Value }), 400: Message },
+      },
+    },
+    async (req) => {
+      const { hash, key } = req.body;
+      const fields = Array.isArray(key) ? key : [key];
+      const values = await readFields(s, hash, fields, baseUrl(s, req));
+      return { value: Array.isArray(key) ? values : (values[0] ?? null) };
+    },
+  );
+
+  app.post(
+    '/status',
+    {
+      schema: {
+        summary: 'Status of a job hash',
+        tags,
+        body: HashBody,
+        response: { 200: Type.Object({ status: Type.Union([Type.String(), Type.Null()]) }), 400: Message },
+      },
+    },
+    async (req) => ({ status: (await readFields(s, req.body.hash, ['status'], ''))[0] ?? null }),
+  );
+
+  app.post(
+    '/redis/expire',
+    {
+      schema: {
+        summary: 'Set the seconds a job hash is kept',
+        tags,
+        body: Type.Object(
+          {
+            hash: Type.String({ minLength: 1, maxLength: 128 }),
+            expireIn: Type.Optional(Type.Integer({ minimum: 1, default: 3600 })),
+          },
+          { additionalProperties: true },
+        ),
+        response: {
+          200: Type.Object({ value: Type.Literal(1) }),
+          404: Type.Object({ value: Type.Literal(0) }),
+          400: Message,
+        },
+      },
+    },
+    async (req, reply) => {
+      const rec = await s.records.get(req.body.hash);
+      if (!rec || rec.lab !== s.config.lab) return reply.status(404).send({ value: 0 });
+      await s.records.expire(rec.id, req.body.expireIn ?? 3600);
+      return reply.send({ value: 1 });
+    },
+  );
+
+  app.get(
+    '/jobtypes',
+    {
+      schema: {
+        summary: 'Job types',
+        tags,
+        response: { 200: Type.Object({ jobTypes: Type.Array(Type.String()) }) },
+      },
+    },
+    async () => ({ jobTypes: jobTypes(s.config.defaultModel).map((t) => t.name) }),
+  );
+
+  app.get(
+    '/models',
+    {
+      schema: {
+        summary: 'Models: {Name: [versions]}',
+        tags,
+        response: { 200: Type.Object({ models: Type.Record(Type.String(), Type.Array(Type.String())) }) },
+      },
+    },
+    async () => ({ models: await s.registry.catalog() }),
+  );
+
+  app.get(
+    '/health-check',
+    { schema: { summary: 'Liveness', tags, response: { 200: Type.Object({ message: Type.String() }) } } },
+    async () => ({ message: 'OK' }),
+  );
+};
+
+/** The Kiosk hash fields of a job; `output_url` is computed (a URL the client can GET), unknown fields are null. */
+async function readFields(
+  s: KioskServices,
+  hash: string,
+  fields: readonly string[],
+  base: string,
+): Promise<(string | null)[]> {
+  const raw = await s.records.raw(hash, [...fields, 'lab', 'status', 'output_key']);
+  if (!raw) return fields.map(() => null);
+  const [lab, status, outputKey] = raw.slice(fields.length);
+  if (lab !== s.config.lab) return fields.map(() => null);
+  const out: (string | null)[] = [];
+  for (const [i, f] of fields.entries()) {
+    if (f === 'output_url') {
+      const rec = status === 'done' && outputKey ? await s.records.get(hash) : undefined;
+      out.push(rec && outputKey ? await fileUrl(s, rec, outputKey, base) : null);
+    } else out.push(raw[i] ?? null);
+  }
+  return out;
+}

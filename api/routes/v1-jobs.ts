@@ -1,0 +1,213 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { STATUSES, type JobStatus } from '../../workers/queues/records.js';
+import { StorageError } from '../../workers/storage/storage.js';
+import { ApiError, errorResponses } from '../errors.js';
+import { baseUrl, createJob, getRecord, jobView } from '../jobs.js';
+import { saveMultipartFiles } from '../inputs.js';
+import { CreateJobBody, IdParams, JobView } from '../schemas.js';
+import type { KioskServices } from '../services.js';
+
+const Upload = Type.Object({ key: Type.String(), name: Type.String(), size: Type.Integer() });
+
+/** API v1: uploads, jobs (create, get, list, cancel) and result files. */
+export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }> = async (
+  app,
+  { services: s },
+) => {
+  app.post(
+    '/uploads',
+    {
+      schema: {
+        summary: 'Upload files (multipart/form-data, any field name, streamed to the bucket)',
+        description:
+          'Returns one upload key per file; pass them as `inputs` to POST /v1/jobs. A zip may hold many images.',
+        tags: ['jobs'],
+        consumes: ['multipart/form-data'],
+        response: { 201: Type.Object({ uploads: Type.Array(Upload) }), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const { files } = await saveMultipartFiles(req, s);
+      if (files.length === 0) throw new ApiError('bad-request', 'the upload holds no files');
+      return reply.status(201).send({ uploads: files });
+    },
+  );
+
+  app.post(
+    '/jobs',
+    {
+      schema: {
+        summary: 'Create a job over uploaded files',
+        description:
+          'One image → an image job; a zip or several files → a batch job whose children are image jobs.',
+        tags: ['jobs'],
+        body: CreateJobBody,
+        response: { 201: JobView, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      const id = await createJob(s, {
+        type: b.type ?? 'segmentation',
+        ...(b.model ? { model: b.model } : {}),
+        ...(b.modelVersion ? { modelVersion: b.modelVersion } : {}),
+        inputs: b.inputs.map((key) => ({ key, name: key.split('/').pop() ?? key })),
+        ...(b.name ? { name: b.name } : {}),
+        options: { ...b.options },
+      });
+      return reply.status(201).send(await jobView(s, await getRecord(s, id), baseUrl(s, req)));
+    },
+  );
+
+  app.get(
+    '/jobs',
+    {
+      schema: {
+        summary: 'List jobs, newest first (batch children are listed inside their batch)',
+        tags: ['jobs'],
+        querystring: Type.Object({
+          limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+          offset: Type.Integer({ minimum: 0, default: 0 }),
+          status: Type.Optional(Type.Union(STATUSES.map((x) => Type.Literal(x)))),
+        }),
+        response: { 200: Type.Object({ jobs: Type.Array(JobView) }), ...errorResponses },
+      },
+    },
+    async (req) => {
+      const { limit, offset, status } = req.query;
+      const recs = await s.records.list({
+        limit,
+        offset,
+        lab: s.config.lab,
+        ...(status ? { status: status as JobStatus } : {}),
+      });
+      const base = baseUrl(s, req);
+      return { jobs: await Promise.all(recs.map((r) => jobView(s, r, base, false))) };
+    },
+  );
+
+  app.get(
+    '/jobs/:id',
+    {
+      schema: {
+        summary: 'Get a job (a batch lists its children)',
+        tags: ['jobs'],
+        params: IdParams,
+        response: { 200: JobView, ...errorResponses },
+      },
+    },
+    async (req) => jobView(s, await getRecord(s, req.params.id), baseUrl(s, req)),
+  );
+
+  app.post(
+    '/jobs/:id/cancel',
+    {
+      schema: {
+        summary: 'Cancel a job that has not finished (a finished job stays as it is)',
+        tags: ['jobs'],
+        params: IdParams,
+        response: { 200: JobView, ...errorResponses },
+      },
+    },
+    async (req) => {
+      await getRecord(s, req.params.id);
+      await s.submitter.cancel(req.params.id);
+      return jobView(s, await getRecord(s, req.params.id), baseUrl(s, req));
+    },
+  );
+
+  app.get(
+    '/jobs/:id/result',
+    {
+      schema: {
+        summary: 'Download the result: the zip (default) or, for an image job, the label TIFF',
+        tags: ['jobs'],
+        params: IdParams,
+        querystring: Type.Object({
+          format: Type.Union([Type.Literal('zip'), Type.Literal('tif')], { default: 'zip' }),
+        }),
+        response: { 200: Type.Unknown(), 302: Type.Null(), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const rec = await getRecord(s, req.params.id);
+      if (rec.status !== 'done')
+        throw new ApiError(
+          'not-finished',
+          `job ${rec.id} is ${rec.status}${rec.reason ? `: ${rec.reason}` : ''}; it has no result`,
+        );
+      const key = req.query.format === 'tif' ? rec.labels_key : rec.output_key;
+      if (!key)
+        throw new ApiError(
+          'file-not-found',
+          `job ${rec.id} has no ${req.query.format} result (a batch has only the zip)`,
+        );
+      return sendFile(s, reply, key);
+    },
+  );
+
+  app.get(
+    '/jobs/:id/files/:file',
+    {
+      schema: {
+        summary: 'Download one result file of a job by name (the DeepCell output_url)',
+        tags: ['jobs'],
+        params: Type.Object({
+          id: IdParams.properties.id,
+          file: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^/\\\\]+$' }),
+        }),
+        response: { 200: Type.Unknown(), 302: Type.Null(), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const rec = await getRecord(s, req.params.id);
+      const key = `results/${rec.lab}/${rec.id}/${req.params.file}`;
+      if (key !== rec.output_key && key !== rec.labels_key)
+        throw new ApiError('file-not-found', `job ${rec.id} has no file ${req.params.file}`);
+      return sendFile(s, reply, key);
+    },
+  );
+
+  app.get(
+    '/uploads/*',
+    {
+      schema: {
+        summary: 'Download an uploaded file by its key (the DeepCell imageURL)',
+        tags: ['jobs'],
+        response: { 200: Type.Unknown(), 302: Type.Null(), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const key = `uploads/${(req.params as { '*': string })['*']}`;
+      if (!key.startsWith(`uploads/${s.config.lab}/`))
+        throw new ApiError('file-not-found', `no upload ${key}`);
+      return sendFile(s, reply, key);
+    },
+  );
+};
+
+/** Streams a bucket object (or redirects to its signed URL in the cloud). */
+async function sendFile(s: KioskServices, reply: import('fastify').FastifyReply, key: string) {
+  const signed = await s.storage.signedUrl(key, s.config.signedUrlTtlS);
+  if (signed) return reply.redirect(signed, 302);
+  try {
+    const size = await s.storage.size(key);
+    const body = await s.storage.getStream(key);
+    const file = key.split('/').pop()!;
+    const type = file.endsWith('.zip')
+      ? 'application/zip'
+      : file.endsWith('.tif')
+        ? 'image/tiff'
+        : 'application/octet-stream';
+    reply
+      .header('content-type', type)
+      .header('content-disposition', `attachment; filename="${file.replace(/"/g, '')}"`);
+    if (size !== undefined) reply.header('content-length', size);
+    return reply.send(body);
+  } catch (err) {
+    if (err instanceof StorageError)
+      throw new ApiError('file-not-found', `no file ${key.split('/').pop()} (it may have expired)`);
+    throw err;
+  }
+}

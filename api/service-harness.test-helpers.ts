@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { TileBatcher } from '../workers/processors/batcher.js';
+import { startPool, type RunningPool } from '../workers/processors/pool.js';
+import type { SegmentationStages } from '../workers/processors/stages.js';
+import { TRIVIAL_CARD, TrivialThresholdRunner, trivialStages } from '../workers/processors/trivial-stages.js';
+import { bullConnection } from '../workers/queues/connection.js';
+import type { JobRecord } from '../workers/queues/records.js';
+import type { CustomModel } from '../workers/registry/registry.js';
+import { buildApp } from './app.js';
+import { loadConfig } from './config.js';
+import { createServices, type KioskServices } from './services.js';
+
+/**
+ * A whole service for tests: the API (fastify, not listening unless `listen`), a cpu and a gpu pool in
+ * this process, the private test Redis under a `test-<uuid>` prefix, a temp-folder bucket. The trivial
+ * model is the default unless other models/stages are given. `close()` obliterates the queues and keys.
+ */
+export interface TestService {
+  readonly app: FastifyInstance;
+  readonly services: KioskServices;
+  /** `http://127.0.0.1:<port>` when listening. */
+  readonly url: string;
+  readonly runner: TrivialThresholdRunner;
+  wait(id: string, timeoutMs?: number): Promise<JobRecord>;
+  close(): Promise<void>;
+}
+
+export interface TestServiceOptions {
+  readonly env?: Record<string, string>;
+  readonly stages?: SegmentationStages;
+  readonly customModels?: Record<string, CustomModel>;
+  readonly modelsDir?: string;
+  readonly listen?: boolean;
+  readonly pools?: boolean;
+}
+
+export async function startTestService(redisUrl: string, o: TestServiceOptions = {}): Promise<TestService> {
+  const prefix = `test-${randomUUID()}`;
+  const dir = await mkdtemp(join(tmpdir(), 'kiosk-api-'));
+  await mkdir(join(dir, 'no-models'));
+  const config = loadConfig({
+    REDIS_URL: redisUrl,
+    KIOSK_PREFIX: prefix,
+    KIOSK_BUCKET: join(dir, 'bucket'),
+    KIOSK_MODELS_DIR: o.modelsDir ?? join(dir, 'no-models'),
+    KIOSK_MODEL_CACHE: join(dir, 'cache'),
+    KIOSK_DEFAULT_MODEL: o.customModels ? 'nuclear' : 'trivial',
+    KIOSK_BACKOFF_MS: '50',
+    KIOSK_JOB_TTL_S: '3600',
+    ...o.env,
+  });
+  const runner = new TrivialThresholdRunner();
+  const services = await createServices(config, {
+    customModels: o.customModels ?? { 'trivial@1': { card: TRIVIAL_CARD, createRunner: async () => runner } },
+  });
+  const app = await buildApp({ config, services });
+  const pools: RunningPool[] = [];
+  if (o.pools !== false) {
+    const context = {
+      storage: services.storage,
+      records: services.records,
+      registry: services.registry,
+      stages: o.stages ?? trivialStages,
+      submitter: services.submitter,
+      maxPixels: config.maxPixels,
+      maxBatchTiles: config.maxBatchTiles,
+      batchers: new Map<string, TileBatcher>(),
+      log: () => undefined,
+    };
+    for (const pool of ['cpu', 'gpu'] as const) {
+      pools.push(
+        startPool({
+          pool,
+          connection: bullConnection(redisUrl),
+          prefix,
+          context,
+          concurrency: pool === 'gpu' ? 4 : 1,
+        }),
+      );
+    }
+  }
+  const url = o.listen ? await app.listen({ host: '127.0.0.1', port: 0 }) : '';
+  return {
+    app,
+    services,
+    url,
+    runner,
+    wait: (id, timeoutMs = 30_000) => services.watcher.waitForFinal(id, timeoutMs),
+    async close() {
+      await Promise.all(pools.map((p) => p.close(true)));
+      await app.close();
+      for (const q of Object.values(services.queues))
+        await q.obliterate({ force: true }).catch(() => undefined);
+      const stale = await services.redis.keys(`${prefix}:*`);
+      if (stale.length) await services.redis.del(...stale);
+      await services.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A multipart/form-data body for app.inject: `files` as [field, file name, bytes]. */
+export async function multipart(
+  files: readonly [string, string, Uint8Array][],
+  fields: Record<string, string> = {},
+) {
+  const fd = new FormData();
+  for (const [k, v] of Object.entries(fields)) fd.append(k, v);
+  for (const [field, name, bytes] of files) fd.append(field, new Blob([new Uint8Array(bytes)]), name);
+  const req = new Request('http://local/', { method: 'POST', body: fd });
+  return {
+    payload: Buffer.from(await req.arrayBuffer()),
+    headers: { 'content-type': req.headers.get('content-type')! },
+  };
+}
