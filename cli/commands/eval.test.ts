@@ -127,7 +127,7 @@ describe('kiosk eval (the real CLI, spawned)', () => {
     expect(r.stdout).toBe('');
   });
 
-  it('fails for an empty folder, a missing folder and two files with one stem', async () => {
+  it('fails for an empty folder, a missing folder, a file given as folder and two files with one stem', async () => {
     const { root, pred, truth } = folders();
     writeFileSync(join(truth, 'x.labels.png'), png(boxes([1, 1, 1, 4, 4])));
     writeFileSync(join(pred, 'notes.txt'), 'not an image');
@@ -137,6 +137,9 @@ describe('kiosk eval (the real CLI, spawned)', () => {
     const missing = await runKiosk(['eval', '--pred', join(root, 'nope'), '--truth', truth]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/--pred folder .*nope cannot be read: ENOENT/);
+    const file = await runKiosk(['eval', '--pred', join(truth, 'x.labels.png'), '--truth', truth]);
+    expect(file.code).toBe(1);
+    expect(file.stderr).toMatch(/--pred .*x\.labels\.png is not a folder/);
     writeFileSync(join(truth, 'x.tif'), tif(boxes([1, 1, 1, 4, 4])));
     const twice = await runKiosk(['eval', '--pred', truth, '--truth', truth]);
     expect(twice.code).toBe(1);

@@ -45,9 +45,13 @@ export function assertSameShape(aName: string, a: Plane, bName: string, b: Plane
   }
 }
 
-/** Every value of the map is finite (no NaN, no ±Infinity); the message gives the first bad pixel. */
+/** The map holds float32 data and every value is finite (no NaN, no ±Infinity); the message gives the first bad pixel. */
 export function assertFinite(name: string, map: FloatMap): void {
   const d = map.data;
+  if (!(d instanceof Float32Array)) {
+    const kind = (d as object | null)?.constructor?.name ?? String(d);
+    throw new ImageError('bad-argument', `${name}: data must be a Float32Array, got ${kind}`);
+  }
   for (let i = 0; i < d.length; i++) {
     const v = d[i]!;
     // v - v is 0 for finite v and NaN for NaN and ±Infinity: one compare per pixel.

@@ -221,6 +221,12 @@ describe('watershed errors', () => {
       /'connectivity' must be 1 .* got 4/,
     );
   });
+  it('a surface that is not float32 → bad-argument', () => {
+    const f64 = { data: Float64Array.from([0, 1, 2]), height: 1, width: 3 } as unknown as FloatMap;
+    expect(catchErr(() => watershed(f64, k)).message).toBe(
+      'surface: data must be a Float32Array, got Float64Array',
+    );
+  });
   it('NaN in the surface → bad-argument naming the pixel', () => {
     const e = catchErr(() => watershed(surface([[0, NaN, 1]]), k));
     expect(e.code).toBe('bad-argument');
