@@ -94,7 +94,7 @@ export function instanceOverlaps(pred: Labels, truth: Labels): InstanceOverlaps 
  * The optimal one-to-one matching at one IoU threshold (StarDist `matching`): among pairs with
  * IoU >= threshold, the most matches possible; among those, the largest total IoU. Solved per connected
  * group of candidate pairs with the Hungarian algorithm (groups are tiny at IoU >= 0.5, where an object
- * has at most one partner above 0.5). StarDist also lets pairs below the threshold break ties between
+ * has at most one partner above 0.5; at low thresholds a group of k objects costs O(k^3)). StarDist also lets pairs below the threshold break ties between
  * equally large matchings; that changes which pairs are reported, never tp/fp/fn.
  * Throws ImageError 'bad-argument' unless 0 < threshold <= 1.
  */
@@ -126,13 +126,15 @@ export function matchAt(overlaps: InstanceOverlaps, threshold: number): Matching
     }
     const rows = [...new Set(group.map((e) => e.truth))];
     const cols = [...new Set(group.map((e) => e.pred))];
+    const rowAt = new Map(rows.map((t, r) => [t, r]));
+    const colAt = new Map(cols.map((p, c) => [p, c]));
     const k = Math.min(rows.length, cols.length);
     // Cost -(1 + iou / 2k) per candidate pair, 0 otherwise: the count of matches dominates (the IoU bonus
     // sums to at most 1/2), total IoU breaks ties.
     const cost = new Float64Array(rows.length * cols.length);
     const iouAt = new Float64Array(rows.length * cols.length).fill(-1);
     for (const e of group) {
-      const at = rows.indexOf(e.truth) * cols.length + cols.indexOf(e.pred);
+      const at = rowAt.get(e.truth)! * cols.length + colAt.get(e.pred)!;
       cost[at] = -(1 + e.iou / (2 * k));
       iouAt[at] = e.iou;
     }
