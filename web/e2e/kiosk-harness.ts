@@ -1,0 +1,100 @@
+/**
+ * A whole local kiosk for browser tests: the API (with the freshly built web UI) listening on a free port,
+ * a CPU and an inference worker pool in this process, the private test Redis, a temp-folder bucket and a
+ * `test-<uuid>` prefix. Uses the shipped `nuclear` model with the real pipeline stages when
+ * models/nuclear/ exists, else the trivial test model. `close()` removes everything it made.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../api/app.js';
+import { loadConfig } from '../../api/config.js';
+import { createServices, type KioskServices } from '../../api/services.js';
+import { bullConnection } from '../../workers/queues/connection.js';
+import { QUEUE } from '../../workers/queues/names.js';
+import type { TileBatcher } from '../../workers/processors/batcher.js';
+import type { WorkerContext } from '../../workers/processors/context.js';
+import { pipelineStages } from '../../workers/processors/pipeline-stages.js';
+import { startPool, type RunningPool } from '../../workers/processors/pool.js';
+import {
+  TRIVIAL_CARD,
+  TrivialThresholdRunner,
+  trivialStages,
+} from '../../workers/processors/trivial-stages.js';
+import { buildWeb } from '../build.js';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface Kiosk {
+  readonly url: string;
+  readonly services: KioskServices;
+  /** 'nuclear' (real model) or 'trivial'. */
+  readonly model: string;
+  close(): Promise<void>;
+}
+
+/** True when a shipped nuclear model version with a card is in the repository. */
+export function realModelPresent(modelsDir = join(repoRoot, 'models')): boolean {
+  const dir = join(modelsDir, 'nuclear');
+  return existsSync(dir) && readdirSync(dir).some((v) => existsSync(join(dir, v, 'card.json')));
+}
+
+export async function startKiosk(redisUrl: string): Promise<Kiosk> {
+  const dir = await mkdtemp(join(tmpdir(), 'kiosk-web-e2e-'));
+  const webRoot = (await buildWeb({ outDir: join(dir, 'web'), minify: false })).outDir;
+  const real = realModelPresent();
+  const model = real ? 'nuclear' : 'trivial';
+  const prefix = `test-${randomUUID()}`;
+  const config = loadConfig({
+    REDIS_URL: redisUrl,
+    KIOSK_BUCKET: join(dir, 'bucket'),
+    KIOSK_PREFIX: prefix,
+    KIOSK_DEFAULT_MODEL: model,
+    KIOSK_MODEL_CACHE: join(dir, 'model-cache'),
+    KIOSK_BACKOFF_MS: '50',
+  });
+  const runner = new TrivialThresholdRunner(0.5);
+  const services = await createServices(
+    config,
+    real ? {} : { customModels: { 'trivial@1': { card: TRIVIAL_CARD, createRunner: async () => runner } } },
+  );
+  const app: FastifyInstance = await buildApp({ config, services, webRoot });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const context: WorkerContext = {
+    storage: services.storage,
+    records: services.records,
+    registry: services.registry,
+    stages: real ? pipelineStages : trivialStages,
+    submitter: services.submitter,
+    maxPixels: config.maxPixels,
+    maxBatchTiles: config.maxBatchTiles,
+    batchers: new Map<string, TileBatcher>(),
+    log: (msg) => process.stderr.write(`[e2e worker] ${msg}\n`),
+  };
+  const pools: RunningPool[] = (['cpu', 'gpu'] as const).map((pool) =>
+    startPool({ pool, connection: bullConnection(redisUrl), prefix, context, stalledIntervalMs: 5000 }),
+  );
+  return {
+    url,
+    services,
+    model,
+    async close() {
+      await Promise.all(pools.map((p) => p.close(true)));
+      await app.close();
+      for (const name of Object.values(QUEUE)) {
+        const q = new Queue(name, { connection: bullConnection(redisUrl), prefix });
+        await q.obliterate({ force: true });
+        await q.close();
+      }
+      const stale = await services.redis.keys(`${prefix}:*`);
+      if (stale.length) await services.redis.del(...stale);
+      await services.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

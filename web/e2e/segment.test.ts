@@ -1,0 +1,197 @@
+/**
+ * The web UI end to end in Debian's Chromium (playwright-core) against a local kiosk on the private test
+ * Redis: drop a real val image, wait for done, check the overlay is drawn and the object count equals the
+ * API's, download the label TIFF and decode it; drop non-images and see their reasons. Screenshots go to
+ * test-artifacts/web/.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { decodeLabelTiff } from '../src/lib/label-file.js';
+import { labelStats } from '../src/lib/label-stats.js';
+import { startKiosk, type Kiosk } from './kiosk-harness.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const VAL = '/work/shared/data/nuclei/val';
+const ARTIFACTS = resolve('test-artifacts/web');
+
+let kiosk: Kiosk;
+let browser: Browser;
+let page: Page;
+
+async function valImage(): Promise<string> {
+  const names = (await readdir(VAL)).filter((n) => n.endsWith('.image.png')).sort();
+  return join(VAL, names[0]!);
+}
+
+/** Drops files on the drop zone the way a browser does: a `drop` event carrying a DataTransfer. */
+async function dropFiles(p: Page, files: { name: string; bytes: Buffer; type: string }[]): Promise<void> {
+  const payload = files.map((f) => ({ name: f.name, type: f.type, b64: f.bytes.toString('base64') }));
+  await p.evaluate((list) => {
+    const dt = new DataTransfer();
+    for (const f of list) {
+      const bin = atob(f.b64);
+      const bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      dt.items.add(new File([bytes], f.name, { type: f.type }));
+    }
+    const zone = document.querySelector('[data-testid=drop-zone]')!;
+    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, payload);
+}
+
+/**
+ * After the next paint, compares the viewer's canvas with the snapshot kept under `window.__snap` (then
+ * replaces it): pixels whose RGB changed, and distinct red levels now (an image, not a flat fill).
+ */
+async function canvasChange(p: Page): Promise<{ changed: number; levels: number }> {
+  return p.evaluate(async () => {
+    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+    const c = document.querySelector<HTMLCanvasElement>('[data-testid=viewer-canvas]')!;
+    const now = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    const w = window as unknown as { __snap?: Uint8ClampedArray };
+    const before = w.__snap;
+    let changed = 0;
+    const levels = new Set<number>();
+    for (let i = 0; i < now.length; i += 4) {
+      levels.add(now[i]!);
+      if (before && (before[i] !== now[i] || before[i + 1] !== now[i + 1] || before[i + 2] !== now[i + 2]))
+        changed++;
+    }
+    w.__snap = now;
+    return { changed, levels: levels.size };
+  });
+}
+
+async function setRange(p: Page, testId: string, value: number): Promise<void> {
+  await p.locator(`[data-testid=${testId}]`).evaluate((el, v) => {
+    (el as HTMLInputElement).value = String(v);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, value);
+}
+
+const skip = !existsSync(CHROMIUM);
+
+describe.skipIf(skip)('web UI in Chromium', () => {
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    kiosk = await startKiosk(inject('redisUrl'));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    const context = await browser.newContext({
+      viewport: { width: 1366, height: 860 },
+      acceptDownloads: true,
+    });
+    page = await context.newPage();
+    page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await kiosk?.close();
+  });
+
+  it('segments a dropped val image, draws its labels and downloads the same labels', async () => {
+    const t0 = Date.now();
+    const mark = (what: string) => process.stderr.write(`[e2e] ${what} at ${Date.now() - t0} ms\n`);
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(`${kiosk.url}/#/segment`);
+    await expect.poll(() => page.locator('#model option').count()).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('#model').inputValue()).toBe(`${kiosk.model}@`);
+
+    const imagePath = await valImage();
+    const name = imagePath.split('/').pop()!;
+    await dropFiles(page, [{ name, bytes: await readFile(imagePath), type: 'image/png' }]);
+    const row = page.locator(`tr[data-file="${name}"]`);
+    await expect.poll(() => row.getAttribute('data-status')).toBe('ready');
+    await page.getByRole('button', { name: 'Segment 1 file' }).click();
+    await expect
+      .poll(() => row.getAttribute('data-status'), { timeout: 120_000, interval: 250 })
+      .toBe('done');
+    await expect.poll(() => row.locator('[data-testid=objects]').textContent()).not.toBe('');
+    await page.screenshot({ path: join(ARTIFACTS, '1-segment-done.png'), fullPage: true });
+
+    mark('done in the list');
+    const jobId = (await row.getAttribute('data-job'))!;
+    const apiJob = (await (await fetch(`${kiosk.url}/v1/jobs/${jobId}`)).json()) as {
+      objectCount: number;
+      status: string;
+    };
+    expect(apiJob.status).toBe('done');
+    expect(apiJob.objectCount).toBeGreaterThan(0);
+    expect(Number(await row.locator('[data-testid=objects]').textContent())).toBe(apiJob.objectCount);
+
+    await row.getByRole('link', { name: `View ${name}` }).click();
+    await page.waitForSelector('[data-testid=viewer-canvas][data-ready="1"]', { timeout: 30_000 });
+    expect(Number(await page.locator('[data-testid=object-count]').textContent())).toBe(apiJob.objectCount);
+    mark('viewer ready');
+
+    // The overlay is drawn: the canvas differs between label opacity 0 and 100 % on many pixels.
+    await setRange(page, 'opacity', 0);
+    const bare = await canvasChange(page);
+    // The image itself is drawn (not a black canvas): many distinct grey levels without labels.
+    expect(bare.levels).toBeGreaterThan(50);
+    await setRange(page, 'opacity', 100);
+    expect((await canvasChange(page)).changed).toBeGreaterThan(500);
+
+    // Hovering the canvas names the object under the mouse (or background).
+    const box = (await page.locator('[data-testid=viewer-canvas]').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await expect
+      .poll(() => page.locator('[data-testid=hover]').textContent())
+      .toMatch(/^(Object #\d+ · area \d+ px|x \d+, y \d+ · background)/);
+    await page.mouse.move(box.x + 5, box.y + 5);
+    await page.screenshot({ path: join(ARTIFACTS, '2-viewer-outlines.png'), fullPage: true });
+    await page.locator('#overlay-mode').selectOption('fill');
+    await setRange(page, 'opacity', 50);
+    await page.screenshot({ path: join(ARTIFACTS, '3-viewer-filled.png'), fullPage: true });
+
+    mark('overlay checked');
+    // Download the label TIFF through the page; it decodes to the API's labels and object count.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('[data-testid=download-tif]').click(),
+    ]);
+    const saved = join(ARTIFACTS, 'downloaded.labels.tif');
+    await download.saveAs(saved);
+    const labels = decodeLabelTiff(new Uint8Array(await readFile(saved)));
+    const direct = decodeLabelTiff(
+      new Uint8Array(await (await fetch(`${kiosk.url}/v1/jobs/${jobId}/result?format=tif`)).arrayBuffer()),
+    );
+    expect(labels).toEqual(direct);
+    expect([labels.height, labels.width]).toEqual([256, 256]);
+    expect(labelStats(labels.data).count).toBe(apiJob.objectCount);
+
+    // No request left the kiosk (no CDN, no web fonts).
+    const origin = new URL(kiosk.url).origin;
+    expect(
+      requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:')),
+    ).toEqual([]);
+  }, 180_000);
+
+  it('shows the reason of each file that is not an image', async () => {
+    await page.goto(`${kiosk.url}/#/segment`);
+    await page.getByRole('button', { name: 'Clear finished' }).click();
+    await dropFiles(page, [
+      { name: 'notes.txt', bytes: Buffer.from('plate layout: A1-A12 DAPI\n'), type: 'text/plain' },
+      { name: 'broken.png', bytes: Buffer.from('this is not a png, just text\n'), type: 'image/png' },
+    ]);
+    const txt = page.locator('tr[data-file="notes.txt"]');
+    await expect.poll(() => txt.getAttribute('data-status')).toBe('rejected');
+    expect(await txt.locator('[data-testid=reason]').textContent()).toMatch(/\.txt files are not supported/);
+
+    const png = page.locator('tr[data-file="broken.png"]');
+    await page.getByRole('button', { name: 'Segment 1 file' }).click();
+    await expect.poll(() => png.getAttribute('data-status'), { timeout: 30_000 }).toBe('failed');
+    expect(await png.locator('[data-testid=reason]').textContent()).toMatch(
+      /broken\.png is not a TIFF or PNG image/,
+    );
+    await page.screenshot({ path: join(ARTIFACTS, '4-segment-errors.png'), fullPage: true });
+  }, 60_000);
+});

@@ -1,0 +1,176 @@
+/**
+ * The browser's client of the kiosk API (same origin). Routes are API v1 (api/routes/); every error
+ * response is `{ error: code, message }` and surfaces here as an ApiRequestError with that message.
+ */
+
+export interface JobChild {
+  readonly id: string;
+  readonly name: string;
+  readonly status: string;
+  readonly progress: number;
+  readonly reason?: string;
+  readonly objectCount?: number;
+}
+
+export interface Job {
+  readonly id: string;
+  readonly type: string;
+  readonly kind: 'image' | 'batch';
+  readonly name: string;
+  readonly status: string;
+  readonly progress: number;
+  readonly model: string;
+  readonly modelVersion: string;
+  readonly options: Record<string, unknown>;
+  readonly reason?: string;
+  readonly failures?: readonly { name: string; reason: string }[];
+  readonly objectCount?: number;
+  readonly createdAt: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  readonly totalTime?: number;
+  readonly resultUrl?: string;
+  readonly labelsUrl?: string;
+  /** The image the job segmented, when the API exposes it. */
+  readonly inputUrl?: string;
+  /** Upload keys of the job's inputs, when the API exposes them (re-run needs them). */
+  readonly inputs?: readonly string[];
+  readonly parent?: string;
+  readonly children?: readonly JobChild[];
+}
+
+export interface Upload {
+  readonly key: string;
+  readonly name: string;
+  readonly size: number;
+}
+
+export interface SegmentationOptions {
+  micronsPerPixel?: number;
+  channels?: number[];
+  dimensionOrder?: string;
+}
+
+export interface CreateJob {
+  readonly type: string;
+  readonly model?: string;
+  readonly modelVersion?: string;
+  readonly inputs: readonly string[];
+  readonly name?: string;
+  readonly options: SegmentationOptions;
+}
+
+export interface JobType {
+  readonly name: string;
+  readonly description?: string;
+  readonly defaultModel?: string;
+}
+
+export interface ModelInfo {
+  readonly name: string;
+  readonly version: string;
+  readonly source?: string;
+  readonly card?: Record<string, unknown>;
+}
+
+export class ApiRequestError extends Error {
+  override readonly name = 'ApiRequestError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function errorOf(res: Response): Promise<ApiRequestError> {
+  let code = 'http-' + res.status;
+  let message = `${res.status} ${res.statusText}`;
+  try {
+    const body = (await res.json()) as { error?: string; message?: string };
+    if (body.error) code = body.error;
+    if (body.message) message = body.message;
+  } catch {
+    // not JSON: keep the status line
+  }
+  return new ApiRequestError(res.status, code, message);
+}
+
+export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(url, { ...init, headers: { accept: 'application/json', ...init?.headers } });
+  if (!res.ok) throw await errorOf(res);
+  return (await res.json()) as T;
+}
+
+async function sendJson<T>(method: string, url: string, body?: unknown): Promise<T> {
+  const res = await fetch(url, {
+    method,
+    headers: {
+      accept: 'application/json',
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  if (!res.ok) throw await errorOf(res);
+  return (res.status === 204 ? undefined : await res.json()) as T;
+}
+
+export const api = {
+  jobTypes: async (): Promise<JobType[]> => {
+    const r = await getJson<{ jobTypes: (JobType | string)[] }>('/v1/job-types');
+    return r.jobTypes.map((t) => (typeof t === 'string' ? { name: t } : t));
+  },
+  models: async (): Promise<ModelInfo[]> => {
+    const r = await getJson<{ models: ModelInfo[] }>('/v1/models');
+    return r.models;
+  },
+  job: (id: string) => getJson<Job>(`/v1/jobs/${encodeURIComponent(id)}`),
+  jobs: async (q: { limit?: number; offset?: number; status?: string } = {}): Promise<Job[]> => {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') params.set(k, String(v));
+    return (await getJson<{ jobs: Job[] }>(`/v1/jobs?${params}`)).jobs;
+  },
+  createJob: (body: CreateJob) => sendJson<Job>('POST', '/v1/jobs', body),
+  cancel: (id: string) => sendJson<Job>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`),
+  remove: (id: string) => sendJson<unknown>('DELETE', `/v1/jobs/${encodeURIComponent(id)}`),
+  labelsUrl: (id: string) => `/v1/jobs/${encodeURIComponent(id)}/result?format=tif`,
+  zipUrl: (id: string) => `/v1/jobs/${encodeURIComponent(id)}/result?format=zip`,
+  /** The bytes of a URL (a result file), or ApiRequestError. */
+  bytes: async (url: string): Promise<Uint8Array> => {
+    const res = await fetch(url);
+    if (!res.ok) throw await errorOf(res);
+    return new Uint8Array(await res.arrayBuffer());
+  },
+};
+
+/**
+ * Uploads one file as multipart (XMLHttpRequest, for upload progress). `onProgress` gets 0..1.
+ * Resolves to its upload record; rejects with ApiRequestError carrying the API's message.
+ */
+export function uploadFile(file: File, name: string, onProgress: (f: number) => void): Promise<Upload> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/v1/uploads');
+    xhr.responseType = 'json';
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
+    };
+    xhr.onerror = () =>
+      reject(new ApiRequestError(0, 'network', `could not reach the kiosk to upload ${name}`));
+    xhr.onload = () => {
+      const body = xhr.response as { uploads?: Upload[]; error?: string; message?: string } | null;
+      if (xhr.status >= 200 && xhr.status < 300 && body?.uploads?.[0]) return resolve(body.uploads[0]);
+      reject(
+        new ApiRequestError(
+          xhr.status,
+          body?.error ?? `http-${xhr.status}`,
+          body?.message ?? `upload failed (${xhr.status})`,
+        ),
+      );
+    };
+    const form = new FormData();
+    form.append('file', file, name);
+    xhr.send(form);
+  });
+}

@@ -1,0 +1,5 @@
+import type { Page } from '../main.js';
+export const mountCluster: Page = (root) => {
+  root.textContent = 'cluster';
+  return () => undefined;
+};

@@ -1,0 +1,5 @@
+import type { Page } from '../main.js';
+export const mountTrain: Page = (root) => {
+  root.textContent = 'train';
+  return () => undefined;
+};
