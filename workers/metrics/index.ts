@@ -1,0 +1,3 @@
+export * from './kiosk-metrics.js';
+export * from './worker-metrics.js';
+export * from './serve.js';
