@@ -1,0 +1,70 @@
+/** Renders a nuclear model card (card.json) as the human-readable card.md shipped beside it. */
+import type { ModelCard } from '../workers/model/model-io.js';
+
+type Rec = Record<string, unknown>;
+
+const num = (v: unknown, digits = 3): string => (typeof v === 'number' ? v.toFixed(digits) : '–');
+
+export function renderCardMarkdown(card: ModelCard): string {
+  const t = (card.training ?? {}) as Rec;
+  const v = (card.validation ?? {}) as Rec;
+  const i = card.input;
+  const history = (Array.isArray(t.history) ? t.history : []) as Rec[];
+  const lines = [
+    `# ${card.name} v${card.version} — nuclear segmentation (fluorescence, 2D)`,
+    '',
+    'A U-Net with three heads (inner distance, outer distance, foreground/background) in the style of',
+    "DeepCell's NuclearSegmentation; deep watershed turns its maps into one label per nucleus.",
+    '',
+    '## Input contract',
+    '',
+    `- tensor \`[B, H, W, ${i.channels}]\` float32 (NHWC); H and W multiples of ${i.sizeMultiple}`,
+    `- each image normalized on its own: \`(x - p${i.normalization.low}) / (p${i.normalization.high} - p${i.normalization.low})\`, not clipped`,
+    `- nuclei rescaled to a median diameter of **${i.targetDiameterPx} px** (\`targetDiameterPx\`); with a known pixel`,
+    `  size, rescale by \`inputMpp / ${i.mpp}\` (\`mpp\` = ${i.typicalNucleusDiameterUm} µm typical nucleus / ${i.targetDiameterPx} px);`,
+    '  without it, `kiosk segment` measures the nuclei in a first pass and rescales',
+    `- outputs: ${card.outputs.map((o) => `\`${o}\``).join(', ')} (inner/outer linear, fgbg 2-channel softmax [bg, fg])`,
+    '',
+    '## Network',
+    '',
+    `- ${JSON.stringify(card.network)}`,
+    `- ${card.params.toLocaleString('en-US')} parameters`,
+    `- post-processing: ${JSON.stringify(card.postprocess ?? 'pipeline defaults')}`,
+    '',
+    '## Training',
+    '',
+    `- data: ${String(t.data ?? '–')}`,
+    `- selection: ${String(t.selectedOn ?? '–')}`,
+    `- runtime: ${String(t.runtime ?? '–')} on a shared 2-core CPU machine`,
+    `- ${String(t.epochs ?? '–')} epochs, ${String(t.steps ?? '–')} steps of ${String(t.batchSize ?? '–')} crops of ${String(t.cropSize ?? '–')} px` +
+      ` (${String(t.samples ?? '–')} samples) in ${String(t.seconds ?? '–')} s (${String(t.samplesPerSecond ?? '–')} samples/s)`,
+    `- optimizer: ${String(t.optimizer ?? '–')}`,
+    `- loss: ${String(t.loss ?? '–')}`,
+    `- augmentation: ${String(t.augmentation ?? '–')}`,
+    '',
+    '| epoch | step | train loss | val F1@0.5 | val DSB |',
+    '|---|---|---|---|---|',
+    ...history.map(
+      (h) =>
+        `| ${String(h.epoch)} | ${String(h.step)} | ${num(h.trainLoss, 4)} | ${num(h.valF1)} | ${num(h.valDsb)} |`,
+    ),
+    '',
+    'Per-epoch validation figures above are at the oracle scale (each image rescaled by its true median',
+    'nucleus diameter) with the training-time post-processing; the figures below are the real pipeline.',
+    '',
+    '## Validation (real pipeline)',
+    '',
+    `- data: ${String(v.data ?? '–')}`,
+    `- pipeline: ${String(v.pipeline ?? '–')}`,
+    `- **F1@0.5 ${num(v.f1_50)}** (pooled over images; mean per image ${num(v.f1_50MeanPerImage)}), precision ${num(v.precision_50)}, recall ${num(v.recall_50)}`,
+    `- **DSB score ${num(v.dsb)}** (mean per image of the mean over IoU 0.5..0.95 of TP/(TP+FP+FN); pooled ${num(v.dsbPooled)})`,
+    '',
+    '## Limits',
+    '',
+    '- trained on DSB2018 fluorescence nuclei only (no brightfield/H&E); val checks in-distribution only',
+    '- DSB annotations miss some dim nuclei, so measured precision is a little low',
+    '- license of the data: CC0 (BBBC038v1, Caicedo et al., Nat. Methods 2019)',
+    '',
+  ];
+  return lines.join('\n');
+}
