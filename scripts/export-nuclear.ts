@@ -27,11 +27,11 @@ import {
   type ModelCard,
   type ModelPostprocess,
 } from '../workers/model/model-io.js';
-import { loadRunner, type ModelRunner } from '../workers/model/runners.js';
+import { loadRunner, type HeadMaps, type ModelRunner } from '../workers/model/runners.js';
 import { initTfjs } from '../workers/model/runtime.js';
-import { postprocess } from '../workers/pipeline/postprocess.js';
+import { postprocess, type TileGrid } from '../workers/pipeline/postprocess.js';
 import { predictTiles } from '../workers/pipeline/predict.js';
-import { prepareImage, selectImages } from '../workers/pipeline/preprocess.js';
+import { prepareImage, selectImages, type ImageMeta } from '../workers/pipeline/preprocess.js';
 import { segmentImageDetailed } from '../workers/pipeline/segment.js';
 import { renderCardMarkdown } from './nuclear-card-md.js';
 
@@ -129,7 +129,7 @@ log(`pipeline defaults: ${fmt(first.pooled)} in ${first.seconds.toFixed(0)} s`);
 
 if (values.tune) {
   // Cache the network outputs at the scale the pipeline chose, then grid-search the post-processing only.
-  const cached = [];
+  const cached: { n: string; maps: HeadMaps; grid: TileGrid; meta: ImageMeta }[] = [];
   for (const n of names) {
     const raw = await readImageFile(join(values.val, `${n}.image.png`));
     const [image] = selectImages(raw, card);
