@@ -22,8 +22,11 @@ async function readEvents(
   const decoder = new TextDecoder();
   let buf = '';
   try {
-    for await (const chunk of res.body!) {
-      buf += decoder.decode(chunk as Uint8Array, { stream: true });
+    const reader = res.body!.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true });
       let at;
       while ((at = buf.indexOf('\n\n')) >= 0) {
         const block = buf.slice(0, at);
