@@ -5,11 +5,13 @@
  * - whole `segmentImage` (preprocess + predict + deep watershed) per val image with the default runtime.
  * Uses models/nuclear/<latest> when present, else the default `buildNetwork()` with random weights (same
  * architecture and cost; its labels are meaningless). Prints one line per number; median of `REPS` runs
- * after one warm-up. Env: REPS (default 3), VAL_IMAGES (default 20).
+ * after one warm-up, as wall time and as process CPU time (the machine this was written on is shared, so wall
+ * time includes waiting for a core; CPU time of a 1-thread run does not). Env: REPS (default 3), VAL_IMAGES
+ * (default 20).
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readImageFile } from '../workers/image/files.js';
 import { tileImage } from '../workers/image/tiling.js';
@@ -26,16 +28,25 @@ const REPS = Number(process.env.REPS ?? 3);
 const VAL_IMAGES = Number(process.env.VAL_IMAGES ?? 20);
 const VAL = '/work/shared/data/nuclei/val';
 
-async function median(fn: () => Promise<unknown>): Promise<number> {
+/** Median wall time and median process CPU time (user + system, all threads) over REPS runs, in ms. */
+async function median(fn: () => Promise<unknown>): Promise<{ wall: number; cpu: number }> {
   await fn();
-  const times: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < REPS; i++) {
+    const c = process.cpuUsage();
     const t = performance.now();
     await fn();
-    times.push(performance.now() - t);
+    wall.push(performance.now() - t);
+    const d = process.cpuUsage(c);
+    cpu.push((d.user + d.system) / 1000);
   }
-  return times.sort((a, b) => a - b)[times.length >> 1]!;
+  const mid = (a: number[]): number => a.sort((x, y) => x - y)[a.length >> 1]!;
+  return { wall: mid(wall), cpu: mid(cpu) };
 }
+
+const fmt = (t: { wall: number; cpu: number }): string =>
+  `${t.wall.toFixed(0)} ms wall, ${t.cpu.toFixed(0)} ms CPU`;
 
 function pattern(n: number): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => 0.5 + 0.5 * Math.sin(i * 0.37));
@@ -69,6 +80,11 @@ async function main(): Promise<void> {
     );
   }
   console.log(`tfjs backend: ${info.backend} (${info.source}, ${info.threads ?? '?'} thread)`);
+  console.log(
+    `load average at start: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${availableParallelism()} cores`,
+  );
 
   const runners: [string, () => Promise<ModelRunner>][] = [
     ['onnxruntime-node 1 thread', () => loadRunner(modelDir, { runtime: 'onnx', threads: 1 })],
@@ -83,11 +99,9 @@ async function main(): Promise<void> {
   for (const [label, open] of runners) {
     const runner = await open();
     const t512 = await median(() => runner.predict(tile512, 1, 512, 512, 1));
-    console.log(`forward 512x512 tile, ${label}: ${t512.toFixed(0)} ms`);
+    console.log(`forward 512x512 tile, ${label}: ${fmt(t512)}`);
     const tMega = await median(() => predictTiles(runner, [mega], { batchSize: 4 }));
-    console.log(
-      `forward 1024x1024 image (${mega.count} tiles of 256, batch 4), ${label}: ${tMega.toFixed(0)} ms`,
-    );
+    console.log(`forward 1024x1024 image (${mega.count} tiles of 256, batch 4), ${label}: ${fmt(tMega)}`);
     await runner.dispose();
   }
 
@@ -98,18 +112,23 @@ async function main(): Promise<void> {
   for (const [label, open] of runners.slice(1, 2)) {
     const runner = await open();
     let total = 0;
+    let cpuTotal = 0;
     let passes = 0;
     let pixels = 0;
     for (const f of files) {
       const raw = await readImageFile(join(VAL, f));
       const t = performance.now();
+      const c = process.cpuUsage();
       const [r] = await segmentImageDetailed(raw, runner, card);
       total += performance.now() - t;
+      const d = process.cpuUsage(c);
+      cpuTotal += (d.user + d.system) / 1000;
       passes += r!.passes;
       pixels += raw.shape[0]! * raw.shape[1]!;
     }
     console.log(
-      `segmentImage per val image, ${label}: ${(total / files.length).toFixed(0)} ms mean over ${files.length} images ` +
+      `segmentImage per val image, ${label}: ${(total / files.length).toFixed(0)} ms wall, ` +
+        `${(cpuTotal / files.length).toFixed(0)} ms CPU mean over ${files.length} images ` +
         `(${(pixels / files.length / 1e3).toFixed(0)} kpx mean, ${(passes / files.length).toFixed(2)} passes mean)`,
     );
     await runner.dispose();
