@@ -59,6 +59,14 @@ export function renderCardMarkdown(card: ModelCard): string {
     `- **F1@0.5 ${num(v.f1_50)}** (pooled over images; mean per image ${num(v.f1_50MeanPerImage)}), precision ${num(v.precision_50)}, recall ${num(v.recall_50)}`,
     `- **DSB score ${num(v.dsb)}** (mean per image of the mean over IoU 0.5..0.95 of TP/(TP+FP+FN); pooled ${num(v.dsbPooled)})`,
     '',
+    ...(card.robustness
+      ? [
+          '## Robustness (real pipeline)',
+          '',
+          `- ${String((card.robustness as Rec).what)}: F1@0.5 ${num((card.robustness as Rec).f1_50)}, DSB ${num((card.robustness as Rec).dsb)} (original: F1@0.5 ${num((card.robustness as Rec).f1_50Original)})`,
+          '',
+        ]
+      : []),
     '## Limits',
     '',
     '- trained on DSB2018 fluorescence nuclei only (no brightfield/H&E); val checks in-distribution only',
