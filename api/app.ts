@@ -10,6 +10,7 @@ import { compatRoutes } from './routes/compat.js';
 import { v1CatalogRoutes } from './routes/v1-catalog.js';
 import { v1EventRoutes } from './routes/v1-events.js';
 import { v1JobRoutes } from './routes/v1-jobs.js';
+import { trainingRoutes } from './routes/training.js';
 import { createServices, type KioskServices, type ServiceOverrides } from './services.js';
 import { installWeb } from './web.js';
 
@@ -69,6 +70,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(v1JobRoutes, { prefix: '/v1', services });
   await app.register(v1CatalogRoutes, { prefix: '/v1', services });
   await app.register(v1EventRoutes, { prefix: '/v1', services });
+  await app.register(trainingRoutes, { prefix: '/v1', services });
   await app.register(compatRoutes, { prefix: '/api', services });
   await installWeb(app, opts.webRoot);
   app.decorate('kiosk', services);

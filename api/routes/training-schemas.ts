@@ -9,22 +9,44 @@ export const TrainingParams = Type.Object(
   {
     modelName: Type.Optional({
       ...ModelName,
-      description: 'name of the new model version; default: the base model\'s name when fine-tuning, else "custom"',
+      description:
+        'name of the new model version; default: the base model\'s name when fine-tuning, else "custom"',
     }),
-    baseModel: Type.Optional({ ...ModelName, description: 'model to fine-tune; default: the default model (nuclear) unless fromScratch' }),
-    baseVersion: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'version of baseModel; default: the newest' })),
-    fromScratch: Type.Optional(Type.Boolean({ description: 'train a new network instead of fine-tuning', default: false })),
+    baseModel: Type.Optional({
+      ...ModelName,
+      description: 'model to fine-tune; default: the default model (nuclear) unless fromScratch',
+    }),
+    baseVersion: Type.Optional(
+      Type.String({ pattern: '^[0-9]{1,9}$', description: 'version of baseModel; default: the newest' }),
+    ),
+    fromScratch: Type.Optional(
+      Type.Boolean({ description: 'train a new network instead of fine-tuning', default: false }),
+    ),
     epochs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10 })),
     stepsPerEpoch: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 50 })),
     batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, default: 8 })),
     cropSize: Type.Optional(
-      Type.Integer({ minimum: 16, maximum: 1024, multipleOf: 16, default: 128, description: 'side of the square training crops, px' }),
+      Type.Integer({
+        minimum: 16,
+        maximum: 1024,
+        multipleOf: 16,
+        default: 128,
+        description: 'side of the square training crops, px',
+      }),
     ),
     learningRate: Type.Optional(
-      Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'peak learning rate; default 1e-4 fine-tuning, 1e-3 from scratch' }),
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 1,
+        description: 'peak learning rate; default 1e-4 fine-tuning, 1e-3 from scratch',
+      }),
     ),
     micronsPerPixel: Type.Optional(
-      Type.Number({ exclusiveMinimum: 0, maximum: 100, description: 'µm per pixel of the training images; sets the new model\'s µm/px' }),
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 100,
+        description: "µm per pixel of the training images; sets the new model's µm/px",
+      }),
     ),
     seed: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: 1 })),
   },
@@ -48,7 +70,9 @@ export const CreateTrainingBody = Type.Composite(
 export type CreateTrainingBody = Static<typeof CreateTrainingBody>;
 
 export const TrainingProblem = Type.Object({
-  file: Type.String({ description: "the file's path inside the training data ('' or the zip for the whole set)" }),
+  file: Type.String({
+    description: "the file's path inside the training data ('' or the zip for the whole set)",
+  }),
   code: Type.String(),
   message: Type.String(),
 });
@@ -74,10 +98,15 @@ const ModelRef = Type.Object({ name: Type.String(), version: Type.String() });
 export const TrainingView = Type.Object(
   {
     id: Type.String(),
-    status: Type.Union(TRAINING_STATUSES.map((s) => Type.Literal(s)), {
-      description: 'new → waiting → started → training → saving-results → done | failed',
-    }),
-    position: Type.Optional(Type.Integer({ minimum: 1, description: 'place in the queue while waiting (1 = next)' })),
+    status: Type.Union(
+      TRAINING_STATUSES.map((s) => Type.Literal(s)),
+      {
+        description: 'new → waiting → started → training → saving-results → done | failed',
+      },
+    ),
+    position: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'place in the queue while waiting (1 = next)' }),
+    ),
     progress: Type.Number({ minimum: 0, maximum: 100 }),
     epoch: Type.Integer({ description: 'epochs finished' }),
     step: Type.Integer(),
@@ -105,7 +134,9 @@ export const TrainingView = Type.Object(
     }),
     history: Type.Array(EpochProgress),
     resumedFrom: Type.Optional(Type.Object({ epoch: Type.Integer(), step: Type.Integer() })),
-    checkpointEpoch: Type.Optional(Type.Integer({ description: 'epoch of the newest checkpoint in the bucket' })),
+    checkpointEpoch: Type.Optional(
+      Type.Integer({ description: 'epoch of the newest checkpoint in the bucket' }),
+    ),
     attempts: Type.Integer(),
     runtime: Type.Optional(Type.String()),
     model: Type.Optional(ModelRef),
@@ -113,10 +144,14 @@ export const TrainingView = Type.Object(
     createdAt: Type.String(),
     startedAt: Type.Optional(Type.String()),
     finishedAt: Type.Optional(Type.String()),
-    eventsUrl: Type.String({ description: 'server-sent events of this training (snapshot, then per-step/epoch updates)' }),
+    eventsUrl: Type.String({
+      description: 'server-sent events of this training (snapshot, then per-step/epoch updates)',
+    }),
   },
   { $id: 'Training' },
 );
 export type TrainingView = Static<typeof TrainingView>;
 
-export const TrainingIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$' }) });
+export const TrainingIdParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$' }),
+});

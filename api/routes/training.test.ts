@@ -1,0 +1,329 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runRemoteTraining } from '../../cli/train-remote.js';
+import { decodeImage } from '../../workers/image/decode.js';
+import { labelsFromRaw } from '../../workers/image/files.js';
+import { encodePng } from '../../workers/image/png.js';
+import { encodeTiff } from '../../workers/image/tiff-write.js';
+import { packZip } from '../../workers/image/zip.js';
+import {
+  nucleiZip,
+  NUCLEI,
+  prepareBaseModel,
+  startTrainingService,
+  TRAIN_STEMS,
+  VAL_STEM,
+  type TrainingService,
+} from '../../workers/training/training-harness.test-helpers.js';
+import { multipart } from '../service-harness.test-helpers.js';
+
+let dir: string;
+let modelsDir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kiosk-training-api-'));
+  modelsDir = join(dir, 'models');
+  await prepareBaseModel(modelsDir);
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const png8 = (h: number, w: number) =>
+  encodePng({ data: new Uint8Array(h * w).fill(9), dtype: 'uint8', shape: [h, w], axes: 'YX' });
+const labels16 = (h: number, w: number) => {
+  const d = new Uint16Array(h * w);
+  d.fill(1, 0, 10);
+  return encodePng({ data: d, dtype: 'uint16', shape: [h, w], axes: 'YX' });
+};
+
+describe('training API: bad data and parameters', () => {
+  let svc: TrainingService;
+  beforeAll(async () => {
+    svc = await startTrainingService(inject('redisUrl'), modelsDir, { trainer: false });
+  });
+  afterAll(async () => {
+    await svc.close();
+  });
+
+  it('400 lists each problem by file name: missing pair, mismatched shapes, float labels, non-image', async () => {
+    const zip = packZip([
+      { name: 'train/good.image.png', data: png8(16, 16) },
+      { name: 'train/good.labels.png', data: labels16(16, 16) },
+      { name: 'train/alone.image.png', data: png8(16, 16) },
+      { name: 'train/wide.image.png', data: png8(16, 24) },
+      { name: 'train/wide.labels.png', data: labels16(16, 16) },
+      { name: 'train/float.image.png', data: png8(16, 16) },
+      {
+        name: 'train/float.labels.tif',
+        data: encodeTiff({
+          data: new Float32Array(256).fill(0.5),
+          dtype: 'float32',
+          shape: [16, 16],
+          axes: 'YX',
+        }),
+      },
+      { name: 'train/junk.image.png', data: new TextEncoder().encode('not an image at all') },
+      { name: 'train/junk.labels.png', data: labels16(16, 16) },
+    ]);
+    const res = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/trainings/upload',
+      ...(await multipart([['data', 'set.zip', zip]], { epochs: '1' })),
+    });
+    expect(res.statusCode).toBe(400);
+    const body = res.json<{
+      error: string;
+      message: string;
+      problems: { file: string; code: string; message: string }[];
+    }>();
+    expect(body.error).toBe('bad-training-data');
+    expect(body.problems.map((p) => [p.file, p.code])).toEqual([
+      ['train/alone.image.png', 'missing-labels'],
+      ['train/float.labels.tif', 'float-labels'],
+      ['train/junk.image.png', 'not-an-image'],
+      ['train/wide.labels.png', 'shape-mismatch'],
+    ]);
+    expect(body.message).toMatch(/^4 problems in the training data: /);
+    expect(body.problems[3]!.message).toBe(
+      'train/wide.image.png is 16x24 (HxW) but train/wide.labels.png is 16x16',
+    );
+    expect((await svc.app.inject({ method: 'GET', url: '/v1/trainings' })).json()).toEqual({ trainings: [] });
+  });
+
+  it('400 for an empty zip, and for a request without files', async () => {
+    const empty = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/trainings/upload',
+      ...(await multipart([['data', 'empty.zip', packZip([])]])),
+    });
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json()).toEqual({
+      error: 'bad-training-data',
+      message: '1 problem in the training data: empty.zip holds no files',
+      problems: [{ file: 'empty.zip', code: 'empty', message: 'empty.zip holds no files' }],
+    });
+    const none = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/trainings/upload',
+      ...(await multipart([], { epochs: '2' })),
+    });
+    expect(none.statusCode).toBe(400);
+    expect(none.json()).toMatchObject({ error: 'bad-training-data', problems: [{ code: 'empty' }] });
+  });
+
+  it('JSON creation with upload keys checks the data the same way; unknown keys, models and bad parameters are 4xx', async () => {
+    const up = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/uploads',
+      ...(await multipart([['file', 'lonely.labels.png', labels16(8, 8)]])),
+    });
+    const key = up.json<{ uploads: { key: string }[] }>().uploads[0]!.key;
+    const bad = await svc.app.inject({ method: 'POST', url: '/v1/trainings', payload: { data: [key] } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ problems: [{ file: 'lonely.labels.png', code: 'missing-image' }] });
+
+    const zip = await nucleiZip(TRAIN_STEMS.slice(0, 1));
+    const zipUp = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/uploads',
+      ...(await multipart([['file', 'd.zip', zip]])),
+    });
+    const zipKey = zipUp.json<{ uploads: { key: string }[] }>().uploads[0]!.key;
+    const cases: [Record<string, unknown>, number, RegExp][] = [
+      [{ data: ['uploads/default/nope/x.zip'] }, 400, /no uploaded file/],
+      [{ data: ['results/x'] }, 400, /not an upload of this lab/],
+      [{ data: [zipKey], baseModel: 'nope' }, 400, /unknown model "nope"; available: nuclear/],
+      [{ data: [zipKey], baseVersion: '7' }, 400, /model nuclear has no version "7"/],
+      [{ data: [zipKey], cropSize: 40 }, 400, /cropSize.*multiple of 16/],
+      [{ data: [zipKey], epochs: 0 }, 400, /epochs/],
+      [
+        { data: [zipKey], fromScratch: true, baseModel: 'nuclear' },
+        400,
+        /either baseModel \(nuclear\) or fromScratch/,
+      ],
+    ];
+    for (const [payload, status, message] of cases) {
+      const res = await svc.app.inject({ method: 'POST', url: '/v1/trainings', payload });
+      expect(res.statusCode, JSON.stringify(payload)).toBe(status);
+      expect(res.json<{ message: string }>().message).toMatch(message);
+    }
+    const form = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/trainings/upload',
+      ...(await multipart([['data', 'd.zip', zip]], { learningRate: 'fast' })),
+    });
+    expect(form.statusCode).toBe(400);
+    expect(form.json<{ message: string }>().message).toMatch(/bad training parameters: \/learningRate/);
+  });
+
+  it('queued jobs wait visibly (position in the queue), can be cancelled, and 404 for unknown ids', async () => {
+    const zip = await nucleiZip(TRAIN_STEMS.slice(0, 1));
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await svc.app.inject({
+        method: 'POST',
+        url: '/v1/trainings/upload',
+        ...(await multipart([['data', 'd.zip', zip]], { epochs: '1', cropSize: '32' })),
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      ids.push(res.json<{ id: string }>().id);
+    }
+    const first = (await svc.app.inject({ method: 'GET', url: `/v1/trainings/${ids[0]}` })).json();
+    const second = (await svc.app.inject({ method: 'GET', url: `/v1/trainings/${ids[1]}` })).json();
+    expect(first).toMatchObject({
+      status: 'waiting',
+      position: 1,
+      params: {
+        modelName: 'nuclear',
+        baseModel: 'nuclear',
+        baseVersion: '1',
+        epochs: 1,
+        cropSize: 32,
+        learningRate: 1e-4,
+      },
+    });
+    expect(first.data).toMatchObject({ trainPairs: 1, valPairs: 0 });
+    expect(second).toMatchObject({ status: 'waiting', position: 2 });
+    const cancelled = (
+      await svc.app.inject({ method: 'POST', url: `/v1/trainings/${ids[0]}/cancel` })
+    ).json();
+    expect(cancelled).toMatchObject({ status: 'failed', reason: 'cancelled by the user' });
+    expect(cancelled.position).toBeUndefined();
+    expect((await svc.app.inject({ method: 'GET', url: `/v1/trainings/${ids[1]}` })).json()).toMatchObject({
+      position: 1,
+    });
+    const list = (await svc.app.inject({ method: 'GET', url: '/v1/trainings' })).json<{
+      trainings: { id: string }[];
+    }>();
+    expect(list.trainings.map((t) => t.id)).toEqual([ids[1], ids[0]]);
+    expect((await svc.app.inject({ method: 'GET', url: '/v1/trainings/nope' })).statusCode).toBe(404);
+    expect((await svc.app.inject({ method: 'POST', url: '/v1/trainings/nope/cancel' })).statusCode).toBe(404);
+  });
+});
+
+describe('fine-tuning nuclear through the API (kiosk train --host), then segmenting with the new version', () => {
+  let svc: TrainingService;
+  beforeAll(async () => {
+    svc = await startTrainingService(inject('redisUrl'), modelsDir, { trainer: true, listen: true });
+  });
+  afterAll(async () => {
+    await svc.close();
+  });
+
+  it(
+    'trains a few steps, lists nuclear v2 with its card, and a predict job with modelVersion 2 gives labels',
+    { timeout: 240_000 },
+    async () => {
+      const zipPath = join(dir, 'subset.zip');
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(zipPath, await nucleiZip(TRAIN_STEMS, [VAL_STEM]));
+      const lines: string[] = [];
+      const code = await runRemoteTraining(
+        [
+          '--host',
+          svc.url,
+          '--data',
+          zipPath,
+          '--from',
+          'nuclear',
+          '--epochs',
+          '1',
+          '--steps',
+          '3',
+          '--batch',
+          '2',
+          '--crop',
+          '32',
+          '--mpp',
+          '0.5',
+        ],
+        { out: (l) => lines.push(l) },
+      );
+      expect(code, lines.join('\n')).toBe(0);
+      expect(lines.join('\n')).toMatch(/epoch 1\/1: loss \d+\.\d{4} val F1@0\.5 \d\.\d{3} DSB \d\.\d{3}/);
+      expect(lines.at(-1)).toBe(
+        'done: model nuclear version 2 is ready (use --model nuclear with version 2)',
+      );
+
+      const trainings = (await svc.app.inject({ method: 'GET', url: '/v1/trainings' })).json<{
+        trainings: Record<string, unknown>[];
+      }>().trainings;
+      expect(trainings[0]).toMatchObject({
+        status: 'done',
+        progress: 100,
+        epoch: 1,
+        step: 3,
+        model: { name: 'nuclear', version: '2' },
+        attempts: 1,
+      });
+      expect(trainings[0]!.history).toHaveLength(1);
+
+      const models = (await svc.app.inject({ method: 'GET', url: '/v1/models' })).json<{
+        models: { name: string; version: string; source: string; card: { training: { curves: unknown[] }; input: { mpp: number } } & Record<string, unknown> }[];
+      }>().models;
+      const v2 = models.find((m) => m.name === 'nuclear' && m.version === '2')!;
+      expect(v2).toMatchObject({ source: 'bucket' });
+      expect(v2.card).toMatchObject({
+        name: 'nuclear',
+        version: 2,
+        parentModel: { name: 'nuclear', version: 1 },
+        training: {
+          data: { trainPairs: 3, valPairs: 1, micronsPerPixel: 0.5 },
+          parameters: { epochs: 1, stepsPerEpoch: 3, batchSize: 2, cropSize: 32 },
+          epochsRun: 1,
+          steps: 3,
+        },
+        validation: { images: 1, epoch: 1 },
+      });
+      expect(v2.card.training.curves).toHaveLength(1);
+      expect(v2.card.input.mpp).toBeGreaterThan(0);
+      expect((await svc.app.inject({ method: 'GET', url: '/api/models' })).json()).toEqual({
+        models: { nuclear: ['1', '2'] },
+      });
+      expect(await svc.services.storage.list(`training/${String(trainings[0]!.id)}/checkpoint/`)).toEqual([]);
+
+      // Segment a val image with the new version (v1 API).
+      const image = await readFile(join(NUCLEI, 'val', `${VAL_STEM}.image.png`));
+      const up = await svc.app.inject({
+        method: 'POST',
+        url: '/v1/uploads',
+        ...(await multipart([['file', 'a.png', image]])),
+      });
+      const key = up.json<{ uploads: { key: string }[] }>().uploads[0]!.key;
+      const job = await svc.app.inject({
+        method: 'POST',
+        url: '/v1/jobs',
+        payload: { model: 'nuclear', modelVersion: '2', inputs: [key], options: { micronsPerPixel: 0.5 } },
+      });
+      expect(job.statusCode, job.body).toBe(201);
+      const rec = await svc.wait(job.json<{ id: string }>().id, 120_000);
+      expect(rec.status, rec.reason).toBe('done');
+      expect(rec.model_version).toBe('2');
+      const labels = labelsFromRaw(
+        decodeImage(await svc.services.storage.get(rec.labels_key!), { name: 'labels' }),
+        'labels',
+      );
+      const src = decodeImage(image, { name: 'a.png' });
+      expect([labels.height, labels.width]).toEqual([src.shape[0], src.shape[1]]);
+
+      // And through the DeepCell-compatible route with modelName/modelVersion.
+      const dc = await svc.app.inject({
+        method: 'POST',
+        url: '/api/predict',
+        payload: {
+          jobType: 'segmentation',
+          imageName: 'a.png',
+          uploadedName: key,
+          modelName: 'nuclear',
+          modelVersion: '2',
+        },
+      });
+      expect(dc.statusCode, dc.body).toBe(200);
+      const dcRec = await svc.wait(dc.json<{ hash: string }>().hash, 120_000);
+      expect(dcRec.status, dcRec.reason).toBe('done');
+      expect(dcRec.model_version).toBe('2');
+    },
+  );
+});
