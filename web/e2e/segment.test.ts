@@ -194,4 +194,58 @@ describe.skipIf(skip)('web UI in Chromium', () => {
     );
     await page.screenshot({ path: join(ARTIFACTS, '4-segment-errors.png'), fullPage: true });
   }, 60_000);
+
+  it('lists the job in Jobs, shows model cards, queue depths and the Train page; keyboard reaches the pages', async () => {
+    await page.goto(`${kiosk.url}/#/jobs`);
+    const done = page.locator('tr[data-status="done"]');
+    await expect.poll(() => done.count()).toBeGreaterThan(0);
+    expect(await done.first().getByRole('link', { name: 'View' }).count()).toBe(1);
+    const statuses = () =>
+      page
+        .locator('tbody tr[data-status]')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-status')));
+    await page.locator('#job-status').selectOption('failed');
+    await expect.poll(() => page.locator('tbody').textContent()).toBe('No job is failed.');
+    await page.locator('#job-status').selectOption('done');
+    await expect.poll(statuses).toEqual(['done']);
+    await page.locator('#job-search').fill('no-such-name');
+    await expect.poll(() => page.locator('tbody').textContent()).toBe('No job matches the filter.');
+    await page.locator('#job-search').fill('dsb_');
+    await expect.poll(statuses).toEqual(['done']);
+    await page.screenshot({ path: join(ARTIFACTS, '5-jobs.png'), fullPage: true });
+
+    await page.goto(`${kiosk.url}/#/models`);
+    await expect
+      .poll(() => page.locator(`article[aria-label^="${kiosk.model} version"]`).count())
+      .toBeGreaterThan(0);
+    await page.screenshot({ path: join(ARTIFACTS, '6-models.png'), fullPage: true });
+
+    await page.goto(`${kiosk.url}/#/cluster`);
+    await expect
+      .poll(() =>
+        page.locator('tr[data-queue]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-queue'))),
+      )
+      .toEqual(expect.arrayContaining(['predict', 'preprocess', 'postprocess']));
+    await page.screenshot({ path: join(ARTIFACTS, '7-cluster.png'), fullPage: true });
+
+    await page.goto(`${kiosk.url}/#/train`);
+    await expect
+      .poll(async () => (await page.locator('main').textContent()) ?? '')
+      .toMatch(/Recent trainings/);
+    await page.screenshot({ path: join(ARTIFACTS, '8-train.png'), fullPage: true });
+
+    // Keyboard: the skip link comes first, then the page links, each with a visible focus ring.
+    await page.goto('about:blank');
+    await page.goto(`${kiosk.url}/#/jobs`);
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Segment');
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+    expect(outline).toBe('solid');
+    // After a navigation, focus moves to the page, and the next Tab reaches its first control (the drop zone).
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('drop-zone');
+  }, 60_000);
 });

@@ -43,7 +43,8 @@ store.subscribe(() => {
 
 let unmount: (() => void) | undefined;
 
-function route(): void {
+/** `moveFocus`: after a navigation (not the first load), focus <main> so keyboard and screen-reader users start at the page. */
+function route(moveFocus = false): void {
   const [name = 'segment', ...args] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   const page = PAGES[name] ?? PAGES.segment!;
   const key = PAGES[name] ? name : 'segment';
@@ -56,7 +57,8 @@ function route(): void {
     else a.removeAttribute('aria-current');
   }
   unmount = page.mount(main, { store, args: args.filter((a) => a !== '') });
+  if (moveFocus) main.focus();
 }
 
-window.addEventListener('hashchange', route);
+window.addEventListener('hashchange', () => route(true));
 route();

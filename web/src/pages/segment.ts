@@ -348,6 +348,5 @@ export const mountSegment: Page = (root, { store }) => {
 
   const unsubscribe = store.subscribe(render);
   render();
-  drop.focus();
   return unsubscribe;
 };

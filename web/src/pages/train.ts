@@ -1,5 +1,444 @@
+/**
+ * Train: upload training data (a zip or a folder of NAME.image / NAME.labels pairs), set the parameters,
+ * start; watch loss and validation per epoch live; get the resulting model version. Talks to the training
+ * API (POST /v1/trainings/upload, GET /v1/trainings[/:id], its event stream); where the kiosk has no training
+ * service (the routes answer 404) the page says so and the form stays disabled.
+ */
+import { api, ApiRequestError, getJson } from '../api.js';
+import { announce, field, h, progressBar, replace, statusBadge } from '../dom.js';
+import { filesFromDrop, filesFromInput, type PickedFile } from '../drop.js';
+import { layoutChart, type Series } from '../lib/chart.js';
+import {
+  applyTrainingEvent,
+  checkTrainingPaths,
+  type TrainingEvent,
+  type TrainingView,
+} from '../lib/training.js';
+import { formatDuration } from '../lib/units.js';
 import type { Page } from '../main.js';
+
+const COLOURS = ['#1f5fbf', '#d9480f', '#2b8a3e'];
+
+function chart(title: string, series: Series[]): HTMLElement {
+  const W = 520;
+  const H = 220;
+  const l = layoutChart(series, { width: W, height: H, pad: 34 });
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.setAttribute('class', 'chart');
+  svg.setAttribute('role', 'img');
+  const last = series.map((s) => `${s.label} ${s.points.at(-1)?.y.toFixed(3) ?? '–'}`).join(', ');
+  svg.setAttribute('aria-label', `${title}: ${last}`);
+  const add = (tag: string, attrs: Record<string, string>, text?: string) => {
+    const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+    if (text) el.textContent = text;
+    svg.append(el);
+  };
+  add('line', { x1: '34', y1: String(H - 34), x2: String(W - 34), y2: String(H - 34), stroke: '#c9ced6' });
+  add('line', { x1: '34', y1: '34', x2: '34', y2: String(H - 34), stroke: '#c9ced6' });
+  add('text', { x: '34', y: '24' }, l.yMax.toPrecision(3));
+  add('text', { x: '34', y: String(H - 38), 'text-anchor': 'start' }, l.yMin.toPrecision(3));
+  add('text', { x: String(W - 34), y: String(H - 16), 'text-anchor': 'end' }, `epoch ${Math.round(l.xMax)}`);
+  l.paths.forEach(
+    (d, i) =>
+      d && add('path', { d, fill: 'none', stroke: COLOURS[i % COLOURS.length]!, 'stroke-width': '2' }),
+  );
+  const legend = h(
+    'div',
+    { class: 'legend' },
+    ...series.map((s, i) =>
+      h(
+        'span',
+        {},
+        h('span', { class: 'swatch', style: `background:${COLOURS[i % COLOURS.length]}` }),
+        s.label,
+      ),
+    ),
+  );
+  return h(
+    'figure',
+    { style: 'margin:0' },
+    h('figcaption', { style: 'font-weight:600;margin-bottom:4px' }, title),
+    svg,
+    legend,
+  );
+}
+
+function showTraining(t: TrainingView): HTMLElement {
+  const epochs = t.params.epochs;
+  const loss: Series = {
+    label: 'training loss',
+    points: t.history.map((e) => ({ x: e.epoch, y: e.trainLoss })),
+  };
+  const f1: Series = {
+    label: 'validation F1 @ IoU 0.5',
+    points: t.history.filter((e) => e.valF1 !== undefined).map((e) => ({ x: e.epoch, y: e.valF1! })),
+  };
+  const dsb: Series = {
+    label: 'validation DSB score',
+    points: t.history.filter((e) => e.valDsb !== undefined).map((e) => ({ x: e.epoch, y: e.valDsb! })),
+  };
+  return h(
+    'div',
+    { 'data-training': t.id, 'data-status': t.status },
+    h(
+      'div',
+      { class: 'summary' },
+      statusBadge(t.status),
+      progressBar(t.progress, 'Training progress'),
+      h(
+        'span',
+        {},
+        `epoch ${t.epoch} of ${epochs}`,
+        t.loss !== undefined ? ` · loss ${t.loss.toFixed(4)}` : '',
+        t.position
+          ? ` · ${t.position === 1 ? 'next in the queue' : `number ${t.position} in the queue`}`
+          : '',
+      ),
+    ),
+    t.reason ? h('p', { class: 'error' }, t.reason) : null,
+    t.model
+      ? h(
+          'p',
+          { class: 'notice' },
+          'New model: ',
+          h('strong', {}, `${t.model.name} v${t.model.version}`),
+          ' — ',
+          h('a', { href: '#/models' }, 'see its card'),
+          ' or ',
+          h('a', { href: '#/segment' }, 'segment with it'),
+          '.',
+        )
+      : null,
+    h(
+      'div',
+      { class: 'cols', style: 'grid-template-columns:1fr 1fr' },
+      chart('Loss per epoch', [loss]),
+      chart('Validation per epoch', [f1, dsb]),
+    ),
+    h(
+      'table',
+      { 'aria-label': 'Epochs' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['Epoch', 'Loss', 'Val F1', 'Val DSB', 'Time'].map((x) => h('th', { class: 'num' }, x)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        ...t.history.map((e) =>
+          h(
+            'tr',
+            {},
+            h('td', { class: 'num' }, e.epoch),
+            h('td', { class: 'num' }, e.trainLoss.toFixed(4)),
+            h('td', { class: 'num' }, e.valF1?.toFixed(3) ?? '–'),
+            h('td', { class: 'num' }, e.valDsb?.toFixed(3) ?? '–'),
+            h('td', { class: 'num' }, formatDuration(e.seconds)),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
 export const mountTrain: Page = (root) => {
-  root.textContent = 'train';
-  return () => undefined;
+  let alive = true;
+  let picked: PickedFile[] = [];
+  let source: EventSource | undefined;
+  const notice = h('div', { role: 'status' });
+  const dataInfo = h('div', { class: 'help', 'aria-live': 'polite' }, 'No data chosen yet.');
+  const zipInput = h('input', {
+    type: 'file',
+    accept: '.zip,.png,.tif,.tiff',
+    multiple: true,
+    class: 'sr-only',
+    tabindex: -1,
+    'aria-hidden': 'true',
+  });
+  const dirInput = h('input', {
+    type: 'file',
+    multiple: true,
+    class: 'sr-only',
+    tabindex: -1,
+    'aria-hidden': 'true',
+  });
+  dirInput.setAttribute('webkitdirectory', '');
+  const drop = h(
+    'div',
+    {
+      class: 'drop',
+      role: 'button',
+      tabindex: 0,
+      'aria-label': 'Add training data: drop a zip or a folder, or press Enter to choose',
+    },
+    h('strong', {}, 'Drop a zip or a folder of image/label pairs'),
+    h(
+      'span',
+      { class: 'muted' },
+      'NAME.image.png + NAME.labels.png (or .tif); pairs under val/ are used for validation',
+    ),
+  );
+  const modelName = h('input', { type: 'text', placeholder: 'e.g. nuclear-mylab', autocomplete: 'off' });
+  const baseSel = h('select', {}, h('option', { value: '' }, 'loading…'));
+  const epochs = h('input', { type: 'number', min: 1, max: 1000, value: '10' });
+  const steps = h('input', { type: 'number', min: 1, value: '50' });
+  const batch = h('input', { type: 'number', min: 1, max: 64, value: '8' });
+  const crop = h('input', { type: 'number', min: 16, max: 1024, step: 16, value: '128' });
+  const lr = h('input', { type: 'number', step: 'any', min: 0, placeholder: 'default' });
+  const mpp = h('input', { type: 'number', step: 'any', min: 0, placeholder: 'unknown' });
+  const startBtn = h('button', { type: 'button', class: 'primary', disabled: true }, 'Start training');
+  const formError = h('div', { class: 'error', role: 'alert' });
+  const current = h(
+    'section',
+    { class: 'panel', 'aria-labelledby': 'train-current' },
+    h('h2', { id: 'train-current' }, 'Training'),
+    h('p', { class: 'muted' }, 'Start one, or pick one below.'),
+  );
+  const list = h('ul');
+  const controls = [modelName, baseSel, epochs, steps, batch, crop, lr, mpp, startBtn];
+
+  const setData = (files: PickedFile[]) => {
+    picked = files.filter((f) => !/(^|\/)\./.test(f.path));
+    const zips = picked.filter((f) => /\.zip$/i.test(f.path)).length;
+    const c = checkTrainingPaths(picked.map((f) => f.path));
+    replace(
+      dataInfo,
+      h(
+        'div',
+        {},
+        `${picked.length} file${picked.length === 1 ? '' : 's'}: ${c.trainPairs} training pair${c.trainPairs === 1 ? '' : 's'}, ${c.valPairs} validation`,
+        zips ? ` (+ ${zips} zip${zips === 1 ? '' : 's'}, checked on upload)` : '',
+      ),
+      ...c.problems.map((p) => h('div', { class: 'error' }, p.message)),
+      c.ignored.length
+        ? h('div', {}, `Ignored: ${c.ignored.slice(0, 5).join(', ')}${c.ignored.length > 5 ? '…' : ''}`)
+        : null,
+    );
+    startBtn.disabled = picked.length === 0 || baseSel.disabled;
+  };
+  drop.addEventListener('click', () => zipInput.click());
+  drop.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      zipInput.click();
+    }
+  });
+  drop.addEventListener('dragover', (e) => e.preventDefault());
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    if (e.dataTransfer) void filesFromDrop(e.dataTransfer).then(setData);
+  });
+  zipInput.addEventListener('change', () => setData(filesFromInput(zipInput)));
+  dirInput.addEventListener('change', () => setData(filesFromInput(dirInput)));
+
+  const watch = (t: TrainingView) => {
+    source?.close();
+    let view = t;
+    replace(current, h('h2', { id: 'train-current' }, `Training ${t.params.modelName}`), showTraining(view));
+    if (t.status === 'done' || t.status === 'failed') return;
+    const es = new EventSource(t.eventsUrl ?? `/v1/trainings/${encodeURIComponent(t.id)}/events`);
+    source = es;
+    const redraw = () =>
+      alive &&
+      replace(
+        current,
+        h('h2', { id: 'train-current' }, `Training ${view.params.modelName}`),
+        showTraining(view),
+      );
+    es.addEventListener('snapshot', (e) => {
+      view = JSON.parse((e as MessageEvent<string>).data) as TrainingView;
+      redraw();
+    });
+    es.addEventListener('training', (e) => {
+      view = applyTrainingEvent(view, JSON.parse((e as MessageEvent<string>).data) as TrainingEvent);
+      redraw();
+      if (view.status === 'done' || view.status === 'failed') {
+        es.close();
+        announce(`Training ${view.status}`);
+        void loadList();
+      }
+    });
+  };
+
+  const start = () => {
+    formError.textContent = '';
+    const form = new FormData();
+    for (const f of picked) form.append('file', f.file, f.path);
+    const num = (name: string, el: HTMLInputElement) => el.value !== '' && form.append(name, el.value);
+    if (modelName.value.trim()) form.append('modelName', modelName.value.trim());
+    if (baseSel.value === '') form.append('fromScratch', 'true');
+    else {
+      const [name, version] = baseSel.value.split('@');
+      form.append('baseModel', name!);
+      if (version) form.append('baseVersion', version);
+    }
+    num('epochs', epochs);
+    num('stepsPerEpoch', steps);
+    num('batchSize', batch);
+    num('cropSize', crop);
+    num('learningRate', lr);
+    num('micronsPerPixel', mpp);
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/v1/trainings/upload');
+    xhr.responseType = 'json';
+    startBtn.disabled = true;
+    xhr.upload.onprogress = (e) =>
+      e.lengthComputable && (startBtn.textContent = `Uploading ${Math.round((100 * e.loaded) / e.total)} %`);
+    xhr.onloadend = () => {
+      startBtn.disabled = false;
+      startBtn.textContent = 'Start training';
+      const body = xhr.response as
+        | (TrainingView & {
+            error?: string;
+            message?: string;
+            problems?: { file: string; message: string }[];
+          })
+        | null;
+      if (xhr.status === 201 && body) {
+        announce('Training started');
+        watch(body);
+        void loadList();
+        return;
+      }
+      replace(
+        formError,
+        body?.message ?? `The kiosk answered ${xhr.status || 'nothing (network error)'}`,
+        ...(body?.problems ?? []).map((p) => h('div', {}, `${p.file || 'the data'}: ${p.message}`)),
+      );
+    };
+    xhr.send(form);
+  };
+  startBtn.addEventListener('click', start);
+
+  const loadList = async () => {
+    try {
+      const r = await getJson<{ trainings: TrainingView[] }>('/v1/trainings?limit=20');
+      if (!alive) return;
+      replace(
+        list,
+        ...(r.trainings.length
+          ? r.trainings.map((t) =>
+              h(
+                'li',
+                {},
+                h('button', { type: 'button', class: 'small', onclick: () => watch(t) }, t.params.modelName),
+                ' ',
+                statusBadge(t.status),
+                ' ',
+                h(
+                  'span',
+                  { class: 'muted' },
+                  `${new Date(t.createdAt).toLocaleString()}${t.model ? ` → v${t.model.version}` : ''}`,
+                ),
+              ),
+            )
+          : [h('li', { class: 'muted' }, 'No trainings yet.')]),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ApiRequestError && err.status === 404) return false;
+      replace(list, h('li', { class: 'error' }, `Could not list trainings: ${(err as Error).message}`));
+      return true;
+    }
+  };
+
+  root.append(
+    h('h1', {}, 'Train a model'),
+    notice,
+    h(
+      'div',
+      { class: 'cols' },
+      h(
+        'section',
+        { class: 'panel', 'aria-labelledby': 'train-data' },
+        h('h2', { id: 'train-data' }, '1. Training data'),
+        drop,
+        h(
+          'div',
+          { class: 'actions', style: 'margin:10px 0' },
+          h('button', { type: 'button', onclick: () => zipInput.click() }, 'Choose a zip or files…'),
+          h('button', { type: 'button', onclick: () => dirInput.click() }, 'Choose a folder…'),
+        ),
+        zipInput,
+        dirInput,
+        dataInfo,
+        h('h2', { style: 'margin-top:18px' }, '2. Parameters'),
+        field(
+          'train-name',
+          'Name of the new model',
+          modelName,
+          "Default: the base model's name (a new version of it).",
+        ),
+        field(
+          'train-base',
+          'Start from',
+          baseSel,
+          'Fine-tuning an existing model needs far less data and time than training from scratch.',
+        ),
+        h(
+          'div',
+          { class: 'inline' },
+          field('train-epochs', 'Epochs', epochs),
+          field('train-steps', 'Steps per epoch', steps),
+        ),
+        h(
+          'div',
+          { class: 'inline' },
+          field('train-batch', 'Batch size', batch),
+          field('train-crop', 'Crop size (px)', crop, 'A multiple of 16.'),
+        ),
+        h(
+          'div',
+          { class: 'inline' },
+          field('train-lr', 'Learning rate', lr),
+          field('train-mpp', 'µm per pixel of the data', mpp),
+        ),
+        formError,
+        h('div', { class: 'actions' }, startBtn),
+      ),
+      h('div', {}, current, h('section', { class: 'panel' }, h('h2', {}, 'Recent trainings'), list)),
+    ),
+  );
+
+  void (async () => {
+    const available = await loadList();
+    if (!alive) return;
+    if (!available) {
+      notice.className = 'notice';
+      replace(
+        notice,
+        h('strong', {}, 'Training service not available. '),
+        'This kiosk has no training routes (/v1/trainings answered 404), so models cannot be trained here yet. Segmentation works as usual.',
+      );
+      for (const c of controls) (c as HTMLInputElement).disabled = true;
+      replace(list, h('li', { class: 'muted' }, 'not available'));
+      return;
+    }
+    try {
+      const models = await api.models();
+      replace(
+        baseSel,
+        ...models.map((m) => h('option', { value: `${m.name}@${m.version}` }, `${m.name} v${m.version}`)),
+        h('option', { value: '' }, 'Nothing: train from scratch'),
+      );
+      const nuclear = models
+        .filter((m) => m.name === 'nuclear')
+        .sort((a, b) => Number(b.version) - Number(a.version))[0];
+      if (nuclear) baseSel.value = `${nuclear.name}@${nuclear.version}`;
+    } catch {
+      replace(baseSel, h('option', { value: '' }, 'Nothing: train from scratch'));
+    }
+    startBtn.disabled = picked.length === 0;
+  })();
+  return () => {
+    alive = false;
+    source?.close();
+  };
 };
