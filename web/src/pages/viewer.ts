@@ -6,6 +6,7 @@
 import { api, type Job } from '../api.js';
 import { announce, field, h, replace } from '../dom.js';
 import { decodeImage } from '../../../workers/image/decode.js';
+import { unpackZip } from '../../../workers/image/zip.js';
 import { contrastWindow, planeOf, toGreyRgba, type Plane } from '../lib/display.js';
 import { decodeLabelTiff, type LabelImage } from '../lib/label-file.js';
 import { labelAt, labelStats, type LabelStats } from '../lib/label-stats.js';
@@ -121,19 +122,14 @@ export const mountViewer: Page = (root, { args }) => {
     }
     let plane: Plane | undefined;
     let imageNote = '';
-    const local = session.files.get(job.id)?.file;
     try {
-      const bytes = local
-        ? new Uint8Array(await local.arrayBuffer())
-        : job.inputUrl
-          ? await api.bytes(job.inputUrl)
-          : undefined;
+      const bytes = await inputBytes(job, job.parent ?? (jobId !== job.id ? jobId : undefined));
       if (bytes) {
         const channels = job.options.channels as number[] | undefined;
         plane = planeOf(decodeImage(bytes, { name: job.name }), channels?.[0] ?? 0);
       } else
         imageNote =
-          'The original image is not available here (it was submitted from another browser): labels only.';
+          'The original image is not available to this page (it was not submitted from this browser tab, and the kiosk does not serve job inputs): labels only.';
     } catch (err) {
       imageNote = `The original image could not be shown (${(err as Error).message}): labels only.`;
     }
@@ -147,6 +143,21 @@ export const mountViewer: Page = (root, { args }) => {
     cleanup?.();
   };
 };
+
+/**
+ * The bytes of the image a job segmented: the file this tab submitted; for an image of a batch, its entry in
+ * the zip this tab submitted; else the job's `inputUrl` when the API gives one; else undefined.
+ */
+async function inputBytes(job: Job, batchId: string | undefined): Promise<Uint8Array | undefined> {
+  const local = session.files.get(job.id)?.file;
+  if (local) return new Uint8Array(await local.arrayBuffer());
+  const zip = batchId ? session.files.get(batchId)?.file : undefined;
+  if (zip && /\.zip$/i.test(zip.name)) {
+    const entry = unpackZip(new Uint8Array(await zip.arrayBuffer())).find((e) => e.name === job.name);
+    if (entry) return entry.data;
+  }
+  return job.inputUrl ? api.bytes(job.inputUrl) : undefined;
+}
 
 /** Draws the viewer into `root`; returns the function that stops its observers. */
 function showViewer(
