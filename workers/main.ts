@@ -13,7 +13,7 @@ import type { TileBatcher } from './processors/batcher.js';
 import type { WorkerContext } from './processors/context.js';
 import { pipelineStages } from './processors/pipeline-stages.js';
 import { startPool } from './processors/pool.js';
-import { TRIVIAL_CARD, TrivialThresholdRunner, trivialStages } from './processors/trivial-stages.js';
+import { trivialModels, trivialStages } from './processors/trivial-stages.js';
 import { bullConnection } from './queues/connection.js';
 import type { Pool } from './queues/names.js';
 
@@ -25,13 +25,7 @@ export async function runWorker(argv: string[]): Promise<void> {
   const config = loadConfig();
   const trivial = process.env.KIOSK_TRIVIAL_MODEL === '1';
   const services = await createServices(config, {
-    ...(trivial
-      ? {
-          customModels: {
-            'trivial@1': { card: TRIVIAL_CARD, createRunner: async () => new TrivialThresholdRunner() },
-          },
-        }
-      : {}),
+    ...(trivial ? { customModels: trivialModels() } : {}),
   });
   const log = (msg: string) => process.stderr.write(`worker ${pool}: ${msg}\n`);
   const context: WorkerContext = {

@@ -8,7 +8,10 @@ import { labelsFromRaw } from '../../workers/image/files.js';
 import { encodePng } from '../../workers/image/png.js';
 import { encodeTiff } from '../../workers/image/tiff-write.js';
 import { packZip } from '../../workers/image/zip.js';
+import { startTrainingWorkerFor } from '../../workers/training/services.js';
+import type { TrainingRecord } from '../../workers/training/records.js';
 import {
+  nextTrainingEvent,
   nucleiZip,
   NUCLEI,
   prepareBaseModel,
@@ -201,6 +204,45 @@ describe('training API: bad data and parameters', () => {
     expect((await svc.app.inject({ method: 'GET', url: '/v1/trainings/nope' })).statusCode).toBe(404);
     expect((await svc.app.inject({ method: 'POST', url: '/v1/trainings/nope/cancel' })).statusCode).toBe(404);
   });
+
+  it(
+    'data that turns bad in the bucket fails the job at once on the worker, with the file in the reason',
+    { timeout: 60_000 },
+    async () => {
+      for (const t of (await svc.app.inject({ method: 'GET', url: '/v1/trainings' })).json<{
+        trainings: { id: string }[];
+      }>().trainings) {
+        await svc.app.inject({ method: 'POST', url: `/v1/trainings/${t.id}/cancel` }); // earlier tests' queued jobs
+      }
+      const zip = await nucleiZip(TRAIN_STEMS.slice(0, 1));
+      const res = await svc.app.inject({
+        method: 'POST',
+        url: '/v1/trainings/upload',
+        ...(await multipart([['data', 'd.zip', zip]], { epochs: '1', stepsPerEpoch: '1', cropSize: '32' })),
+      });
+      const id = res.json<{ id: string }>().id;
+      await svc.services.storage.put(
+        `training/${id}/data/train/${TRAIN_STEMS[0]}.image.png`,
+        new TextEncoder().encode('garbage'),
+      );
+      const final = nextTrainingEvent(svc, id, (e) => e.status === 'done' || e.status === 'failed', 50_000);
+      const trainer = startTrainingWorkerFor(svc.services, {
+        scratchDir: join(dir, 'scratch-bad'),
+        tfjsPrefer: 'wasm',
+        log: () => undefined,
+      });
+      try {
+        await final;
+        const rec = (
+          await svc.app.inject({ method: 'GET', url: `/v1/trainings/${id}` })
+        ).json<TrainingRecord>();
+        expect(rec).toMatchObject({ status: 'failed', attempts: 1 });
+        expect(rec.reason).toMatch(new RegExp(`${TRAIN_STEMS[0]}\\.image\\.png: not a TIFF or PNG file`));
+      } finally {
+        await trainer.close(true);
+      }
+    },
+  );
 });
 
 describe('fine-tuning nuclear through the API (kiosk train --host), then segmenting with the new version', () => {
@@ -261,7 +303,12 @@ describe('fine-tuning nuclear through the API (kiosk train --host), then segment
       expect(trainings[0]!.history).toHaveLength(1);
 
       const models = (await svc.app.inject({ method: 'GET', url: '/v1/models' })).json<{
-        models: { name: string; version: string; source: string; card: { training: { curves: unknown[] }; input: { mpp: number } } & Record<string, unknown> }[];
+        models: {
+          name: string;
+          version: string;
+          source: string;
+          card: { training: { curves: unknown[] }; input: { mpp: number } } & Record<string, unknown>;
+        }[];
       }>().models;
       const v2 = models.find((m) => m.name === 'nuclear' && m.version === '2')!;
       expect(v2).toMatchObject({ source: 'bucket' });
@@ -324,6 +371,38 @@ describe('fine-tuning nuclear through the API (kiosk train --host), then segment
       const dcRec = await svc.wait(dc.json<{ hash: string }>().hash, 120_000);
       expect(dcRec.status, dcRec.reason).toBe('done');
       expect(dcRec.model_version).toBe('2');
+    },
+  );
+
+  it(
+    'cancelling a running training stops it: failed with the reason, no new version, checkpoints removed',
+    { timeout: 120_000 },
+    async () => {
+      const zip = await nucleiZip(TRAIN_STEMS.slice(0, 1));
+      const res = await svc.app.inject({
+        method: 'POST',
+        url: '/v1/trainings/upload',
+        ...(await multipart([['data', 'd.zip', zip]], {
+          epochs: '50',
+          stepsPerEpoch: '4',
+          batchSize: '2',
+          cropSize: '32',
+          modelName: 'never',
+        })),
+      });
+      const id = res.json<{ id: string }>().id;
+      await nextTrainingEvent(svc, id, (e) => e.epochRecord !== undefined, 100_000);
+      const final = nextTrainingEvent(svc, id, (e) => e.status === 'failed' || e.status === 'done', 30_000);
+      const cancel = await svc.app.inject({ method: 'POST', url: `/v1/trainings/${id}/cancel` });
+      expect(cancel.statusCode).toBe(200);
+      expect((await final).status).toBe('failed');
+      const rec = (
+        await svc.app.inject({ method: 'GET', url: `/v1/trainings/${id}` })
+      ).json<TrainingRecord>();
+      expect(rec).toMatchObject({ status: 'failed', reason: 'cancelled by the user' });
+      expect(rec.epoch).toBeLessThan(50);
+      expect(await svc.services.storage.list('models/never/')).toEqual([]);
+      expect(await svc.services.storage.list(`training/${id}/checkpoint/`)).toEqual([]);
     },
   );
 });

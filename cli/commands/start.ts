@@ -1,15 +1,225 @@
-import type { Command } from '../command.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { UsageError, type Command } from '../command.js';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const usage = `Usage: kiosk start [--port N] [--host H]
+
+Starts the local kiosk on this machine: the API with the web UI, one CPU worker and one inference
+worker, each its own process, and prints the URL. Ctrl-C stops it cleanly: running jobs finish (a
+second Ctrl-C returns them to the queue), then Redis saves and stops.
+
+Environment:
+  PORT            API port (default 8080)          HOST   API address (default 127.0.0.1)
+  REDIS_URL       use this Redis; default: start redis-server with AOF persistence under .kiosk/redis
+  KIOSK_BUCKET    bucket (default .kiosk/bucket); see api/config.ts for every setting`;
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => res(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+/** Starts redis-server (AOF on) in `dir`; resolves once it answers PING. Rejects with the install command if missing. */
+async function startRedis(dir: string): Promise<{ url: string; proc: ChildProcess }> {
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const proc = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'yes', '--dir', dir, '--save', ''],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+    },
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  let settled = false;
+  await new Promise<void>((resolveReady, rejectReady) => {
+    const res = () => ((settled = true), resolveReady());
+    const rej = (e: Error) => ((settled = true), rejectReady(e));
+    proc.once('error', (err: NodeJS.ErrnoException) =>
+      rej(
+        new Error(
+          err.code === 'ENOENT'
+            ? 'redis-server is not installed. Install it with:\n  sudo apt-get install -y redis-server\nor point REDIS_URL at a Redis you run.'
+            : `cannot start redis-server: ${err.message}`,
+        ),
+      ),
+    );
+    proc.once('exit', (code) => rej(new Error(`redis-server exited with code ${code} before it was ready`)));
+    const deadline = Date.now() + 10_000;
+    const poll = async () => {
+      if (settled) return;
+      const { Redis } = await import('ioredis');
+      const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      try {
+        await r.connect();
+        await r.ping();
+        r.disconnect();
+        res();
+      } catch {
+        r.disconnect();
+        if (Date.now() > deadline) rej(new Error('redis-server did not answer within 10 s'));
+        else setTimeout(() => void poll(), 100);
+      }
+    };
+    void poll();
+  });
+  proc.removeAllListeners('exit');
+  return { url, proc };
+}
+
+function spawnService(name: string, script: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  // --import takes the loader's URL: a bare 'tsx' would resolve from the working directory, not the repo.
+  const child = spawn(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), join(repoRoot, script), ...args],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: process.cwd(),
+      // Own process group: a terminal's Ctrl-C reaches only this launcher, which stops the children in order.
+      detached: true,
+    },
+  );
+  const prefix = (line: string) => `[${name}] ${line}\n`;
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let buf = '';
+    stream.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let at;
+      while ((at = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, at);
+        buf = buf.slice(at + 1);
+        if (line.trim()) process.stderr.write(prefix(line));
+      }
+    });
+  }
+  return child;
+}
+
+function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs: number): Promise<string> {
+  return new Promise((res, rej) => {
+    const timer = setTimeout(
+      () => rej(new Error(`${what} did not start within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
+    const onData = (d: Buffer) => {
+      const m = pattern.exec(d.toString());
+      if (m) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        res(m[1] ?? m[0]);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`${what} exited with code ${code} while starting (see its messages above)`));
+    });
+  });
+}
+
+const exited = (c: ChildProcess) =>
+  c.exitCode !== null || c.signalCode !== null
+    ? Promise.resolve()
+    : new Promise<void>((r) => c.once('exit', () => r()));
 
 export const command: Command = {
   name: 'start',
   summary: 'start the local kiosk (API, web UI and workers on this machine)',
-  usage:
-    'Usage: kiosk start\n\nStarts the local kiosk. Environment: PORT (default 8080), REDIS_URL (default: spawn redis-server under .kiosk/).',
-  async run() {
-    process.stderr.write(
-      'kiosk start: no service yet — the job service (API, web UI, workers) has not landed.\n' +
-        'What works today: `npx kiosk --help` lists the commands that do.\n',
-    );
-    return 1;
+  usage,
+  async run(args) {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args,
+        options: { port: { type: 'string' }, host: { type: 'string' } },
+        strict: true,
+      }));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const port = values.port ?? process.env.PORT ?? '8080';
+    if (!/^\d{1,5}$/.test(port) || Number(port) > 65535)
+      throw new UsageError(`--port must be 0-65535; got '${port}'`);
+    const kioskDir = resolve('.kiosk');
+    let redis: { url: string; proc?: ChildProcess };
+    if (process.env.REDIS_URL) redis = { url: process.env.REDIS_URL };
+    else {
+      redis = await startRedis(join(kioskDir, 'redis'));
+      process.stderr.write(`redis-server on ${redis.url} (data in ${join(kioskDir, 'redis')})\n`);
+    }
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      REDIS_URL: redis.url,
+      PORT: port,
+      HOST: values.host ?? process.env.HOST ?? '127.0.0.1',
+      KIOSK_BUCKET: process.env.KIOSK_BUCKET ?? join(kioskDir, 'bucket'),
+      KIOSK_MODEL_CACHE: process.env.KIOSK_MODEL_CACHE ?? join(kioskDir, 'model-cache'),
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    };
+    const children: ChildProcess[] = [];
+    const stopAll = async (force: boolean) => {
+      for (const c of children) if (c.exitCode === null) c.kill(force ? 'SIGKILL' : 'SIGTERM');
+      await Promise.all(children.map(exited));
+      if (redis.proc && redis.proc.exitCode === null) {
+        redis.proc.kill('SIGTERM'); // redis-server saves its AOF and exits
+        await exited(redis.proc);
+      }
+    };
+    try {
+      const api = spawnService('api', 'api/server.ts', [], env);
+      children.push(api);
+      const cpu = spawnService('cpu-worker', 'workers/main.ts', ['--pool', 'cpu'], env);
+      const gpu = spawnService('inference-worker', 'workers/main.ts', ['--pool', 'gpu'], env);
+      children.push(cpu, gpu);
+      const [url] = await Promise.all([
+        waitForLine(api, /api listening on (\S+)/, 'the API', 120_000),
+        waitForLine(cpu, /worker cpu ready/, 'the CPU worker', 120_000),
+        waitForLine(gpu, /worker gpu ready/, 'the inference worker', 120_000),
+      ]);
+      process.stdout.write(`\ncellkiosk is running at ${url}  (API docs: ${url}/docs; Ctrl-C to stop)\n`);
+    } catch (err) {
+      await stopAll(true);
+      throw err;
+    }
+    return new Promise<number>((res) => {
+      let signals = 0;
+      const onSignal = (sig: NodeJS.Signals) => {
+        signals++;
+        if (signals === 1) {
+          process.stderr.write(
+            `\n${sig}: stopping — running jobs finish first (Ctrl-C again to return them to the queue now)\n`,
+          );
+          void stopAll(false).then(() => res(0));
+        } else {
+          for (const c of children) if (c.exitCode === null) c.kill('SIGINT'); // workers: second signal = return jobs now
+        }
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      for (const c of children) {
+        c.once('exit', (code, signal) => {
+          if (signals === 0) {
+            process.stderr.write(
+              `a kiosk process exited unexpectedly (code ${code}, signal ${signal}); stopping the rest\n`,
+            );
+            signals = 1;
+            void stopAll(false).then(() => res(1));
+          }
+        });
+      }
+    });
   },
 };

@@ -77,3 +77,12 @@ export const trivialStages: SegmentationStages = {
     return encodeLabelsTiff(labels, { compression: 'deflate' });
   },
 };
+
+/** The trivial model as a registry entry `trivial@1` (for KIOSK_TRIVIAL_MODEL=1 processes: tests, benchmarks). */
+export function trivialModels(
+  delayMs = 0,
+): Record<string, { card: CardLike; createRunner(): Promise<ModelRunner> }> {
+  return {
+    'trivial@1': { card: TRIVIAL_CARD, createRunner: async () => new TrivialThresholdRunner(0.5, delayMs) },
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * A small HTTP client of API v1, for the CLI (`kiosk predict`, `jobs`, `status`) and the benchmarks.
+ * Errors say what failed: `HTTP 400 not-an-image: cells.png is not a TIFF or PNG image (...)`, or that the
+ * kiosk cannot be reached at all.
+ */
+import type { JobView } from './schemas.js';
+
+export class KioskClientError extends Error {
+  override readonly name = 'KioskClientError';
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface UploadFile {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+}
+
+export class KioskClient {
+  readonly base: string;
+  constructor(base: string) {
+    this.base = base.replace(/\/+$/, '');
+  }
+
+  private async request(path: string, init: RequestInit = {}): Promise<Response> {
+    const url = path.startsWith('http') ? path : `${this.base}${path}`;
+    let res: Response;
+    try {
+      res = await fetch(url, init);
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new KioskClientError(
+        `cannot reach the kiosk at ${this.base} (${cause}); is it running (npm start) and is --host right?`,
+      );
+    }
+    if (!res.ok) {
+      const text = await res.text();
+      let code: string | undefined;
+      let message = text.slice(0, 500);
+      try {
+        const body = JSON.parse(text) as { error?: string; message?: string };
+        code = body.error;
+        message = body.message ?? message;
+      } catch {
+        /* not JSON */
+      }
+      throw new KioskClientError(`HTTP ${res.status}${code ? ` ${code}` : ''}: ${message}`, res.status, code);
+    }
+    return res;
+  }
+
+  private async json<T>(path: string, init: RequestInit = {}): Promise<T> {
+    return (await (await this.request(path, init)).json()) as T;
+  }
+
+  /** Uploads files in one multipart request; resolves to their upload keys, in order. */
+  async upload(files: readonly UploadFile[]): Promise<string[]> {
+    const fd = new FormData();
+    for (const f of files) fd.append('file', new Blob([new Uint8Array(f.bytes)]), f.name);
+    const body = await this.json<{ uploads: { key: string }[] }>('/v1/uploads', { method: 'POST', body: fd });
+    return body.uploads.map((u) => u.key);
+  }
+
+  async createJob(body: {
+    inputs: string[];
+    model?: string;
+    modelVersion?: string;
+    type?: string;
+    name?: string;
+    options?: { micronsPerPixel?: number; channels?: number[]; dimensionOrder?: string };
+  }): Promise<JobView> {
+    return this.json<JobView>('/v1/jobs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  }
+
+  getJob(id: string): Promise<JobView> {
+    return this.json<JobView>(`/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  async listJobs(limit = 50, status?: string): Promise<JobView[]> {
+    const q = new URLSearchParams({ limit: String(limit), ...(status ? { status } : {}) });
+    return (await this.json<{ jobs: JobView[] }>(`/v1/jobs?${q}`)).jobs;
+  }
+
+  cancel(id: string): Promise<JobView> {
+    return this.json<JobView>(`/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+  }
+
+  /** GETs a result URL (API file route or a signed bucket URL). */
+  async download(url: string): Promise<Uint8Array> {
+    return new Uint8Array(await (await this.request(url)).arrayBuffer());
+  }
+}

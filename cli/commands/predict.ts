@@ -1,0 +1,169 @@
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { unpackZip } from '../../workers/image/zip.js';
+import { KioskClient } from '../../api/client.js';
+import type { JobView } from '../../api/schemas.js';
+import { UsageError, type Command } from '../command.js';
+
+const usage = `Usage: kiosk predict FILE|DIR|ZIP... --out DIR [options]
+
+Segments images on a running kiosk (npm start, or a cluster) over HTTP, with a progress bar, and writes
+<stem>.labels.tif per image into --out. A folder means its TIFF/PNG files; a zip becomes one batch job.
+
+Options:
+  --host URL           the kiosk                                (default: $KIOSK_HOST or http://127.0.0.1:8080)
+  --out DIR            where label images go                    (required)
+  --model NAME         model                                    (default: the job type's, nuclear)
+  --model-version V    model version                            (default: newest)
+  --mpp X              µm per pixel of the images               (default: estimated)
+  --channels I[,J]     channel indices                          (default: the model's)
+  --dimension-order S  axis order, e.g. XY, CXY                 (default: the file's)
+  --timeout S          give up waiting after S seconds          (default: 3600)`;
+
+const IMAGE_EXT = new Set(['.png', '.tif', '.tiff']);
+
+async function collect(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    const st = await stat(p).catch(() => undefined);
+    if (!st) throw new UsageError(`no such file or folder: ${p}`);
+    if (st.isDirectory()) {
+      const names = (await readdir(p)).sort();
+      out.push(
+        ...names
+          .filter((n) => IMAGE_EXT.has(extname(n).toLowerCase()) || n.toLowerCase().endsWith('.zip'))
+          .map((n) => join(p, n)),
+      );
+    } else out.push(p);
+  }
+  if (out.length === 0) throw new UsageError('no TIFF, PNG or zip files in the given paths');
+  return out;
+}
+
+/** `<stem>` of a path or zip entry: folders joined by `_`, last extension dropped. */
+function stemOf(name: string): string {
+  const ext = extname(name);
+  return (ext ? name.slice(0, -ext.length) : name).replace(/[\\/]+/g, '_');
+}
+
+function bar(done: number, failed: number, total: number, progress: number): string {
+  const width = 30;
+  const filled = Math.round((progress / 100) * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${progress.toFixed(0).padStart(3)}%  ${done}/${total} done${failed ? `, ${failed} failed` : ''}`;
+}
+
+export const command: Command = {
+  name: 'predict',
+  summary: 'segment images on a running kiosk over HTTP (files, folders, zips)',
+  usage,
+  async run(args) {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args,
+        allowPositionals: true,
+        options: {
+          host: { type: 'string' },
+          out: { type: 'string' },
+          model: { type: 'string' },
+          'model-version': { type: 'string' },
+          mpp: { type: 'string' },
+          channels: { type: 'string' },
+          'dimension-order': { type: 'string' },
+          timeout: { type: 'string', default: '3600' },
+        },
+      });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const v = parsed.values;
+    if (parsed.positionals.length === 0) throw new UsageError('give at least one FILE, DIR or ZIP');
+    if (!v.out) throw new UsageError('--out DIR is required');
+    const mpp = v.mpp === undefined ? undefined : Number(v.mpp);
+    if (mpp !== undefined && !(mpp > 0))
+      throw new UsageError(`--mpp must be a positive number; got '${v.mpp}'`);
+    if (v.channels !== undefined && !/^\d+(,\d+)*$/.test(v.channels))
+      throw new UsageError(`--channels must be like 0 or 0,1; got '${v.channels}'`);
+    const timeoutS = Number(v.timeout);
+    if (!(timeoutS > 0))
+      throw new UsageError(`--timeout must be a positive number of seconds; got '${v.timeout}'`);
+    const client = new KioskClient(v.host ?? process.env.KIOSK_HOST ?? 'http://127.0.0.1:8080');
+    const files = await collect(parsed.positionals);
+    await mkdir(v.out, { recursive: true });
+    const options = {
+      ...(mpp !== undefined ? { micronsPerPixel: mpp } : {}),
+      ...(v.channels ? { channels: v.channels.split(',').map(Number) } : {}),
+      ...(v['dimension-order'] ? { dimensionOrder: v['dimension-order'] } : {}),
+    };
+    // Upload and submit: one job per file (a zip is one batch job).
+    const jobs: { file: string; job: JobView }[] = [];
+    let failed = 0;
+    for (const file of files) {
+      try {
+        const [key] = await client.upload([{ name: basename(file), bytes: await readFile(file) }]);
+        const job = await client.createJob({
+          inputs: [key!],
+          ...(v.model ? { model: v.model } : {}),
+          ...(v['model-version'] ? { modelVersion: v['model-version'] } : {}),
+          options,
+        });
+        jobs.push({ file, job });
+      } catch (err) {
+        failed++;
+        process.stderr.write(`${file}: ${(err as Error).message}\n`);
+        if ((err as { status?: number }).status === undefined) return 1; // kiosk unreachable: stop here
+      }
+    }
+    // Follow progress until every job is final.
+    const tty = process.stderr.isTTY;
+    const deadline = Date.now() + timeoutS * 1000;
+    let last = '';
+    for (;;) {
+      for (const j of jobs)
+        if (j.job.status !== 'done' && j.job.status !== 'failed') j.job = await client.getJob(j.job.id);
+      const done = jobs.filter((j) => j.job.status === 'done').length;
+      const bad = jobs.filter((j) => j.job.status === 'failed').length;
+      const progress = jobs.length ? jobs.reduce((s, j) => s + j.job.progress, 0) / jobs.length : 100;
+      const line = bar(done, bad, jobs.length, progress);
+      if (tty) process.stderr.write(`\r${line}`);
+      else if (line !== last) process.stderr.write(`${line}\n`);
+      last = line;
+      if (done + bad === jobs.length) break;
+      if (Date.now() > deadline) {
+        process.stderr.write(
+          `\ngave up after ${timeoutS} s; the jobs go on: kiosk jobs --host ${client.base}\n`,
+        );
+        return 1;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if (tty) process.stderr.write('\n');
+    // Download and write <stem>.labels.tif per image.
+    for (const { file, job } of jobs) {
+      if (job.status === 'failed') {
+        failed++;
+        process.stderr.write(`${file}: failed: ${job.reason ?? 'no reason given'}\n`);
+        continue;
+      }
+      if (job.kind === 'image') {
+        const out = join(v.out, `${stemOf(basename(file))}.labels.tif`);
+        await writeFile(out, await client.download(job.labelsUrl!));
+        process.stdout.write(`${file}: ${job.objectCount ?? '?'} objects → ${out}\n`);
+        continue;
+      }
+      const entries = unpackZip(await client.download(job.resultUrl!));
+      for (const e of entries) {
+        const out = join(v.out, `${e.name.replace(/_feature_0\.tif$/, '')}.labels.tif`);
+        await writeFile(out, e.data);
+      }
+      const done = (job.children ?? []).filter((c) => c.status === 'done').length;
+      process.stdout.write(`${file}: ${done} images → ${v.out}\n`);
+      for (const f of job.failures ?? []) {
+        failed++;
+        process.stderr.write(`${file}: ${f.name}: failed: ${f.reason}\n`);
+      }
+    }
+    return failed ? 1 : 0;
+  },
+};
