@@ -98,10 +98,10 @@ export function trainingProcessor(ctx: TrainingContext) {
           ? new BadInputError('bad-training-input', err.message)
           : classifyError(err);
       if (isFinalFailure(classified, job.attemptsMade, job.opts.attempts ?? 1)) {
+        await ctx.storage.deletePrefix(checkpointPrefix(id)).catch(() => undefined);
         await ctx.records
           .finish(id, 'failed', { reason: classified.message })
           .catch((e: unknown) => ctx.log(`training ${id}: ${String(e)}`));
-        await ctx.storage.deletePrefix(checkpointPrefix(id)).catch(() => undefined);
       } else {
         await ctx.records
           .update(id, { status: 'waiting', reason: `retrying after: ${classified.message}` })
@@ -244,6 +244,7 @@ async function train(ctx: TrainingContext, job: Job<TrainJobData, TrainJobResult
     try {
       done = await child.done;
     } catch (err) {
+      await uploads.catch(() => undefined); // let an upload in flight land before the failure cleans up
       if (cancelled) throw new BadInputError('cancelled', 'cancelled by the user');
       throw err;
     } finally {
@@ -354,7 +355,7 @@ async function saveResult(
     `${prefix}card.json`,
     Buffer.from(`${JSON.stringify({ ...card, input }, null, 2)}\n`),
   );
-  await ctx.records.finish(rec.id, 'done', { progress: 100, model });
   await ctx.storage.deletePrefix(checkpointPrefix(rec.id)).catch(() => undefined);
+  await ctx.records.finish(rec.id, 'done', { progress: 100, model });
   return { model };
 }

@@ -5,9 +5,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { multipart } from '../../api/service-harness.test-helpers.js';
-import { connectRedis } from '../queues/connection.js';
-import type { TrainingEvent, TrainingRecord } from './records.js';
+import type { TrainingRecord } from './records.js';
 import {
+  nextTrainingEvent,
   nucleiZip,
   prepareBaseModel,
   startTrainingService,
@@ -64,34 +64,6 @@ async function startWorkerProcess(): Promise<ChildProcess> {
   return w;
 }
 
-/** Resolves with the first event of training `id` that `pred` accepts (over the records' event channel). */
-async function nextEvent(
-  id: string,
-  pred: (ev: TrainingEvent) => boolean,
-  timeoutMs: number,
-): Promise<TrainingEvent> {
-  const sub = connectRedis(svc.services.config.redisUrl);
-  const channel = `${svc.services.config.prefix}:training-events`;
-  try {
-    return await new Promise<TrainingEvent>((resolveEv, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no matching event of ${id} within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      sub.on('message', (_ch: string, msg: string) => {
-        const ev = JSON.parse(msg) as TrainingEvent;
-        if (ev.id === id && pred(ev)) {
-          clearTimeout(timer);
-          resolveEv(ev);
-        }
-      });
-      sub.subscribe(channel).catch(reject);
-    });
-  } finally {
-    sub.disconnect();
-  }
-}
-
 describe('a killed training worker', () => {
   it(
     'is replaced by another that resumes from the bucket checkpoint, not from zero',
@@ -110,7 +82,7 @@ describe('a killed training worker', () => {
         (await svc.app.inject({ method: 'GET', url: `/v1/trainings/${id}` })).json<TrainingRecord>();
 
       // Worker A trains until its first checkpoint is in the bucket, then dies without warning.
-      const firstCheckpoint = nextEvent(id, (ev) => ev.epochRecord !== undefined, 120_000);
+      const firstCheckpoint = nextTrainingEvent(svc, id, (ev) => ev.epochRecord !== undefined, 120_000);
       const a = await startWorkerProcess();
       const ev = await firstCheckpoint;
       a.kill('SIGKILL');
@@ -122,7 +94,12 @@ describe('a killed training worker', () => {
       expect(await svc.services.storage.exists(`training/${id}/checkpoint/latest.json`)).toBe(true);
 
       // Worker B finds the stalled job and finishes it from that checkpoint.
-      const finished = nextEvent(id, (e) => e.status === 'done' || e.status === 'failed', 150_000);
+      const finished = nextTrainingEvent(
+        svc,
+        id,
+        (e) => e.status === 'done' || e.status === 'failed',
+        150_000,
+      );
       await startWorkerProcess();
       await finished;
       const rec = await get();

@@ -22,12 +22,20 @@ export interface RunningChild {
   kill(): void;
 }
 
+/** Children still running: killed when this process exits, so a stopped worker never leaves one behind. */
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
 export function runTrainingChild(start: ChildStart, onMessage: (m: ChildMessage) => void): RunningChild {
   const child = fork(CHILD, [], {
     execArgv: ['--import', import.meta.resolve('tsx')],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     serialization: 'advanced',
   });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   const done = new Promise<DoneMessage>((resolve, reject) => {
     let result: DoneMessage | undefined;
     let failure: Error | undefined;

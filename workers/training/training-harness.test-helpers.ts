@@ -16,6 +16,8 @@ import { buildNetwork } from '../model/network.js';
 import { initTfjs } from '../model/runtime.js';
 import { exportModelDir } from '../model/export-model-dir.js';
 import { pipelineStages } from '../processors/pipeline-stages.js';
+import { connectRedis } from '../queues/connection.js';
+import type { TrainingEvent } from './records.js';
 import { startTrainingWorkerFor } from './services.js';
 import type { RunningTrainingWorker } from './worker.js';
 
@@ -102,4 +104,33 @@ export async function startTrainingService(
       await svc.close();
     },
   };
+}
+
+/** Resolves with the first event of training `id` that `pred` accepts (over the records' event channel). */
+export async function nextTrainingEvent(
+  svc: TestService,
+  id: string,
+  pred: (ev: TrainingEvent) => boolean,
+  timeoutMs: number,
+): Promise<TrainingEvent> {
+  const sub = connectRedis(svc.services.config.redisUrl);
+  const channel = `${svc.services.config.prefix}:training-events`;
+  try {
+    return await new Promise<TrainingEvent>((resolveEv, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no matching event of ${id} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      sub.on('message', (_ch: string, msg: string) => {
+        const ev = JSON.parse(msg) as TrainingEvent;
+        if (ev.id === id && pred(ev)) {
+          clearTimeout(timer);
+          resolveEv(ev);
+        }
+      });
+      sub.subscribe(channel).catch(reject);
+    });
+  } finally {
+    sub.disconnect();
+  }
 }
