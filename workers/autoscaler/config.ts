@@ -82,8 +82,10 @@ export function parsePoolSpec(
 
 /**
  * Adds the cross-pool look-ahead: a pool whose queue is fed by another pool's queue counts that queue's
- * jobs as upstream work. The kiosk pipeline is preprocess → predict → postprocess, so the GPU pool (predict)
- * looks at preprocess, and the CPU pool looks at predict (its postprocess jobs come next).
+ * jobs as upstream work. In the kiosk pipeline only the GPU pool looks ahead (preprocess → predict): GPU
+ * nodes take minutes to start, so they are asked for while the CPU pool is still preprocessing. The CPU pool
+ * does not count the predict backlog as future postprocess work: postprocess jobs arrive at the GPUs'
+ * pace, and counting the whole backlog would hold every CPU worker up, mostly idle, for the whole run.
  */
 export function withPipelineUpstream(
   pools: readonly ScaledPool[],
@@ -99,11 +101,8 @@ export function withPipelineUpstream(
   });
 }
 
-/** queue → the queue its jobs continue in (the kiosk flow). */
-export const PIPELINE_FEEDS: Readonly<Record<string, string>> = {
-  preprocess: 'predict',
-  predict: 'postprocess',
-};
+/** queue → the queue its jobs continue in, where the look-ahead applies (see withPipelineUpstream). */
+export const PIPELINE_FEEDS: Readonly<Record<string, string>> = { preprocess: 'predict' };
 
 function msFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, unit: 's' | 'ms'): number {
   const raw = env[name];
