@@ -44,7 +44,7 @@ const labels16 = (h: number, w: number) => {
 describe('training API: bad data and parameters', () => {
   let svc: TrainingService;
   beforeAll(async () => {
-    svc = await startTrainingService(inject('redisUrl'), modelsDir, { trainer: false });
+    svc = await startTrainingService(inject('redisUrl'), modelsDir, { trainer: false, listen: true });
   });
   afterAll(async () => {
     await svc.close();
@@ -203,6 +203,35 @@ describe('training API: bad data and parameters', () => {
     expect(list.trainings.map((t) => t.id)).toEqual([ids[1], ids[0]]);
     expect((await svc.app.inject({ method: 'GET', url: '/v1/trainings/nope' })).statusCode).toBe(404);
     expect((await svc.app.inject({ method: 'POST', url: '/v1/trainings/nope/cancel' })).statusCode).toBe(404);
+  });
+
+  it('kiosk train --host prints each refused file and exits 1; bad flags are usage errors', async () => {
+    const folder = join(dir, 'bad-folder');
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    await mkdir(join(folder, 'val'), { recursive: true });
+    await writeFile(join(folder, 'a.image.png'), png8(16, 16));
+    await writeFile(join(folder, 'val', 'b.labels.png'), labels16(16, 16));
+    const lines: string[] = [];
+    const code = await runRemoteTraining(['--host', svc.url, '--data', folder], {
+      out: (l) => lines.push(l),
+    });
+    expect(code).toBe(1);
+    expect(lines.slice(1)).toEqual([
+      'the kiosk refused the training data (2 problems):',
+      '  a.image.png: a.image.png has no a.labels.(png|tif) beside it',
+      '  val/b.labels.png: val/b.labels.png has no b.image.(png|tif) beside it',
+    ]);
+    await expect(runRemoteTraining(['--data', folder])).rejects.toThrow(/--host URL is required/);
+    await expect(runRemoteTraining(['--host', svc.url])).rejects.toThrow(/--data ZIP\|DIR is required/);
+    await expect(runRemoteTraining(['--host', svc.url, '--data', join(dir, 'nope')])).rejects.toThrow(
+      /does not exist/,
+    );
+    await expect(
+      runRemoteTraining(['--host', svc.url, '--data', folder, '--from', 'x', '--scratch']),
+    ).rejects.toThrow(/not both/);
+    await expect(runRemoteTraining(['--host', svc.url, '--data', folder, '--bogus'])).rejects.toThrow(
+      /Unknown option '--bogus'/,
+    );
   });
 
   it(
