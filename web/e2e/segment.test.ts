@@ -275,11 +275,33 @@ describe.skipIf(skip)('web UI in Chromium', () => {
       .toEqual(expect.arrayContaining(['predict', 'preprocess', 'postprocess']));
     await page.screenshot({ path: join(ARTIFACTS, '7-cluster.png'), fullPage: true });
 
+    // Train: bad data is refused by the training API with every problem named, shown under the form.
     await page.goto(`${kiosk.url}/#/train`);
-    await expect
-      .poll(async () => (await page.locator('main').textContent()) ?? '')
-      .toMatch(/Recent trainings/);
-    await page.screenshot({ path: join(ARTIFACTS, '8-train.png'), fullPage: true });
+    await expect.poll(() => page.locator('main').textContent()).toMatch(/Recent trainings/);
+    const img = await readFile(await valImage());
+    await page.locator('main input[type=file][accept]').setInputFiles([
+      { name: 'a.image.png', mimeType: 'image/png', buffer: img },
+      { name: 'b.labels.png', mimeType: 'image/png', buffer: img },
+    ]);
+    await expect.poll(() => page.locator('main').textContent()).toMatch(/no labels for a\.image\.png/);
+    await page.getByRole('button', { name: 'Start training' }).click();
+    await expect.poll(() => page.locator('[role=alert]').textContent()).toMatch(/problem/);
+    await page.screenshot({ path: join(ARTIFACTS, '8-train-bad-data.png'), fullPage: true });
+
+    // A kiosk without the training service: the page says so and disables the form.
+    await page.route('**/v1/trainings**', (r) =>
+      r.fulfill({
+        status: 404,
+        contentType: 'application/json',
+        body: '{"error":"file-not-found","message":"no route GET /v1/trainings"}',
+      }),
+    );
+    await page.goto(`${kiosk.url}/#/models`);
+    await page.goto(`${kiosk.url}/#/train`);
+    await expect.poll(() => page.locator('.notice').textContent()).toMatch(/Training service not available/);
+    expect(await page.getByRole('button', { name: 'Start training' }).isDisabled()).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, '8-train-not-available.png'), fullPage: true });
+    await page.unroute('**/v1/trainings**');
 
     // Keyboard: the skip link comes first, then the page links, each with a visible focus ring.
     await page.goto('about:blank');

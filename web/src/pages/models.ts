@@ -1,52 +1,69 @@
-/** Models: the registry — every model and version with its card (training data, µm/px, validation figures). */
+/**
+ * Models: the registry, every model and version with its card — what it does, the input it expects
+ * (µm/px, nucleus size, normalization), how it was trained and its validation figures. Card fields it does
+ * not know are shown too, as they are (one level of nesting), so nothing a card says is hidden.
+ */
 import { api, type ModelInfo } from '../api.js';
 import { h, replace } from '../dom.js';
-import { formatMicrons } from '../lib/units.js';
 import type { Page } from '../main.js';
 
-/** Card fields shown first, with plain names; anything else the card holds follows as it is. */
-const KNOWN: [string, string][] = [
-  ['task', 'Task'],
-  ['description', 'About'],
-  ['micronsPerPixel', 'Trained at (µm/px)'],
-  ['mpp', 'Trained at (µm/px)'],
-  ['trainingData', 'Training data'],
-  ['data', 'Training data'],
-  ['normalization', 'Normalization'],
-  ['validation', 'Validation'],
-  ['metrics', 'Validation'],
-  ['createdAt', 'Created'],
-  ['parent', 'Fine-tuned from'],
-];
+/** Plain names of card fields; anything else is shown under its own key. */
+const LABELS: Record<string, string> = {
+  task: 'Task',
+  description: 'About',
+  'input.mpp': 'Trained at (µm/px)',
+  'input.targetDiameterPx': 'Nucleus diameter (px)',
+  'input.typicalNucleusDiameterUm': 'Typical nucleus (µm)',
+  'input.channels': 'Channels',
+  'input.normalization': 'Normalization',
+  'input.sizeMultiple': 'Size multiple (px)',
+  'validation.f1_50': 'F1 @ IoU 0.5',
+  'validation.precision_50': 'Precision @ 0.5',
+  'validation.recall_50': 'Recall @ 0.5',
+  'validation.dsb': 'DSB score',
+  'validation.images': 'Images',
+  'validation.data': 'Data',
+  params: 'Parameters',
+};
+const SECTIONS = ['input', 'training', 'validation', 'robustness'];
+const SKIP = new Set(['name', 'version', 'network', 'outputs', 'postprocess']);
 
-function show(v: unknown): string {
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : formatMicrons(v);
+/** A card value as short text; objects one level deep as `key: value` pairs. */
+export function showValue(v: unknown): string {
+  if (typeof v === 'number')
+    return Number.isInteger(v) ? v.toLocaleString('en') : String(Number(v.toPrecision(4)));
   if (typeof v === 'string') return v;
-  if (Array.isArray(v) && v.every((x) => typeof x !== 'object')) return v.join(', ');
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (Array.isArray(v)) return v.map(showValue).join(', ');
   if (v && typeof v === 'object')
-    return (
-      Object.entries(v as Record<string, unknown>)
-        .filter(([, x]) => typeof x !== 'object' || x === null)
-        .map(([k, x]) => `${k}: ${typeof x === 'number' && !Number.isInteger(x) ? x.toFixed(3) : String(x)}`)
-        .join(' · ') || JSON.stringify(v).slice(0, 200)
-    );
+    return Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => `${k}: ${typeof x === 'object' && x !== null ? JSON.stringify(x) : showValue(x)}`)
+      .join(' · ');
   return String(v);
+}
+
+function rows(obj: Record<string, unknown>, prefix: string): HTMLElement[] {
+  const out: HTMLElement[] = [];
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (v === undefined || v === null) continue;
+    out.push(h('dt', {}, LABELS[key] ?? k), h('dd', {}, showValue(v)));
+  }
+  return out;
 }
 
 function card(m: ModelInfo): HTMLElement {
   const c = m.card ?? {};
-  const rows: HTMLElement[] = [];
-  const seen = new Set(['name', 'version']);
-  for (const [k, label] of KNOWN) {
-    if (c[k] === undefined || seen.has(label)) continue;
-    seen.add(label);
-    seen.add(k);
-    rows.push(h('dt', {}, label), h('dd', {}, show(c[k])));
-  }
-  for (const [k, v] of Object.entries(c)) {
-    if (seen.has(k) || (typeof v === 'object' && v !== null && JSON.stringify(v).length > 400)) continue;
-    rows.push(h('dt', {}, k), h('dd', {}, show(v)));
-  }
+  const top: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(c)) if (!SKIP.has(k) && !SECTIONS.includes(k)) top[k] = v;
+  const sections = SECTIONS.filter((s) => c[s] && typeof c[s] === 'object').map((s) =>
+    h(
+      'section',
+      {},
+      h('h3', { style: 'font-size:14px;margin:12px 0 4px' }, s[0]!.toUpperCase() + s.slice(1)),
+      h('dl', { class: 'kv' }, ...rows(c[s] as Record<string, unknown>, s)),
+    ),
+  );
   return h(
     'article',
     { class: 'panel', 'aria-label': `${m.name} version ${m.version}` },
@@ -58,12 +75,10 @@ function card(m: ModelInfo): HTMLElement {
       ' ',
       m.source ? h('span', { class: 'badge' }, m.source) : null,
     ),
-    rows.length ? h('dl', { class: 'kv' }, ...rows) : h('p', { class: 'muted' }, 'This model has no card.'),
-    h(
-      'div',
-      { class: 'actions', style: 'margin-top:12px' },
-      h('a', { class: 'button small', href: `/v1/models`, target: '_blank' }, 'Raw card (JSON)'),
-    ),
+    Object.keys(c).length
+      ? h('dl', { class: 'kv' }, ...rows(top, ''))
+      : h('p', { class: 'muted' }, 'This model has no card.'),
+    ...sections,
   );
 }
 

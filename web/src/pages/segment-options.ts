@@ -69,7 +69,8 @@ export function optionsForm(): OptionsForm {
     const m = version
       ? versions.find((x) => x.version === version)
       : versions.sort((a, b) => Number(b.version) - Number(a.version))[0];
-    const mpp = m?.card?.micronsPerPixel ?? m?.card?.mpp;
+    const input = m?.card?.input as { mpp?: unknown } | undefined;
+    const mpp = input?.mpp ?? m?.card?.micronsPerPixel;
     const task = m?.card?.task ?? m?.card?.description;
     modelHelp.textContent =
       [

@@ -307,10 +307,13 @@ export const mountTrain: Page = (root) => {
         void loadList();
         return;
       }
+      const problems = body?.problems ?? [];
       replace(
         formError,
-        body?.message ?? `The kiosk answered ${xhr.status || 'nothing (network error)'}`,
-        ...(body?.problems ?? []).map((p) => h('div', {}, `${p.file || 'the data'}: ${p.message}`)),
+        problems.length
+          ? `The kiosk refused the training data (${problems.length} problem${problems.length === 1 ? '' : 's'}):`
+          : (body?.message ?? `The kiosk answered ${xhr.status || 'nothing (network error)'}`),
+        ...(problems.length ? [h('ul', {}, ...problems.map((p) => h('li', {}, p.message)))] : []),
       );
     };
     xhr.send(form);
