@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.js';
+import { remoteTrainUsage, runRemoteTraining } from '../train-remote.js';
 import { loadNucleiFolder } from '../../workers/model/dataset.js';
 import { loadModel, readModelCard, saveModel } from '../../workers/model/model-io.js';
 import { nuclearCard } from '../../workers/model/model-card.js';
@@ -66,8 +67,10 @@ async function versionsOf(dir: string): Promise<number[]> {
 export const command: Command = {
   name: 'train',
   summary: 'train (or fine-tune) a nuclear segmentation model and write a new model version',
-  usage,
+  usage: `${usage}\n\n${remoteTrainUsage}`,
   async run(args) {
+    // With --host the training runs on a kiosk over HTTP (issue 5); without it, in this process.
+    if (args.some((a) => a === '--host' || a.startsWith('--host='))) return runRemoteTraining(args);
     let parsed;
     try {
       parsed = parseArgs({
