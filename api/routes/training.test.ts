@@ -164,7 +164,7 @@ describe('training API: bad data and parameters', () => {
   it('queued jobs wait visibly (position in the queue), can be cancelled, and 404 for unknown ids', async () => {
     const zip = await nucleiZip(TRAIN_STEMS.slice(0, 1));
     const ids: string[] = [];
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 3; i++) {
       const res = await svc.app.inject({
         method: 'POST',
         url: '/v1/trainings/upload',
@@ -189,6 +189,18 @@ describe('training API: bad data and parameters', () => {
     });
     expect(first.data).toMatchObject({ trainPairs: 1, valPairs: 0 });
     expect(second).toMatchObject({ status: 'waiting', position: 2 });
+    // The third job's event stream: a snapshot at place 3, then its new place when the queue moves.
+    const stream = await fetch(`${svc.url}/v1/trainings/${ids[2]}/events`);
+    const reader = stream.body!.getReader();
+    let text = '';
+    const until = async (pattern: RegExp): Promise<void> => {
+      while (!pattern.test(text)) {
+        const { done, value } = await reader.read();
+        if (done) throw new Error(`stream ended before ${pattern}: ${text}`);
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await until(/event: snapshot\ndata: .*"position":3/);
     const cancelled = (
       await svc.app.inject({ method: 'POST', url: `/v1/trainings/${ids[0]}/cancel` })
     ).json();
@@ -197,10 +209,14 @@ describe('training API: bad data and parameters', () => {
     expect((await svc.app.inject({ method: 'GET', url: `/v1/trainings/${ids[1]}` })).json()).toMatchObject({
       position: 1,
     });
+    await until(new RegExp(`event: training\\ndata: \\{"id":"${ids[2]}","position":2\\}`));
+    await svc.app.inject({ method: 'POST', url: `/v1/trainings/${ids[2]}/cancel` });
+    await until(/"status":"failed".*\n\n/);
+    expect((await reader.read()).done).toBe(true); // the stream ends with the job
     const list = (await svc.app.inject({ method: 'GET', url: '/v1/trainings' })).json<{
       trainings: { id: string }[];
     }>();
-    expect(list.trainings.map((t) => t.id)).toEqual([ids[1], ids[0]]);
+    expect(list.trainings.map((t) => t.id)).toEqual([ids[2], ids[1], ids[0]]);
     expect((await svc.app.inject({ method: 'GET', url: '/v1/trainings/nope' })).statusCode).toBe(404);
     expect((await svc.app.inject({ method: 'POST', url: '/v1/trainings/nope/cancel' })).statusCode).toBe(404);
   });
@@ -400,6 +416,56 @@ describe('fine-tuning nuclear through the API (kiosk train --host), then segment
       const dcRec = await svc.wait(dc.json<{ hash: string }>().hash, 120_000);
       expect(dcRec.status, dcRec.reason).toBe('done');
       expect(dcRec.model_version).toBe('2');
+    },
+  );
+
+  it(
+    'trains a new network from scratch through the JSON route (upload keys): custom v1 with no parent',
+    { timeout: 120_000 },
+    async () => {
+      const up = await svc.app.inject({
+        method: 'POST',
+        url: '/v1/uploads',
+        ...(await multipart([['file', 'd.zip', await nucleiZip(TRAIN_STEMS.slice(0, 2))]])),
+      });
+      const key = up.json<{ uploads: { key: string }[] }>().uploads[0]!.key;
+      const res = await svc.app.inject({
+        method: 'POST',
+        url: '/v1/trainings',
+        payload: { data: [key], fromScratch: true, epochs: 1, stepsPerEpoch: 2, batchSize: 2, cropSize: 32 },
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      expect(res.json()).toMatchObject({
+        params: { modelName: 'custom', learningRate: 1e-3 },
+        totalSteps: 2,
+      });
+      expect(res.json<{ params: Record<string, unknown> }>().params.baseModel).toBeUndefined();
+      const id = res.json<{ id: string }>().id;
+      const ev = await nextTrainingEvent(
+        svc,
+        id,
+        (e) => e.status === 'done' || e.status === 'failed',
+        110_000,
+      );
+      expect(ev, JSON.stringify(ev)).toMatchObject({
+        status: 'done',
+        model: { name: 'custom', version: '1' },
+      });
+      const card = JSON.parse(
+        Buffer.from(await svc.services.storage.get('models/custom/1/card.json')).toString(),
+      ) as Record<string, unknown>;
+      expect(card).toMatchObject({
+        name: 'custom',
+        version: 1,
+        parentModel: null,
+        network: { depth: 4, baseFilters: 16 },
+      });
+      expect(card.validation).toBeUndefined();
+      expect(
+        (await svc.app.inject({ method: 'GET', url: '/api/models' })).json<{
+          models: Record<string, string[]>;
+        }>().models.custom,
+      ).toEqual(['1']);
     },
   );
 

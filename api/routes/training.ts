@@ -6,7 +6,8 @@
  * - GET  /trainings            list, newest first;  GET /trainings/:id  one (with `position` while queued)
  * - POST /trainings/:id/cancel stop a waiting or running training (it fails with 'cancelled by the user')
  * - GET  /trainings/:id/events server-sent events: `snapshot` (the training), then `training` events
- *                              (status, progress, step/loss, `epochRecord` at each epoch); ends when final
+ *                              (status, progress, step/loss, `epochRecord` at each epoch, `position` when
+ *                              the queue ahead of a waiting job moves); ends when final
  * Bad data → 400 `{ error: 'bad-training-data', message, problems: [{ file, code, message }] }`.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -228,11 +229,23 @@ export const trainingRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices
         res.end();
       };
       const write = (ev: TrainingEvent) => {
+        if (res.writableEnded) return;
         res.write(`event: training\ndata: ${JSON.stringify(ev)}\n\n`);
         if (ev.status && FINAL.has(ev.status)) end();
       };
+      let waiting = rec.status === 'waiting';
       const onEvent = (ev: TrainingEvent) => {
-        if (ev.id !== rec.id) return;
+        if (ev.id !== rec.id) {
+          // Another job started or ended: while this one waits, its place in the queue may have moved.
+          if (live && waiting && ev.status && ev.status !== 'waiting' && ev.status !== 'training') {
+            void t.queue.position(rec.id).then(
+              (position) => position !== undefined && waiting && write({ id: rec.id, position }),
+              () => undefined,
+            );
+          }
+          return;
+        }
+        if (ev.status) waiting = ev.status === 'waiting';
         if (live) write(ev);
         else pending.push(ev);
       };
@@ -240,6 +253,7 @@ export const trainingRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices
       const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
       req.raw.on('close', end);
       const snap = await view(t, (await t.records.get(rec.id)) ?? rec);
+      waiting = snap.status === 'waiting';
       res.write(`event: snapshot\ndata: ${JSON.stringify(snap)}\n\n`);
       if (FINAL.has(snap.status)) return end();
       live = true;

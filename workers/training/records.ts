@@ -94,6 +94,8 @@ export interface TrainingEvent {
   readonly epochRecord?: EpochProgress;
   readonly reason?: string;
   readonly model?: { readonly name: string; readonly version: string };
+  /** New place in the queue of a waiting job (sent by the API's event stream, not stored). */
+  readonly position?: number;
 }
 
 // Sets fields while the record is not final; publishes the event. 1 set, 0 final, -1 missing.
