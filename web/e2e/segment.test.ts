@@ -9,7 +9,7 @@ import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { packZip } from '../../workers/image/zip.js';
+import { packZip, unpackZip } from '../../workers/image/zip.js';
 import { decodeLabelTiff } from '../src/lib/label-file.js';
 import { labelStats } from '../src/lib/label-stats.js';
 import { startKiosk, type Kiosk } from './kiosk-harness.js';
@@ -176,6 +176,50 @@ describe.skipIf(skip)('web UI in Chromium', () => {
     ).toEqual([]);
   }, 180_000);
 
+  it('downloads the labels of every finished file as one zip', async () => {
+    await page.goto(`${kiosk.url}/#/segment`); // same page load: the list still holds the first image
+    const names = (await readdir(VAL))
+      .filter((n) => n.endsWith('.image.png'))
+      .sort()
+      .slice(3, 5);
+    await dropFiles(
+      page,
+      await Promise.all(
+        names.map(async (name) => ({ name, bytes: await readFile(join(VAL, name)), type: 'image/png' })),
+      ),
+    );
+    await page.getByRole('button', { name: 'Segment 2 files' }).click();
+    const rows = page.locator('tbody tr[data-job]');
+    await expect
+      .poll(() => rows.evaluateAll((r) => r.map((x) => x.getAttribute('data-status'))), {
+        timeout: 120_000,
+        interval: 250,
+      })
+      .toEqual(['done', 'done', 'done']);
+    const byFile = new Map(
+      await rows.evaluateAll((r) =>
+        r.map((x) => [x.getAttribute('data-file')!, x.getAttribute('data-job')!] as [string, string]),
+      ),
+    );
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('[data-testid=download-all]').click(),
+    ]);
+    const saved = join(ARTIFACTS, 'all-labels.zip');
+    await download.saveAs(saved);
+    const entries = unpackZip(new Uint8Array(await readFile(saved)));
+    expect(entries.map((e) => e.name).sort()).toEqual(
+      [...byFile.keys()].map((f) => f.replace(/\.png$/, '.labels.tif')).sort(),
+    );
+    for (const e of entries) {
+      const id = byFile.get(e.name.replace(/\.labels\.tif$/, '.png'))!;
+      const direct = new Uint8Array(
+        await (await fetch(`${kiosk.url}/v1/jobs/${id}/result?format=tif`)).arrayBuffer(),
+      );
+      expect(decodeLabelTiff(e.data)).toEqual(decodeLabelTiff(direct));
+    }
+  }, 180_000);
+
   it('shows the reason of each file that is not an image', async () => {
     await page.goto(`${kiosk.url}/#/segment`);
     await page.getByRole('button', { name: 'Clear finished' }).click();
@@ -254,10 +298,10 @@ describe.skipIf(skip)('web UI in Chromium', () => {
     await page.locator('#job-status').selectOption('failed');
     await expect.poll(() => page.locator('tbody').textContent()).toBe('No job is failed.');
     await page.locator('#job-status').selectOption('done');
-    await expect.poll(statuses).toEqual(['done', 'done']); // the zip batch and the single image
+    await expect.poll(statuses).toEqual(['done', 'done', 'done', 'done']); // the zip batch and three single images
     await page.locator('#job-search').fill('no-such-name');
     await expect.poll(() => page.locator('tbody').textContent()).toBe('No job matches the filter.');
-    await page.locator('#job-search').fill('dsb_');
+    await page.locator('#job-search').fill('plate1');
     await expect.poll(statuses).toEqual(['done']);
     await page.screenshot({ path: join(ARTIFACTS, '5-jobs.png'), fullPage: true });
 

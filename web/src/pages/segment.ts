@@ -6,6 +6,7 @@
 import { api, ApiRequestError, uploadFile, type Job } from '../api.js';
 import { announce, h, progressBar, replace, statusBadge } from '../dom.js';
 import { filesFromDrop, filesFromInput, type PickedFile } from '../drop.js';
+import { packZip, type ZipEntry } from '../../../workers/image/zip.js';
 import { classifyFile } from '../lib/files.js';
 import { aggregateProgress, describeProgress, type ItemState } from '../lib/progress.js';
 import { formatBytes } from '../lib/units.js';
@@ -38,6 +39,28 @@ function stateOf(it: Item, store: JobStore): { state: ItemState | 'ready'; progr
   return j
     ? { state: j.status, progress: j.progress, job: j as unknown as Job }
     : { state: 'new', progress: 0 };
+}
+
+/**
+ * Packs the label TIFFs of finished image jobs into one zip in the browser (`<file stem>.labels.tif`, the
+ * names `kiosk predict` writes; folders kept) and saves it. Zips from the service are per job; this is the
+ * whole session's batch of single files in one go.
+ */
+async function downloadAll(jobs: readonly { path: string; id: string }[]): Promise<void> {
+  const entries: ZipEntry[] = [];
+  const used = new Set<string>();
+  for (const j of jobs) {
+    let name = `${j.path.replace(/\.[^./]+$/, '')}.labels.tif`;
+    for (let k = 2; used.has(name); k++) name = `${j.path.replace(/\.[^./]+$/, '')}-${k}.labels.tif`;
+    used.add(name);
+    entries.push({ name, data: await api.bytes(api.labelsUrl(j.id)) });
+  }
+  const blob = new Blob([packZip(entries) as Uint8Array<ArrayBuffer>], { type: 'application/zip' });
+  const a = h('a', { href: URL.createObjectURL(blob), download: 'labels.zip' });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
 }
 
 export const mountSegment: Page = (root, { store }) => {
@@ -78,6 +101,11 @@ export const mountSegment: Page = (root, { store }) => {
   );
   const submitBtn = h('button', { class: 'primary', type: 'button', disabled: true }, 'Segment');
   const clearBtn = h('button', { type: 'button' }, 'Clear finished');
+  const allBtn = h(
+    'button',
+    { type: 'button', hidden: true, 'data-testid': 'download-all' },
+    'Download all label TIFFs (.zip)',
+  );
   const formError = h('p', { class: 'error', role: 'alert' });
   const summaryText = h('span', { 'data-testid': 'summary' });
   const summaryBar = h('div', { class: 'summary' });
@@ -192,6 +220,23 @@ export const mountSegment: Page = (root, { store }) => {
     await Promise.all(workers);
   };
   submitBtn.addEventListener('click', () => void submit());
+  allBtn.addEventListener('click', () => {
+    const done = items.flatMap((it) => {
+      const j = stateOf(it, store).job;
+      return j?.status === 'done' && j.kind === 'image' ? [{ path: it.path, id: j.id }] : [];
+    });
+    allBtn.disabled = true;
+    allBtn.textContent = `Fetching ${done.length} results…`;
+    void downloadAll(done)
+      .then(
+        () => announce(`Downloaded ${done.length} label images`),
+        (err: unknown) => announce(`Download failed: ${(err as Error).message}`),
+      )
+      .finally(() => {
+        allBtn.disabled = false;
+        allBtn.textContent = 'Download all label TIFFs (.zip)';
+      });
+  });
   clearBtn.addEventListener('click', () => {
     for (let i = items.length - 1; i >= 0; i--) {
       const s = stateOf(items[i]!, store).state;
@@ -230,7 +275,7 @@ export const mountSegment: Page = (root, { store }) => {
         h('h2', { id: 'seg-jobs' }, 'Jobs'),
         summaryBar,
         table,
-        h('div', { class: 'actions', style: 'margin-top:10px' }, clearBtn),
+        h('div', { class: 'actions', style: 'margin-top:10px' }, allBtn, clearBtn),
       ),
     ),
   );
@@ -341,6 +386,7 @@ export const mountSegment: Page = (root, { store }) => {
       );
     else if (rows.length !== tbody.children.length || rows.some((r, i) => tbody.children[i] !== r))
       replace(tbody, ...rows);
+    allBtn.hidden = states.filter((x) => x.job?.status === 'done' && x.job.kind === 'image').length < 2;
     const ready = items.filter((i) => i.phase === 'ready').length;
     submitBtn.disabled = ready === 0;
     submitBtn.textContent = ready ? `Segment ${ready} file${ready === 1 ? '' : 's'}` : 'Segment';
