@@ -10,9 +10,9 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const usage = `Usage: kiosk start [--port N] [--host H]
 
-Starts the local kiosk on this machine: the API with the web UI, one CPU worker and one inference
-worker, each its own process, and prints the URL. Ctrl-C stops it cleanly: running jobs finish (a
-second Ctrl-C returns them to the queue), then Redis saves and stops.
+Starts the local kiosk on this machine: the API with the web UI, one CPU worker, one inference
+worker and one training worker, each its own process, and prints the URL. Ctrl-C stops it cleanly:
+running jobs finish (a second Ctrl-C returns them to the queue), then Redis saves and stops.
 
 Environment:
   PORT            API port (default 8080)          HOST   API address (default 127.0.0.1)
@@ -183,11 +183,13 @@ export const command: Command = {
       children.push(api);
       const cpu = spawnService('cpu-worker', 'workers/main.ts', ['--pool', 'cpu'], env);
       const gpu = spawnService('inference-worker', 'workers/main.ts', ['--pool', 'gpu'], env);
-      children.push(cpu, gpu);
+      const train = spawnService('training-worker', 'workers/training/main.ts', [], env);
+      children.push(cpu, gpu, train);
       const [url] = await Promise.all([
         waitForLine(api, /api listening on (\S+)/, 'the API', 120_000),
         waitForLine(cpu, /worker cpu ready/, 'the CPU worker', 120_000),
         waitForLine(gpu, /worker gpu ready/, 'the inference worker', 120_000),
+        waitForLine(train, /worker train ready/, 'the training worker', 120_000),
       ]);
       process.stdout.write(`\ncellkiosk is running at ${url}  (API docs: ${url}/docs; Ctrl-C to stop)\n`);
     } catch (err) {

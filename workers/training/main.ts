@@ -16,15 +16,18 @@ export async function runTrainingWorker(): Promise<void> {
   const running = startTrainingWorkerFor(services, { ...trainingWorkerEnv(), log });
   await running.worker.waitUntilReady();
   process.stdout.write('worker train ready\n');
+  let stopping = false;
   const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     log(`${signal}: returning the running job to the queue`);
     void running
       .close(true)
       .then(() => services.close())
       .then(() => process.exit(0));
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
