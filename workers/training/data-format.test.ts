@@ -70,6 +70,16 @@ describe('validateTrainingFiles', () => {
     expect(r.ok).toBe(true);
     expect(r.pairs).toHaveLength(1);
     expect(r.pairs[0]).toMatchObject({ split: 'train', name: 'x', objects: 1 });
+    // Float labels are fine when every value is a whole number (an ImageJ export, say).
+    const wholeFloats = encodeTiff({
+      data: new Float32Array(12 * 16).fill(2),
+      dtype: 'float32',
+      shape: [12, 16],
+      axes: 'YX',
+    });
+    expect(validateTrainingFiles(files({ 'y.image.png': good.image, 'y.labels.tif': wholeFloats })).ok).toBe(
+      true,
+    );
   });
 
   it('lists every problem by file name: missing pair, shapes, float labels, non-image, duplicates', () => {
