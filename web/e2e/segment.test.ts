@@ -85,7 +85,7 @@ describe.skipIf(skip)('web UI in Chromium', () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     });
     const context = await browser.newContext({
-      viewport: { width: 1366, height: 860 },
+      viewport: { width: 1366, height: 768 },
       acceptDownloads: true,
     });
     page = await context.newPage();
@@ -168,6 +168,23 @@ describe.skipIf(skip)('web UI in Chromium', () => {
     expect(labels).toEqual(direct);
     expect([labels.height, labels.width]).toEqual([256, 256]);
     expect(labelStats(labels.data).count).toBe(apiJob.objectCount);
+
+    // Hovering an object's pixel names that object and its area (the view fits the image, centred).
+    const stats = labelStats(labels.data);
+    const [id, area] = [...stats.areas].sort((a, b) => b[1] - a[1])[0]!;
+    const at = labels.data.findIndex(
+      (v, i) => v === id && labels.data[i + 1] === id && labels.data[i + labels.width] === id,
+    );
+    const [px, py] = [at % labels.width, Math.floor(at / labels.width)];
+    const cbox = (await page.locator('[data-testid=viewer-canvas]').boundingBox())!;
+    const scale = Math.min(cbox.width / labels.width, cbox.height / labels.height);
+    const ox = cbox.x + (cbox.width - labels.width * scale) / 2;
+    const oy = cbox.y + (cbox.height - labels.height * scale) / 2;
+    await page.mouse.move(ox + (px + 0.5) * scale, oy + (py + 0.5) * scale);
+    await expect
+      .poll(() => page.locator('[data-testid=hover]').textContent())
+      .toBe(`Object #${id} · area ${area} px`);
+    await page.screenshot({ path: join(ARTIFACTS, '3b-viewer-hover.png') });
 
     // No request left the kiosk (no CDN, no web fonts).
     const origin = new URL(kiosk.url).origin;
