@@ -115,14 +115,8 @@ function msFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, unit:
   return unit === 's' ? v * 1000 : v;
 }
 
-/**
- * Reads the pools from `KIOSK_SCALE_CPU` / `KIOSK_SCALE_GPU` (at least one must be set) and the timing from
- * `KIOSK_SCALE_INTERVAL_S`, `KIOSK_SCALE_IDLE_GRACE_S`, `KIOSK_SCALE_DOWN_WINDOW_S`.
- */
-export function configFromEnv(env: NodeJS.ProcessEnv = process.env): {
-  pools: ScaledPool[];
-  timing: ScaleTiming;
-} {
+/** The timing knobs from `KIOSK_SCALE_INTERVAL_S`, `KIOSK_SCALE_IDLE_GRACE_S`, `KIOSK_SCALE_DOWN_WINDOW_S`. */
+export function timingFromEnv(env: NodeJS.ProcessEnv = process.env): ScaleTiming {
   const timing: ScaleTiming = {
     intervalMs: msFromEnv(env, 'KIOSK_SCALE_INTERVAL_S', DEFAULT_TIMING.intervalMs, 's'),
     idleGraceMs: msFromEnv(env, 'KIOSK_SCALE_IDLE_GRACE_S', DEFAULT_TIMING.idleGraceMs, 's'),
@@ -135,6 +129,18 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): {
   };
   if (timing.intervalMs < 100)
     throw new AutoscalerConfigError(`KIOSK_SCALE_INTERVAL_S must be >= 0.1; got ${timing.intervalMs / 1000}`);
+  return timing;
+}
+
+/**
+ * Reads the pools from `KIOSK_SCALE_CPU` / `KIOSK_SCALE_GPU` (at least one must be set) and the timing from
+ * `KIOSK_SCALE_INTERVAL_S`, `KIOSK_SCALE_IDLE_GRACE_S`, `KIOSK_SCALE_DOWN_WINDOW_S`.
+ */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): {
+  pools: ScaledPool[];
+  timing: ScaleTiming;
+} {
+  const timing = timingFromEnv(env);
   const pools: ScaledPool[] = [];
   for (const [pool, name] of [
     ['cpu', 'KIOSK_SCALE_CPU'],

@@ -14,6 +14,8 @@ export interface ScaleDriver {
   actual(pool: string): Promise<number>;
   /** Asks for `replicas` workers of `pool`. Scaling down drains (a worker finishes its job first). */
   scale(pool: string, replicas: number): Promise<void>;
+  /** Passes a signal to every worker it started (local driver only; e.g. a second Ctrl-C). */
+  signalWorkers?(signal: NodeJS.Signals): void;
   /** Releases what the driver holds (the local driver drains all its workers). */
   close(): Promise<void>;
 }

@@ -49,6 +49,8 @@ export interface LocalDriverOptions {
   /** Worker stdout/stderr: inherited (default) or passed line by line to `onOutput`. */
   readonly onOutput?: (pool: string, pid: number | undefined, line: string) => void;
   readonly onEvent?: (e: WorkerEvent) => void;
+  /** Added to every worker's environment (over this process's). @default - none */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 interface WorkerProcess {
@@ -100,7 +102,7 @@ export class LocalProcessDriver implements ScaleDriver {
     const piped = this.o.onOutput !== undefined;
     const child = spawn(c.command, [...c.args], {
       cwd: c.cwd,
-      env: { ...process.env, ...c.env },
+      env: { ...process.env, ...this.o.env, ...c.env },
       stdio: piped ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
     });
     if (piped) {
@@ -152,6 +154,10 @@ export class LocalProcessDriver implements ScaleDriver {
     await Promise.all(
       [...this.procs].filter((p) => p.draining && (!pool || p.pool === pool)).map((p) => p.exited),
     );
+  }
+
+  signalWorkers(signal: NodeJS.Signals): void {
+    for (const p of this.procs) p.child.kill(signal);
   }
 
   /** Drains every worker and waits for all to exit (running jobs finish first). */
