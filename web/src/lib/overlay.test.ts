@@ -53,10 +53,15 @@ describe('renderOverlay', () => {
     expect(alphaMask(renderOverlay(new Uint32Array(12), 4, 3, { mode: 'fill' }))).toEqual(Array(12).fill(0));
   });
 
-  it('highlights one object filled in white, in outline mode too', () => {
+  it('highlights one object filled in white, in outline mode too, at least 80 % opaque unless hidden', () => {
     const rgba = renderOverlay(L, W, H, { mode: 'outline', highlight: 1, opacity: 1 });
     const centre = (1 * W + 1) * 4;
     expect([...rgba.slice(centre, centre + 4)]).toEqual([255, 255, 255, 255]);
+    const faint = renderOverlay(L, W, H, { mode: 'fill', highlight: 2, opacity: 0.2 });
+    const i2 = (1 * W + 3) * 4;
+    expect([...faint.slice(i2, i2 + 4)]).toEqual([255, 255, 255, 204]);
+    expect(faint[centre + 3]).toBe(51); // other objects keep the asked opacity
+    expect(renderOverlay(L, W, H, { mode: 'fill', highlight: 2, opacity: 0 })[i2 + 3]).toBe(0);
   });
 
   it('clamps opacity to 0..1 and overwrites a given out buffer fully', () => {

@@ -6,11 +6,17 @@
 
 export type OverlayMode = 'outline' | 'fill';
 
+/** Lowest alpha of the highlighted object (204 = 80 %). */
+export const HIGHLIGHT_MIN_ALPHA = 204;
+
 export interface OverlayOptions {
   readonly mode: OverlayMode;
   /** 0..1, alpha of every drawn pixel (clamped). @default 1 */
   readonly opacity?: number;
-  /** An object drawn filled in white whatever the mode (the one under the mouse). @default - none */
+  /**
+   * An object drawn filled in white whatever the mode (the one under the mouse), at least 80 % opaque so it
+   * stands out at low opacities; not drawn at all when opacity is 0 (the image alone). @default - none
+   */
   readonly highlight?: number;
   /** Write into this buffer (length H·W·4) instead of a new one; it is fully overwritten. */
   readonly out?: Uint8ClampedArray;
@@ -99,15 +105,18 @@ export function renderOverlay(
       continue;
     }
     let rgb: [number, number, number] | undefined;
-    if (v === opts.highlight) rgb = [255, 255, 255];
-    else {
+    let a = alpha;
+    if (v === opts.highlight) {
+      rgb = [255, 255, 255];
+      a = alpha === 0 ? 0 : Math.max(alpha, HIGHLIGHT_MIN_ALPHA);
+    } else {
       rgb = cache.get(v);
       if (!rgb) cache.set(v, (rgb = labelColour(v)));
     }
     out[o] = rgb[0];
     out[o + 1] = rgb[1];
     out[o + 2] = rgb[2];
-    out[o + 3] = alpha;
+    out[o + 3] = a;
   }
   return out;
 }
