@@ -34,9 +34,8 @@ export async function exportModelDir(dir: string, opts: ExportModelDirOptions = 
   const tolerance = opts.tolerance ?? 1e-4;
   const model = await loadModel(dir);
   try {
-    const bytes = exportToOnnx(model, {
-      docString: `Exported from ${dir}; input and outputs are NHWC float32.`,
-    });
+    // Default fields only: the bytes depend on the model alone, so a re-export can be compared byte for byte.
+    const bytes = exportToOnnx(model);
     const channels = model.inputs[0]!.shape[3] as number;
     const n = size * size * channels;
     // A smooth deterministic pattern in [0, 1] (roughly the range of normalized images).
