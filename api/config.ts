@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -54,6 +55,8 @@ export interface ServiceConfig {
   readonly cpuConcurrency: number;
   /** KIOSK_BATCH_TILES: most tiles per model call. @default 16 */
   readonly maxBatchTiles: number;
+  /** KIOSK_ONNX_THREADS: onnxruntime threads of the inference worker. @default - every core, as `kiosk segment` */
+  readonly onnxThreads: number;
   /** KIOSK_RUNTIME: inference runtime (auto | onnx | tfjs). @default 'auto' */
   readonly runtime: 'auto' | 'onnx' | 'tfjs';
 }
@@ -117,6 +120,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
     predictConcurrency: int('KIOSK_PREDICT_CONCURRENCY', 4, 1, 256),
     cpuConcurrency: int('KIOSK_CPU_CONCURRENCY', 1, 1, 256),
     maxBatchTiles: int('KIOSK_BATCH_TILES', 16, 1, 4096),
+    onnxThreads: int('KIOSK_ONNX_THREADS', availableParallelism(), 1, 1024),
     runtime: runtime as ServiceConfig['runtime'],
     ...overrides,
   };

@@ -51,6 +51,7 @@ export async function createServices(
     builtinDir: config.modelsDir,
     cacheDir: join(config.modelCacheDir),
     runtime: config.runtime,
+    threads: config.onnxThreads,
     ...(o.customModels ? { custom: o.customModels } : {}),
   });
   const watcher = new JobWatcher(records, connectRedis(config.redisUrl));

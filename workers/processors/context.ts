@@ -2,7 +2,7 @@ import { WaitingChildrenError, type Job } from 'bullmq';
 import type { ModelRegistry } from '../registry/registry.js';
 import { BadInputError, classifyError, isFinalFailure } from '../queues/errors.js';
 import type { ImageJobData } from '../queues/payloads.js';
-import type { JobRecords } from '../queues/records.js';
+import type { JobRecord, JobRecords } from '../queues/records.js';
 import type { JobSubmitter } from '../queues/submit.js';
 import type { Storage } from '../storage/storage.js';
 import type { TileBatcher } from './batcher.js';
@@ -44,8 +44,6 @@ export async function runStage<R>(
   body: () => Promise<R>,
 ): Promise<R> {
   try {
-    if (await ctx.records.isCancelled(job.data.jobId))
-      throw new BadInputError('cancelled', 'cancelled by the user');
     return await body();
   } catch (err) {
     if (err instanceof WaitingChildrenError) throw err; // not a failure: the job runs again after its children
@@ -58,6 +56,20 @@ export async function runStage<R>(
       await ctx.storage.deletePrefix(`scratch/${job.data.jobId}/`).catch(() => undefined);
     }
     throw classified;
+  }
+}
+
+/**
+ * Records that a stage starts (status, progress...). Throws BadInputError('cancelled') when the job is
+ * already final — cancelled by the user, or failed elsewhere — so the stage does no work for nothing.
+ */
+export async function enterStage(
+  ctx: WorkerContext,
+  jobId: string,
+  fields: Partial<JobRecord>,
+): Promise<void> {
+  if (!(await ctx.records.update(jobId, fields))) {
+    throw new BadInputError('cancelled', 'the job was cancelled or has failed already; stage skipped');
   }
 }
 

@@ -2,7 +2,7 @@ import { fileStem, keys } from '../queues/names.js';
 import type { PackJobData, StageResult } from '../queues/payloads.js';
 import type { ChildFailure } from '../queues/records.js';
 import { uniqueEntryName, zipFiles } from './archive.js';
-import { runStage, type Processor, type WorkerContext } from './context.js';
+import { enterStage, runStage, type Processor, type WorkerContext } from './context.js';
 
 /**
  * The zip/multi-file parent (cpu pool, postprocess queue): runs once every child has finished or failed,
@@ -14,7 +14,7 @@ export function packProcessor(ctx: WorkerContext): Processor<PackJobData, StageR
     runStage(ctx, job, async () => {
       const t0 = performance.now();
       const { jobId, lab, name, children } = job.data;
-      await ctx.records.update(jobId, { status: 'saving-results', progress: 99 });
+      await enterStage(ctx, jobId, { status: 'saving-results', progress: 99 });
       const entries: [string, Uint8Array][] = [];
       const failures: ChildFailure[] = [];
       const taken = new Set<string>();

@@ -4,7 +4,14 @@ import { countObjects } from '../image/labels.js';
 import { fileStem, keys } from '../queues/names.js';
 import type { ImageJobData, StageResult } from '../queues/payloads.js';
 import { zipFiles } from './archive.js';
-import { runStage, seconds, stageOptions, type Processor, type WorkerContext } from './context.js';
+import {
+  enterStage,
+  runStage,
+  seconds,
+  stageOptions,
+  type Processor,
+  type WorkerContext,
+} from './context.js';
 import { unpackTensors } from './tensor-pack.js';
 
 /**
@@ -24,7 +31,7 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
       const opts = stageOptions(ctx, job.data);
       let labels;
       for (;;) {
-        await ctx.records.update(jobId, { status: 'post-processing', progress: pass === 1 ? 75 : 90 });
+        await enterStage(ctx, jobId, { status: 'post-processing', progress: pass === 1 ? 75 : 90 });
         const [metaBytes, outBytes] = await Promise.all([
           ctx.storage.get(keys.meta(jobId, pass)),
           ctx.storage.get(keys.outputs(jobId, pass)),

@@ -1,7 +1,7 @@
 import { keys } from '../queues/names.js';
 import type { ImageJobData, StageResult } from '../queues/payloads.js';
 import { TileBatcher } from './batcher.js';
-import { runStage, seconds, type Processor, type WorkerContext } from './context.js';
+import { enterStage, runStage, seconds, type Processor, type WorkerContext } from './context.js';
 import type { PreparedImage } from './stages.js';
 import { packTensors, unpackTensors } from './tensor-pack.js';
 
@@ -15,7 +15,7 @@ export function predictProcessor(ctx: WorkerContext): Processor<ImageJobData, St
       const t0 = performance.now();
       const { jobId } = job.data;
       const pass = job.data.pass ?? 1;
-      await ctx.records.update(jobId, { status: 'predicting', progress: pass === 1 ? 30 : 85 });
+      await enterStage(ctx, jobId, { status: 'predicting', progress: pass === 1 ? 30 : 85 });
       const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
       const id = `${model.name}@${model.version}`;
       let batcher = ctx.batchers.get(id);
@@ -32,8 +32,7 @@ export function predictProcessor(ctx: WorkerContext): Processor<ImageJobData, St
       const key = keys.outputs(jobId, pass);
       await ctx.storage.put(key, packTensors(outputs));
       const ms = performance.now() - t0;
-      await job.updateProgress(100);
-      await ctx.records.update(jobId, pass === 1 ? { progress: 70, prediction_time: seconds(ms) } : {});
+      if (pass === 1) await ctx.records.update(jobId, { progress: 70, prediction_time: seconds(ms) });
       return { key, ms };
     });
 }

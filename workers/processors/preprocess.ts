@@ -1,6 +1,13 @@
 import { keys } from '../queues/names.js';
 import type { ImageJobData, StageResult } from '../queues/payloads.js';
-import { runStage, seconds, stageOptions, type Processor, type WorkerContext } from './context.js';
+import {
+  enterStage,
+  runStage,
+  seconds,
+  stageOptions,
+  type Processor,
+  type WorkerContext,
+} from './context.js';
 import { packTensors } from './tensor-pack.js';
 
 /** Stage 1 (cpu pool): input bytes → decoded, channel-selected, rescaled, normalized tiles in scratch. */
@@ -11,7 +18,7 @@ export function preprocessProcessor(ctx: WorkerContext): Processor<ImageJobData,
       const { jobId, inputKey, name } = job.data;
       const pass = job.data.pass ?? 1;
       if (pass === 1) {
-        await ctx.records.update(jobId, {
+        await enterStage(ctx, jobId, {
           status: 'started',
           started_at: new Date().toISOString(),
           progress: 1,
@@ -19,7 +26,7 @@ export function preprocessProcessor(ctx: WorkerContext): Processor<ImageJobData,
       }
       const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
       const bytes = await ctx.storage.get(inputKey);
-      await ctx.records.update(jobId, { status: 'pre-processing', progress: pass === 1 ? 5 : 80 });
+      await enterStage(ctx, jobId, { status: 'pre-processing', progress: pass === 1 ? 5 : 80 });
       const prepared = await ctx.stages.preprocess(
         bytes,
         name,
@@ -32,7 +39,6 @@ export function preprocessProcessor(ctx: WorkerContext): Processor<ImageJobData,
       await ctx.storage.put(keys.meta(jobId, pass), packTensors(meta ?? null));
       await ctx.storage.put(key, packTensors(tiles));
       const ms = performance.now() - t0;
-      await job.updateProgress(100);
       if (pass === 1) await ctx.records.update(jobId, { progress: 25, preprocess_time: seconds(ms) });
       return { key, ms };
     });

@@ -30,6 +30,7 @@ async function setup() {
     builtinDir: builtin,
     cacheDir: join(dir, 'cache'),
     custom: { 'trivial@1': { card: TRIVIAL_CARD, createRunner: async () => runner } },
+    listCacheMs: 0,
   });
   return { storage, registry, runner, dir };
 }
@@ -48,6 +49,17 @@ describe('ModelRegistry', () => {
     expect((await registry.resolve('nuclear')).version).toBe('10'); // newest, numerically
     expect((await registry.resolve('nuclear', '2')).source).toBe('builtin');
     expect((await registry.resolve('mine', '3')).source).toBe('bucket');
+  });
+
+  it('resolves from a recent listing, and looks afresh for a name or version it does not know', async () => {
+    const { storage } = await setup();
+    const registry = new ModelRegistry({ storage, listCacheMs: 60_000 });
+    await storage.put('models/late/1/card.json', Buffer.from('{}'));
+    expect((await registry.resolve('late')).version).toBe('1');
+    await storage.put('models/late/2/card.json', Buffer.from('{}'));
+    expect((await registry.resolve('late')).version).toBe('1'); // "newest" from the cached listing
+    expect((await registry.resolve('late', '2')).version).toBe('2'); // an unknown version: read afresh
+    expect(await registry.catalog()).toEqual({ late: ['1', '2'] });
   });
 
   it('names what exists when a model or version is unknown', async () => {

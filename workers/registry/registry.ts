@@ -40,8 +40,20 @@ export interface ModelRegistryProps {
    * @default 'auto'
    */
   readonly runtime?: RuntimeChoice;
+  /**
+   * onnxruntime intra-op threads.
+   * @default - loadRunner's default (1)
+   */
+  readonly threads?: number;
   /** Extra models by `name@version`, e.g. `{ 'trivial@1': { card, createRunner } }`. @default - none */
   readonly custom?: Readonly<Record<string, CustomModel>>;
+  /**
+   * How long `resolve` reuses a listing (every job stage resolves its model). A name or version it does not
+   * know is looked up afresh at once; only "the newest version" may lag a new version by this much.
+   * `list` and `catalog` always read afresh.
+   * @default 2000
+   */
+  readonly listCacheMs?: number;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -60,8 +72,23 @@ export class ModelRegistry {
     this.cacheDir = props.cacheDir ?? join(process.env.TMPDIR ?? '/tmp', 'kiosk-model-cache');
   }
 
-  /** Every model and its versions, numerically ascending. */
-  async list(): Promise<ModelVersion[]> {
+  private cached?: { at: number; list: Promise<ModelVersion[]> };
+
+  /** Every model and its versions, numerically ascending, read afresh. */
+  list(): Promise<ModelVersion[]> {
+    const list = this.scan();
+    this.cached = { at: Date.now(), list };
+    list.catch(() => (this.cached = undefined));
+    return list;
+  }
+
+  private recent(): Promise<ModelVersion[]> {
+    if (this.cached && Date.now() - this.cached.at <= (this.props.listCacheMs ?? 2000))
+      return this.cached.list;
+    return this.list();
+  }
+
+  private async scan(): Promise<ModelVersion[]> {
     const found = new Map<string, ModelVersion>();
     for (const [id, m] of Object.entries(this.props.custom ?? {})) {
       const [name, version] = id.split('@') as [string, string];
@@ -101,7 +128,11 @@ export class ModelRegistry {
    * @throws BadInputError 'unknown-model' / 'unknown-model-version', naming what exists
    */
   async resolve(name: string, version?: string): Promise<ModelVersion> {
+    const hit = this.pick(await this.recent(), name, version);
+    if (hit) return hit;
     const all = await this.list();
+    const fresh = this.pick(all, name, version);
+    if (fresh) return fresh;
     const versions = all.filter((m) => m.name === name);
     if (versions.length === 0) {
       const names = [...new Set(all.map((m) => m.name))];
@@ -110,15 +141,16 @@ export class ModelRegistry {
         `unknown model ${JSON.stringify(name)}; available: ${names.join(', ') || '(none)'}`,
       );
     }
-    if (version === undefined || version === '') return versions[versions.length - 1]!;
-    const hit = versions.find((m) => m.version === String(version));
-    if (!hit) {
-      throw new BadInputError(
-        'unknown-model-version',
-        `model ${name} has no version ${JSON.stringify(version)}; available: ${versions.map((m) => m.version).join(', ')}`,
-      );
-    }
-    return hit;
+    throw new BadInputError(
+      'unknown-model-version',
+      `model ${name} has no version ${JSON.stringify(version)}; available: ${versions.map((m) => m.version).join(', ')}`,
+    );
+  }
+
+  private pick(all: readonly ModelVersion[], name: string, version?: string): ModelVersion | undefined {
+    const versions = all.filter((m) => m.name === name);
+    if (version === undefined || version === '') return versions[versions.length - 1];
+    return versions.find((m) => m.version === String(version));
   }
 
   /** The runner of a model version, loaded once per process and shared (the predict worker batches on it). */
@@ -142,7 +174,10 @@ export class ModelRegistry {
         ? join(this.props.builtinDir!, model.name, model.version)
         : await this.fetch(model);
     const { loadRunner } = await import('../model/runners.js');
-    return loadRunner(dir, { runtime: this.props.runtime ?? 'auto' });
+    return loadRunner(dir, {
+      runtime: this.props.runtime ?? 'auto',
+      ...(this.props.threads ? { threads: this.props.threads } : {}),
+    });
   }
 
   /** Copies a bucket model into the cache folder (atomically: a half-copied folder is never used). */

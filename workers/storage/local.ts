@@ -13,7 +13,15 @@ import { checkKey, checkPrefix, StorageError, type Storage } from './storage.js'
  */
 export class LocalFolderStorage implements Storage {
   readonly kind = 'local' as const;
+  /** Folders known to exist (saves a mkdir per write; forgotten when deletePrefix removes them). */
+  private readonly made = new Set<string>();
   constructor(readonly root: string) {}
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.made.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.made.add(dir);
+  }
 
   /** The file that holds `key` (for readers that want a path, such as the model loader). */
   pathOf(key: string): string {
@@ -22,15 +30,22 @@ export class LocalFolderStorage implements Storage {
 
   async put(key: string, data: Uint8Array): Promise<void> {
     const path = this.pathOf(key);
-    await mkdir(dirname(path), { recursive: true });
+    await this.ensureDir(dirname(path));
     const tmp = `${path}.${randomUUID()}.part`;
-    await writeFile(tmp, data);
+    await writeFile(tmp, data).catch(async (err: unknown) => {
+      // the folder may have been removed by another process: make it again once
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.made.delete(dirname(path));
+      await this.ensureDir(dirname(path));
+      await writeFile(tmp, data);
+    });
     await rename(tmp, path);
   }
 
   async putStream(key: string, body: Readable): Promise<number> {
     const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true });
+    this.made.add(dirname(path));
     const tmp = `${path}.${randomUUID()}.part`;
     try {
       const out = createWriteStream(tmp);
@@ -85,7 +100,9 @@ export class LocalFolderStorage implements Storage {
 
   async deletePrefix(prefix: string): Promise<void> {
     checkPrefix(prefix, false);
-    await rm(join(this.root, ...prefix.slice(0, -1).split('/')), { recursive: true, force: true });
+    const dir = join(this.root, ...prefix.slice(0, -1).split('/'));
+    for (const d of this.made) if (d === dir || d.startsWith(`${dir}/`)) this.made.delete(d);
+    await rm(dir, { recursive: true, force: true });
   }
 
   async signedUrl(): Promise<undefined> {

@@ -1,0 +1,296 @@
+/**
+ * The job service end to end vs the pipeline in-process, same run, same images, same model and threads:
+ *
+ * A. throughput: N val images (cycled; default 200, `--n`) through the API of a listening server with the
+ *    worker processes of the local kiosk (one CPU worker, one inference worker), uploaded and submitted as
+ *    N jobs, until the last is done — vs `segmentImageDetailed` on the same images one after another in
+ *    this process (what `kiosk segment` does). Prints both throughputs, the ratio, and whether every
+ *    service label image equals the in-process one.
+ * B. orchestration overhead per job with the trivial model (TRIVIAL threshold runner + trivial stages):
+ *    (service wall time − in-process time) / N for N jobs in flight, and the same for jobs run one at a time.
+ *
+ * Model: models/nuclear/<newest> when it has model.onnx, else the default buildNetwork() with random weights
+ * (same architecture and cost; labels meaningless but still compared). Redis: a private redis-server.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { KioskClient } from '../api/client.js';
+import { decodeImage } from '../workers/image/decode.js';
+import { labelsFromRaw } from '../workers/image/files.js';
+import type { Labels } from '../workers/image/types.js';
+import { exportModelDir } from '../workers/model/export-model-dir.js';
+import { readModelCard, saveModel, type ModelCard } from '../workers/model/model-io.js';
+import { buildNetwork, countParams } from '../workers/model/network.js';
+import { loadRunner } from '../workers/model/runners.js';
+import { initTfjs } from '../workers/model/runtime.js';
+import { segmentImageDetailed } from '../workers/pipeline/segment.js';
+import { testCard } from '../workers/pipeline/testing/precomputed-maps-runner.js';
+import { TRIVIAL_CARD, TrivialThresholdRunner, trivialStages } from '../workers/processors/trivial-stages.js';
+import { freePort, startPrivateRedis } from '../test/redis.js';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '../workers/queues/connection.js';
+import { JobRecords } from '../workers/queues/records.js';
+import { JobWatcher } from '../workers/queues/watcher.js';
+
+const VAL = '/work/shared/data/nuclei/val';
+const { values } = parseArgs({
+  options: {
+    n: { type: 'string', default: '200' },
+    inflight: { type: 'string', default: '16' },
+    only: { type: 'string' }, // 'throughput' (part A) or 'overhead' (part B)
+  },
+});
+const N = Number(values.n);
+const INFLIGHT = Number(values.inflight);
+const THREADS = availableParallelism();
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+async function procCpuS(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (100/s)
+}
+
+/** CPU seconds Redis has used (INFO cpu). */
+async function redisCpuS(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const get = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0);
+  return get('used_cpu_sys') + get('used_cpu_user');
+}
+
+interface Service {
+  client: KioskClient;
+  /** CPU seconds used so far by the API, the workers and Redis together. */
+  cpuS(): Promise<number>;
+  /** Waits for a job through the job-event channel (cheap; polling the API would load the machine). */
+  watcher: JobWatcher;
+  stop(): Promise<void>;
+}
+
+function waitLine(child: ChildProcess, re: RegExp, what: string): Promise<string> {
+  return new Promise((res, rej) => {
+    let out = '';
+    const on = (d: Buffer) => {
+      out += d.toString();
+      const m = re.exec(out);
+      if (m) res(m[1] ?? m[0]);
+    };
+    child.stdout!.on('data', on);
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (c) => rej(new Error(`${what} exited ${c}: ${out.slice(-2000)}`)));
+  });
+}
+
+/** API + CPU worker + inference worker as processes, like `kiosk start`. */
+async function startService(env: NodeJS.ProcessEnv): Promise<Service> {
+  const port = await freePort();
+  const full = { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' };
+  const run = (script: string, args: string[] = []) =>
+    spawn(process.execPath, ['--import', import.meta.resolve('tsx'), resolve(script), ...args], {
+      env: full,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  const api = run('api/server.ts');
+  const cpu = run('workers/main.ts', ['--pool', 'cpu']);
+  const gpu = run('workers/main.ts', ['--pool', 'gpu']);
+  const [url] = await Promise.all([
+    waitLine(api, /api listening on (\S+)/, 'api'),
+    waitLine(cpu, /worker cpu ready/, 'cpu worker'),
+    waitLine(gpu, /worker gpu ready/, 'gpu worker'),
+  ]);
+  const redis = connectRedis(env.REDIS_URL!);
+  const watcher = new JobWatcher(
+    new JobRecords(redis, env.KIOSK_PREFIX!, 3600),
+    connectRedis(env.REDIS_URL!),
+  );
+  await watcher.start();
+  return {
+    client: new KioskClient(url),
+    async cpuS() {
+      const procs = await Promise.all([api, cpu, gpu].map((c) => procCpuS(c.pid!)));
+      return procs.reduce((a, b) => a + b, 0) + (await redisCpuS(redis));
+    },
+    watcher,
+    async stop() {
+      await watcher.close();
+      redis.disconnect();
+      for (const c of [api, cpu, gpu]) c.kill('SIGTERM');
+      await Promise.all(
+        [api, cpu, gpu].map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))),
+      );
+    },
+  };
+}
+
+/** Submits every image as its own job (at most INFLIGHT uploads at once) and waits until all are final. */
+async function runJobs(
+  svc: Service,
+  images: readonly { name: string; bytes: Uint8Array }[],
+): Promise<{ ms: number; ids: string[] }> {
+  const t0 = performance.now();
+  const ids: string[] = new Array<string>(images.length);
+  const finals: Promise<unknown>[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(INFLIGHT, images.length) }, async () => {
+      for (let i = next++; i < images.length; i = next++) {
+        const [key] = await svc.client.upload([images[i]!]);
+        ids[i] = (await svc.client.createJob({ inputs: [key!] })).id;
+        finals.push(svc.watcher.waitForFinal(ids[i], 3_600_000));
+      }
+    }),
+  );
+  await Promise.all(finals);
+  return { ms: performance.now() - t0, ids };
+}
+
+const sameLabels = (a: Labels, b: Labels) =>
+  a.width === b.width &&
+  a.height === b.height &&
+  Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(
+    Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength),
+  );
+
+async function main(): Promise<void> {
+  const files = readdirSync(VAL)
+    .filter((f) => f.endsWith('.image.png'))
+    .sort();
+  const images = await Promise.all(
+    Array.from({ length: N }, async (_, i) => ({
+      name: `${i}_${files[i % files.length]!.replace('.image', '')}`,
+      bytes: await readFile(join(VAL, files[i % files.length]!)),
+    })),
+  );
+  const tmp = await mkdtemp(join(tmpdir(), 'bench-service-'));
+  const redis = await startPrivateRedis();
+  try {
+    // The model: shipped nuclear, else the same architecture with random weights.
+    let modelsDir = resolve('models');
+    const shipped = existsSync('models/nuclear')
+      ? readdirSync('models/nuclear')
+          .filter((v) => /^\d+$/.test(v) && existsSync(join('models/nuclear', v, 'model.onnx')))
+          .sort((a, b) => Number(a) - Number(b))
+          .pop()
+      : undefined;
+    let modelDir: string;
+    if (shipped) {
+      modelDir = join(modelsDir, 'nuclear', shipped);
+      console.log(`model: ${modelDir}`);
+    } else {
+      await initTfjs({ prefer: 'wasm' });
+      modelsDir = join(tmp, 'models');
+      modelDir = join(modelsDir, 'nuclear', '1');
+      const model = buildNetwork();
+      await saveModel(model, modelDir, { ...testCard(), name: 'nuclear', params: countParams(model) });
+      await exportModelDir(modelDir);
+      model.dispose();
+      console.log('model: default buildNetwork() with random weights (no models/nuclear/<v>/model.onnx yet)');
+    }
+    const card: ModelCard = await readModelCard(modelDir);
+    const common = {
+      REDIS_URL: redis.url,
+      KIOSK_BUCKET: join(tmp, 'bucket'),
+      KIOSK_MODEL_CACHE: join(tmp, 'cache'),
+      KIOSK_ONNX_THREADS: String(THREADS),
+      KIOSK_RUNTIME: 'onnx',
+    };
+    console.log(
+      `images: ${N} (${files.length} val images cycled), onnxruntime threads ${THREADS}, ${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(1)}`,
+    );
+
+    if (values.only !== 'overhead') await partA(images, modelsDir, modelDir, card, common);
+    if (values.only !== 'throughput') await partB(images, common);
+  } finally {
+    await redis.stop();
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+type Image = { name: string; bytes: Uint8Array };
+
+async function partA(
+  images: readonly Image[],
+  modelsDir: string,
+  modelDir: string,
+  card: ModelCard,
+  common: NodeJS.ProcessEnv,
+): Promise<void> {
+  // A1. in-process, as kiosk segment
+  const runner = await loadRunner(modelDir, { runtime: 'onnx', threads: THREADS });
+  const expected: Labels[] = [];
+  await segmentImageDetailed(decodeImage(images[0]!.bytes, { name: 'warm-up' }), runner, card);
+  const t = performance.now();
+  for (const img of images)
+    expected.push(
+      (await segmentImageDetailed(decodeImage(img.bytes, { name: img.name }), runner, card))[0]!.labels,
+    );
+  const inMs = performance.now() - t;
+  await runner.dispose();
+  console.log(
+    `in-process pipeline: ${N} images in ${(inMs / 1000).toFixed(2)} s = ${((N * 1000) / inMs).toFixed(2)} images/s`,
+  );
+
+  // A2. the service
+  const svc = await startService({ ...common, KIOSK_PREFIX: 'bench-a', KIOSK_MODELS_DIR: modelsDir });
+  await runJobs(svc, [images[0]!]); // warm-up: model load in the inference worker
+  const a = await runJobs(svc, images);
+  let equal = 0;
+  for (const [i, id] of a.ids.entries()) {
+    const job = await svc.client.getJob(id);
+    if (job.status !== 'done') continue;
+    const got = labelsFromRaw(decodeImage(await svc.client.download(job.labelsUrl!), { name: 'out' }), 'out');
+    if (sameLabels(got, expected[i]!)) equal++;
+  }
+  await svc.stop();
+  console.log(
+    `service end to end: ${N} images in ${(a.ms / 1000).toFixed(2)} s = ${((N * 1000) / a.ms).toFixed(2)} images/s`,
+  );
+  console.log(`service / in-process throughput: ${((100 * inMs) / a.ms).toFixed(1)} % (target >= 90 %)`);
+  console.log(`service labels equal to in-process: ${equal}/${N}`);
+}
+
+async function partB(images: readonly Image[], common: NodeJS.ProcessEnv): Promise<void> {
+  // B. orchestration overhead with the trivial model
+  const o = { channels: [0], maxPixels: 2 ** 28 };
+  const trivial = new TrivialThresholdRunner();
+  const cpu0 = process.cpuUsage();
+  let t = performance.now();
+  for (const img of images) {
+    const p = await trivialStages.preprocess(img.bytes, img.name, TRIVIAL_CARD, o);
+    const maps = await trivialStages.predict(p, trivial, TRIVIAL_CARD);
+    trivialStages.encodeLabels(await trivialStages.postprocess(maps, p.meta, TRIVIAL_CARD, o));
+  }
+  const trivialInMs = performance.now() - t;
+  const cpuIn = process.cpuUsage(cpu0);
+  const inCpuMs = (cpuIn.user + cpuIn.system) / 1000;
+  const svc = await startService({
+    ...common,
+    KIOSK_PREFIX: 'bench-b',
+    KIOSK_TRIVIAL_MODEL: '1',
+    KIOSK_DEFAULT_MODEL: 'trivial',
+  });
+  await runJobs(svc, [images[0]!]);
+  const svcCpu0 = await svc.cpuS();
+  const b = await runJobs(svc, images);
+  const svcCpuMs = ((await svc.cpuS()) - svcCpu0) * 1000;
+  const SEQ = Math.min(N, 30);
+  t = performance.now();
+  for (const img of images.slice(0, SEQ)) await runJobs(svc, [img]);
+  const seqMs = performance.now() - t;
+  await svc.stop();
+  const perJobIn = trivialInMs / N;
+  const lines = [
+    `trivial model in-process: ${perJobIn.toFixed(2)} ms wall, ${(inCpuMs / N).toFixed(2)} ms CPU per image (decode, threshold, label, TIFF)`,
+    `trivial model through the service, ${N} jobs in flight: ${(b.ms / N).toFixed(2)} ms wall per job`,
+    `orchestration overhead per job, wall (jobs in flight): ${(b.ms / N - perJobIn).toFixed(2)} ms (target < 5 ms)`,
+    `CPU per job: service (API + CPU worker + inference worker + Redis) ${(svcCpuMs / N).toFixed(2)} ms vs in-process ${(inCpuMs / N).toFixed(2)} ms → orchestration CPU overhead ${((svcCpuMs - inCpuMs) / N).toFixed(2)} ms per job (includes the HTTP upload; independent of machine load)`,
+    `trivial model one job at a time (upload → done, ${SEQ} jobs): ${(seqMs / SEQ).toFixed(1)} ms per job; overhead ${(seqMs / SEQ - perJobIn).toFixed(1)} ms (latency)`,
+  ];
+  for (const l of lines) console.log(l);
+}
+
+await main();
