@@ -1,0 +1,139 @@
+/**
+ * One training's live view for the Train page: status, progress, queue position, the new model when done,
+ * and charts of loss and validation (F1 @ IoU 0.5, DSB score) per epoch as SVG, plus the epoch table.
+ */
+import { h, progressBar, statusBadge } from '../dom.js';
+import { layoutChart, type Series } from '../lib/chart.js';
+import type { TrainingView } from '../lib/training.js';
+import { formatDuration } from '../lib/units.js';
+
+const COLOURS = ['#1f5fbf', '#d9480f', '#2b8a3e'];
+
+function chart(title: string, series: Series[]): HTMLElement {
+  const W = 520;
+  const H = 220;
+  const l = layoutChart(series, { width: W, height: H, pad: 34 });
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.setAttribute('class', 'chart');
+  svg.setAttribute('role', 'img');
+  const last = series.map((s) => `${s.label} ${s.points.at(-1)?.y.toFixed(3) ?? '–'}`).join(', ');
+  svg.setAttribute('aria-label', `${title}: ${last}`);
+  const add = (tag: string, attrs: Record<string, string>, text?: string) => {
+    const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+    if (text) el.textContent = text;
+    svg.append(el);
+  };
+  add('line', { x1: '34', y1: String(H - 34), x2: String(W - 34), y2: String(H - 34), stroke: '#c9ced6' });
+  add('line', { x1: '34', y1: '34', x2: '34', y2: String(H - 34), stroke: '#c9ced6' });
+  add('text', { x: '34', y: '24' }, l.yMax.toPrecision(3));
+  add('text', { x: '34', y: String(H - 38), 'text-anchor': 'start' }, l.yMin.toPrecision(3));
+  add('text', { x: String(W - 34), y: String(H - 16), 'text-anchor': 'end' }, `epoch ${Math.round(l.xMax)}`);
+  l.paths.forEach(
+    (d, i) =>
+      d && add('path', { d, fill: 'none', stroke: COLOURS[i % COLOURS.length]!, 'stroke-width': '2' }),
+  );
+  const legend = h(
+    'div',
+    { class: 'legend' },
+    ...series.map((s, i) =>
+      h(
+        'span',
+        {},
+        h('span', { class: 'swatch', style: `background:${COLOURS[i % COLOURS.length]}` }),
+        s.label,
+      ),
+    ),
+  );
+  return h(
+    'figure',
+    { style: 'margin:0' },
+    h('figcaption', { style: 'font-weight:600;margin-bottom:4px' }, title),
+    svg,
+    legend,
+  );
+}
+
+export function showTraining(t: TrainingView): HTMLElement {
+  const epochs = t.params.epochs;
+  const loss: Series = {
+    label: 'training loss',
+    points: t.history.map((e) => ({ x: e.epoch, y: e.trainLoss })),
+  };
+  const f1: Series = {
+    label: 'validation F1 @ IoU 0.5',
+    points: t.history.filter((e) => e.valF1 !== undefined).map((e) => ({ x: e.epoch, y: e.valF1! })),
+  };
+  const dsb: Series = {
+    label: 'validation DSB score',
+    points: t.history.filter((e) => e.valDsb !== undefined).map((e) => ({ x: e.epoch, y: e.valDsb! })),
+  };
+  return h(
+    'div',
+    { 'data-training': t.id, 'data-status': t.status },
+    h(
+      'div',
+      { class: 'summary' },
+      statusBadge(t.status),
+      progressBar(t.progress, 'Training progress'),
+      h(
+        'span',
+        {},
+        `epoch ${t.epoch} of ${epochs}`,
+        t.loss !== undefined ? ` · loss ${t.loss.toFixed(4)}` : '',
+        t.position
+          ? ` · ${t.position === 1 ? 'next in the queue' : `number ${t.position} in the queue`}`
+          : '',
+      ),
+    ),
+    t.reason ? h('p', { class: 'error' }, t.reason) : null,
+    t.model
+      ? h(
+          'p',
+          { class: 'notice' },
+          'New model: ',
+          h('strong', {}, `${t.model.name} v${t.model.version}`),
+          ' — ',
+          h('a', { href: '#/models' }, 'see its card'),
+          ' or ',
+          h('a', { href: '#/segment' }, 'segment with it'),
+          '.',
+        )
+      : null,
+    h(
+      'div',
+      { class: 'cols', style: 'grid-template-columns:1fr 1fr' },
+      chart('Loss per epoch', [loss]),
+      chart('Validation per epoch', [f1, dsb]),
+    ),
+    h(
+      'table',
+      { 'aria-label': 'Epochs' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['Epoch', 'Loss', 'Val F1', 'Val DSB', 'Time'].map((x) => h('th', { class: 'num' }, x)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        ...t.history.map((e) =>
+          h(
+            'tr',
+            {},
+            h('td', { class: 'num' }, e.epoch),
+            h('td', { class: 'num' }, e.trainLoss.toFixed(4)),
+            h('td', { class: 'num' }, e.valF1?.toFixed(3) ?? '–'),
+            h('td', { class: 'num' }, e.valDsb?.toFixed(3) ?? '–'),
+            h('td', { class: 'num' }, formatDuration(e.seconds)),
+          ),
+        ),
+      ),
+    ),
+  );
+}
