@@ -2,7 +2,9 @@
  * Does the planner predict a real local run? For each configuration (N jobs, at most k workers):
  * 1. calibrate on this machine, apart from the run: a worker's start-up (spawn → ready, median of 3) and the
  *    per-job time of one already-running worker over 40 jobs (BullMQ hop included) — written as a
- *    `cellkiosk-stage-costs/1` file;
+ *    `cellkiosk-stage-costs/1` file; and the start-up of k workers spawned together (mean ready time, median
+ *    of 2 rounds): on a small machine k processes starting at once share its cores, so the planner is given
+ *    the start-up measured at the concurrency the run will use (the pool's max);
  * 2. measure: N jobs queued, the autoscaler started with the LOCAL DRIVER (real worker processes, scale
  *    0 → k → 0); makespan = queueing → last job finished;
  * 3. predict: `simulate()` with the calibrated costs, the same policy and interval, no node start-up;
@@ -148,6 +150,18 @@ async function calibrate(redisUrl: string, file: string): Promise<StageCosts> {
   return loadStageCosts(file); // the planner reads the file, as `kiosk plan --costs` would
 }
 
+/** Mean spawn → ready of k workers started together; median over `rounds`. */
+async function concurrentStartup(redisUrl: string, k: number, rounds = 2): Promise<number> {
+  const means: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const prefix = `bench-cal-${randomUUID()}`;
+    const ws = await Promise.all(Array.from({ length: k }, () => startWorker(redisUrl, prefix)));
+    means.push(ws.reduce((s, w) => s + w.startupS, 0) / k);
+    await Promise.all(ws.map((w) => w.stop()));
+  }
+  return means.sort((a, b) => a - b)[Math.floor((means.length - 1) / 2)]!;
+}
+
 async function main(): Promise<void> {
   const redis = await startPrivateRedis();
   const dir = await mkdtemp(join(tmpdir(), 'bench-planner-'));
@@ -161,6 +175,12 @@ async function main(): Promise<void> {
     const c = costs.stages[0]!;
     console.log(
       `calibrated: ${(c.secondsPerImage * 1000).toFixed(1)} ms per job, worker start-up ${costs.workerStartupSeconds.gpu!.toFixed(2)} s (${costs.measured.notes})`,
+    );
+    const startupAt = new Map<number, number>();
+    for (const k of new Set(CONFIGS.map(([, k]) => k)))
+      startupAt.set(k, k === 1 ? costs.workerStartupSeconds.gpu! : await concurrentStartup(redis.url, k));
+    console.log(
+      `start-up of k workers spawned together: ${[...startupAt].map(([k, s]) => `k=${k} ${s.toFixed(2)} s`).join(', ')}`,
     );
     for (const [n, k] of CONFIGS) {
       const pool: ScaledPool = {
@@ -198,7 +218,7 @@ async function main(): Promise<void> {
           {
             policy: pool,
             nodeStartupSeconds: 0,
-            workerStartupSeconds: costs.workerStartupSeconds.gpu!,
+            workerStartupSeconds: startupAt.get(k)!,
             nodeReleaseSeconds: 0,
             pricePerNodeHour: 0,
           },
