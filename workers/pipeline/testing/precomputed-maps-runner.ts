@@ -53,7 +53,10 @@ export function renderDistanceScene(
   return { data, dtype, shape: [height, width], axes: 'YX' };
 }
 
-/** A valid card for pipeline tests: 1 channel, 1-99.8 percentiles, target diameter `targetDiameterPx`. */
+/**
+ * A valid card for pipeline tests: 1 channel, 1-99.8 percentiles, target diameter `targetDiameterPx`, and
+ * its own fixed postprocess settings (so plumbing tests do not move when the model-tuned defaults do).
+ */
 export function testCard(targetDiameterPx = 14, mpp = 0.5): ModelCard {
   return {
     name: 'test',
@@ -70,5 +73,17 @@ export function testCard(targetDiameterPx = 14, mpp = 0.5): ModelCard {
     outputs: ['inner', 'outer', 'fgbg'],
     network: {},
     params: 0,
+    postprocess: {
+      method: 'deep-watershed',
+      mask: 'fg',
+      resolution: 'original',
+      radius: 4,
+      maximaThreshold: 0.1,
+      interiorThreshold: 0.5,
+      maximaSmooth: 0,
+      interiorSmooth: 1,
+      smallObjectsThreshold: 0,
+      fillHolesThreshold: 0,
+    },
   };
 }
