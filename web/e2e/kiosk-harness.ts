@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,8 @@ import {
   TrivialThresholdRunner,
   trivialStages,
 } from '../../workers/processors/trivial-stages.js';
+import { TRAIN_QUEUE } from '../../workers/training/queue.js';
+import { startTrainingWorkerFor } from '../../workers/training/services.js';
 import { buildWeb } from '../build.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -44,8 +46,21 @@ export function realModelPresent(modelsDir = join(repoRoot, 'models')): boolean 
   return existsSync(dir) && readdirSync(dir).some((v) => existsSync(join(dir, v, 'card.json')));
 }
 
-export async function startKiosk(redisUrl: string): Promise<Kiosk> {
+export interface KioskOptions {
+  /**
+   * Also run a training worker in this process. New models are then written to a temp models folder
+   * that links the repository's models (never into the repository). @default false
+   */
+  readonly trainer?: boolean;
+}
+
+export async function startKiosk(redisUrl: string, o: KioskOptions = {}): Promise<Kiosk> {
   const dir = await mkdtemp(join(tmpdir(), 'kiosk-web-e2e-'));
+  const modelsDir = join(dir, 'models');
+  await mkdir(modelsDir);
+  const repoModels = join(repoRoot, 'models');
+  if (existsSync(repoModels))
+    for (const name of readdirSync(repoModels)) await symlink(join(repoModels, name), join(modelsDir, name));
   const webRoot = (await buildWeb({ outDir: join(dir, 'web'), minify: false })).outDir;
   const real = realModelPresent();
   const model = real ? 'nuclear' : 'trivial';
@@ -56,6 +71,7 @@ export async function startKiosk(redisUrl: string): Promise<Kiosk> {
     KIOSK_PREFIX: prefix,
     KIOSK_DEFAULT_MODEL: model,
     KIOSK_MODEL_CACHE: join(dir, 'model-cache'),
+    KIOSK_MODELS_DIR: modelsDir,
     KIOSK_BACKOFF_MS: '50',
   });
   const runner = new TrivialThresholdRunner(0.5);
@@ -79,14 +95,18 @@ export async function startKiosk(redisUrl: string): Promise<Kiosk> {
   const pools: RunningPool[] = (['cpu', 'gpu'] as const).map((pool) =>
     startPool({ pool, connection: bullConnection(redisUrl), prefix, context, stalledIntervalMs: 5000 }),
   );
+  const trainer = o.trainer
+    ? startTrainingWorkerFor(services, { scratchDir: join(dir, 'training'), log: () => undefined })
+    : undefined;
   return {
     url,
     services,
     model,
     async close() {
       await Promise.all(pools.map((p) => p.close(true)));
+      await trainer?.close();
       await app.close();
-      for (const name of Object.values(QUEUE)) {
+      for (const name of [...Object.values(QUEUE), TRAIN_QUEUE]) {
         const q = new Queue(name, { connection: bullConnection(redisUrl), prefix });
         await q.obliterate({ force: true });
         await q.close();

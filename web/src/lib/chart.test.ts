@@ -20,6 +20,7 @@ describe('layoutChart', () => {
     expect(l).toMatchObject({ xMin: 1, xMax: 3, yMin: 0, yMax: 2 });
     expect(l.paths[0]).toBe('M10,10 L60,35 L110,60');
     expect(l.paths[1]).toBe('M10,35');
+    expect(l.points[1]).toEqual([[10, 35]]);
   });
 
   it('skips non-finite points and gives an empty path for an empty series', () => {
@@ -49,5 +50,33 @@ describe('layoutChart', () => {
     expect(flat).toMatchObject({ xMin: 2.5, xMax: 7.5, yMin: -0.3, yMax: 0.7 });
     expect(flat.paths[0]).toBe('M50,50');
     expect(layoutChart([], { width: 10, height: 10 })).toMatchObject({ xMin: 0, xMax: 1, yMin: 0, yMax: 1 });
+  });
+
+  it('uses a fixed y range when given (scores in [0, 1]), even for flat data', () => {
+    const l = layoutChart(
+      [
+        {
+          label: 'f1',
+          points: [
+            { x: 1, y: 0 },
+            { x: 2, y: 0 },
+          ],
+        },
+      ],
+      { width: 100, height: 100, pad: 0, yRange: [0, 1] },
+    );
+    expect(l).toMatchObject({ yMin: 0, yMax: 1 });
+    expect(l.paths[0]).toBe('M0,100 L100,100');
+  });
+
+  it('uses a fixed x range when given, so a first epoch sits at the left of the planned axis', () => {
+    const l = layoutChart([{ label: 'loss', points: [{ x: 1, y: 3 }] }], {
+      width: 100,
+      height: 100,
+      pad: 0,
+      xRange: [1, 5],
+    });
+    expect(l).toMatchObject({ xMin: 1, xMax: 5 });
+    expect(l.points[0]).toEqual([[0, 50]]);
   });
 });

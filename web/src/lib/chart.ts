@@ -14,11 +14,20 @@ export interface ChartBox {
   readonly height: number;
   /** Space for axis labels, in px. @default 32 */
   readonly pad?: number;
+  /**
+   * Fixed y range (e.g. [0, 1] for scores); points outside are drawn outside the box.
+   * @default - the data's range
+   */
+  readonly yRange?: readonly [number, number];
+  /** Fixed x range (e.g. [1, planned epochs] while training runs). @default - the data's range */
+  readonly xRange?: readonly [number, number];
 }
 
 export interface ChartLayout {
   /** `d` attribute per series, same order; '' for a series with no finite points. */
   readonly paths: string[];
+  /** Box coordinates [x, y] of each series' finite points (for point markers; a lone point has no line). */
+  readonly points: [number, number][][];
   readonly xMin: number;
   readonly xMax: number;
   readonly yMin: number;
@@ -35,19 +44,21 @@ export function layoutChart(series: readonly Series[], box: ChartBox): ChartLayo
   const pts = series.flatMap((s) => s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)));
   let [xMin, xMax] = extent(pts.map((p) => p.x));
   let [yMin, yMax] = extent(pts.map((p) => p.y));
-  if (xMin === xMax) [xMin, xMax] = widen(xMin);
-  if (yMin === yMax) [yMin, yMax] = widen(yMin);
+  if (box.xRange && box.xRange[1] > box.xRange[0]) [xMin, xMax] = box.xRange;
+  else if (xMin === xMax) [xMin, xMax] = widen(xMin);
+  if (box.yRange && box.yRange[1] > box.yRange[0]) [yMin, yMax] = box.yRange;
+  else if (yMin === yMax) [yMin, yMax] = widen(yMin);
   const w = Math.max(1, box.width - 2 * pad);
   const h = Math.max(1, box.height - 2 * pad);
   const sx = (x: number) => pad + ((x - xMin) / (xMax - xMin)) * w;
   const sy = (y: number) => pad + h - ((y - yMin) / (yMax - yMin)) * h;
-  const paths = series.map((s) =>
+  const points = series.map((s) =>
     s.points
       .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y))
-      .map((p, i) => `${i === 0 ? 'M' : 'L'}${round(sx(p.x))},${round(sy(p.y))}`)
-      .join(' '),
+      .map((p): [number, number] => [round(sx(p.x)), round(sy(p.y))]),
   );
-  return { paths, xMin, xMax, yMin, yMax };
+  const paths = points.map((ps) => ps.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${x},${y}`).join(' '));
+  return { paths, points, xMin, xMax, yMin, yMax };
 }
 
 function extent(v: number[]): [number, number] {

@@ -9,10 +9,15 @@ import { formatDuration } from '../lib/units.js';
 
 const COLOURS = ['#1f5fbf', '#d9480f', '#2b8a3e'];
 
-function chart(title: string, series: Series[]): HTMLElement {
+function chart(
+  title: string,
+  series: Series[],
+  xRange: [number, number],
+  yRange?: [number, number],
+): HTMLElement {
   const W = 520;
   const H = 220;
-  const l = layoutChart(series, { width: W, height: H, pad: 34 });
+  const l = layoutChart(series, { width: W, height: H, pad: 34, xRange, ...(yRange ? { yRange } : {}) });
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   svg.setAttribute('class', 'chart');
@@ -29,10 +34,16 @@ function chart(title: string, series: Series[]): HTMLElement {
   add('line', { x1: '34', y1: '34', x2: '34', y2: String(H - 34), stroke: '#c9ced6' });
   add('text', { x: '34', y: '24' }, l.yMax.toPrecision(3));
   add('text', { x: '34', y: String(H - 38), 'text-anchor': 'start' }, l.yMin.toPrecision(3));
+  add('text', { x: '34', y: String(H - 16) }, `epoch ${Math.round(l.xMin)}`);
   add('text', { x: String(W - 34), y: String(H - 16), 'text-anchor': 'end' }, `epoch ${Math.round(l.xMax)}`);
   l.paths.forEach(
     (d, i) =>
       d && add('path', { d, fill: 'none', stroke: COLOURS[i % COLOURS.length]!, 'stroke-width': '2' }),
+  );
+  l.points.forEach((ps, i) =>
+    ps.forEach(([cx, cy]) =>
+      add('circle', { cx: String(cx), cy: String(cy), r: '3', fill: COLOURS[i % COLOURS.length]! }),
+    ),
   );
   const legend = h(
     'div',
@@ -57,6 +68,7 @@ function chart(title: string, series: Series[]): HTMLElement {
 
 export function showTraining(t: TrainingView): HTMLElement {
   const epochs = t.params.epochs;
+  const xr: [number, number] = [1, Math.max(2, epochs)];
   const loss: Series = {
     label: 'training loss',
     points: t.history.map((e) => ({ x: e.epoch, y: e.trainLoss })),
@@ -104,8 +116,8 @@ export function showTraining(t: TrainingView): HTMLElement {
     h(
       'div',
       { class: 'cols', style: 'grid-template-columns:1fr 1fr' },
-      chart('Loss per epoch', [loss]),
-      chart('Validation per epoch', [f1, dsb]),
+      chart('Loss per epoch', [loss], xr),
+      chart('Validation per epoch (0 to 1)', [f1, dsb], xr, [0, 1]),
     ),
     h(
       'table',

@@ -81,8 +81,9 @@ export const mountTrain: Page = (root) => {
       h(
         'div',
         {},
-        `${picked.length} file${picked.length === 1 ? '' : 's'}: ${c.trainPairs} training pair${c.trainPairs === 1 ? '' : 's'}, ${c.valPairs} validation`,
-        zips ? ` (+ ${zips} zip${zips === 1 ? '' : 's'}, checked on upload)` : '',
+        zips === picked.length
+          ? `${picked.map((f) => f.path).join(', ')}: the pairs inside are checked on upload.`
+          : `${picked.length} file${picked.length === 1 ? '' : 's'}: ${c.trainPairs} training pair${c.trainPairs === 1 ? '' : 's'}, ${c.valPairs} validation pair${c.valPairs === 1 ? '' : 's'}${zips ? ` (+ ${zips} zip${zips === 1 ? '' : 's'}, checked on upload)` : ''}.`,
       ),
       ...c.problems.map((p) => h('div', { class: 'error' }, p.message)),
       c.ignored.length
@@ -125,12 +126,13 @@ export const mountTrain: Page = (root) => {
       redraw();
     });
     es.addEventListener('training', (e) => {
+      const before = view.status;
       view = applyTrainingEvent(view, JSON.parse((e as MessageEvent<string>).data) as TrainingEvent);
+      if (view.status !== before) void loadList();
       redraw();
       if (view.status === 'done' || view.status === 'failed') {
         es.close();
         announce(`Training ${view.status}`);
-        void loadList();
       }
     });
   };

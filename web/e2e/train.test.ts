@@ -1,0 +1,96 @@
+/**
+ * The Train page end to end in Chromium against a local kiosk with a training worker: upload a zip of one
+ * real training pair and one validation pair, train a tiny network from scratch for 2 epochs, watch the
+ * epochs arrive live (charts and table), get the new model version, see it on the Models page.
+ * Screenshots go to test-artifacts/web/.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { packZip, type ZipEntry } from '../../workers/image/zip.js';
+import { startKiosk, type Kiosk } from './kiosk-harness.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const NUCLEI = '/work/shared/data/nuclei';
+const ARTIFACTS = resolve('test-artifacts/web');
+
+let kiosk: Kiosk;
+let browser: Browser;
+let page: Page;
+
+async function trainingZip(): Promise<Buffer> {
+  const entries: ZipEntry[] = [];
+  for (const [split, stem] of [
+    ['train', 'dsb_00071198d059ba7f'],
+    ['val', 'dsb_03398329ced0c23b'],
+  ] as const) {
+    for (const kind of ['image', 'labels'])
+      entries.push({
+        name: `${split}/${stem}.${kind}.png`,
+        data: new Uint8Array(await readFile(join(NUCLEI, split, `${stem}.${kind}.png`))),
+      });
+  }
+  return Buffer.from(packZip(entries));
+}
+
+// Without Debian's Chromium the browser tests are skipped on a workstation, but never in CI (.ci/run installs it).
+const skip = !existsSync(CHROMIUM) && !process.env.CI;
+
+describe.skipIf(skip)('Train page in Chromium', () => {
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    kiosk = await startKiosk(inject('redisUrl'), { trainer: true });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    page = await (await browser.newContext({ viewport: { width: 1366, height: 768 } })).newPage();
+    page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await kiosk?.close();
+  });
+
+  it('trains a tiny model from scratch with live per-epoch charts and shows the new version', async () => {
+    await page.goto(`${kiosk.url}/#/train`);
+    await expect.poll(() => page.locator('main').textContent()).toMatch(/No trainings yet/);
+    await page
+      .locator('main input[type=file][accept]')
+      .setInputFiles({ name: 'mini.zip', mimeType: 'application/zip', buffer: await trainingZip() });
+    await page.locator('#train-name').fill('e2e-mini');
+    await page.locator('#train-base').selectOption('');
+    await page.locator('#train-epochs').fill('2');
+    await page.locator('#train-steps').fill('1');
+    await page.locator('#train-batch').fill('1');
+    await page.locator('#train-crop').fill('32');
+    await page.getByRole('button', { name: 'Start training' }).click();
+
+    const view = page.locator('[data-training]');
+    await expect
+      .poll(() => view.getAttribute('data-status'), { timeout: 30_000 })
+      .toMatch(/new|waiting|started|training|saving-results|done/);
+    // Epoch rows arrive over the event stream while it runs (the page is not reloaded): one, then two.
+    const epochs = page.locator('table[aria-label=Epochs] tbody tr');
+    await expect.poll(() => epochs.count(), { timeout: 240_000, interval: 250 }).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, '11a-train-running.png'), fullPage: true });
+    await expect
+      .poll(() => view.getAttribute('data-status'), { timeout: 240_000, interval: 500 })
+      .toBe('done');
+    expect(await epochs.count()).toBe(2);
+    // Two epochs draw one line segment per series (M…L…) in the loss chart and the validation chart.
+    const paths = await page
+      .locator('svg.chart path')
+      .evaluateAll((ps) => ps.map((p) => p.getAttribute('d') ?? ''));
+    expect(paths.filter((d) => /^M[\d.]+,[\d.]+ L[\d.]+,[\d.]+$/.test(d)).length).toBeGreaterThanOrEqual(2);
+    expect(await page.locator('.notice').textContent()).toMatch(/New model: e2e-mini v1/);
+    await page.screenshot({ path: join(ARTIFACTS, '11b-train-done.png'), fullPage: true });
+
+    await page.getByRole('link', { name: 'see its card' }).click();
+    await expect.poll(() => page.locator('article[aria-label="e2e-mini version 1"]').count()).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, '12-models-with-trained.png'), fullPage: true });
+  }, 300_000);
+});
