@@ -19,6 +19,7 @@ Environment:
   KIOSK_SCALE_INTERVAL_S     seconds between decisions (default 5)
   KIOSK_SCALE_IDLE_GRACE_S   idle time before a pool goes to its minimum (default 120)
   KIOSK_SCALE_DOWN_WINDOW_S  scale-down stabilization window (default 60)
+  KIOSK_SCALE_LOG            all (default) or changes (log only up/down decisions)
   KIOSK_NAMESPACE            kubernetes: namespace (default: the pod's own)
   KIOSK_METRICS_PORT         serve Prometheus /metrics on this port`;
 

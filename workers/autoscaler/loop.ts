@@ -31,6 +31,11 @@ export interface AutoscalerOptions {
   readonly metrics?: KioskMetrics;
   /** Clock (ms since epoch). @default Date.now */
   readonly now?: () => number;
+  /**
+   * Log `hold` decisions too (`false`: only up/down, e.g. under `kiosk start` where every 5 s would be
+   * noise). Metrics count every decision either way. @default true
+   */
+  readonly logHolds?: boolean;
   /** Close the driver on stop (the local driver then drains its workers). @default true */
   readonly closeDriverOnStop?: boolean;
 }
@@ -113,7 +118,7 @@ export function runAutoscaler(o: AutoscalerOptions): RunningAutoscaler {
     for (const d of r.decisions) {
       if (d.desired !== d.current) await o.driver.scale(d.pool, d.desired);
       const actual = await o.driver.actual(d.pool);
-      log(decisionLine(d, o.driver.name, actual));
+      if (d.action !== 'hold' || (o.logHolds ?? true)) log(decisionLine(d, o.driver.name, actual));
       recordScaleDecision(metrics, {
         pool: d.pool,
         desired: d.desired,

@@ -2,7 +2,7 @@
  * The autoscaler process: `node --import tsx workers/autoscaler/main.ts --driver local|kubernetes`.
  * Environment: REDIS_URL (required), KIOSK_PREFIX, KIOSK_SCALE_CPU / KIOSK_SCALE_GPU (pools; the local
  * driver has defaults), KIOSK_SCALE_INTERVAL_S, KIOSK_SCALE_IDLE_GRACE_S, KIOSK_SCALE_DOWN_WINDOW_S,
- * KIOSK_METRICS_PORT, KIOSK_NAMESPACE (kubernetes). Prints one JSON line per decision. With the local driver
+ * KIOSK_METRICS_PORT, KIOSK_SCALE_LOG (all | changes), KIOSK_NAMESPACE (kubernetes). Prints one JSON line per decision. With the local driver
  * the workers it starts are its child processes and write to its stdout/stderr (so `kiosk start` sees their
  * `worker <pool> ready` lines). SIGTERM/SIGINT: stop, drain the workers, exit; a second signal is passed on.
  */

@@ -167,6 +167,8 @@ describe('pool specs from the KioskChart environment', () => {
       KIOSK_SCALE_IDLE_GRACE_S: '300',
     });
     expect(timing).toEqual({ intervalMs: 5000, idleGraceMs: 300_000, scaleDownStabilizationMs: 60_000 });
+    // only the GPU pool looks ahead (preprocess → predict); the CPU pool does not count the predict backlog
+    expect(pools[0]!.upstream).toBeUndefined();
     expect(pools).toEqual([
       expect.objectContaining({
         pool: 'cpu',
@@ -174,7 +176,6 @@ describe('pool specs from the KioskChart environment', () => {
         queues: ['preprocess', 'postprocess'],
         min: 0,
         max: 8,
-        upstream: [{ queue: 'predict' }],
       }),
       expect.objectContaining({
         pool: 'gpu',

@@ -82,6 +82,8 @@ export async function startAutoscalerService(o: AutoscalerServiceOptions): Promi
   const env = o.env ?? process.env;
   const redisUrl = env.REDIS_URL;
   if (!redisUrl) throw new Error('REDIS_URL is not set: the autoscaler reads the queues from that Redis');
+  if (env.KIOSK_SCALE_LOG !== undefined && !['all', 'changes'].includes(env.KIOSK_SCALE_LOG))
+    throw new Error(`KIOSK_SCALE_LOG must be all or changes; got ${JSON.stringify(env.KIOSK_SCALE_LOG)}`);
   let pools: ScaledPool[];
   let timing: ScaleTiming;
   if (o.driver === 'local' && !env.KIOSK_SCALE_CPU && !env.KIOSK_SCALE_GPU) {
@@ -101,6 +103,7 @@ export async function startAutoscalerService(o: AutoscalerServiceOptions): Promi
     driver,
     intervalMs: timing.intervalMs,
     ...(o.log ? { log: o.log } : {}),
+    logHolds: env.KIOSK_SCALE_LOG !== 'changes',
   });
   return {
     pools,
