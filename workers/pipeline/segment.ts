@@ -6,12 +6,12 @@
  * Scale: with `mpp` the image is rescaled by mpp / card.input.mpp and segmented once. Without it (and with
  * `autoscale` on) it is segmented at scale 1, the median nucleus diameter is measured, and when it is outside
  * 1/1.3..1.3x of the card's `targetDiameterPx` the image is rescaled to match and segmented again (up to
- * `maxPasses` passes in all). Labels always come back at the original size.
+ * `maxPasses` passes in all, re-measuring after each). Labels always come back at the original size.
  */
 import type { Image, Labels, RawArray } from '../image/types.js';
 import type { ModelCard } from '../model/model-io.js';
 import type { ModelRunner } from '../model/runners.js';
-import { checkPositiveInt } from './options.js';
+import { checkPositiveInt, DEFAULT_MAX_PASSES } from './options.js';
 import { postprocess, type PostprocessOptions } from './postprocess.js';
 import { predictTiles, type PredictOptions } from './predict.js';
 import { prepareImage, scaleFromOptions, selectImages, type PreprocessOptions } from './preprocess.js';
@@ -20,7 +20,7 @@ import { rescaleForDiameter, type RescaleRule } from './scale.js';
 export interface SegmentOptions extends PreprocessOptions, PredictOptions, Omit<PostprocessOptions, 'card'> {
   /** Estimate the scale from a first pass when neither `mpp` nor `scale` is given. @default true */
   readonly autoscale?: boolean;
-  /** Most passes when autoscaling (1 = never re-run). @default 2 */
+  /** Most passes when autoscaling (1 = never re-run). @default 3 (DEFAULT_MAX_PASSES) */
   readonly maxPasses?: number;
   /** When a re-run is worth it. @default - see RescaleRule */
   readonly rescaleRule?: RescaleRule;
@@ -44,7 +44,7 @@ async function segmentOne(
 ): Promise<SegmentResult> {
   let scale = scaleFromOptions(card, opts);
   const auto = (opts.autoscale ?? true) && opts.mpp === undefined && opts.scale === undefined;
-  const maxPasses = auto ? checkPositiveInt('maxPasses', opts.maxPasses ?? 2) : 1;
+  const maxPasses = auto ? checkPositiveInt('maxPasses', opts.maxPasses ?? DEFAULT_MAX_PASSES) : 1;
   const post: PostprocessOptions = {
     card,
     ...(opts.watershed ? { watershed: opts.watershed } : {}),
