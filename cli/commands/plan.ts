@@ -177,6 +177,7 @@ export const command: Command = {
         ],
         notes: [
           `Stage costs: ${costsFile.split('/').slice(-2).join('/')} (${costs.measured.by}, ${costs.measured.at}). ${costs.measured.machine ?? ''}`,
+          `Cost file notes: ${costs.measured.notes ?? '-'}`,
           `Node start-up GPU ${base.gpuNodeStartupSeconds} s, CPU ${base.cpuNodeStartupSeconds} s; empty nodes released after ${base.nodeReleaseSeconds} s; autoscaler defaults.`,
           priceLine,
           `Star: DeepCell Kiosk (Bannon et al. 2021, Nature Methods) reported 10^6 one-megapixel images in ~5.5 h for ~US$250.`,
