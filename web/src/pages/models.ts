@@ -42,12 +42,35 @@ export function showValue(v: unknown): string {
   return String(v);
 }
 
+const isRowList = (v: unknown): v is Record<string, unknown>[] =>
+  Array.isArray(v) &&
+  v.length > 0 &&
+  v.every((x) => x !== null && typeof x === 'object' && !Array.isArray(x));
+
+/** A list of records (e.g. the training history per epoch) as a small table. */
+function table(label: string, list: Record<string, unknown>[]): HTMLElement {
+  const cols = [...new Set(list.flatMap((r) => Object.keys(r)))];
+  return h(
+    'table',
+    { 'aria-label': label, style: 'margin:6px 0 10px' },
+    h('thead', {}, h('tr', {}, ...cols.map((c) => h('th', { class: 'num' }, c)))),
+    h(
+      'tbody',
+      {},
+      ...list.map((r) =>
+        h('tr', {}, ...cols.map((c) => h('td', { class: 'num' }, r[c] === undefined ? '' : showValue(r[c])))),
+      ),
+    ),
+  );
+}
+
 function rows(obj: Record<string, unknown>, prefix: string): HTMLElement[] {
   const out: HTMLElement[] = [];
   for (const [k, v] of Object.entries(obj)) {
     const key = prefix ? `${prefix}.${k}` : k;
     if (v === undefined || v === null) continue;
-    out.push(h('dt', {}, LABELS[key] ?? k), h('dd', {}, showValue(v)));
+    if (isRowList(v)) out.push(h('dt', {}, LABELS[key] ?? k), h('dd', {}, table(LABELS[key] ?? k, v)));
+    else out.push(h('dt', {}, LABELS[key] ?? k), h('dd', {}, showValue(v)));
   }
   return out;
 }

@@ -145,7 +145,9 @@ export function showViewer(
     hover.hidden = false;
     hover.textContent = id
       ? `Object #${id} · area ${stats.areas.get(id)} px${mpp ? ` (${((stats.areas.get(id) ?? 0) * mpp * mpp).toFixed(1)} µm²)` : ''}`
-      : `x ${Math.floor(ix)}, y ${Math.floor(iy)} · background`;
+      : ix < 0 || iy < 0 || ix >= W || iy >= H
+        ? 'outside the image'
+        : `x ${Math.floor(ix)}, y ${Math.floor(iy)} · background`;
   });
   canvas.addEventListener('pointerleave', () => {
     hover.hidden = true;
