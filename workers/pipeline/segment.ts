@@ -4,7 +4,7 @@
  * labels for the same options.
  *
  * Scale: with `mpp` the image is rescaled by mpp / card.input.mpp and segmented once. Without it (and with
- * `autoscale` on) it is segmented at scale 1, the median nucleus diameter is measured, and when it is outside
+ * `autoscale` on) it is segmented at scale 1, the nucleus diameter is estimated (./scale.ts), and when it is outside
  * 1/1.3..1.3x of the card's `targetDiameterPx` the image is rescaled to match and segmented again (up to
  * `maxPasses` passes in all, re-measuring after each). Labels always come back at the original size.
  */
