@@ -223,3 +223,35 @@ describe('job flows on a real Redis (trivial model)', () => {
     expect(batcher.stats.mixedRuns).toBeGreaterThan(0);
   });
 });
+
+describe('stalled-job recovery', () => {
+  it('gives a job whose worker was lost mid-stage to another worker, which finishes it', async () => {
+    let hang = true;
+    let entered!: () => void;
+    const inStage = new Promise<void>((r) => (entered = r));
+    const stages: SegmentationStages = {
+      ...trivialStages,
+      async predict(p, runner, card) {
+        if (hang) {
+          hang = false;
+          entered();
+          return new Promise(() => undefined); // this worker "dies" here: never answers, stops renewing its lock
+        }
+        return trivialStages.predict(p, runner, card);
+      },
+    };
+    h = await createHarness(inject('redisUrl'), { stages, startPools: false });
+    h.startPools({ lockDurationMs: 1000, stalledIntervalMs: 500 });
+    const id = await h.submitter.submitImage(
+      { name: 'x.png', inputKey: await upload(h, 'x.png', await valImage(valNames[0]!)) },
+      opts,
+    );
+    await inStage;
+    const [lostCpu, lostGpu] = h.pools.splice(0, 2);
+    await lostGpu!.close(true); // the lost worker: its job stays active with a lock nobody renews
+    await lostCpu!.close(true);
+    h.startPools({ lockDurationMs: 1000, stalledIntervalMs: 500 });
+    const rec = await h.wait(id, 30_000);
+    expect(rec.status).toBe('done');
+  });
+});
