@@ -70,7 +70,7 @@ describe('a killed training worker', () => {
     { timeout: 180_000 },
     async () => {
       const zip = await nucleiZip(TRAIN_STEMS.slice(0, 2), [VAL_STEM]);
-      const fields = { epochs: '3', stepsPerEpoch: '20', batchSize: '2', cropSize: '32' };
+      const fields = { epochs: '3', stepsPerEpoch: '4', batchSize: '2', cropSize: '32' };
       const created = await svc.app.inject({
         method: 'POST',
         url: '/v1/trainings/upload',
@@ -106,18 +106,18 @@ describe('a killed training worker', () => {
       expect(rec.status, rec.reason).toBe('done');
       expect(rec.resumedFrom).toBeDefined();
       expect(rec.resumedFrom!.epoch).toBeGreaterThanOrEqual(atKill.checkpointEpoch!);
-      expect(rec.resumedFrom!.step).toBe(20 * rec.resumedFrom!.epoch);
+      expect(rec.resumedFrom!.step).toBe(4 * rec.resumedFrom!.epoch);
       expect(rec.resumedFrom!.step).toBeGreaterThan(0);
       expect(rec.attempts).toBe(2);
       expect(rec.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
-      expect(rec.history.map((h) => h.step)).toEqual([20, 40, 60]);
+      expect(rec.history.map((h) => h.step)).toEqual([4, 8, 12]);
       expect(rec.model).toEqual({ name: 'nuclear', version: '2' });
       const card = JSON.parse(
         Buffer.from(await svc.services.storage.get('models/nuclear/2/card.json')).toString(),
       ) as {
         training: { epochsRun: number; steps: number };
       };
-      expect(card.training).toMatchObject({ epochsRun: 3, steps: 60 });
+      expect(card.training).toMatchObject({ epochsRun: 3, steps: 12 });
     },
   );
 });
