@@ -28,6 +28,10 @@ Options:
   --json                 print one JSON object
   --plot FILE.svg        also write time and cost versus batch size (10^2..10^6 images) for several GPU limits
   --plot-gpus LIST       GPU limits of the plot (default 1,4,8 and G)
+  --from-metrics URLS    stage costs from the live metrics instead: comma-separated /metrics URLs of the
+                         workers (mean kiosk_stage_duration_seconds of completed jobs per stage)
+  --metrics-megapixels M mean megapixels of the images behind those metrics (required with --from-metrics)
+  --save-costs FILE      write the cost file used (e.g. the one built from the metrics)
   --measure FILE         time the real stages on this machine and write a cost file (takes a minute or two)`;
 
 const KIOSK_PAPER = { images: 1e6, hours: 5.5, usd: 250 };
@@ -84,6 +88,9 @@ export const command: Command = {
           plot: { type: 'string' },
           'plot-gpus': { type: 'string' },
           measure: { type: 'string' },
+          'from-metrics': { type: 'string' },
+          'metrics-megapixels': { type: 'string' },
+          'save-costs': { type: 'string' },
         },
       });
     } catch (err) {
@@ -120,8 +127,35 @@ export const command: Command = {
         ...prices,
         cpuNode: { ...prices.cpuNode, price: num('cpu-node-price', v['cpu-node-price'], 0, { min: 0 }) },
       };
-    const costsFile = v.costs ?? DEFAULT_COSTS_FILE;
-    const costs = await loadStageCosts(costsFile);
+    let costsFile = v.costs ?? DEFAULT_COSTS_FILE;
+    let costs = await loadStageCosts(costsFile);
+    if (v['from-metrics'] !== undefined) {
+      if (v.costs !== undefined)
+        throw new UsageError('--costs and --from-metrics are alternatives; give one');
+      const mp = num('metrics-megapixels', v['metrics-megapixels'], undefined, { gt: 0 });
+      const urls = v['from-metrics'].split(',').map((u) => u.trim());
+      const texts: string[] = [];
+      for (const url of urls) {
+        let res: Response;
+        try {
+          res = await fetch(url);
+        } catch (err) {
+          throw new Error(`cannot fetch ${url}: ${(err as Error).message}`);
+        }
+        if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
+        texts.push(await res.text());
+      }
+      const { costsFromMetrics } = await import('../../workers/planner/from-metrics.js');
+      // start-up is not in the metrics: keep the cost file's (the shipped one unless --costs)
+      costs = costsFromMetrics(texts.join('\n'), {
+        megapixels: mp,
+        source: urls.join(', '),
+        workerStartupSeconds: costs.workerStartupSeconds,
+      });
+      costsFile = `live metrics (${urls.join(', ')})`;
+    }
+    if (v['save-costs'] !== undefined)
+      await writeFile(v['save-costs'], `${JSON.stringify(costs, null, 2)}\n`);
     const base = {
       megapixels,
       costs,
@@ -176,7 +210,7 @@ export const command: Command = {
           },
         ],
         notes: [
-          `Stage costs: ${costsFile.split('/').slice(-2).join('/')} (${costs.measured.by}, ${costs.measured.at}). ${costs.measured.machine ?? ''}`,
+          `Stage costs: ${v['from-metrics'] !== undefined ? 'live metrics' : costsFile.split('/').slice(-2).join('/')} (${costs.measured.by}, ${costs.measured.at}). ${costs.measured.machine ?? ''}`,
           `Cost file notes: ${costs.measured.notes ?? '-'}`,
           `Node start-up GPU ${base.gpuNodeStartupSeconds} s, CPU ${base.cpuNodeStartupSeconds} s; empty nodes released after ${base.nodeReleaseSeconds} s; autoscaler defaults.`,
           priceLine,

@@ -212,3 +212,91 @@ describe('kiosk plan', () => {
     await expect(command.run(args)).rejects.toThrow(message);
   });
 });
+
+describe('stage costs from the live metrics', () => {
+  const text = [
+    '# TYPE kiosk_stage_duration_seconds histogram',
+    'kiosk_stage_duration_seconds_sum{stage="preprocess",outcome="completed",process="cpu-worker"} 20',
+    'kiosk_stage_duration_seconds_count{stage="preprocess",outcome="completed",process="cpu-worker"} 100',
+    'kiosk_stage_duration_seconds_sum{stage="preprocess",outcome="failed",process="cpu-worker"} 999',
+    'kiosk_stage_duration_seconds_count{stage="preprocess",outcome="failed",process="cpu-worker"} 1',
+    'kiosk_stage_duration_seconds_sum{stage="postprocess",outcome="completed",process="cpu-worker"} 30',
+    'kiosk_stage_duration_seconds_count{stage="postprocess",outcome="completed",process="cpu-worker"} 100',
+    // two GPU workers scraped: their samples add up
+    'kiosk_stage_duration_seconds_sum{process="gpu-worker",stage="predict",outcome="completed"} 40',
+    'kiosk_stage_duration_seconds_count{process="gpu-worker",stage="predict",outcome="completed"} 50',
+    'kiosk_stage_duration_seconds_sum{process="gpu-worker",stage="predict",outcome="completed"} 60',
+    'kiosk_stage_duration_seconds_count{process="gpu-worker",stage="predict",outcome="completed"} 50',
+  ].join('\n');
+
+  it('means of completed jobs per stage, per megapixel of the images behind them', async () => {
+    const { costsFromMetrics } = await import('./from-metrics.js');
+    const c = costsFromMetrics(text, {
+      megapixels: 2,
+      source: 'http://w:9464/metrics',
+      workerStartupSeconds: { cpu: 3, gpu: 4 },
+    });
+    expect(c.stages.map((s) => [s.queue, s.pool, s.secondsPerImage, s.secondsPerMegapixel])).toEqual([
+      ['preprocess', 'cpu', 0, 0.1],
+      ['predict', 'gpu', 0, 0.5],
+      ['postprocess', 'cpu', 0, 0.15],
+    ]);
+    expect(c.measured.by).toBe('live metrics: http://w:9464/metrics');
+    expect(() => parseStageCosts(JSON.parse(JSON.stringify(c)))).not.toThrow();
+  });
+
+  it('names the stages the metrics have no completed jobs for', async () => {
+    const { costsFromMetrics } = await import('./from-metrics.js');
+    const o = { megapixels: 1, source: 's', workerStartupSeconds: { cpu: 1, gpu: 1 } };
+    expect(() =>
+      costsFromMetrics(
+        text
+          .split('\n')
+          .filter((l) => !l.includes('predict'))
+          .join('\n'),
+        o,
+      ),
+    ).toThrow(/no completed predict jobs/);
+    expect(() => costsFromMetrics('', o)).toThrow(/no completed preprocess, predict, postprocess jobs/);
+    expect(() => costsFromMetrics(text, { ...o, megapixels: 0 })).toThrow(
+      /megapixels must be a finite number > 0; got 0/,
+    );
+  });
+
+  it('kiosk plan --from-metrics reads a worker’s /metrics endpoint (a real HTTP server)', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer((_req, res) => res.end(text));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const dir = await mkdtemp(join(tmpdir(), 'plan-metrics-'));
+    const out: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+      out.push(String(s));
+      return true;
+    });
+    try {
+      const code = await command.run([
+        '--images',
+        '100',
+        '--from-metrics',
+        `http://127.0.0.1:${port}/metrics`,
+        '--metrics-megapixels',
+        '2',
+        '--save-costs',
+        join(dir, 'c.json'),
+        '--json',
+      ]);
+      expect(code).toBe(0);
+      const saved = await loadStageCosts(join(dir, 'c.json'));
+      expect(saved.stages[1]!.secondsPerMegapixel).toBe(0.5);
+      expect(JSON.parse(out.join('')).costs.measured.by).toMatch(/^live metrics: http:\/\/127\.0\.0\.1/);
+      await expect(
+        command.run(['--images', '1', '--from-metrics', `http://127.0.0.1:${port}/m`]),
+      ).rejects.toThrow(/--metrics-megapixels is required/);
+    } finally {
+      vi.restoreAllMocks();
+      server.close();
+      await rm(dir, { recursive: true });
+    }
+  });
+});
