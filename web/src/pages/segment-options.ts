@@ -74,7 +74,7 @@ export function optionsForm(): OptionsForm {
     const task = m?.card?.task ?? m?.card?.description;
     modelHelp.textContent =
       [
-        typeof task === 'string' ? task : '',
+        typeof task === 'string' ? `${task[0]!.toUpperCase()}${task.slice(1).replace(/-/g, ' ')}.` : '',
         typeof mpp === 'number'
           ? `Trained on images at ${formatMicrons(mpp)} µm/px; yours are rescaled to match.`
           : '',
