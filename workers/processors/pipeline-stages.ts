@@ -1,7 +1,7 @@
 /**
  * The real segmentation stages: exactly the functions `kiosk segment` composes (workers/pipeline), split at
  * the pool boundaries, with the same defaults (autoscale: a second pass at the measured nucleus size when
- * no µm/px is given), so the service's labels equal `kiosk segment`'s for the same image and options.
+ * no µm/px is given; up to DEFAULT_MAX_PASSES passes), so the service's labels equal `kiosk segment`'s for the same image and options.
  */
 import { decodeImage } from '../image/decode.js';
 import { encodeLabelsTiff } from '../image/tiff-write.js';
@@ -9,14 +9,12 @@ import type { TileGrid } from '../pipeline/postprocess.js';
 import { postprocess } from '../pipeline/postprocess.js';
 import { predictTiles } from '../pipeline/predict.js';
 import { prepareImage, scaleFromOptions, selectImages, type ImageMeta } from '../pipeline/preprocess.js';
+import { DEFAULT_MAX_PASSES } from '../pipeline/options.js';
 import { rescaleForDiameter } from '../pipeline/scale.js';
 import type { ModelCard } from '../model/model-io.js';
 import type { HeadMaps } from '../model/runners.js';
 import { BadInputError } from '../queues/errors.js';
 import type { CardLike, PreparedImage, SegmentationStages, StageOptions } from './stages.js';
-
-/** Passes when autoscaling, as `kiosk segment` (segment.ts `maxPasses` default). */
-export const MAX_PASSES = 2;
 
 /** What postprocess needs of a prepared image: where the tiles lay and how the image was resized. */
 interface PipelineMeta {
@@ -80,7 +78,7 @@ export const pipelineStages: SegmentationStages = {
 
   nextScale(labels, meta, card, opts, pass) {
     const auto = opts.micronsPerPixel === undefined && opts.scale === undefined;
-    if (!auto || pass >= MAX_PASSES) return undefined;
+    if (!auto || pass >= DEFAULT_MAX_PASSES) return undefined;
     return rescaleForDiameter(
       labels,
       (meta as PipelineMeta).image.scale,
