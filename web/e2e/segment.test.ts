@@ -187,6 +187,17 @@ describe.skipIf(skip)('web UI in Chromium', () => {
       .toBe(`Object #${id} · area ${area} px`);
     await page.screenshot({ path: join(ARTIFACTS, '3b-viewer-hover.png') });
 
+    // Keyboard: the canvas takes focus; + zooms in and an arrow key pans (the picture changes), 0 fits again.
+    await page.mouse.move(0, 0);
+    await page.locator('[data-testid=viewer-canvas]').focus();
+    await canvasChange(page);
+    await page.keyboard.press('+');
+    expect((await canvasChange(page)).changed).toBeGreaterThan(1000);
+    await page.keyboard.press('ArrowLeft');
+    expect((await canvasChange(page)).changed).toBeGreaterThan(1000);
+    await page.keyboard.press('0');
+    await canvasChange(page);
+
     // No request left the kiosk (no CDN, no web fonts).
     const origin = new URL(kiosk.url).origin;
     expect(
