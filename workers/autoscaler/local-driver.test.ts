@@ -219,6 +219,38 @@ describe('autoscaler with the local driver (real Redis, real worker processes, t
     expect(workerEvents.at(-1)).toMatchObject({ code: 0 });
   }, 60_000);
 
+  it('backs off a worker that crashes right after starting instead of respawning it every decision', async () => {
+    const events: WorkerEvent[] = [];
+    let onExit: (() => void) | undefined;
+    const exited = () => new Promise<void>((resolve) => (onExit = resolve));
+    const driver = new LocalProcessDriver({
+      command: () => ({ command: process.execPath, args: ['-e', 'process.exit(3)'] }),
+      onEvent: (e) => {
+        events.push(e);
+        if (e.event === 'worker-exit') onExit?.();
+      },
+      backoff: { minUptimeMs: 10_000, maxBackoffMs: 60_000 },
+    });
+    cleanups.push(() => driver.close());
+    let exit = exited();
+    await driver.scale('gpu', 1);
+    await exit;
+    expect(events.at(-1)).toMatchObject({ event: 'worker-exit', code: 3, unexpected: true });
+    await driver.scale('gpu', 1); // within 1 s of the crash: no new process
+    expect(events.at(-1)).toMatchObject({ event: 'worker-backoff', pool: 'gpu' });
+    expect(await driver.actual('gpu')).toBe(0);
+    const retryAt = events.at(-1)!.retryAtMs!;
+    await new Promise((r) => setTimeout(r, Math.max(0, retryAt - Date.now()) + 20));
+    exit = exited();
+    await driver.scale('gpu', 1); // back-off over: starts again, crashes again → next back-off 2 s
+    expect(events.filter((e) => e.event === 'worker-start')).toHaveLength(2);
+    await exit;
+    await driver.scale('gpu', 1);
+    const second = events.at(-1)!;
+    expect(second.event).toBe('worker-backoff');
+    expect(second.retryAtMs! - Date.now()).toBeGreaterThan(1000);
+  }, 30_000);
+
   it('rejects a negative or fractional replica count with the value in the message', async () => {
     const driver = new LocalProcessDriver({ command: () => ({ command: 'true', args: [] }) });
     await expect(driver.scale('gpu', -1)).rejects.toThrow(/integer >= 0; got -1/);

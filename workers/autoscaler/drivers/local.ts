@@ -34,13 +34,15 @@ export function kioskWorkerCommand(pool: string): WorkerCommand {
 
 /** One line about a worker process (start, drain, exit), for the autoscaler's log. */
 export interface WorkerEvent {
-  readonly event: 'worker-start' | 'worker-drain' | 'worker-exit';
+  readonly event: 'worker-start' | 'worker-drain' | 'worker-exit' | 'worker-backoff';
   readonly pool: string;
   readonly pid: number | undefined;
   readonly code?: number | null;
   readonly signal?: string | null;
   /** Exit while running (not asked to drain): a crash, replaced at the next decision. */
   readonly unexpected?: boolean;
+  /** worker-backoff: no new worker of this pool before this time (ms since epoch). */
+  readonly retryAtMs?: number;
 }
 
 export interface LocalDriverOptions {
@@ -49,6 +51,12 @@ export interface LocalDriverOptions {
   /** Worker stdout/stderr: inherited (default) or passed line by line to `onOutput`. */
   readonly onOutput?: (pool: string, pid: number | undefined, line: string) => void;
   readonly onEvent?: (e: WorkerEvent) => void;
+  /**
+   * Crash-loop back-off: a worker that dies unexpectedly within `minUptimeMs` of its start delays the next
+   * start of its pool by 1 s, doubling per such crash up to `maxBackoffMs` (reset by a worker that lives
+   * longer). @default { minUptimeMs: 10000, maxBackoffMs: 60000 }
+   */
+  readonly backoff?: { readonly minUptimeMs: number; readonly maxBackoffMs: number };
   /** Added to every worker's environment (over this process's). @default - none */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
@@ -63,6 +71,8 @@ interface WorkerProcess {
 export class LocalProcessDriver implements ScaleDriver {
   readonly name = 'local';
   private readonly procs = new Set<WorkerProcess>();
+  /** pool → consecutive quick crashes and when the next start is allowed. */
+  private readonly crashes = new Map<string, { count: number; retryAtMs: number }>();
   private readonly command: (pool: string) => WorkerCommand;
   private closing = false;
 
@@ -92,13 +102,17 @@ export class LocalProcessDriver implements ScaleDriver {
       throw new RangeError(`replicas must be an integer >= 0; got ${replicas}`);
     if (this.closing) throw new Error('the local driver is closing; it starts no more workers');
     const running = this.of(pool).filter((p) => !p.draining);
-    for (let i = running.length; i < replicas; i++) this.start(pool);
+    const crash = this.crashes.get(pool);
+    if (running.length < replicas && crash && Date.now() < crash.retryAtMs) {
+      this.o.onEvent?.({ event: 'worker-backoff', pool, pid: undefined, retryAtMs: crash.retryAtMs });
+    } else for (let i = running.length; i < replicas; i++) this.start(pool);
     // Newest first: the oldest workers have warm caches (a loaded model).
     for (const p of running.slice(replicas).reverse()) this.drain(p);
   }
 
   private start(pool: string): void {
     const c = this.command(pool);
+    const startedAt = Date.now();
     const piped = this.o.onOutput !== undefined;
     const child = spawn(c.command, [...c.args], {
       cwd: c.cwd,
@@ -120,6 +134,7 @@ export class LocalProcessDriver implements ScaleDriver {
     const exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
         this.procs.delete(proc);
+        this.noteExit(pool, !proc.draining && Date.now() - startedAt < this.minUptimeMs);
         this.o.onEvent?.({
           event: 'worker-exit',
           pool,
@@ -133,13 +148,27 @@ export class LocalProcessDriver implements ScaleDriver {
       child.once('error', (err) => {
         this.o.onOutput?.(pool, child.pid, `spawn failed: ${err.message}`);
         // 'exit' may not follow a spawn failure: resolve here too.
-        this.procs.delete(proc);
+        if (this.procs.delete(proc)) this.noteExit(pool, true);
         resolve();
       });
     });
     const proc: WorkerProcess = { pool, child, draining: false, exited };
     this.procs.add(proc);
     this.o.onEvent?.({ event: 'worker-start', pool, pid: child.pid });
+  }
+
+  private get minUptimeMs(): number {
+    return this.o.backoff?.minUptimeMs ?? 10_000;
+  }
+
+  private noteExit(pool: string, quickCrash: boolean): void {
+    if (!quickCrash) {
+      this.crashes.delete(pool);
+      return;
+    }
+    const count = (this.crashes.get(pool)?.count ?? 0) + 1;
+    const delay = Math.min(this.o.backoff?.maxBackoffMs ?? 60_000, 1000 * 2 ** (count - 1));
+    this.crashes.set(pool, { count, retryAtMs: Date.now() + delay });
   }
 
   private drain(p: WorkerProcess): void {
