@@ -373,6 +373,7 @@ describe.skipIf(skip)('web UI in Chromium', () => {
     await page.goto(`${kiosk.url}/#/train`);
     await expect.poll(() => page.locator('.notice').textContent()).toMatch(/Training service not available/);
     expect(await page.getByRole('button', { name: 'Start training' }).isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Choose a folder…' }).isDisabled()).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, '8-train-not-available.png'), fullPage: true });
     await page.unroute('**/v1/trainings**');
 

@@ -70,7 +70,14 @@ export const mountTrain: Page = (root) => {
     h('p', { class: 'muted' }, 'Start one, or pick one below.'),
   );
   const list = h('ul');
-  const controls = [modelName, baseSel, epochs, steps, batch, crop, lr, mpp, startBtn];
+  const chooseZip = h(
+    'button',
+    { type: 'button', onclick: () => zipInput.click() },
+    'Choose a zip or files…',
+  );
+  const chooseDir = h('button', { type: 'button', onclick: () => dirInput.click() }, 'Choose a folder…');
+  const controls = [modelName, baseSel, epochs, steps, batch, crop, lr, mpp, startBtn, chooseZip, chooseDir];
+  let unavailable = false;
 
   const setData = (files: PickedFile[]) => {
     picked = files.filter((f) => !/(^|\/)\./.test(f.path));
@@ -92,9 +99,9 @@ export const mountTrain: Page = (root) => {
     );
     startBtn.disabled = picked.length === 0 || baseSel.disabled;
   };
-  drop.addEventListener('click', () => zipInput.click());
+  drop.addEventListener('click', () => !unavailable && zipInput.click());
   drop.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' || e.key === ' ') {
+    if ((e.key === 'Enter' || e.key === ' ') && !unavailable) {
       e.preventDefault();
       zipInput.click();
     }
@@ -102,7 +109,7 @@ export const mountTrain: Page = (root) => {
   drop.addEventListener('dragover', (e) => e.preventDefault());
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
-    if (e.dataTransfer) void filesFromDrop(e.dataTransfer).then(setData);
+    if (e.dataTransfer && !unavailable) void filesFromDrop(e.dataTransfer).then(setData);
   });
   zipInput.addEventListener('change', () => setData(filesFromInput(zipInput)));
   dirInput.addEventListener('change', () => setData(filesFromInput(dirInput)));
@@ -233,12 +240,7 @@ export const mountTrain: Page = (root) => {
         { class: 'panel', 'aria-labelledby': 'train-data' },
         h('h2', { id: 'train-data' }, '1. Training data'),
         drop,
-        h(
-          'div',
-          { class: 'actions', style: 'margin:10px 0' },
-          h('button', { type: 'button', onclick: () => zipInput.click() }, 'Choose a zip or files…'),
-          h('button', { type: 'button', onclick: () => dirInput.click() }, 'Choose a folder…'),
-        ),
+        h('div', { class: 'actions', style: 'margin:10px 0' }, chooseZip, chooseDir),
         zipInput,
         dirInput,
         dataInfo,
@@ -291,6 +293,11 @@ export const mountTrain: Page = (root) => {
         'This kiosk has no training routes (/v1/trainings answered 404), so models cannot be trained here yet. Segmentation works as usual.',
       );
       for (const c of controls) (c as HTMLInputElement).disabled = true;
+      unavailable = true;
+      drop.setAttribute('aria-disabled', 'true');
+      drop.tabIndex = -1;
+      drop.classList.add('disabled');
+      replace(baseSel, h('option', { value: '' }, 'not available'));
       replace(list, h('li', { class: 'muted' }, 'not available'));
       return;
     }
