@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ensureWebBuilt } from '../../web/build.js';
 import { UsageError, type Command } from '../command.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -179,6 +180,10 @@ export const command: Command = {
       }
     };
     try {
+      // The UI is bundled here, once, not in the API process (parallel API tests would race on web/dist).
+      await ensureWebBuilt().catch((e: unknown) =>
+        process.stderr.write(`web UI not rebuilt: ${e instanceof Error ? e.message : String(e)}\n`),
+      );
       const api = spawnService('api', 'api/server.ts', [], env);
       children.push(api);
       const cpu = spawnService('cpu-worker', 'workers/main.ts', ['--pool', 'cpu'], env);
