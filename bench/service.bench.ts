@@ -1,5 +1,6 @@
 /**
- * The job service end to end vs the pipeline in-process, same run, same images, same model and threads:
+ * The job service end to end vs the pipeline in-process, same run, same images and model (onnxruntime on
+ * every core in-process, every core but one in the service unless --service-threads):
  *
  * A. throughput: N val images (cycled; default 200, `--n`) through the API of a listening server with the
  *    worker processes of the local kiosk (one CPU worker, one inference worker), uploaded and submitted as
@@ -42,6 +43,9 @@ const { values } = parseArgs({
     n: { type: 'string', default: '200' },
     inflight: { type: 'string', default: '16' },
     only: { type: 'string' }, // 'throughput' (part A) or 'overhead' (part B)
+    // onnxruntime threads of the service's inference worker (default: the service's own default, every core
+    // but one, which leaves a core to the CPU worker so pre/post-processing overlap with inference)
+    'service-threads': { type: 'string' },
   },
 });
 const N = Number(values.n);
@@ -195,11 +199,11 @@ async function main(): Promise<void> {
       REDIS_URL: redis.url,
       KIOSK_BUCKET: join(tmp, 'bucket'),
       KIOSK_MODEL_CACHE: join(tmp, 'cache'),
-      KIOSK_ONNX_THREADS: String(THREADS),
+      ...(values['service-threads'] ? { KIOSK_ONNX_THREADS: values['service-threads'] } : {}),
       KIOSK_RUNTIME: 'onnx',
     };
     console.log(
-      `images: ${N} (${files.length} val images cycled), onnxruntime threads ${THREADS}, ${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(1)}`,
+      `images: ${N} (${files.length} val images cycled), onnxruntime threads ${THREADS} in-process, ${values['service-threads'] ?? Math.max(1, THREADS - 1)} in the service, ${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(1)}`,
     );
 
     if (values.only !== 'overhead') await partA(images, modelsDir, modelDir, card, common);
