@@ -10,6 +10,10 @@ import { UsageError, type Command } from '../command.js';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const usage = `Usage: kiosk start [--port N] [--host H]
+       kiosk start --role api|cpu-worker|gpu-worker|trainer|autoscaler
+
+With --role, runs just that one process in the foreground (how the cluster's pods start; REDIS_URL and
+KIOSK_BUCKET come from the environment). Without it:
 
 Starts the local kiosk on this machine: the API with the web UI, one CPU worker, one inference
 worker and one training worker, each its own process, and prints the URL. Ctrl-C stops it cleanly:
@@ -131,6 +135,40 @@ function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeout
   });
 }
 
+/** One role per process in the cluster: the script each pod runs (see constructs/k8s/kiosk-chart.ts). */
+const ROLES: Record<string, { script: string; args: string[] }> = {
+  api: { script: 'api/server.ts', args: [] },
+  'cpu-worker': { script: 'workers/main.ts', args: ['--pool', 'cpu'] },
+  'gpu-worker': { script: 'workers/main.ts', args: ['--pool', 'gpu'] },
+  trainer: { script: 'workers/training/main.ts', args: [] },
+  autoscaler: { script: 'workers/autoscaler/main.ts', args: ['--driver', 'kubernetes'] },
+};
+
+/** Runs one role in the foreground, passing SIGTERM/SIGINT on (workers drain), and returns its exit code. */
+async function runRole(role: string): Promise<number> {
+  const spec = ROLES[role];
+  if (!spec) throw new UsageError(`--role must be one of ${Object.keys(ROLES).join(', ')}; got '${role}'`);
+  const child = spawn(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), join(repoRoot, spec.script), ...spec.args],
+    { stdio: 'inherit' },
+  );
+  const forward = (sig: NodeJS.Signals) => child.kill(sig);
+  process.on('SIGTERM', forward);
+  process.on('SIGINT', forward);
+  return new Promise((res) => {
+    child.once('error', (err) => {
+      process.stderr.write(`kiosk start --role ${role}: ${err.message}\n`);
+      res(1);
+    });
+    child.once('exit', (code, signal) => {
+      process.off('SIGTERM', forward);
+      process.off('SIGINT', forward);
+      res(code ?? (signal ? 128 + 15 : 1));
+    });
+  });
+}
+
 const exited = (c: ChildProcess) =>
   c.exitCode !== null || c.signalCode !== null
     ? Promise.resolve()
@@ -145,12 +183,13 @@ export const command: Command = {
     try {
       ({ values } = parseArgs({
         args,
-        options: { port: { type: 'string' }, host: { type: 'string' } },
+        options: { port: { type: 'string' }, host: { type: 'string' }, role: { type: 'string' } },
         strict: true,
       }));
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
+    if (values.role !== undefined) return runRole(values.role);
     const port = values.port ?? process.env.PORT ?? '8080';
     if (!/^\d{1,5}$/.test(port) || Number(port) > 65535)
       throw new UsageError(`--port must be 0-65535; got '${port}'`);

@@ -265,7 +265,7 @@ export class KioskChart extends Chart {
           const t = kioskPodTemplate({
             role: 'trainer',
             image: props.images.gpuWorker,
-            args: ['train', '--model=nuclear'],
+            args: ['start', '--role=trainer'],
             env: env('trainer'),
             resources: resources('trainer'),
             nodeSelector: gpuNodes,
