@@ -6,8 +6,9 @@ import { decodeImage } from '../workers/image/decode.js';
 import { labelsFromRaw } from '../workers/image/files.js';
 import { TRIVIAL_CARD, TrivialThresholdRunner, trivialStages } from '../workers/processors/trivial-stages.js';
 import { multipart, startTestService, type TestService } from './service-harness.test-helpers.js';
+import { NUCLEI_VAL } from '../test/data.js';
 
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 const STEMS = [
   'dsb_03398329ced0c23b',
   'dsb_077f026f4ab0f0bc',

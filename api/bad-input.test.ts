@@ -6,8 +6,9 @@ import { decodeImage } from '../workers/image/decode.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { encodeLabelsTiff } from '../workers/image/tiff-write.js';
 import { multipart, startTestService, type TestService } from './service-harness.test-helpers.js';
+import { NUCLEI_VAL } from '../test/data.js';
 
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 const STEM = 'dsb_03398329ced0c23b';
 
 // One service for the whole file (small limits so each one can be hit cheaply); an image job accepted

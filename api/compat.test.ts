@@ -4,8 +4,9 @@ import { unzipSync, zipSync } from 'fflate';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { decodeImage } from '../workers/image/decode.js';
 import { startTestService, type TestService } from './service-harness.test-helpers.js';
+import { NUCLEI_VAL } from '../test/data.js';
 
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 const STEM = 'dsb_03398329ced0c23b';
 
 let svc: TestService | undefined;

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { multipart, startTestService, type TestService } from './service-harness.test-helpers.js';
+import { NUCLEI_VAL } from '../test/data.js';
 
 let svc: TestService | undefined;
 afterEach(async () => {
@@ -49,7 +50,7 @@ async function readEvents(
 describe('server-sent events', () => {
   it("streams a snapshot, then every status of a batch and its children's until done", async () => {
     svc = await startTestService(inject('redisUrl'), { listen: true, pools: false });
-    const png = await readFile('/work/shared/data/nuclei/val/dsb_03398329ced0c23b.image.png');
+    const png = await readFile(`${NUCLEI_VAL}/dsb_03398329ced0c23b.image.png`);
     const up = await svc.app.inject({
       method: 'POST',
       url: '/v1/uploads',

@@ -9,6 +9,7 @@ import { loadRunner } from '../workers/model/runners.js';
 import { segmentImageDetailed } from '../workers/pipeline/segment.js';
 import { pipelineStages } from '../workers/processors/pipeline-stages.js';
 import { multipart, startTestService, type TestService } from './service-harness.test-helpers.js';
+import { NUCLEI_VAL } from '../test/data.js';
 
 const MODELS = resolve('models');
 const latest = existsSync(join(MODELS, 'nuclear'))
@@ -34,7 +35,7 @@ describe.skipIf(!latest)('the shipped nuclear model through the service', () => 
       modelsDir: MODELS,
       env: { KIOSK_RUNTIME: 'onnx' },
     });
-    const bytes = await readFile('/work/shared/data/nuclei/val/dsb_03398329ced0c23b.image.png');
+    const bytes = await readFile(`${NUCLEI_VAL}/dsb_03398329ced0c23b.image.png`);
     const up = await svc.app.inject({
       method: 'POST',
       url: '/v1/uploads',

@@ -23,10 +23,11 @@ import { initTfjs } from '../workers/model/runtime.js';
 import { predictTiles } from '../workers/pipeline/predict.js';
 import { segmentImageDetailed } from '../workers/pipeline/segment.js';
 import { testCard } from '../workers/pipeline/testing/precomputed-maps-runner.js';
+import { NUCLEI_VAL } from '../test/data.js';
 
 const REPS = Number(process.env.REPS ?? 3);
 const VAL_IMAGES = Number(process.env.VAL_IMAGES ?? 20);
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 
 /** Median wall time and median process CPU time (user + system, all threads) over REPS runs, in ms. */
 async function median(fn: () => Promise<unknown>): Promise<{ wall: number; cpu: number }> {

@@ -36,8 +36,9 @@ import type { Redis } from 'ioredis';
 import { connectRedis } from '../workers/queues/connection.js';
 import { JobRecords } from '../workers/queues/records.js';
 import { JobWatcher } from '../workers/queues/watcher.js';
+import { NUCLEI_VAL } from '../test/data.js';
 
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 const { values } = parseArgs({
   options: {
     n: { type: 'string', default: '200' },

@@ -17,8 +17,9 @@ import { postprocess, watershedOptions, type TileGrid } from '../workers/pipelin
 import { predictTiles } from '../workers/pipeline/predict.js';
 import { prepareImage, selectImages, type ImageMeta } from '../workers/pipeline/preprocess.js';
 import { rescaleForDiameter } from '../workers/pipeline/scale.js';
+import { NUCLEI_VAL } from '../test/data.js';
 
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 
 interface Cached {
   readonly truth: Labels;

@@ -7,9 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { encodePng } from '../../workers/image/png.js';
 import { encodeLabelsTiff } from '../../workers/image/tiff-write.js';
 import type { Labels } from '../../workers/image/types.js';
+import { NUCLEI_VAL } from '../../test/data.js';
 
 const kiosk = fileURLToPath(new URL('../../bin/kiosk.mjs', import.meta.url));
-const valDir = '/work/shared/data/nuclei/val';
+const valDir = NUCLEI_VAL;
 
 function runKiosk(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

@@ -8,9 +8,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../../workers/image/decode.js';
 import { freePort } from '../../test/redis.js';
+import { NUCLEI_VAL } from '../../test/data.js';
 
 const KIOSK = resolve('bin/kiosk.mjs');
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 const STEMS = [
   'dsb_03398329ced0c23b',
   'dsb_077f026f4ab0f0bc',

@@ -10,8 +10,9 @@ import { buildNetwork } from '../../workers/model/network.js';
 import { initTfjs } from '../../workers/model/runtime.js';
 import { testCard } from '../../workers/pipeline/testing/precomputed-maps-runner.js';
 import { command, findModelDir, outputStem } from './segment.js';
+import { NUCLEI_VAL } from '../../test/data.js';
 
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 let dir: string;
 let modelDir: string;
 

@@ -13,9 +13,10 @@ import { packZip, unpackZip } from '../../workers/image/zip.js';
 import { decodeLabelTiff } from '../src/lib/label-file.js';
 import { labelStats } from '../src/lib/label-stats.js';
 import { startKiosk, type Kiosk } from './kiosk-harness.js';
+import { NUCLEI_VAL } from '../../test/data.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 const ARTIFACTS = resolve('test-artifacts/web');
 
 let kiosk: Kiosk;

@@ -11,9 +11,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { packZip, type ZipEntry } from '../../workers/image/zip.js';
 import { startKiosk, type Kiosk } from './kiosk-harness.js';
+import { NUCLEI_DIR } from '../../test/data.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const NUCLEI = '/work/shared/data/nuclei';
+const NUCLEI = NUCLEI_DIR;
 const ARTIFACTS = resolve('test-artifacts/web');
 
 let kiosk: Kiosk;

@@ -12,8 +12,9 @@ import { keys } from '../queues/names.js';
 import type { SubmitOptions } from '../queues/submit.js';
 import { createHarness, type Harness } from '../processors/service-harness.test-helpers.js';
 import { localPools, startAutoscalerService, type AutoscalerService } from './service.js';
+import { NUCLEI_VAL } from '../../test/data.js';
 
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 const opts: SubmitOptions = {
   lab: 'default',
   type: 'segmentation',

@@ -6,8 +6,9 @@ import { labelsFromRaw, readImageFile, readLabelsFile, writeLabelsTiff } from '.
 import { decodePng } from './png.js';
 import { encodeTiff } from './tiff-write.js';
 import { ImageError } from './types.js';
+import { NUCLEI_VAL } from '../../test/data.js';
 
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 const dir = mkdtempSync(join(tmpdir(), 'files-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -4,8 +4,9 @@ import { encode } from 'fast-png';
 import { describe, expect, it } from 'vitest';
 import { decodePng, encodePng } from './png.js';
 import { ImageError } from './types.js';
+import { NUCLEI_VAL } from '../../test/data.js';
 
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 
 function codeOf(fn: () => unknown): string {
   try {

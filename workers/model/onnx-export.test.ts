@@ -10,8 +10,9 @@ import { buildNetwork } from './network.js';
 import { exportToOnnx, OnnxExportError } from './onnx-export.js';
 import { initTfjs } from './runtime.js';
 import { buildTinyUnet } from './testing/tiny-unet.js';
+import { NUCLEI_VAL } from '../../test/data.js';
 
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 
 beforeAll(async () => {
   await initTfjs({ prefer: 'wasm' });

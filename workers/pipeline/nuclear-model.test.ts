@@ -15,8 +15,9 @@ import { loadRunner, type ModelRunner } from '../model/runners.js';
 import { initTfjs } from '../model/runtime.js';
 import { preprocess } from './preprocess.js';
 import { segmentImageDetailed } from './segment.js';
+import { NUCLEI_VAL } from '../../test/data.js';
 
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 const versions = existsSync('models/nuclear')
   ? readdirSync('models/nuclear').filter((v) => /^\d+$/.test(v))
   : [];

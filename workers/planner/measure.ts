@@ -22,8 +22,9 @@ import { initTfjs } from '../model/runtime.js';
 import { testCard } from '../pipeline/testing/precomputed-maps-runner.js';
 import { pipelineStages } from '../processors/pipeline-stages.js';
 import { COSTS_FORMAT, type StageCost, type StageCosts } from './costs.js';
+import { NUCLEI_VAL } from '../../test/data.js';
 
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 const REPO = new URL('../../', import.meta.url).pathname;
 
 /** Least-squares a + b·x (b only, through 0, when all x are equal); negatives clamped to 0. */

@@ -10,8 +10,9 @@ import type { SubmitOptions } from '../queues/submit.js';
 import { createHarness, type Harness } from './service-harness.test-helpers.js';
 import type { SegmentationStages } from './stages.js';
 import { TRIVIAL_CARD, TrivialThresholdRunner, trivialStages } from './trivial-stages.js';
+import { NUCLEI_VAL } from '../../test/data.js';
 
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 const valNames = ['dsb_03398329ced0c23b', 'dsb_077f026f4ab0f0bc', 'dsb_0acd2c223d300ea5'];
 const opts: SubmitOptions = {
   lab: 'default',

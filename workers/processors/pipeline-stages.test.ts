@@ -10,8 +10,9 @@ import type { SubmitOptions } from '../queues/submit.js';
 import { pipelineStages } from './pipeline-stages.js';
 import { createHarness, type Harness } from './service-harness.test-helpers.js';
 import type { CardLike } from './stages.js';
+import { NUCLEI_VAL } from '../../test/data.js';
 
-const VAL = '/work/shared/data/nuclei/val';
+const VAL = NUCLEI_VAL;
 const card = testCard(14, 0.5);
 const opts: SubmitOptions = {
   lab: 'default',

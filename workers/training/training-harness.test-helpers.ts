@@ -20,8 +20,9 @@ import { connectRedis } from '../queues/connection.js';
 import type { TrainingEvent } from './records.js';
 import { startTrainingWorkerFor } from './services.js';
 import type { RunningTrainingWorker } from './worker.js';
+import { NUCLEI_DIR } from '../../test/data.js';
 
-export const NUCLEI = '/work/shared/data/nuclei';
+export const NUCLEI = NUCLEI_DIR;
 const repoModels = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
 
 /** True when the shipped model has landed (then the tests fine-tune it). */
