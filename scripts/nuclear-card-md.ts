@@ -58,6 +58,7 @@ export function renderCardMarkdown(card: ModelCard): string {
     `- pipeline: ${String(v.pipeline ?? '–')}`,
     `- **F1@0.5 ${num(v.f1_50)}** (pooled over images; mean per image ${num(v.f1_50MeanPerImage)}), precision ${num(v.precision_50)}, recall ${num(v.recall_50)}`,
     `- **DSB score ${num(v.dsb)}** (mean per image of the mean over IoU 0.5..0.95 of TP/(TP+FP+FN); pooled ${num(v.dsbPooled)})`,
+    ...(v.note ? [`- note: ${String(v.note)}`] : []),
     '',
     ...(card.robustness
       ? [
