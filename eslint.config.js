@@ -2,7 +2,19 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'cdktf.out/**', 'dist/**', '.kiosk/**', 'test-artifacts/**', 'web/dist/**', '**/*.mjs', '**/*.js'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'cdktf.out/**',
+      'dist/**',
+      '.kiosk/**',
+      'test-artifacts/**',
+      '.tmp/**',
+      'web/dist/**',
+      '**/*.mjs',
+      '**/*.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -19,7 +19,10 @@ if (scripts.length === 0) {
 let failed = 0;
 for (const s of scripts) {
   console.log(`\n=== ${s} ===`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join('bench', s)], { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join('bench', s)], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (r.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);
