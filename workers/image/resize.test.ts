@@ -8,33 +8,8 @@ import {
   resizeMap,
   resizeNearest,
 } from './resize.js';
-import { ImageError } from './types.js';
-import type { Image, Labels } from './types.js';
-
-function image(height: number, width: number, channels: number, values: number[]): Image {
-  return { data: Float32Array.from(values), height, width, channels };
-}
-
-/** Deterministic pseudo-random values in [0, 1). */
-function noise(n: number, seed = 1): number[] {
-  let s = seed;
-  return Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s / 2147483648;
-  });
-}
-
-function expectError(fn: () => unknown, code: string, message: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ImageError);
-    expect((e as ImageError).code).toBe(code);
-    expect((e as ImageError).message).toMatch(message);
-    return;
-  }
-  throw new Error('expected an ImageError');
-}
+import { expectError, image, noise } from './test-helpers.js';
+import type { Labels } from './types.js';
 
 function expectClose(actual: Float32Array, expected: number[], tol: number): void {
   expect(actual.length).toBe(expected.length);

@@ -1,33 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { axisPositions, reflectIndex, tileImage, untile, WINDOW_FLOOR } from './tiling.js';
 import type { TileSet, TileWindow } from './tiling.js';
-import { ImageError } from './types.js';
-import type { Image } from './types.js';
-
-function image(height: number, width: number, channels: number, values: ArrayLike<number>): Image {
-  return { data: Float32Array.from(values), height, width, channels };
-}
-
-/** Deterministic pseudo-random values in [0, 1). */
-function noise(n: number, seed = 1): number[] {
-  let s = seed;
-  return Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s / 2147483648;
-  });
-}
-
-function expectError(fn: () => unknown, code: string, message: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ImageError);
-    expect((e as ImageError).code).toBe(code);
-    expect((e as ImageError).message).toMatch(message);
-    return;
-  }
-  throw new Error('expected an ImageError');
-}
+import { expectError, image, noise } from './test-helpers.js';
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);
