@@ -3,14 +3,20 @@
  *
  *   node --import tsx scripts/train-nuclear.ts --data ../shared/data/nuclei --run /work/train-runs/nuclear-v1 \
  *     [--epochs 40] [--steps 120] [--batch 8] [--crop 128] [--deadline 2026-11-25T19:00:00Z --lr-start 2026-11-25T17:00:00Z]
+ *     [--from models/nuclear/1 --lr 3e-4 --warmup 50]
  *
  * Checkpoints go to RUN/last and RUN/best every epoch; rerunning the same command continues from RUN/last.
+ * `--from DIR` fine-tunes a saved model folder (model.json + weights.bin + card.json) instead of starting from
+ * a fresh network: its weights are the starting point (RUN/last still wins when it exists), its card's
+ * `input.targetDiameterPx` is the default `--diameter`, and its card's training facts are kept in the
+ * checkpoints' meta (`from`), so the export can record both runs.
  * Progress lines (one per 20 steps, one per epoch) go to stdout. Runs on the first TensorFlow.js backend
  * that loads (tfjs-node-gpu → tfjs-node → wasm).
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadNucleiFolder } from '../workers/model/dataset.js';
+import { loadModel, readModelCard } from '../workers/model/model-io.js';
 import { initTfjs } from '../workers/model/runtime.js';
 import { trainModel } from '../workers/model/train.js';
 
@@ -22,8 +28,10 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '120' },
     batch: { type: 'string', default: '8' },
     crop: { type: 'string', default: '128' },
-    diameter: { type: 'string', default: '16' },
+    diameter: { type: 'string' },
     lr: { type: 'string', default: '0.001' },
+    warmup: { type: 'string', default: '200' },
+    from: { type: 'string' },
     deadline: { type: 'string' },
     'lr-start': { type: 'string' },
     seed: { type: 'string', default: '1' },
@@ -35,7 +43,10 @@ const log = (line: string): void => {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 };
 log(`runtime ${runtime.source} backend ${runtime.backend}`);
-const targetDiameterPx = Number(values.diameter);
+const fromCard = values.from ? await readModelCard(values.from) : undefined;
+const initialModel = values.from ? await loadModel(values.from) : undefined;
+if (values.from) log(`fine-tuning from ${values.from} (${initialModel!.countParams()} params)`);
+const targetDiameterPx = Number(values.diameter ?? fromCard?.input.targetDiameterPx ?? 16);
 const t0 = Date.now();
 const train = await loadNucleiFolder(join(values.data, 'train'), { targetDiameterPx });
 const val = await loadNucleiFolder(join(values.data, 'val'), { targetDiameterPx, keepOriginal: true });
@@ -46,11 +57,12 @@ const result = await trainModel({
   train,
   val,
   network: { baseFilters: 16, depth: 4, maxFilters: 256 },
+  ...(initialModel ? { initialModel } : {}),
   epochs: Number(values.epochs),
   stepsPerEpoch: Number(values.steps),
   batchSize,
   sampler: { cropSize: Number(values.crop) },
-  lr: { peak: Number(values.lr), warmupSteps: 200, final: 1e-5 },
+  lr: { peak: Number(values.lr), warmupSteps: Number(values.warmup), final: 1e-5 },
   checkpointDir: values.run,
   seed: Number(values.seed),
   ...(values.deadline ? { deadline: Date.parse(values.deadline) } : {}),
@@ -63,6 +75,9 @@ const result = await trainModel({
     crop: Number(values.crop),
     runtime: runtime.source,
     data: values.data,
+    lr: Number(values.lr),
+    warmupSteps: Number(values.warmup),
+    ...(values.from ? { from: { dir: values.from, training: fromCard?.training ?? null } } : {}),
   },
   onStep: (s) => {
     if (s.step % 20 === 0) {
