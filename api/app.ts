@@ -3,6 +3,7 @@ import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { installAuth } from './auth.js';
 import type { ServiceConfig } from './config.js';
 import { ErrorBody, ERRORS, installErrorHandler } from './errors.js';
 import { installMetrics } from './metrics.js';
@@ -10,6 +11,7 @@ import { compatRoutes } from './routes/compat.js';
 import { v1CatalogRoutes } from './routes/v1-catalog.js';
 import { v1EventRoutes } from './routes/v1-events.js';
 import { v1JobRoutes } from './routes/v1-jobs.js';
+import { v1TokenRoutes } from './routes/v1-tokens.js';
 import { trainingRoutes } from './routes/training.js';
 import { createServices, type KioskServices, type ServiceOverrides } from './services.js';
 import { installWeb } from './web.js';
@@ -67,10 +69,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   });
   installMetrics(app, services);
+  // Authentication (api/auth.ts): before the routes, so every route is covered unless listed as public.
+  installAuth(app, services);
   await app.register(v1JobRoutes, { prefix: '/v1', services });
   await app.register(v1CatalogRoutes, { prefix: '/v1', services });
   await app.register(v1EventRoutes, { prefix: '/v1', services });
   await app.register(trainingRoutes, { prefix: '/v1', services });
+  await app.register(v1TokenRoutes, { prefix: '/v1', services });
   await app.register(compatRoutes, { prefix: '/api', services });
   await installWeb(app, opts.webRoot);
   app.decorate('kiosk', services);

@@ -9,7 +9,10 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
  * missing value fails startup with every problem listed, not the first request.
  */
 export interface ServiceConfig {
-  /** HOST. @default '127.0.0.1' */
+  /**
+   * HOST. With KIOSK_AUTH=off in local mode the API listens on 127.0.0.1 whatever HOST says (api/auth.ts).
+   * @default - '127.0.0.1' locally, '0.0.0.0' in cloud mode (pods are reached through their Service)
+   */
   readonly host: string;
   /** PORT. @default 8080 */
   readonly port: number;
@@ -19,8 +22,20 @@ export interface ServiceConfig {
   readonly bucket: string;
   /** KIOSK_PREFIX: Redis key prefix of queues and job records. @default 'kiosk' */
   readonly prefix: string;
-  /** KIOSK_LAB: the lab whose jobs this deployment serves (isolation per lab comes with authentication). @default 'default' */
+  /** KIOSK_LAB: the lab of every request while KIOSK_AUTH=off (with tokens, each token names its lab). @default 'default' */
   readonly lab: string;
+  /**
+   * KIOSK_MODE: `local` (one machine, `npm start`) or `cloud` (the synthesized cluster; refuses to start
+   * with KIOSK_AUTH other than `tokens`).
+   * @default - 'cloud' when KIOSK_STORAGE is set or KIOSK_BUCKET is gs:// or s3://, else 'local'
+   */
+  readonly mode: 'local' | 'cloud';
+  /**
+   * KIOSK_AUTH: `off` (every request is lab KIOSK_LAB, role admin; local mode only, bound to 127.0.0.1) or
+   * `tokens` (per-lab API tokens from `kiosk token create`; see docs/security.md).
+   * @default - 'off' in local mode, 'tokens' in cloud mode (where 'off' is refused)
+   */
+  readonly auth: 'off' | 'tokens';
   /** KIOSK_MAX_UPLOAD_MB: largest uploaded file. @default 512 */
   readonly maxUploadBytes: number;
   /** KIOSK_MAX_FILES: most files in one multipart upload. @default 1000 */
@@ -100,13 +115,28 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
   const lab = env.KIOSK_LAB ?? 'default';
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(lab))
     problems.push(`'KIOSK_LAB' must be 1-64 of [A-Za-z0-9_-]; got ${JSON.stringify(lab)}`);
+  const bucket = env.KIOSK_BUCKET ?? '.kiosk/bucket';
+  const mode = env.KIOSK_MODE || (env.KIOSK_STORAGE || /^(gs|s3):\/\//.test(bucket) ? 'cloud' : 'local');
+  if (mode !== 'local' && mode !== 'cloud')
+    problems.push(`'KIOSK_MODE' must be local or cloud; got ${JSON.stringify(mode)}`);
+  const auth = env.KIOSK_AUTH || (mode === 'cloud' ? 'tokens' : 'off');
+  if (mode === 'cloud' && auth === 'off')
+    problems.push(
+      `cloud mode refuses to run without authentication: KIOSK_AUTH=off is for a local kiosk only. Unset it ` +
+        'or set KIOSK_AUTH=tokens, and create a token with `npx kiosk token create --lab LAB --role admin` ' +
+        '(docs/security.md)',
+    );
+  else if (auth !== 'off' && auth !== 'tokens')
+    problems.push(`'KIOSK_AUTH' must be off or tokens; got ${JSON.stringify(auth)}`);
   const config: ServiceConfig = {
-    host: env.HOST ?? '127.0.0.1',
+    host: env.HOST || (mode === 'cloud' ? '0.0.0.0' : '127.0.0.1'),
     port: int('PORT', 8080, 0, 65535),
     redisUrl: redisUrl ?? '',
-    bucket: env.KIOSK_BUCKET ?? '.kiosk/bucket',
+    bucket,
     prefix,
     lab,
+    mode: mode as ServiceConfig['mode'],
+    auth: auth as ServiceConfig['auth'],
     maxUploadBytes: int('KIOSK_MAX_UPLOAD_MB', 512, 1, 1 << 20) * 2 ** 20,
     maxFilesPerUpload: int('KIOSK_MAX_FILES', 1000, 1),
     maxPixels: int('KIOSK_MAX_PIXELS', 2 ** 28, 1),

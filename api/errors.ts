@@ -14,7 +14,10 @@ export const ERRORS = {
   'unknown-model-version': { status: 400, doc: 'the model has no such version' },
   'unknown-job-type': { status: 400, doc: 'no such job type' },
   'upload-not-found': { status: 400, doc: 'an input names no uploaded file' },
+  unauthorized: { status: 401, doc: 'no token, or a malformed, unknown or revoked one (docs/security.md)' },
+  forbidden: { status: 403, doc: 'the route needs an admin token' },
   'job-not-found': { status: 404, doc: 'no such job (or it expired)' },
+  'token-not-found': { status: 404, doc: "no such active token in the caller's lab" },
   'file-not-found': { status: 404, doc: 'no such file' },
   'not-finished': { status: 409, doc: 'the job has no result yet' },
   'upload-too-large': { status: 413, doc: 'a file is over the upload size limit' },
@@ -47,6 +50,8 @@ export const ErrorBody = Type.Object(
 /** Error responses every route may give, for its response schema. */
 export const errorResponses = {
   400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
   404: ErrorBody,
   409: ErrorBody,
   413: ErrorBody,

@@ -35,7 +35,7 @@ const isZipBytes = (b: Uint8Array) =>
   b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 3 || b[2] === 5);
 
 /**
- * Streams every file part of a multipart request into the bucket (`uploads/<lab>/<id>/<name>`), one
+ * Streams every file part of a multipart request into the bucket (`uploads/<request.lab>/<id>/<name>`), one
  * upload id per file. Size limits come from the multipart plugin: a file over the limit stops the stream,
  * the partial object is removed, and the request fails 413. Other fields are returned as strings.
  */
@@ -52,7 +52,7 @@ export async function saveMultipartFiles(
       continue;
     }
     const name = safeFileName(part.filename);
-    const key = keys.upload(s.config.lab, randomUUID(), name);
+    const key = keys.upload(req.lab, randomUUID(), name);
     let size: number;
     try {
       size = await s.storage.putStream(key, part.file);
@@ -77,11 +77,11 @@ export async function saveMultipartFiles(
   return { files, fields };
 }
 
-async function readUpload(s: KioskServices, key: string, label: string): Promise<Uint8Array> {
-  if (!key.startsWith(`uploads/${s.config.lab}/`)) {
+async function readUpload(s: KioskServices, key: string, label: string, lab: string): Promise<Uint8Array> {
+  if (!key.startsWith(`uploads/${lab}/`) || key.split('/').includes('..')) {
     throw new ApiError(
       'upload-not-found',
-      `${label}: ${JSON.stringify(key)} is not an upload of this lab (uploads/${s.config.lab}/...)`,
+      `${label}: ${JSON.stringify(key)} is not an upload of this lab (uploads/${lab}/...)`,
     );
   }
   try {
@@ -102,11 +102,12 @@ async function readUpload(s: KioskServices, key: string, label: string): Promise
 export async function expandInputs(
   s: KioskServices,
   inputs: readonly { key: string; name: string }[],
+  lab: string,
 ): Promise<{ images: SubmittedImage[]; batch: boolean }> {
   const images: SubmittedImage[] = [];
   let batch = inputs.length > 1;
   for (const input of inputs) {
-    const bytes = await readUpload(s, input.key, input.name);
+    const bytes = await readUpload(s, input.key, input.name, lab);
     if (isZipName(input.name) || isZipBytes(bytes)) {
       batch = true;
       let entries;

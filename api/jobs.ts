@@ -3,12 +3,15 @@ import { jobTypes } from '../workers/queues/job-types.js';
 import { BadInputError } from '../workers/queues/errors.js';
 import type { SegmentationOptions } from '../workers/queues/payloads.js';
 import type { JobRecord } from '../workers/queues/records.js';
+import { signedLink } from './auth.js';
 import { ApiError } from './errors.js';
 import { expandInputs } from './inputs.js';
 import type { JobView } from './schemas.js';
 import type { KioskServices } from './services.js';
 
 export interface NewJob {
+  /** The caller's lab (request.lab): the job, its inputs and its model must be this lab's. */
+  readonly lab: string;
   readonly type: string;
   readonly model?: string;
   readonly modelVersion?: string;
@@ -33,15 +36,15 @@ export async function createJob(s: KioskServices, job: NewJob): Promise<string> 
   }
   let model;
   try {
-    model = await s.registry.resolve(job.model || type.defaultModel, job.modelVersion);
+    model = await s.registry.resolve(job.model || type.defaultModel, job.modelVersion, job.lab);
   } catch (err) {
     if (err instanceof BadInputError)
       throw new ApiError(err.code as 'unknown-model' | 'unknown-model-version', err.message);
     throw err;
   }
-  const { images, batch } = await expandInputs(s, job.inputs);
+  const { images, batch } = await expandInputs(s, job.inputs, job.lab);
   const submit = {
-    lab: s.config.lab,
+    lab: job.lab,
     type: type.name,
     model: { name: model.name, version: model.version },
     options: job.options,
@@ -56,12 +59,15 @@ export function baseUrl(s: KioskServices, req: FastifyRequest): string {
   return s.config.publicUrl ?? `${req.protocol}://${req.host}`;
 }
 
-/** A URL the client can GET for a result file: a signed bucket URL in the cloud, else the API's file route. */
+/**
+ * A URL the client can GET for a result file without headers: a signed bucket URL in the cloud, else the
+ * API's file route (signed for the job's lab when tokens are required).
+ */
 export async function fileUrl(s: KioskServices, rec: JobRecord, key: string, base: string): Promise<string> {
   const signed = await s.storage.signedUrl(key, s.config.signedUrlTtlS);
   if (signed) return signed;
   const file = key.split('/').pop()!;
-  return `${base}/v1/jobs/${rec.id}/files/${encodeURIComponent(file)}`;
+  return signedLink(s, base, `/v1/jobs/${rec.id}/files/${encodeURIComponent(file)}`, rec.lab);
 }
 
 /** The public view of a record (the response schema is also the allowlist). */
@@ -119,10 +125,9 @@ export async function jobView(
   return view;
 }
 
-/** The record of `id`, or ApiError 'job-not-found'. Jobs of other labs are not found. */
-export async function getRecord(s: KioskServices, id: string): Promise<JobRecord> {
+/** The record of `id` in `lab` (request.lab), or ApiError 'job-not-found'. Jobs of other labs are not found. */
+export async function getRecord(s: KioskServices, id: string, lab: string): Promise<JobRecord> {
   const rec = await s.records.get(id);
-  if (!rec || rec.lab !== s.config.lab)
-    throw new ApiError('job-not-found', `no job ${id} (it may have expired)`);
+  if (!rec || rec.lab !== lab) throw new ApiError('job-not-found', `no job ${id} (it may have expired)`);
   return rec;
 }

@@ -1,25 +1,36 @@
 import { buildApp } from './app.js';
+import { listenAddress } from './auth.js';
 import { loadConfig } from './config.js';
+import { createServices } from './services.js';
 import { trivialModels } from '../workers/processors/trivial-stages.js';
 
 /**
- * The API process: validates the configuration, builds the app, listens on HOST:PORT, and on SIGTERM or
+ * The API process: validates the configuration (cloud mode without authentication is refused), builds the
+ * app, listens on HOST:PORT (127.0.0.1 only while authentication is off, and says so), and on SIGTERM or
  * SIGINT stops accepting requests, finishes the ones in flight and closes its connections.
  */
 export async function startServer(): Promise<void> {
   const config = loadConfig();
-  const app = await buildApp({
+  // KIOSK_TRIVIAL_MODEL=1: list the trivial test model too (tests and benchmarks only)
+  const services = await createServices(
     config,
-    logger: { level: process.env.LOG_LEVEL ?? 'info' },
-    // KIOSK_TRIVIAL_MODEL=1: list the trivial test model too (tests and benchmarks only)
-    ...(process.env.KIOSK_TRIVIAL_MODEL === '1' ? { overrides: { customModels: trivialModels() } } : {}),
-  });
-  const url = await app.listen({ host: config.host, port: config.port });
-  app.log.info(`cellkiosk API listening on ${url}`);
+    process.env.KIOSK_TRIVIAL_MODEL === '1' ? { customModels: trivialModels() } : {},
+  );
+  const app = await buildApp({ config, services, logger: { level: process.env.LOG_LEVEL ?? 'info' } });
+  const { host, notice } = listenAddress(config);
+  if (notice) process.stderr.write(`api: ${notice}\n`);
+  if (config.auth === 'tokens' && !(await services.tokens.anyActive()))
+    process.stderr.write(
+      'api: KIOSK_AUTH=tokens but no token exists yet: every request will answer 401 until an admin runs ' +
+        '`npx kiosk token create --lab LAB --role admin` against this Redis\n',
+    );
+  const url = await app.listen({ host, port: config.port });
+  app.log.info(`cellkiosk API listening on ${url} (authentication: ${config.auth}, ${config.mode} mode)`);
   process.stdout.write(`api listening on ${url}\n`);
   const stop = async (signal: string) => {
     app.log.info(`${signal}: shutting down`);
     await app.close();
+    await services.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));

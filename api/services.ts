@@ -10,6 +10,7 @@ import { ModelRegistry, type CustomModel } from '../workers/registry/registry.js
 import { openStorage } from '../workers/storage/index.js';
 import type { Storage } from '../workers/storage/storage.js';
 import type { ServiceConfig } from './config.js';
+import { TokenStore } from './tokens.js';
 
 /** Everything the API (and a worker process) shares: one of each per process. */
 export interface KioskServices {
@@ -18,6 +19,8 @@ export interface KioskServices {
   /** A normal connection (records, health). */
   readonly redis: Redis;
   readonly records: JobRecords;
+  /** Per-lab API tokens and signed download links (api/tokens.ts). */
+  readonly tokens: TokenStore;
   readonly submitter: JobSubmitter;
   readonly registry: ModelRegistry;
   /** Job events for the SSE streams (its own subscriber connection). */
@@ -63,6 +66,7 @@ export async function createServices(
     storage,
     redis,
     records,
+    tokens: new TokenStore(redis, config.prefix),
     submitter,
     registry,
     watcher,

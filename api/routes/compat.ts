@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { jobTypes } from '../../workers/queues/job-types.js';
 import type { SegmentationOptions } from '../../workers/queues/payloads.js';
 import { ApiError, ErrorBody } from '../errors.js';
+import { signedLink } from '../auth.js';
 import { baseUrl, createJob, fileUrl } from '../jobs.js';
 import { saveMultipartFiles } from '../inputs.js';
 import type { KioskServices } from '../services.js';
@@ -82,7 +83,10 @@ function channelsOf(v: readonly number[] | string | number | undefined): number[
 
 /**
  * The DeepCell-Kiosk-compatible routes (kiosk-client, the ImageJ plugin, kiosk-frontend), mapped onto the
- * same jobs as API v1. The hash is the job id; `/api/redis` reads the job record's Kiosk fields.
+ * same jobs as API v1. The hash is the job id; `/api/redis` reads the job record's Kiosk fields. With
+ * tokens (api/auth.ts) every route but /api/health-check needs one (Bearer or X-Api-Key) and sees only the
+ * token's lab: another lab's hash answers as an unknown hash does; `imageURL` and `output_url` are signed
+ * links, so clients download them without headers.
  */
 export const compatRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }> = async (
   app,
@@ -109,7 +113,8 @@ export const compatRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }
       const { files } = await saveMultipartFiles(req, s);
       const f = files[0];
       if (!f) throw new ApiError('bad-request', 'no file in the upload (multipart field `file`)');
-      return { imageURL: `${baseUrl(s, req)}/v1/${f.key}`, uploadedName: f.key };
+      const path = `/v1/${f.key.split('/').map(encodeURIComponent).join('/')}`;
+      return { imageURL: await signedLink(s, baseUrl(s, req), path, req.lab), uploadedName: f.key };
     },
   );
 
@@ -137,6 +142,7 @@ export const compatRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }
       const version =
         b.modelVersion === undefined || b.modelVersion === '' ? undefined : String(b.modelVersion);
       const hash = await createJob(s, {
+        lab: req.lab,
         type: b.jobType,
         ...(b.modelName ? { model: b.modelName } : {}),
         ...(version ? { modelVersion: version } : {}),
@@ -160,7 +166,7 @@ export const compatRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }
     async (req) => {
       const { hash, key } = req.body;
       const fields = Array.isArray(key) ? key : [key];
-      const values = await readFields(s, hash, fields, baseUrl(s, req));
+      const values = await readFields(s, req.lab, hash, fields, baseUrl(s, req));
       return { value: Array.isArray(key) ? values : (values[0] ?? null) };
     },
   );
@@ -175,7 +181,7 @@ export const compatRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }
         response: { 200: Type.Object({ status: Type.Union([Type.String(), Type.Null()]) }), 400: Message },
       },
     },
-    async (req) => ({ status: (await readFields(s, req.body.hash, ['status'], ''))[0] ?? null }),
+    async (req) => ({ status: (await readFields(s, req.lab, req.body.hash, ['status'], ''))[0] ?? null }),
   );
 
   app.post(
@@ -200,7 +206,7 @@ export const compatRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }
     },
     async (req, reply) => {
       const rec = await s.records.get(req.body.hash);
-      if (!rec || rec.lab !== s.config.lab) return reply.status(404).send({ value: 0 });
+      if (!rec || rec.lab !== req.lab) return reply.status(404).send({ value: 0 });
       await s.records.expire(rec.id, req.body.expireIn ?? 3600);
       return reply.send({ value: 1 });
     },
@@ -227,7 +233,7 @@ export const compatRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }
         response: { 200: Type.Object({ models: Type.Record(Type.String(), Type.Array(Type.String())) }) },
       },
     },
-    async () => ({ models: await s.registry.catalog() }),
+    async (req) => ({ models: await s.registry.catalog(req.lab) }),
   );
 
   app.get(
@@ -237,17 +243,21 @@ export const compatRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }
   );
 };
 
-/** The Kiosk hash fields of a job; `output_url` is computed (a URL the client can GET), unknown fields are null. */
+/**
+ * The Kiosk hash fields of a job of `lab`; `output_url` is computed (a URL the client can GET), unknown
+ * fields are null. Another lab's hash reads as an unknown one: every field null.
+ */
 async function readFields(
   s: KioskServices,
+  lab: string,
   hash: string,
   fields: readonly string[],
   base: string,
 ): Promise<(string | null)[]> {
   const raw = await s.records.raw(hash, [...fields, 'lab', 'status', 'output_key']);
   if (!raw) return fields.map(() => null);
-  const [lab, status, outputKey] = raw.slice(fields.length);
-  if (lab !== s.config.lab) return fields.map(() => null);
+  const [owner, status, outputKey] = raw.slice(fields.length);
+  if (owner !== lab) return fields.map(() => null);
   const out: (string | null)[] = [];
   for (const [i, f] of fields.entries()) {
     if (f === 'output_url') {

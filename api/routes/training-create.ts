@@ -33,14 +33,18 @@ export interface Upload {
   readonly bytes: Uint8Array;
 }
 
-/** Reads uploads by key (they must be this lab's). */
-export async function uploadsByKey(s: KioskServices, keys: readonly string[]): Promise<Upload[]> {
+/** Reads uploads by key (they must be uploads of `lab`, the caller's). */
+export async function uploadsByKey(
+  s: KioskServices,
+  keys: readonly string[],
+  lab: string,
+): Promise<Upload[]> {
   const out: Upload[] = [];
   for (const key of keys) {
-    if (!key.startsWith(`uploads/${s.config.lab}/`)) {
+    if (!key.startsWith(`uploads/${lab}/`) || key.split('/').includes('..')) {
       throw new ApiError(
         'upload-not-found',
-        `${JSON.stringify(key)} is not an upload of this lab (uploads/${s.config.lab}/...)`,
+        `${JSON.stringify(key)} is not an upload of this lab (uploads/${lab}/...)`,
       );
     }
     try {
@@ -102,12 +106,13 @@ export async function readMultipartTraining(
   return { uploads, params: converted };
 }
 
-/** Checks data and parameters and queues the job; resolves to the new record. */
+/** Checks data and parameters and queues the job for `lab` (the caller's); resolves to the new record. */
 export async function createTraining(
   s: KioskServices,
   t: TrainingServices,
   uploads: readonly Upload[],
   params: TrainingParams,
+  lab: string,
 ): Promise<TrainingRecord> {
   if (uploads.length === 0)
     throw new BadTrainingDataError([
@@ -139,7 +144,7 @@ export async function createTraining(
   let sizeMultiple = 16;
   if (baseName) {
     try {
-      const m = await s.registry.resolve(baseName, params.baseVersion);
+      const m = await s.registry.resolve(baseName, params.baseVersion, lab);
       if (m.source === 'custom')
         throw new ApiError(
           'unknown-model',
@@ -178,7 +183,7 @@ export async function createTraining(
   const now = new Date().toISOString();
   const rec: TrainingRecord = {
     id,
-    lab: s.config.lab,
+    lab,
     status: 'waiting',
     progress: 0,
     params: stored,

@@ -9,6 +9,8 @@
  *                              (status, progress, step/loss, `epochRecord` at each epoch, `position` when
  *                              the queue ahead of a waiting job moves); ends when final
  * Bad data → 400 `{ error: 'bad-training-data', message, problems: [{ file, code, message }] }`.
+ * Every training belongs to the caller's lab (request.lab, api/auth.ts): another lab's id answers 404, and
+ * the model it writes is listed only for that lab (its card's `lab`, workers/registry).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -47,10 +49,10 @@ async function view(t: TrainingServices, rec: TrainingRecord): Promise<TrainingV
   } as TrainingView;
 }
 
-async function getTraining(s: KioskServices, t: TrainingServices, id: string): Promise<TrainingRecord> {
+/** The training `id` of `lab` (request.lab); another lab's is not found. */
+async function getTraining(t: TrainingServices, id: string, lab: string): Promise<TrainingRecord> {
   const rec = await t.records.get(id);
-  if (!rec || rec.lab !== s.config.lab)
-    throw new ApiError('job-not-found', `no training job ${id} (or it expired)`);
+  if (!rec || rec.lab !== lab) throw new ApiError('job-not-found', `no training job ${id} (or it expired)`);
   return rec;
 }
 
@@ -105,7 +107,7 @@ export const trainingRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices
     async (req, reply) => {
       const { data, ...params } = req.body;
       try {
-        const rec = await createTraining(s, t, await uploadsByKey(s, data), params);
+        const rec = await createTraining(s, t, await uploadsByKey(s, data, req.lab), params, req.lab);
         return reply.status(201).send(await view(t, rec));
       } catch (err) {
         if (err instanceof BadTrainingDataError) return badData(reply, err);
@@ -134,7 +136,7 @@ export const trainingRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices
     async (req: FastifyRequest, reply) => {
       const { uploads, params } = await readMultipartTraining(req, s.config.maxZipBytes);
       try {
-        const rec = await createTraining(s, t, uploads, params);
+        const rec = await createTraining(s, t, uploads, params, req.lab);
         return reply.status(201).send(await view(t, rec));
       } catch (err) {
         if (err instanceof BadTrainingDataError) return badData(reply, err);
@@ -157,7 +159,7 @@ export const trainingRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices
       },
     },
     async (req) => {
-      const recs = await t.records.list({ ...req.query, lab: s.config.lab });
+      const recs = await t.records.list({ ...req.query, lab: req.lab });
       return { trainings: await Promise.all(recs.map((r) => view(t, r))) };
     },
   );
@@ -172,7 +174,7 @@ export const trainingRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices
         response: { 200: TrainingView, ...errorResponses },
       },
     },
-    async (req) => view(t, await getTraining(s, t, req.params.id)),
+    async (req) => view(t, await getTraining(t, req.params.id, req.lab)),
   );
 
   app.post(
@@ -186,14 +188,14 @@ export const trainingRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices
       },
     },
     async (req) => {
-      const rec = await getTraining(s, t, req.params.id);
+      const rec = await getTraining(t, req.params.id, req.lab);
       if (!FINAL.has(rec.status)) {
         await t.records.update(rec.id, { cancelled: true });
         // Not started yet: take it out of the queue now. Running: its worker sees the flag and stops.
         if (await t.queue.removeWaiting(rec.id))
           await t.records.finish(rec.id, 'failed', { reason: 'cancelled by the user' });
       }
-      return view(t, await getTraining(s, t, rec.id));
+      return view(t, await getTraining(t, rec.id, req.lab));
     },
   );
 
@@ -210,7 +212,7 @@ export const trainingRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices
       },
     },
     async (req, reply) => {
-      const rec = await getTraining(s, t, req.params.id);
+      const rec = await getTraining(t, req.params.id, req.lab);
       await subscribe();
       reply.hijack();
       const res = reply.raw;

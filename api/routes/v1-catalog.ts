@@ -17,7 +17,7 @@ const Model = Type.Object({
   ),
 });
 
-/** API v1: models, job types, health. */
+/** API v1: models (shared ones and the caller's lab's), job types, health (public). */
 export const v1CatalogRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }> = async (
   app,
   { services: s },
@@ -26,12 +26,14 @@ export const v1CatalogRoutes: FastifyPluginAsyncTypebox<{ services: KioskService
     '/models',
     {
       schema: {
-        summary: 'Models and versions with their cards',
+        summary: "Models and versions with their cards: the shipped ones and the caller's lab's own",
         tags: ['catalog'],
         response: { 200: Type.Object({ models: Type.Array(Model) }), ...errorResponses },
       },
     },
-    async () => ({ models: (await s.registry.list()).map((m) => ({ ...m, card: { ...m.card } })) }),
+    async (req) => ({
+      models: (await s.registry.list(req.lab)).map((m) => ({ ...m, card: { ...m.card } })),
+    }),
   );
 
   app.get(

@@ -3,12 +3,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { errorResponses } from '../errors.js';
 import { baseUrl, getRecord, jobView } from '../jobs.js';
+import { JobLabs } from '../job-labs.js';
 import { IdParams } from '../schemas.js';
 import type { KioskServices } from '../services.js';
 
 /**
  * Server-sent events of job updates for the UI: `event: job` with `{id, status, progress, reason?}` on each
- * change, `: ping` comments every 15 s. /v1/jobs/:id/events starts with a `snapshot` event (the job as
+ * change of a job of the caller's lab (request.lab), `: ping` comments every 15 s. /v1/jobs/:id/events starts with a `snapshot` event (the job as
  * GET /v1/jobs/:id gives it) and carries the job's and its children's updates.
  */
 export const v1EventRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }> = async (
@@ -16,6 +17,7 @@ export const v1EventRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices 
   { services: s },
 ) => {
   await s.watcher.start();
+  const labs = new JobLabs(s.records);
 
   app.get(
     '/events',
@@ -26,7 +28,10 @@ export const v1EventRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices 
         produces: ['text/event-stream'],
       },
     },
-    async (req, reply) => stream(s, req, reply, () => true),
+    async (req, reply) => {
+      const lab = req.lab;
+      return stream(s, req, reply, async (id) => (await labs.of(id)) === lab);
+    },
   );
 
   app.get(
@@ -41,7 +46,7 @@ export const v1EventRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices 
       },
     },
     async (req, reply) => {
-      const rec = await getRecord(s, req.params.id);
+      const rec = await getRecord(s, req.params.id, req.lab);
       const ids = new Set([rec.id, ...(rec.children ?? [])]);
       return stream(s, req, reply, (id) => ids.has(id), await jobView(s, rec, baseUrl(s, req)));
     },
@@ -52,7 +57,7 @@ function stream(
   s: KioskServices,
   req: FastifyRequest,
   reply: FastifyReply,
-  wanted: (id: string) => boolean,
+  wanted: (id: string) => boolean | Promise<boolean>,
   snapshot?: unknown,
 ) {
   reply.hijack();
@@ -65,8 +70,15 @@ function stream(
   });
   if (snapshot) res.write(`event: snapshot\ndata: ${JSON.stringify(snapshot)}\n\n`);
   else res.write(': connected\n\n');
+  // Events are written in the order they came, also while `wanted` looks up a job's lab.
+  let queue = Promise.resolve();
   const stop = s.watcher.listen((ev) => {
-    if (wanted(ev.id)) res.write(`event: job\ndata: ${JSON.stringify(ev)}\n\n`);
+    queue = queue
+      .then(async () => {
+        if ((await wanted(ev.id)) && !res.writableEnded)
+          res.write(`event: job\ndata: ${JSON.stringify(ev)}\n\n`);
+      })
+      .catch(() => undefined);
   });
   const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
   const end = () => {

@@ -49,6 +49,7 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
     async (req, reply) => {
       const b = req.body;
       const id = await createJob(s, {
+        lab: req.lab,
         type: b.type ?? 'segmentation',
         ...(b.model ? { model: b.model } : {}),
         ...(b.modelVersion ? { modelVersion: b.modelVersion } : {}),
@@ -56,7 +57,7 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
         ...(b.name ? { name: b.name } : {}),
         options: { ...b.options },
       });
-      return reply.status(201).send(await jobView(s, await getRecord(s, id), baseUrl(s, req)));
+      return reply.status(201).send(await jobView(s, await getRecord(s, id, req.lab), baseUrl(s, req)));
     },
   );
 
@@ -79,7 +80,7 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
       const recs = await s.records.list({
         limit,
         offset,
-        lab: s.config.lab,
+        lab: req.lab,
         ...(status ? { status: status as JobStatus } : {}),
       });
       const base = baseUrl(s, req);
@@ -97,7 +98,7 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
         response: { 200: JobView, ...errorResponses },
       },
     },
-    async (req) => jobView(s, await getRecord(s, req.params.id), baseUrl(s, req)),
+    async (req) => jobView(s, await getRecord(s, req.params.id, req.lab), baseUrl(s, req)),
   );
 
   app.post(
@@ -111,9 +112,9 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
       },
     },
     async (req) => {
-      await getRecord(s, req.params.id);
+      await getRecord(s, req.params.id, req.lab);
       await s.submitter.cancel(req.params.id);
-      return jobView(s, await getRecord(s, req.params.id), baseUrl(s, req));
+      return jobView(s, await getRecord(s, req.params.id, req.lab), baseUrl(s, req));
     },
   );
 
@@ -131,7 +132,7 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
       },
     },
     async (req, reply) => {
-      const rec = await getRecord(s, req.params.id);
+      const rec = await getRecord(s, req.params.id, req.lab);
       if (rec.status !== 'done')
         throw new ApiError(
           'not-finished',
@@ -161,7 +162,7 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
       },
     },
     async (req, reply) => {
-      const rec = await getRecord(s, req.params.id);
+      const rec = await getRecord(s, req.params.id, req.lab);
       const key = `results/${rec.lab}/${rec.id}/${req.params.file}`;
       if (key !== rec.output_key && key !== rec.labels_key)
         throw new ApiError('file-not-found', `job ${rec.id} has no file ${req.params.file}`);
@@ -180,7 +181,7 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
     },
     async (req, reply) => {
       const key = `uploads/${(req.params as { '*': string })['*']}`;
-      if (!key.startsWith(`uploads/${s.config.lab}/`))
+      if (!key.startsWith(`uploads/${req.lab}/`) || key.split('/').includes('..'))
         throw new ApiError('file-not-found', `no upload ${key}`);
       return sendFile(s, reply, key);
     },

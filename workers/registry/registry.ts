@@ -15,6 +15,11 @@ export interface ModelVersion {
   readonly version: string;
   readonly source: ModelSource;
   readonly card: CardLike;
+  /**
+   * The lab that trained it (its card's `lab`): only that lab sees it.
+   * @default - a shared model: shipped, registered in code, or put in the bucket without a lab
+   */
+  readonly lab?: string;
 }
 
 /** A model registered in code, e.g. the trivial test model. */
@@ -63,6 +68,11 @@ const VERSION = /^[0-9]{1,9}$/;
  * The model registry: built-in models from the repository's `models/<name>/<version>/`, models in the
  * bucket's `models/<name>/<version>/` (what training writes; they appear without a restart), and custom
  * models registered in code. A bucket version shadows a built-in one of the same name and version.
+ *
+ * Labs: a bucket model whose card names a `lab` (every model the training service writes) belongs to that
+ * lab; the API passes the caller's lab to `list`, `catalog` and `resolve`, which then show the shared
+ * models and that lab's own, never another lab's. Without a lab (workers, which run jobs the API already
+ * checked, and version numbering) every model is seen.
  */
 export class ModelRegistry {
   private readonly runners = new Map<string, Promise<ModelRunner>>();
@@ -74,25 +84,33 @@ export class ModelRegistry {
 
   private cached?: { at: number; list: Promise<ModelVersion[]> };
 
-  /** Every model and its versions, numerically ascending, read afresh. */
-  list(): Promise<ModelVersion[]> {
+  /**
+   * The models and versions `lab` may use, numerically ascending, read afresh.
+   * @param lab the caller's lab. @default - every lab's models
+   */
+  async list(lab?: string): Promise<ModelVersion[]> {
+    return visibleTo(await this.scanAll(), lab);
+  }
+
+  private scanAll(): Promise<ModelVersion[]> {
     const list = this.scan();
     this.cached = { at: Date.now(), list };
     list.catch(() => (this.cached = undefined));
     return list;
   }
 
-  private recent(): Promise<ModelVersion[]> {
+  private async recent(lab?: string): Promise<ModelVersion[]> {
     if (this.cached && Date.now() - this.cached.at <= (this.props.listCacheMs ?? 2000))
-      return this.cached.list;
-    return this.list();
+      return visibleTo(await this.cached.list, lab);
+    return this.list(lab);
   }
 
+  /** Every candidate, lowest precedence first (custom, built-in, bucket); visibleTo picks per lab. */
   private async scan(): Promise<ModelVersion[]> {
-    const found = new Map<string, ModelVersion>();
+    const found: ModelVersion[] = [];
     for (const [id, m] of Object.entries(this.props.custom ?? {})) {
       const [name, version] = id.split('@') as [string, string];
-      found.set(id, { name, version, source: 'custom', card: m.card });
+      found.push({ name, version, source: 'custom', card: m.card });
     }
     if (this.props.builtinDir && existsSync(this.props.builtinDir)) {
       for (const name of await readdir(this.props.builtinDir)) {
@@ -101,7 +119,7 @@ export class ModelRegistry {
           const cardPath = join(this.props.builtinDir, name, version, 'card.json');
           if (!VERSION.test(version) || !existsSync(cardPath)) continue;
           const card = await readCard(await readFile(cardPath), name, version);
-          if (card) found.set(`${name}@${version}`, { name, version, source: 'builtin', card });
+          if (card) found.push({ name, version, source: 'builtin', card });
         }
       }
     }
@@ -109,28 +127,33 @@ export class ModelRegistry {
       const m = /^models\/([^/]+)\/([^/]+)\/card\.json$/.exec(key);
       if (!m || !NAME.test(m[1]!) || !VERSION.test(m[2]!)) continue;
       const card = await readCard(await this.props.storage.get(key), m[1]!, m[2]!);
-      if (card) found.set(`${m[1]}@${m[2]}`, { name: m[1]!, version: m[2]!, source: 'bucket', card });
+      if (!card) continue;
+      const lab = typeof card.lab === 'string' && card.lab ? card.lab : undefined;
+      found.push({ name: m[1]!, version: m[2]!, source: 'bucket', card, ...(lab ? { lab } : {}) });
     }
-    return [...found.values()].sort(
-      (a, b) => a.name.localeCompare(b.name) || Number(a.version) - Number(b.version),
-    );
+    return found;
   }
 
-  /** `{ name: [versions] }`, the DeepCell `/api/models` shape. */
-  async catalog(): Promise<Record<string, string[]>> {
+  /**
+   * `{ name: [versions] }`, the DeepCell `/api/models` shape.
+   * @param lab the caller's lab. @default - every lab's models
+   */
+  async catalog(lab?: string): Promise<Record<string, string[]>> {
     const out: Record<string, string[]> = {};
-    for (const m of await this.list()) (out[m.name] ??= []).push(m.version);
+    for (const m of await this.list(lab)) (out[m.name] ??= []).push(m.version);
     return out;
   }
 
   /**
-   * Finds a model version; no version (or '') means the newest.
+   * Finds a model version `lab` may use; no version (or '') means the newest. Another lab's model is
+   * unknown, with the same message as a model that does not exist.
+   * @param lab the caller's lab. @default - every lab's models
    * @throws BadInputError 'unknown-model' / 'unknown-model-version', naming what exists
    */
-  async resolve(name: string, version?: string): Promise<ModelVersion> {
-    const hit = this.pick(await this.recent(), name, version);
+  async resolve(name: string, version?: string, lab?: string): Promise<ModelVersion> {
+    const hit = this.pick(await this.recent(lab), name, version);
     if (hit) return hit;
-    const all = await this.list();
+    const all = await this.list(lab);
     const fresh = this.pick(all, name, version);
     if (fresh) return fresh;
     const versions = all.filter((m) => m.name === name);
@@ -204,6 +227,19 @@ export class ModelRegistry {
     this.runners.clear();
     for (const r of all) await (await r.catch(() => undefined))?.dispose();
   }
+}
+
+/**
+ * One version per name@version, the highest-precedence candidate `lab` may see (a lab's bucket model
+ * shadows a shipped one of the same version only for that lab), sorted by name and numeric version.
+ */
+function visibleTo(all: readonly ModelVersion[], lab: string | undefined): ModelVersion[] {
+  const pick = new Map<string, ModelVersion>();
+  for (const m of all)
+    if (lab === undefined || m.lab === undefined || m.lab === lab) pick.set(`${m.name}@${m.version}`, m);
+  return [...pick.values()].sort(
+    (a, b) => a.name.localeCompare(b.name) || Number(a.version) - Number(b.version),
+  );
 }
 
 async function readCard(bytes: Uint8Array, name: string, version: string): Promise<CardLike | undefined> {

@@ -353,7 +353,8 @@ async function saveResult(
         : card.input;
   await ctx.storage.put(
     `${prefix}card.json`,
-    Buffer.from(`${JSON.stringify({ ...card, input }, null, 2)}\n`),
+    // `lab`: the registry shows a trained model only to the lab that trained it (api/auth.ts).
+    Buffer.from(`${JSON.stringify({ ...card, input, lab: rec.lab }, null, 2)}\n`),
   );
   await ctx.storage.deletePrefix(checkpointPrefix(rec.id)).catch(() => undefined);
   await ctx.records.finish(rec.id, 'done', { progress: 100, model });

@@ -1,0 +1,157 @@
+/**
+ * Authentication and the caller's lab (docs/security.md).
+ *
+ * KIOSK_AUTH=off: every request is lab KIOSK_LAB with role admin, and a local kiosk listens on 127.0.0.1
+ * only. KIOSK_AUTH=tokens: every route except the public ones needs a lab token from `kiosk token create`:
+ * - `Authorization: Bearer <token>` or `X-Api-Key: <token>` on any route;
+ * - `?token=<token>` only on GET routes a browser opens without headers (event streams, downloads);
+ * - a signed link (`?lab=&expires=&signature=`, made by the API for result and upload URLs) on downloads.
+ * The hook sets `request.lab` and `request.role`; routes scope every job, upload, training and model to
+ * `request.lab` and answer 404 for another lab's ids. Missing, malformed, unknown or revoked token → 401
+ * with the reason; a member on an admin route → 403.
+ *
+ * Public without a token: /v1/health, /api/health-check, /docs (OpenAPI), /metrics (queue depths and
+ * request counts, no lab data: the autoscaler scrapes it) and the static web UI.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServiceConfig } from './config.js';
+import type { KioskServices } from './services.js';
+import type { Role } from './tokens.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller's lab: its token's lab, or KIOSK_LAB with KIOSK_AUTH=off. */
+    lab: string;
+    /** The caller's role (admin with KIOSK_AUTH=off; member for a signed link). */
+    role: Role;
+    /** The id of the token that authenticated the request. @default - none (auth off, signed link) */
+    tokenId: string | undefined;
+  }
+  interface FastifyContextConfig {
+    /** The role a route needs. @default - any role */
+    role?: Role;
+  }
+}
+
+/** Routes (fastify route patterns) that answer without a token. */
+const PUBLIC_ROUTES = new Set(['/v1/health', '/api/health-check', '/metrics', '/', '/*']);
+const isPublic = (route: string) =>
+  PUBLIC_ROUTES.has(route) || route === '/docs' || route.startsWith('/docs/');
+
+/** GET routes a browser opens without headers (EventSource, `<a href>` downloads): `?token=` allowed. */
+export const QUERY_TOKEN_ROUTES: ReadonlySet<string> = new Set([
+  '/v1/events',
+  '/v1/jobs/:id/events',
+  '/v1/trainings/:id/events',
+  '/v1/jobs/:id/result',
+  '/v1/jobs/:id/files/:file',
+  '/v1/uploads/*',
+]);
+
+/** Download routes that accept a signed link instead of a token. */
+const SIGNED_ROUTES = new Set(['/v1/jobs/:id/result', '/v1/jobs/:id/files/:file', '/v1/uploads/*']);
+
+type Query = Record<string, string | undefined>;
+
+function deny(reply: FastifyReply, status: 401 | 403, message: string): FastifyReply {
+  if (status === 401) reply.header('www-authenticate', 'Bearer realm="cellkiosk"');
+  return reply.status(status).send({ error: status === 401 ? 'unauthorized' : 'forbidden', message });
+}
+
+/** The token a request presents, or the reason its presentation is wrong. */
+function presented(req: FastifyRequest, route: string): { token?: string; problem?: string } {
+  const header = req.headers.authorization;
+  if (header !== undefined) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    return m ? { token: m[1]! } : { problem: 'the Authorization header must be "Bearer <token>"' };
+  }
+  const apiKey = req.headers['x-api-key'];
+  if (typeof apiKey === 'string' && apiKey) return { token: apiKey.trim() };
+  const q = (req.query ?? {}) as Query;
+  if (q.token !== undefined) {
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      if (QUERY_TOKEN_ROUTES.has(route)) return { token: q.token };
+    }
+    return {
+      problem:
+        '?token= is accepted only by event streams and downloads (GET); send the header ' +
+        '"Authorization: Bearer <token>" (or X-Api-Key)',
+    };
+  }
+  return {};
+}
+
+/**
+ * Installs the authentication hook (first, so an unauthenticated upload is refused before its body is
+ * read). Call before the routes are registered.
+ */
+export function installAuth(app: FastifyInstance, s: KioskServices): void {
+  app.decorateRequest('lab', '');
+  app.decorateRequest('role', 'member');
+  app.decorateRequest('tokenId', undefined);
+  const { config, tokens } = s;
+  app.addHook('onRequest', async (req, reply) => {
+    const route = req.routeOptions.url;
+    if (config.auth === 'off') {
+      req.lab = config.lab;
+      req.role = 'admin';
+    } else {
+      // No route (a 404) and public routes: nothing of a lab is served.
+      if (route === undefined || isPublic(route)) return;
+      const { token, problem } = presented(req, route);
+      if (problem) return deny(reply, 401, problem);
+      if (token !== undefined) {
+        const v = await tokens.verify(token);
+        if (!v.ok) return deny(reply, 401, v.reason);
+        req.lab = v.token.lab;
+        req.role = v.token.role;
+        req.tokenId = v.token.id;
+      } else {
+        const q = (req.query ?? {}) as Query;
+        if (q.signature === undefined || !SIGNED_ROUTES.has(route) || req.method !== 'GET')
+          return deny(
+            reply,
+            401,
+            'this kiosk needs an API token: send "Authorization: Bearer <token>" (an admin makes one with ' +
+              '`npx kiosk token create --lab LAB`)',
+          );
+        const v = await tokens.verifySigned(req.url.split('?')[0]!, q);
+        if (!v.ok) return deny(reply, 401, v.reason);
+        req.lab = v.lab;
+        req.role = 'member';
+      }
+    }
+    const needs = req.routeOptions.config.role;
+    if (needs === 'admin' && req.role !== 'admin')
+      return deny(reply, 403, `${req.method} ${route} needs an admin token of lab ${req.lab}`);
+  });
+}
+
+/**
+ * A download link for `path` (an API route path) that works without headers: signed for `lab` when
+ * tokens are required (DeepCell clients GET `output_url` as it is), the plain path otherwise.
+ */
+export async function signedLink(s: KioskServices, base: string, path: string, lab: string): Promise<string> {
+  if (s.config.auth === 'off') return `${base}${path}`;
+  return `${base}${path}?${await s.tokens.signPath(path, lab, s.config.signedUrlTtlS)}`;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/**
+ * Where the API may listen. With authentication off a local kiosk listens on 127.0.0.1 only (any other
+ * HOST is overridden) and `notice` says so; with tokens, HOST as configured. (Cloud mode without tokens
+ * never gets here: loadConfig refuses it.)
+ */
+export function listenAddress(config: ServiceConfig): { host: string; notice?: string } {
+  if (config.auth !== 'off') return { host: config.host };
+  const overridden = !LOOPBACK.has(config.host);
+  return {
+    host: overridden ? '127.0.0.1' : config.host,
+    notice:
+      `authentication is off (KIOSK_AUTH=off): listening on ${overridden ? '127.0.0.1' : config.host} only` +
+      (overridden ? ` (HOST=${config.host} ignored)` : '') +
+      ', so only this machine can reach the kiosk. To serve other machines, set KIOSK_AUTH=tokens and ' +
+      'create tokens with `npx kiosk token create --lab LAB` (docs/security.md).',
+  };
+}
