@@ -59,6 +59,39 @@ const best = state.history.find((h) => h.epoch === state.bestEpoch);
 // The whole run (it may have gone on past the best epoch): RUN/last beside RUN/best.
 const run = await readTrainingState(join(dirname(values.checkpoint), 'last')).catch(() => state);
 const last = state.history[state.history.length - 1];
+// A fine-tune (train-nuclear.ts --from DIR) keeps the starting model's card.training in meta.from.
+const from = meta.from as { dir?: string; training?: Record<string, unknown> | null } | undefined;
+const samples = Number(meta.batchSize ?? 8) * run.step;
+const schedule =
+  meta.lr === undefined
+    ? 'Adam, warmup 200 steps then cosine decay over the wall-clock budget, peak 1e-3'
+    : `Adam, warmup ${String(meta.warmupSteps ?? 200)} steps then cosine decay over the wall-clock budget, peak ${String(meta.lr)}`;
+const earlier = from?.training ?? undefined;
+const finetune = from
+  ? {
+      finetunedFrom: {
+        // The repository path (models/NAME/VERSION) rather than this machine's absolute path.
+        model: from.dir?.replace(/^.*?(models\/[^/]+\/[^/]+)\/?$/, '$1'),
+        ...(earlier
+          ? Object.fromEntries(
+              [
+                'epochs',
+                'bestEpoch',
+                'steps',
+                'batchSize',
+                'cropSize',
+                'samples',
+                'seconds',
+                'optimizer',
+              ].map((k) => [k, earlier[k]]),
+            )
+          : {}),
+      },
+      ...(earlier && typeof earlier.samples === 'number' && typeof earlier.seconds === 'number'
+        ? { totalSamples: earlier.samples + samples, totalSeconds: earlier.seconds + Math.round(run.seconds) }
+        : {}),
+    }
+  : {};
 const training = {
   data: 'shared/data/nuclei/train (383 DSB2018 fluorescence images, 11,999 nuclei)',
   selectedOn: 'shared/data/nuclei/val (68 images), best epoch by (F1@0.5 + DSB) / 2 at oracle scale',
@@ -69,10 +102,11 @@ const training = {
   steps: run.step,
   batchSize: meta.batchSize,
   cropSize: meta.crop,
-  samples: Number(meta.batchSize ?? 8) * run.step,
+  samples,
   seconds: Math.round(run.seconds),
-  samplesPerSecond: Number(((Number(meta.batchSize ?? 8) * run.step) / Math.max(1, run.seconds)).toFixed(2)),
-  optimizer: 'Adam, warmup 200 steps then cosine decay over the wall-clock budget, peak 1e-3',
+  samplesPerSecond: Number((samples / Math.max(1, run.seconds)).toFixed(2)),
+  optimizer: from ? `fine-tune: ${schedule} (fresh Adam state)` : schedule,
+  ...finetune,
   loss: '10·MSE(inner) + 5·MSE(outer) + class-balanced cross-entropy(fgbg)',
   augmentation:
     'canonical nucleus scale + log-uniform scale jitter 0.67-1.5x (30%: 0.4-3x), 8 flips/rotations, gamma/contrast/offset/noise, 35%: simulated low-dynamic-range 16-bit camera (15-3000 counts signal, offset, shot + read noise)',

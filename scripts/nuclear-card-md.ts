@@ -10,6 +10,7 @@ export function renderCardMarkdown(card: ModelCard): string {
   const v = (card.validation ?? {}) as Rec;
   const i = card.input;
   const history = (Array.isArray(t.history) ? t.history : []) as Rec[];
+  const f = t.finetunedFrom as Rec | undefined;
   const lines = [
     `# ${card.name} v${card.version} — nuclear segmentation (fluorescence, 2D)`,
     '',
@@ -39,6 +40,15 @@ export function renderCardMarkdown(card: ModelCard): string {
     `- ${String(t.epochs ?? '–')} epochs, ${String(t.steps ?? '–')} steps of ${String(t.batchSize ?? '–')} crops of ${String(t.cropSize ?? '–')} px` +
       ` (${String(t.samples ?? '–')} samples) in ${String(t.seconds ?? '–')} s (${String(t.samplesPerSecond ?? '–')} samples/s)`,
     `- optimizer: ${String(t.optimizer ?? '–')}`,
+    ...(f
+      ? [
+          `- fine-tuned from ${String(f.model ?? '–')}, itself trained ${String(f.epochs ?? '–')} epochs, ` +
+            `${String(f.steps ?? '–')} steps of ${String(f.batchSize ?? '–')} crops of ${String(f.cropSize ?? '–')} px ` +
+            `(${String(f.samples ?? '–')} samples) in ${String(f.seconds ?? '–')} s (${String(f.optimizer ?? '–')}; ` +
+            `best epoch ${String(f.bestEpoch ?? '–')}); both runs together: ${String(t.totalSamples ?? '–')} samples ` +
+            `in ${String(t.totalSeconds ?? '–')} s; the table below is the fine-tune`,
+        ]
+      : []),
     `- loss: ${String(t.loss ?? '–')}`,
     `- augmentation: ${String(t.augmentation ?? '–')}`,
     '',
