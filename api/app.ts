@@ -9,6 +9,7 @@ import { ErrorBody, ERRORS, installErrorHandler } from './errors.js';
 import { installMetrics } from './metrics.js';
 import { compatRoutes } from './routes/compat.js';
 import { v1CatalogRoutes } from './routes/v1-catalog.js';
+import { v1ClusterRoutes } from './routes/v1-cluster.js';
 import { v1EventRoutes } from './routes/v1-events.js';
 import { v1JobRoutes } from './routes/v1-jobs.js';
 import { v1TokenRoutes } from './routes/v1-tokens.js';
@@ -73,6 +74,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   installAuth(app, services);
   await app.register(v1JobRoutes, { prefix: '/v1', services });
   await app.register(v1CatalogRoutes, { prefix: '/v1', services });
+  await app.register(v1ClusterRoutes, { prefix: '/v1', services });
   await app.register(v1EventRoutes, { prefix: '/v1', services });
   await app.register(trainingRoutes, { prefix: '/v1', services });
   await app.register(v1TokenRoutes, { prefix: '/v1', services });

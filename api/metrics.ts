@@ -1,25 +1,38 @@
+import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { readAutoscalerReport } from '../workers/autoscaler/decision-store.js';
+import { createKioskMetrics, trackAutoscaler, trackQueues } from '../workers/metrics/kiosk-metrics.js';
+import { metricsWithShared, readSharedMetrics } from '../workers/metrics/shared.js';
+import { bullConnection } from '../workers/queues/connection.js';
+import { TRAIN_QUEUE } from '../workers/training/queue.js';
 import type { KioskServices } from './services.js';
 
-const STATES = [
-  'waiting',
-  'active',
-  'delayed',
-  'prioritized',
-  'waiting-children',
-  'completed',
-  'failed',
-] as const;
-
 /**
- * Prometheus metrics at GET /metrics (text format), one registry per app: HTTP requests by route and
- * status, request durations, and the depth of each pipeline queue by state (read from BullMQ on scrape;
- * the autoscaler and the web Cluster page read these).
+ * Prometheus metrics at GET /metrics (text format), one registry per app, with the kiosk metrics of
+ * workers/metrics (docs/autoscaling.md):
+ * - HTTP requests by route and status, request durations, the API process's own Node metrics (`kiosk_api_*`);
+ * - `kiosk_queue_jobs{queue, state}`: depth of every pipeline queue and the `train` queue, read from BullMQ
+ *   at scrape time;
+ * - `kiosk_autoscaler_*`: desired/actual replicas, work and decisions per pool, as the autoscaler last
+ *   published them to Redis (wherever it runs; no samples when none runs);
+ * - the workers' stage, throughput, failure and inference metrics, added up over the workers that share
+ *   them through Redis (the local kiosk, KIOSK_METRICS_SHARE=redis; in a cluster Prometheus scrapes the
+ *   worker pods instead).
  */
 export function installMetrics(app: FastifyInstance, s: KioskServices): Registry {
   const register = new Registry();
   collectDefaultMetrics({ register, prefix: 'kiosk_api_' });
+  const onError = (err: unknown) => app.log.warn({ err }, 'metrics: a source could not be read');
+  const m = createKioskMetrics({ registry: register, onError });
+  const train = new Queue(TRAIN_QUEUE, {
+    connection: bullConnection(s.config.redisUrl),
+    prefix: s.config.prefix,
+  });
+  train.on('error', onError);
+  trackQueues(m, [...Object.values(s.queues), train]);
+  trackAutoscaler(m, async () => (await readAutoscalerReport(s.redis, s.config.prefix, 1)).state?.pools);
+  app.addHook('onClose', () => train.close());
   const requests = new Counter({
     name: 'kiosk_http_requests_total',
     help: 'HTTP requests by method, route and status code',
@@ -33,19 +46,6 @@ export function installMetrics(app: FastifyInstance, s: KioskServices): Registry
     buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
     registers: [register],
   });
-  new Gauge({
-    name: 'kiosk_queue_jobs',
-    help: 'Jobs in each pipeline queue by state',
-    labelNames: ['queue', 'state'] as const,
-    registers: [register],
-    async collect() {
-      this.reset();
-      for (const [name, q] of Object.entries(s.queues)) {
-        const counts = await q.getJobCounts(...STATES);
-        for (const state of STATES) this.set({ queue: name, state }, counts[state] ?? 0);
-      }
-    },
-  });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     requests.inc({ method: req.method, route, status: String(reply.statusCode) });
@@ -55,8 +55,12 @@ export function installMetrics(app: FastifyInstance, s: KioskServices): Registry
     '/metrics',
     { schema: { summary: 'Prometheus metrics', tags: ['catalog'], produces: ['text/plain'] } },
     async (_req, reply) => {
+      const shared = await readSharedMetrics(s.redis, s.config.prefix).catch((err: unknown) => {
+        onError(err);
+        return [];
+      });
       reply.header('content-type', register.contentType);
-      return register.metrics();
+      return metricsWithShared(register, shared);
     },
   );
   return register;

@@ -8,6 +8,7 @@ import { Queue } from 'bullmq';
 import { bullConnection } from '../queues/connection.js';
 import { kioskMetrics, recordScaleDecision, type KioskMetrics } from '../metrics/kiosk-metrics.js';
 import type { ScaledPool } from './config.js';
+import { publishedDecision, type DecisionPublisher, type PublishedDecision } from './decision-store.js';
 import type { ScaleDriver } from './drivers/driver.js';
 import {
   decideAll,
@@ -38,6 +39,8 @@ export interface AutoscalerOptions {
   readonly logHolds?: boolean;
   /** Close the driver on stop (the local driver then drains its workers). @default true */
   readonly closeDriverOnStop?: boolean;
+  /** Also publish every tick's decisions to Redis (for the API and the web Cluster page). @default - none */
+  readonly publisher?: DecisionPublisher;
 }
 
 export interface RunningAutoscaler {
@@ -70,21 +73,7 @@ export async function readCounts(queues: readonly Queue[]): Promise<Record<strin
 
 /** The JSON line logged for a decision: the decision plus the driver and the actual replicas. */
 export function decisionLine(d: ScaleDecision, driver: string, actual: number): string {
-  return JSON.stringify({
-    event: 'scale-decision',
-    time: new Date(d.atMs).toISOString(),
-    driver,
-    pool: d.pool,
-    action: d.action,
-    current: d.current,
-    desired: d.desired,
-    actual,
-    raw: d.raw,
-    readyWork: d.readyWork,
-    futureWork: d.futureWork,
-    counts: d.counts,
-    reasons: d.reasons,
-  });
+  return JSON.stringify({ event: 'scale-decision', ...publishedDecision(d, driver, actual) });
 }
 
 /** Starts the loop (first decision at once). */
@@ -115,10 +104,13 @@ export function runAutoscaler(o: AutoscalerOptions): RunningAutoscaler {
     for (const p of o.pools) current[p.pool] = await o.driver.replicas(p.pool);
     const r = decideAll(o.pools, counts, current, now(), histories);
     histories = r.histories;
+    const published: PublishedDecision[] = [];
     for (const d of r.decisions) {
       if (d.desired !== d.current) await o.driver.scale(d.pool, d.desired);
       const actual = await o.driver.actual(d.pool);
-      if (d.action !== 'hold' || (o.logHolds ?? true)) log(decisionLine(d, o.driver.name, actual));
+      const p = publishedDecision(d, o.driver.name, actual);
+      published.push(p);
+      if (d.action !== 'hold' || (o.logHolds ?? true)) log(JSON.stringify({ event: 'scale-decision', ...p }));
       recordScaleDecision(metrics, {
         pool: d.pool,
         desired: d.desired,
@@ -127,6 +119,16 @@ export function runAutoscaler(o: AutoscalerOptions): RunningAutoscaler {
         action: d.action,
       });
     }
+    // A Redis hiccup must not stop the scaling: logged, and the next tick publishes again.
+    await o.publisher?.decisions(published).catch((err: unknown) =>
+      log(
+        JSON.stringify({
+          event: 'autoscaler-error',
+          time: new Date(now()).toISOString(),
+          error: String(err),
+        }),
+      ),
+    );
     return r.decisions;
   }
 

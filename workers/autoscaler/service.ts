@@ -5,7 +5,9 @@
  * `kiosk start --role=autoscaler` in the cluster.
  */
 import { availableParallelism } from 'node:os';
+import type { Redis } from 'ioredis';
 import { kioskMetrics } from '../metrics/kiosk-metrics.js';
+import { connectRedis } from '../queues/connection.js';
 import { serveMetrics, type MetricsServer } from '../metrics/serve.js';
 import {
   configFromEnv,
@@ -16,24 +18,34 @@ import {
   type ScaledPool,
   type ScaleTiming,
 } from './config.js';
+import { DecisionPublisher } from './decision-store.js';
 import type { ScaleDriver } from './drivers/driver.js';
+import type { LocalDriverOptions, WorkerEvent } from './drivers/local.js';
 import { runAutoscaler, type RunningAutoscaler } from './loop.js';
 
 export type DriverName = 'local' | 'kubernetes';
 
+/** Queues each pool's workers consume (`workers/main.ts --pool gpu` also runs the training worker). */
+export const POOL_QUEUES = {
+  cpu: ['preprocess', 'postprocess'],
+  gpu: ['predict', 'train'],
+} as const;
+
 /**
- * Pools of the local kiosk when KIOSK_SCALE_CPU/GPU are not set: one CPU worker always up, more (up to half
- * the cores, at most 4) under load; one inference worker (it uses every core through the model runtime's
- * threads), restarted if it dies. `KIOSK_SCALE_GPU=predict=local:0..1` lets it scale to zero when idle.
+ * Pools of the local kiosk, for a pool whose KIOSK_SCALE_CPU/GPU is not set: one CPU worker always up, more
+ * (up to half the cores, at most 4) under load; one inference worker (it uses every core through the model
+ * runtime's threads, and also takes training jobs), restarted if it dies. `KIOSK_SCALE_GPU=predict,train=local:0..1`
+ * lets it scale to zero when idle.
  */
 export function localPools(
   cores = availableParallelism(),
   timing: ScaleTiming = DEFAULT_TIMING,
+  env: NodeJS.ProcessEnv = {},
 ): ScaledPool[] {
   const cpuMax = Math.max(1, Math.min(4, Math.floor(cores / 2)));
   return withPipelineUpstream([
-    parsePoolSpec('cpu', `preprocess,postprocess=local:1..${cpuMax}`, timing),
-    parsePoolSpec('gpu', 'predict=local:1..1', timing),
+    parsePoolSpec('cpu', env.KIOSK_SCALE_CPU || `${POOL_QUEUES.cpu.join(',')}=local:1..${cpuMax}`, timing),
+    parsePoolSpec('gpu', env.KIOSK_SCALE_GPU || `${POOL_QUEUES.gpu.join(',')}=local:1..1`, timing),
   ]);
 }
 
@@ -47,6 +59,10 @@ export interface AutoscalerServiceOptions {
   readonly metricsPort?: number;
   /** A driver built by the caller (tests); overrides `driver`. */
   readonly customDriver?: ScaleDriver;
+  /** Local driver: worker output and events (e.g. `kiosk start` prefixes lines and watches readiness). */
+  readonly local?: Pick<LocalDriverOptions, 'onOutput' | 'onEvent' | 'detached' | 'command'>;
+  /** Publish decisions and worker events to Redis for the API and the web Cluster page. @default true */
+  readonly publish?: boolean;
 }
 
 export interface AutoscalerService {
@@ -64,10 +80,11 @@ async function makeDriver(
   pools: readonly ScaledPool[],
   env: NodeJS.ProcessEnv,
   workerEnv: NodeJS.ProcessEnv | undefined,
+  local: Omit<LocalDriverOptions, 'env'>,
 ): Promise<ScaleDriver> {
   if (name === 'local') {
     const { LocalProcessDriver } = await import('./drivers/local.js');
-    return new LocalProcessDriver(workerEnv ? { env: workerEnv } : {});
+    return new LocalProcessDriver({ ...local, ...(workerEnv ? { env: workerEnv } : {}) });
   }
   const { KubernetesDriver, inClusterAppsApi, inClusterNamespace } = await import('./drivers/kubernetes.js');
   return new KubernetesDriver({
@@ -86,11 +103,47 @@ export async function startAutoscalerService(o: AutoscalerServiceOptions): Promi
     throw new Error(`KIOSK_SCALE_LOG must be all or changes; got ${JSON.stringify(env.KIOSK_SCALE_LOG)}`);
   let pools: ScaledPool[];
   let timing: ScaleTiming;
-  if (o.driver === 'local' && !env.KIOSK_SCALE_CPU && !env.KIOSK_SCALE_GPU) {
+  if (o.driver === 'local') {
     timing = timingFromEnv(env);
-    pools = localPools(availableParallelism(), timing);
+    pools = localPools(availableParallelism(), timing, env);
   } else ({ pools, timing } = configFromEnv(env));
-  const driver = o.customDriver ?? (await makeDriver(o.driver, pools, env, o.env));
+  const prefix = env.KIOSK_PREFIX ?? 'kiosk';
+  const log = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const redis: Redis | undefined = (o.publish ?? true) ? connectRedis(redisUrl) : undefined;
+  redis?.on('error', () => undefined); // reported by the failed publish (logged), retried by ioredis
+  const publisher = redis
+    ? new DecisionPublisher({
+        redis,
+        prefix,
+        driver: o.customDriver?.name ?? o.driver,
+        intervalMs: timing.intervalMs,
+        pools,
+      })
+    : undefined;
+  // A worker that dies is replaced at once, not at the next interval (crash loops are held back by the
+  // driver's back-off). `ref.loop` is set below, before any worker exists.
+  const ref: { loop?: RunningAutoscaler } = {};
+  let stopping = false;
+  const onEvent = (e: WorkerEvent) => {
+    o.local?.onEvent?.(e);
+    const { event, pool, pid, code, signal, unexpected, retryAtMs } = e;
+    void publisher
+      ?.event({
+        event,
+        pool,
+        ...(pid !== undefined ? { pid } : {}),
+        ...(code !== undefined ? { code } : {}),
+        ...(signal !== undefined ? { signal } : {}),
+        ...(unexpected ? { unexpected } : {}),
+        ...(retryAtMs !== undefined ? { retryAt: new Date(retryAtMs).toISOString() } : {}),
+      })
+      .catch(() => undefined);
+    if (event === 'worker-exit' && unexpected && !stopping) {
+      log(JSON.stringify({ event: 'worker-lost', time: new Date().toISOString(), pool, pid, code, signal }));
+      void ref.loop?.tick().catch(() => undefined);
+    }
+  };
+  const driver = o.customDriver ?? (await makeDriver(o.driver, pools, env, o.env, { ...o.local, onEvent }));
   const portText = o.metricsPort ?? env.KIOSK_METRICS_PORT;
   const metrics =
     portText === undefined || portText === ''
@@ -98,13 +151,15 @@ export async function startAutoscalerService(o: AutoscalerServiceOptions): Promi
       : await serveMetrics(kioskMetrics().registry, Number(portText));
   const loop = runAutoscaler({
     redisUrl,
-    prefix: env.KIOSK_PREFIX ?? 'kiosk',
+    prefix,
     pools,
     driver,
     intervalMs: timing.intervalMs,
-    ...(o.log ? { log: o.log } : {}),
+    log,
     logHolds: env.KIOSK_SCALE_LOG !== 'changes',
+    ...(publisher ? { publisher } : {}),
   });
+  ref.loop = loop;
   return {
     pools,
     timing,
@@ -112,8 +167,10 @@ export async function startAutoscalerService(o: AutoscalerServiceOptions): Promi
     loop,
     ...(metrics ? { metrics } : {}),
     async stop() {
+      stopping = true;
       await loop.stop();
       await metrics?.close();
+      redis?.disconnect();
     },
   };
 }

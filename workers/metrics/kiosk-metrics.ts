@@ -11,9 +11,9 @@
  * | `kiosk_stage_jobs_total` | counter | stage, outcome | same (throughput = rate of outcome="completed") |
  * | `kiosk_inference_seconds` | histogram | model | `observeInference` (one model call) |
  * | `kiosk_inference_batch_tiles` | histogram | model | `observeInference` (tiles in that call) |
- * | `kiosk_autoscaler_replicas` | gauge | pool, kind=desired/actual | `recordScaleDecision` |
- * | `kiosk_autoscaler_decisions_total` | counter | pool, action | `recordScaleDecision` |
- * | `kiosk_autoscaler_work` | gauge | pool | `recordScaleDecision` (jobs the policy counted) |
+ * | `kiosk_autoscaler_replicas` | gauge | pool, kind=desired/actual | `recordScaleDecision` or `trackAutoscaler` |
+ * | `kiosk_autoscaler_decisions_total` | counter | pool, action | `recordScaleDecision` or `trackAutoscaler` |
+ * | `kiosk_autoscaler_work` | gauge | pool | same (jobs the policy counted) |
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -62,8 +62,21 @@ export interface KioskMetrics {
   readonly sources: {
     queues: CountSource[];
     statuses: (() => Promise<Record<string, number>>)[];
+    autoscaler: (() => Promise<AutoscalerPools | undefined>)[];
   };
 }
+
+/**
+ * An autoscaler's last state per pool as another process reads it (e.g. the API from Redis, see
+ * workers/autoscaler/decision-store.ts): replicas, work counted and decisions so far by action.
+ */
+export type AutoscalerPools = readonly {
+  readonly pool: string;
+  readonly desired: number;
+  readonly actual: number;
+  readonly work: number;
+  readonly decisions: Readonly<Record<'up' | 'down' | 'hold', number>>;
+}[];
 
 export interface KioskMetricsOptions {
   /** Registry to register on. @default - a new Registry */
@@ -82,7 +95,24 @@ export function createKioskMetrics(o: KioskMetricsOptions = {}): KioskMetrics {
   if (o.defaultLabels) registry.setDefaultLabels(o.defaultLabels);
   if (o.defaultMetrics) collectDefaultMetrics({ register: registry });
   const onError = o.onError ?? (() => undefined);
-  const sources: KioskMetrics['sources'] = { queues: [], statuses: [] };
+  const sources: KioskMetrics['sources'] = { queues: [], statuses: [], autoscaler: [] };
+  // Autoscaler state read at scrape time (only where trackAutoscaler was called; the autoscaler's own
+  // process sets these metrics directly through recordScaleDecision). One read per scrape, shared by the
+  // three metrics.
+  let autoscalerRead: Promise<AutoscalerPools> | undefined;
+  const readAutoscaler = (): Promise<AutoscalerPools> => {
+    autoscalerRead ??= Promise.all(
+      sources.autoscaler.map((read) =>
+        read().catch((err: unknown) => {
+          onError(err);
+          return undefined;
+        }),
+      ),
+    )
+      .then((all) => all.flatMap((pools) => pools ?? []))
+      .finally(() => setImmediate(() => (autoscalerRead = undefined)));
+    return autoscalerRead;
+  };
   const registers = [registry];
 
   const queueJobs = new Gauge({
@@ -155,18 +185,37 @@ export function createKioskMetrics(o: KioskMetricsOptions = {}): KioskMetrics {
       help: 'Worker replicas per pool: desired (the policy) and actual (the driver) at the last decision',
       labelNames: ['pool', 'kind'] as const,
       registers,
+      async collect() {
+        if (sources.autoscaler.length === 0) return;
+        this.reset();
+        for (const p of await readAutoscaler()) {
+          this.set({ pool: p.pool, kind: 'desired' }, p.desired);
+          this.set({ pool: p.pool, kind: 'actual' }, p.actual);
+        }
+      },
     }),
     autoscalerDecisions: new Counter({
       name: 'kiosk_autoscaler_decisions_total',
       help: 'Autoscaler decisions per pool by action (up / down / hold)',
       labelNames: ['pool', 'action'] as const,
       registers,
+      async collect() {
+        if (sources.autoscaler.length === 0) return;
+        this.reset();
+        for (const p of await readAutoscaler())
+          for (const [action, n] of Object.entries(p.decisions)) this.inc({ pool: p.pool, action }, n);
+      },
     }),
     autoscalerWork: new Gauge({
       name: 'kiosk_autoscaler_work',
       help: 'Jobs the autoscaler policy counted as work for a pool at the last decision',
       labelNames: ['pool'] as const,
       registers,
+      async collect() {
+        if (sources.autoscaler.length === 0) return;
+        this.reset();
+        for (const p of await readAutoscaler()) this.set({ pool: p.pool }, p.work);
+      },
     }),
   };
 }
@@ -190,6 +239,15 @@ export function trackQueues(m: KioskMetrics, queues: readonly CountSource[]): vo
 /** Reports user job counts by status (e.g. from the job records) on `kiosk_jobs` at every scrape. */
 export function trackJobStatuses(m: KioskMetrics, read: () => Promise<Record<string, number>>): void {
   m.sources.statuses.push(read);
+}
+
+/**
+ * Reports an autoscaler that runs elsewhere (its state read at every scrape, e.g. from Redis) on
+ * `kiosk_autoscaler_replicas`, `kiosk_autoscaler_work` and `kiosk_autoscaler_decisions_total`. Nothing
+ * read (no autoscaler running): the three metrics have no samples.
+ */
+export function trackAutoscaler(m: KioskMetrics, read: () => Promise<AutoscalerPools | undefined>): void {
+  m.sources.autoscaler.push(read);
 }
 
 /** Records one ended stage job. `seconds` < 0 or NaN is ignored for the histogram (the count still goes up). */

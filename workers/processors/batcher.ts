@@ -1,3 +1,4 @@
+import { kioskMetrics, observeInference, type KioskMetrics } from '../metrics/kiosk-metrics.js';
 import type { HeadMaps, ModelRunner } from '../model/runners.js';
 
 interface Request {
@@ -35,9 +36,14 @@ export class TileBatcher {
   private readonly pending: Request[] = [];
   private running = false;
 
+  /**
+   * @param metrics where each model call's time and tiles go (`kiosk_inference_seconds`,
+   *   `kiosk_inference_batch_tiles`). @default - this process's kioskMetrics()
+   */
   constructor(
     private readonly model: ModelRunner,
     readonly maxTiles: number,
+    private readonly metrics: KioskMetrics = kioskMetrics(),
   ) {
     if (!Number.isInteger(maxTiles) || maxTiles < 1)
       throw new RangeError(`'maxTiles' (${maxTiles}) must be an integer >= 1`);
@@ -116,7 +122,9 @@ export class TileBatcher {
     this.stats.largestBatch = Math.max(this.stats.largestBatch, tiles);
     if (group.length > 1) this.stats.mixedRuns++;
     try {
+      const started = performance.now();
       const maps = await this.model.predict(input, tiles, h, w, c);
+      observeInference(this.metrics, this.model.name, (performance.now() - started) / 1000, tiles);
       let at = 0;
       for (const r of group) {
         const lo = at * h * w;

@@ -59,6 +59,13 @@ export interface LocalDriverOptions {
   readonly backoff?: { readonly minUptimeMs: number; readonly maxBackoffMs: number };
   /** Added to every worker's environment (over this process's). @default - none */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Start each worker in its own process group, so a terminal's Ctrl-C reaches only this process, which then
+   * drains the workers with one SIGTERM each. Without it the workers would get the Ctrl-C themselves and
+   * then the driver's SIGTERM — a second signal, which returns their running jobs to the queue instead of
+   * finishing them. @default true
+   */
+  readonly detached?: boolean;
 }
 
 interface WorkerProcess {
@@ -118,6 +125,7 @@ export class LocalProcessDriver implements ScaleDriver {
       cwd: c.cwd,
       env: { ...process.env, ...this.o.env, ...c.env },
       stdio: piped ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
+      detached: this.o.detached ?? true,
     });
     if (piped) {
       for (const stream of [child.stdout, child.stderr]) {
