@@ -360,6 +360,7 @@ describe('fine-tuning nuclear through the API (kiosk train --host), then segment
       expect(v2.card).toMatchObject({
         name: 'nuclear',
         version: 2,
+        lab: 'default', // the training's lab: the registry lists it for that lab only
         parentModel: { name: 'nuclear', version: 1 },
         training: {
           data: { trainPairs: 3, valPairs: 1, micronsPerPixel: 0.5 },
@@ -457,6 +458,7 @@ describe('fine-tuning nuclear through the API (kiosk train --host), then segment
       expect(card).toMatchObject({
         name: 'custom',
         version: 1,
+        lab: 'default',
         parentModel: null,
         network: { depth: 4, baseFilters: 16 },
       });

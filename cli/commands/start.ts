@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,8 +35,14 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Where a running local kiosk notes the URL of the Redis it started (`kiosk token` finds it there).
+ * Removed when the kiosk stops.
+ */
+export const REDIS_URL_FILE = 'redis.url';
+
 /** Starts redis-server (AOF on) in `dir`; resolves once it answers PING. Rejects with the install command if missing. */
-async function startRedis(dir: string): Promise<{ url: string; proc: ChildProcess }> {
+export async function startRedis(dir: string): Promise<{ url: string; proc: ChildProcess }> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const proc = spawn(
@@ -199,6 +205,7 @@ export const command: Command = {
     else {
       redis = await startRedis(join(kioskDir, 'redis'));
       process.stderr.write(`redis-server on ${redis.url} (data in ${join(kioskDir, 'redis')})\n`);
+      writeFileSync(join(kioskDir, REDIS_URL_FILE), `${redis.url}\n`); // for `kiosk token`
     }
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -214,6 +221,7 @@ export const command: Command = {
       for (const c of children) if (c.exitCode === null) c.kill(force ? 'SIGKILL' : 'SIGTERM');
       await Promise.all(children.map(exited));
       if (redis.proc && redis.proc.exitCode === null) {
+        rmSync(join(kioskDir, REDIS_URL_FILE), { force: true });
         redis.proc.kill('SIGTERM'); // redis-server saves its AOF and exits
         await exited(redis.proc);
       }

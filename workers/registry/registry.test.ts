@@ -73,6 +73,45 @@ describe('ModelRegistry', () => {
     );
   });
 
+  it("shows a lab's trained models to that lab only; shipped, code and lab-less bucket models to all", async () => {
+    const { storage, registry } = await setup();
+    const put = (key: string, card: object) => storage.put(key, Buffer.from(JSON.stringify(card)));
+    await put('models/mine/3/card.json', { name: 'mine', version: 3, lab: 'lab-a' });
+    await put('models/nuclear/3/card.json', { name: 'nuclear', version: 3, lab: 'lab-a' });
+    // lab B's version 2 of the shipped model shadows it for lab B only
+    await put('models/nuclear/2/card.json', { name: 'nuclear', version: 2, lab: 'lab-b', tuned: true });
+    await put('models/shared/1/card.json', { name: 'shared', version: 1 });
+    expect(await registry.catalog('lab-a')).toEqual({
+      mine: ['3'],
+      nuclear: ['1', '2', '3'],
+      shared: ['1'],
+      trivial: ['1'],
+    });
+    expect(await registry.catalog('lab-b')).toEqual({ nuclear: ['1', '2'], shared: ['1'], trivial: ['1'] });
+    expect(await registry.catalog('lab-c')).toEqual({ nuclear: ['1', '2'], shared: ['1'], trivial: ['1'] });
+    expect((await registry.resolve('nuclear', '2', 'lab-b')).card.tuned).toBe(true);
+    expect((await registry.resolve('nuclear', '2', 'lab-a')).source).toBe('builtin');
+    expect((await registry.resolve('nuclear', undefined, 'lab-b')).version).toBe('2');
+    expect((await registry.resolve('nuclear', undefined, 'lab-a')).version).toBe('3');
+    await expect(registry.resolve('mine', undefined, 'lab-b')).rejects.toMatchObject({
+      code: 'unknown-model',
+      message: 'unknown model "mine"; available: nuclear, shared, trivial',
+    });
+    await expect(registry.resolve('nuclear', '3', 'lab-b')).rejects.toThrow(
+      'model nuclear has no version "3"; available: 1, 2',
+    );
+    // without a lab (workers, version numbering) every model is seen
+    expect((await registry.resolve('mine')).lab).toBe('lab-a');
+    expect((await registry.list()).map((m) => `${m.name}@${m.version}`)).toEqual([
+      'mine@3',
+      'nuclear@1',
+      'nuclear@2',
+      'nuclear@3',
+      'shared@1',
+      'trivial@1',
+    ]);
+  });
+
   it('loads a runner once per version and shares it', async () => {
     const { registry, runner } = await setup();
     const m = await registry.resolve('trivial', '1');
