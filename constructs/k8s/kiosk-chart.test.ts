@@ -87,6 +87,20 @@ describe('KioskChart', () => {
     });
   });
 
+  it('runs every kiosk container in cloud mode with token authentication (KIOSK_MODE, KIOSK_AUTH)', () => {
+    for (const props of [gkeProps, eksProps]) {
+      const kiosk = synth(props)
+        .filter((o) => ['Deployment', 'Job'].includes(o.kind))
+        .flatMap((o) => podOf(o as never).containers)
+        .filter((c: { env?: { name: string }[] }) => c.env?.some((e) => e.name === 'KIOSK_ROLE'));
+      expect(kiosk).toHaveLength(5); // api, cpu-worker, gpu-worker, autoscaler, trainer
+      for (const c of kiosk as { env: { name: string; value?: string }[] }[]) {
+        expect(c.env).toContainEqual({ name: 'KIOSK_MODE', value: 'cloud' });
+        expect(c.env).toContainEqual({ name: 'KIOSK_AUTH', value: 'tokens' });
+      }
+    }
+  });
+
   it('puts GPU workers on the GPU pool: nvidia.com/gpu limit (a number, not null), toleration, node selector', () => {
     const pod = podOf(find(synth({ ...gkeProps, gpusPerWorker: 2 }), 'Deployment', 'kiosk-gpu-worker'));
     expect(pod.containers[0].resources.limits['nvidia.com/gpu']).toBe(2);

@@ -124,6 +124,9 @@ export class KioskChart extends Chart {
       { name: 'KIOSK_STORAGE', value: provider === 'gke' ? 'gcs' : 's3' },
       { name: 'KIOSK_BUCKET', value: props.bucketName },
       { name: 'KIOSK_REGION', value: props.region },
+      // Cloud mode: the API requires per-lab tokens (api/auth.ts) and refuses to start with KIOSK_AUTH=off.
+      { name: 'KIOSK_MODE', value: 'cloud' },
+      { name: 'KIOSK_AUTH', value: 'tokens' },
       ...(provider === 'eks' ? [{ name: 'AWS_REGION', value: props.region }] : []),
     ];
     const optIn = { [REDIS_CLIENT_LABEL]: 'true', [HTTPS_EGRESS_LABEL]: 'true' };
