@@ -1,33 +1,66 @@
 /**
  * A worker process: `node --import tsx workers/main.ts --pool cpu|gpu`.
  * cpu: preprocess + postprocess (and batch packing); gpu: predict (model inference, tiles batched across
- * jobs). Configuration from the environment (see api/config.ts; REDIS_URL required). Prints
- * `worker <pool> ready` when it takes jobs. SIGTERM/SIGINT: stop taking jobs, finish the running ones, exit;
- * a second signal returns running jobs to the queue at once (another worker picks them up).
+ * jobs) and the `train` queue (one training job at a time, trained in a child process; KIOSK_GPU_TRAIN=0
+ * leaves training to separate `kiosk start --role trainer` processes). Configuration from the environment
+ * (see api/config.ts; REDIS_URL required). Prints `worker <pool> ready` when it takes jobs.
+ * SIGTERM/SIGINT (also during start-up): stop taking jobs, finish the running ones, exit — a running training
+ * job goes back to the queue at once and resumes from its checkpoint; a second signal returns running jobs
+ * to the queue at once (another worker picks them up).
+ *
+ * Metrics (workers/metrics): stage durations and jobs by outcome for every stage job, model time and batch
+ * size for every model call. KIOSK_METRICS_PORT serves them on GET /metrics (0: any free port, printed);
+ * KIOSK_METRICS_SHARE=redis writes them to Redis every 5 s for the API's /metrics to add up (the local
+ * kiosk, whose workers come and go on no fixed port).
  * KIOSK_TRIVIAL_MODEL=1 serves the trivial threshold model with the trivial stages (tests/benchmarks only).
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../api/config.js';
-import { createServices } from '../api/services.js';
+import { createServices, type KioskServices } from '../api/services.js';
+import { instrumentWorker, kioskMetrics } from './metrics/index.js';
+import { serveMetrics, type MetricsServer } from './metrics/serve.js';
+import { shareMetrics, type SharedMetrics } from './metrics/shared.js';
 import type { TileBatcher } from './processors/batcher.js';
 import type { WorkerContext } from './processors/context.js';
 import { pipelineStages } from './processors/pipeline-stages.js';
-import { startPool } from './processors/pool.js';
+import { startPool, type RunningPool } from './processors/pool.js';
 import { trivialModels, trivialStages } from './processors/trivial-stages.js';
 import { bullConnection } from './queues/connection.js';
 import type { Pool } from './queues/names.js';
+import { startTrainingWorkerFor } from './training/services.js';
+import { trainingWorkerEnv, type RunningTrainingWorker } from './training/worker.js';
 
 export async function runWorker(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { pool: { type: 'string' } }, strict: true });
   const pool = values.pool as Pool;
   if (pool !== 'cpu' && pool !== 'gpu')
     throw new Error(`--pool must be cpu or gpu; got ${JSON.stringify(values.pool)}`);
+  const share = process.env.KIOSK_METRICS_SHARE;
+  if (share !== undefined && share !== '' && share !== 'redis')
+    throw new Error(`KIOSK_METRICS_SHARE must be redis or unset; got ${JSON.stringify(share)}`);
+  const log = (msg: string) => process.stderr.write(`worker ${pool}: ${msg}\n`);
+
+  // The signal handlers go in before anything is awaited: a SIGTERM during start-up (the autoscaler
+  // scaling down a worker still loading) must stop it cleanly, never find the default action (kill).
+  let signals = 0;
+  const on: { shutdown?: (force: boolean) => void } = {};
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) log(`${signal}: finishing running jobs`);
+    else log(`${signal} again: returning running jobs to the queue`);
+    if (on.shutdown) on.shutdown(signals > 1);
+    else if (signals > 1) process.exit(1); // still starting: nothing runs yet
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  log(`starting (pid ${process.pid})`);
+
   const config = loadConfig();
   const trivial = process.env.KIOSK_TRIVIAL_MODEL === '1';
-  const services = await createServices(config, {
+  const services: KioskServices = await createServices(config, {
     ...(trivial ? { customModels: trivialModels() } : {}),
   });
-  const log = (msg: string) => process.stderr.write(`worker ${pool}: ${msg}\n`);
+  const metrics = kioskMetrics();
   const context: WorkerContext = {
     storage: services.storage,
     records: services.records,
@@ -39,31 +72,64 @@ export async function runWorker(argv: string[]): Promise<void> {
     batchers: new Map<string, TileBatcher>(),
     log,
   };
-  const running = startPool({
+  const running: RunningPool = startPool({
     pool,
     connection: bullConnection(config.redisUrl),
     prefix: config.prefix,
     context,
     concurrency: pool === 'gpu' ? config.predictConcurrency : config.cpuConcurrency,
   });
-  await Promise.all(running.workers.map((w) => w.waitUntilReady()));
-  process.stdout.write(`worker ${pool} ready\n`);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      log(`${signal} again: returning running jobs to the queue`);
-      void running.close(true).then(() => process.exit(1));
+  for (const w of running.workers) instrumentWorker(metrics, w);
+  const trainer: RunningTrainingWorker | undefined =
+    pool === 'gpu' && process.env.KIOSK_GPU_TRAIN !== '0'
+      ? startTrainingWorkerFor(services, { ...trainingWorkerEnv(), log })
+      : undefined;
+  if (trainer) instrumentWorker(metrics, trainer.worker);
+
+  let server: MetricsServer | undefined;
+  let shared: SharedMetrics | undefined;
+  let stopped: Promise<void> | undefined;
+  on.shutdown = (force) => {
+    // Training is long: its job goes back to the queue at once and resumes from its checkpoint.
+    const closing = Promise.all([running.close(force), trainer?.close(true)]);
+    if (force) {
+      void closing.finally(() => process.exit(1));
       return;
     }
-    stopping = true;
-    log(`${signal}: finishing running jobs`);
-    void running
-      .close()
+    stopped ??= closing
+      .then(() => shared?.stop())
+      .then(() => server?.close())
       .then(() => services.close())
-      .then(() => process.exit(0));
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log(`stopping: ${String(err)}`);
+          process.exit(1);
+        },
+      );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  if (signals > 0) {
+    on.shutdown(signals > 1); // a signal came while the services were being made
+    return;
+  }
+
+  const port = process.env.KIOSK_METRICS_PORT;
+  if (port !== undefined && port !== '') {
+    server = await serveMetrics(metrics.registry, Number(port));
+    log(`metrics on :${server.port}/metrics`);
+  }
+  if (share === 'redis' && signals === 0)
+    shared = shareMetrics({
+      redis: services.redis,
+      prefix: config.prefix,
+      registry: metrics.registry,
+      onError: (err) => log(`sharing metrics: ${String(err)}`),
+    });
+
+  await Promise.all(
+    [...running.workers, ...(trainer ? [trainer.worker] : [])].map((w) => w.waitUntilReady()),
+  );
+  if (signals === 0) process.stdout.write(`worker ${pool} ready\n`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -28,4 +28,16 @@ describe('kiosk start --role (one process per pod in the cluster)', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr + r.stdout).toMatch(/REDIS_URL/);
   });
+
+  it("checks the local kiosk's worker ranges before starting anything", () => {
+    const flag = kiosk(['start', '--gpu-workers', '2..1']);
+    expect(flag.status).toBe(2);
+    expect(flag.stderr).toMatch(
+      /--gpu-workers must be MAX or MIN\.\.MAX with 1 <= MAX and MIN <= MAX \(e\.g\. 4 or 0\.\.2\); got "2\.\.1"/,
+    );
+    const env = kiosk(['start'], { KIOSK_CPU_WORKERS: 'many' });
+    expect(env.status).toBe(2);
+    expect(env.stderr).toMatch(/KIOSK_CPU_WORKERS must be MAX or MIN\.\.MAX .*; got "many"/);
+    expect(kiosk(['start', '--cpu-workers', '0']).stderr).toMatch(/--cpu-workers must be .*; got "0"/);
+  });
 });

@@ -1,28 +1,58 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureWebBuilt } from '../../web/build.js';
 import { UsageError, type Command } from '../command.js';
+import { startLocalWorkers, type LocalWorkers } from './start-workers.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-const usage = `Usage: kiosk start [--port N] [--host H]
+const defaultCpuMax = () => Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
+
+const usage = `Usage: kiosk start [--port N] [--host H] [--cpu-workers [MIN..]MAX] [--gpu-workers [MIN..]MAX]
        kiosk start --role api|cpu-worker|gpu-worker|trainer|autoscaler
 
 With --role, runs just that one process in the foreground (how the cluster's pods start; REDIS_URL and
 KIOSK_BUCKET come from the environment). Without it:
 
-Starts the local kiosk on this machine: the API with the web UI, one CPU worker, one inference
-worker and one training worker, each its own process, and prints the URL. Ctrl-C stops it cleanly:
-running jobs finish (a second Ctrl-C returns them to the queue), then Redis saves and stops.
+Starts the local kiosk on this machine: the API with the web UI as one process, and the autoscaler, which
+starts and stops worker processes as the queues fill and empty (docs/autoscaling.md):
+  cpu workers        preprocess + postprocess; default 1..min(4, cores/2) (now 1..${defaultCpuMax()})
+  inference workers  model inference + training; default 1..1 (0..1: none while idle, one starts for work)
+A worker that dies is replaced at once. The URL is printed when the API and the first workers are ready.
+Ctrl-C stops it cleanly: running jobs finish (a second Ctrl-C returns them to the queue), then the
+autoscaler stops, then Redis saves and stops. Decisions: GET /v1/autoscaler/decisions, the web Cluster page.
+
+Options:
+  --cpu-workers [MIN..]MAX   CPU worker processes (MAX alone: MIN 1)       env KIOSK_CPU_WORKERS
+  --gpu-workers [MIN..]MAX   inference worker processes (MAX alone: MIN 1) env KIOSK_GPU_WORKERS
 
 Environment:
   PORT            API port (default 8080)          HOST   API address (default 127.0.0.1)
   REDIS_URL       use this Redis; default: start redis-server with AOF persistence under .kiosk/redis
-  KIOSK_BUCKET    bucket (default .kiosk/bucket); see api/config.ts for every setting`;
+  KIOSK_BUCKET    bucket (default .kiosk/bucket); see api/config.ts for every setting
+  KIOSK_SCALE_INTERVAL_S, KIOSK_SCALE_IDLE_GRACE_S, KIOSK_SCALE_DOWN_WINDOW_S
+                  autoscaler timing (default here 2 s, 120 s, 60 s)`;
+
+/** `[MIN..]MAX` of a pool's worker processes; MAX alone keeps `defaultMin`. */
+export function parseWorkerRange(
+  what: string,
+  text: string,
+  defaultMin: number,
+): { min: number; max: number } {
+  const m = /^\s*(?:(\d+)\s*\.\.\s*)?(\d+)\s*$/.exec(text);
+  const min = m?.[1] !== undefined ? Number(m[1]) : Math.min(defaultMin, Number(m?.[2] ?? 0));
+  const max = Number(m?.[2]);
+  if (!m || max < 1 || min > max)
+    throw new UsageError(
+      `${what} must be MAX or MIN..MAX with 1 <= MAX and MIN <= MAX (e.g. 4 or 0..2); got ${JSON.stringify(text)}`,
+    );
+  return { min, max };
+}
 
 function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -189,7 +219,13 @@ export const command: Command = {
     try {
       ({ values } = parseArgs({
         args,
-        options: { port: { type: 'string' }, host: { type: 'string' }, role: { type: 'string' } },
+        options: {
+          port: { type: 'string' },
+          host: { type: 'string' },
+          role: { type: 'string' },
+          'cpu-workers': { type: 'string' },
+          'gpu-workers': { type: 'string' },
+        },
         strict: true,
       }));
     } catch (err) {
@@ -199,6 +235,17 @@ export const command: Command = {
     const port = values.port ?? process.env.PORT ?? '8080';
     if (!/^\d{1,5}$/.test(port) || Number(port) > 65535)
       throw new UsageError(`--port must be 0-65535; got '${port}'`);
+    const scale: NodeJS.ProcessEnv = {};
+    for (const [pool, flag, name, queues] of [
+      ['cpu', 'cpu-workers', 'KIOSK_CPU_WORKERS', 'preprocess,postprocess'],
+      ['gpu', 'gpu-workers', 'KIOSK_GPU_WORKERS', 'predict,train'],
+    ] as const) {
+      const text = values[flag] ?? process.env[name];
+      if (text === undefined || text === '') continue;
+      const r = parseWorkerRange(values[flag] !== undefined ? `--${flag}` : name, text, 1);
+      scale[`KIOSK_SCALE_${pool.toUpperCase()}`] = `${queues}=local:${r.min}..${r.max}`;
+    }
+    const launchedAt = performance.now();
     const kioskDir = resolve('.kiosk');
     let redis: { url: string; proc?: ChildProcess };
     if (process.env.REDIS_URL) redis = { url: process.env.REDIS_URL };
@@ -215,11 +262,19 @@ export const command: Command = {
       KIOSK_BUCKET: process.env.KIOSK_BUCKET ?? join(kioskDir, 'bucket'),
       KIOSK_MODEL_CACHE: process.env.KIOSK_MODEL_CACHE ?? join(kioskDir, 'model-cache'),
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      KIOSK_SCALE_INTERVAL_S: process.env.KIOSK_SCALE_INTERVAL_S || '2',
+      // Workers come and go on no fixed port: they share their metrics through Redis, the API adds them up.
+      KIOSK_METRICS_SHARE: 'redis',
+      ...scale,
     };
-    const children: ChildProcess[] = [];
+    delete env.KIOSK_METRICS_PORT; // several workers would race for one port
+    let api: ChildProcess | undefined;
+    let workers: LocalWorkers | undefined;
     const stopAll = async (force: boolean) => {
-      for (const c of children) if (c.exitCode === null) c.kill(force ? 'SIGKILL' : 'SIGTERM');
-      await Promise.all(children.map(exited));
+      if (api && api.exitCode === null) api.kill(force ? 'SIGKILL' : 'SIGTERM');
+      if (force) workers?.signal('SIGKILL');
+      // Stop = drain: the autoscaler stops deciding, every worker finishes its running jobs and exits.
+      await Promise.all([workers?.stop(), api && exited(api)]);
       if (redis.proc && redis.proc.exitCode === null) {
         rmSync(join(kioskDir, REDIS_URL_FILE), { force: true });
         redis.proc.kill('SIGTERM'); // redis-server saves its AOF and exits
@@ -231,23 +286,29 @@ export const command: Command = {
       await ensureWebBuilt().catch((e: unknown) =>
         process.stderr.write(`web UI not rebuilt: ${e instanceof Error ? e.message : String(e)}\n`),
       );
-      const api = spawnService('api', 'api/server.ts', [], env);
-      children.push(api);
-      const cpu = spawnService('cpu-worker', 'workers/main.ts', ['--pool', 'cpu'], env);
-      const gpu = spawnService('inference-worker', 'workers/main.ts', ['--pool', 'gpu'], env);
-      const train = spawnService('training-worker', 'workers/training/main.ts', [], env);
-      children.push(cpu, gpu, train);
-      const [url] = await Promise.all([
-        waitForLine(api, /api listening on (\S+)/, 'the API', 120_000),
-        waitForLine(cpu, /worker cpu ready/, 'the CPU worker', 120_000),
-        waitForLine(gpu, /worker gpu ready/, 'the inference worker', 120_000),
-        waitForLine(train, /worker train ready/, 'the training worker', 120_000),
-      ]);
-      process.stdout.write(`\ncellkiosk is running at ${url}  (API docs: ${url}/docs; Ctrl-C to stop)\n`);
+      api = spawnService('api', 'api/server.ts', [], env);
+      const apiUp = waitForLine(api, /api listening on (\S+)/, 'the API', 120_000);
+      apiUp.catch(() => undefined); // awaited below; a failure must not be unhandled meanwhile
+      workers = await startLocalWorkers({ env, repoRoot, cwd: process.cwd() });
+      const [url, ready] = await Promise.all([apiUp, workers.ready(120_000)]);
+      const secs = ((performance.now() - launchedAt) / 1000).toFixed(1);
+      const pools = workers.service.pools
+        .map((p) => `${p.pool === 'gpu' ? 'inference' : p.pool} ${p.min}..${p.max}`)
+        .join(', ');
+      const started = ready
+        .map((w) => `${w.pool === 'gpu' ? 'inference' : w.pool} ${w.seconds.toFixed(1)} s`)
+        .join(', ');
+      process.stdout.write(
+        `\ncellkiosk is running at ${url}  (API docs: ${url}/docs; Ctrl-C to stop)\n` +
+          `  ready in ${secs} s${started ? ` (worker start-up: ${started})` : ''}; ` +
+          `autoscaled workers: ${pools}; decisions: ${url}/v1/autoscaler/decisions\n`,
+      );
     } catch (err) {
       await stopAll(true);
       throw err;
     }
+    const apiProc = api;
+    const local = workers;
     return new Promise<number>((res) => {
       let signals = 0;
       const onSignal = (sig: NodeJS.Signals) => {
@@ -258,22 +319,22 @@ export const command: Command = {
           );
           void stopAll(false).then(() => res(0));
         } else {
-          for (const c of children) if (c.exitCode === null) c.kill('SIGINT'); // workers: second signal = return jobs now
+          local.signal('SIGINT'); // workers: second signal = return jobs now
+          if (apiProc.exitCode === null) apiProc.kill('SIGINT');
         }
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      for (const c of children) {
-        c.once('exit', (code, signal) => {
-          if (signals === 0) {
-            process.stderr.write(
-              `a kiosk process exited unexpectedly (code ${code}, signal ${signal}); stopping the rest\n`,
-            );
-            signals = 1;
-            void stopAll(false).then(() => res(1));
-          }
-        });
-      }
+      // Workers are the autoscaler's: one that dies is replaced. The API is not: without it the kiosk stops.
+      apiProc.once('exit', (code, signal) => {
+        if (signals === 0) {
+          process.stderr.write(
+            `the API exited unexpectedly (code ${code}, signal ${signal}); stopping the rest\n`,
+          );
+          signals = 1;
+          void stopAll(false).then(() => res(1));
+        }
+      });
     });
   },
 };
