@@ -1,6 +1,7 @@
 /**
- * Cluster: queue depth per queue, workers per pool, throughput, and the autoscaler's recent decisions, read
- * from GET /metrics (Prometheus text, every 5 s) and GET /v1/autoscaler/decisions when the kiosk has it.
+ * Cluster: queue depth per queue, workers per pool, throughput, and the autoscaler's recent decisions with
+ * their inputs, read from GET /metrics (Prometheus text, every 5 s) and GET /v1/autoscaler/decisions (what
+ * the autoscaler published: replicas per pool, decisions, worker process events).
  * Anything the kiosk does not report is shown as "not available", never guessed.
  */
 import { getJson } from '../api.js';
@@ -11,7 +12,9 @@ import type { Page } from '../main.js';
 const STATES = ['waiting', 'prioritized', 'delayed', 'waiting-children', 'active', 'completed', 'failed'];
 const POLL_MS = 5000;
 
-/** One decision as the autoscaler logs it (workers/autoscaler/loop.ts decisionLine). */
+type Counts = Readonly<Record<string, number | undefined>>;
+
+/** One decision as the autoscaler publishes it (workers/autoscaler/decision-store.ts PublishedDecision). */
 interface Decision {
   readonly time: string;
   readonly pool: string;
@@ -20,8 +23,46 @@ interface Decision {
   readonly desired: number;
   readonly actual?: number;
   readonly readyWork?: number;
+  readonly futureWork?: number;
+  readonly counts?: Readonly<Record<string, Counts>>;
   readonly reasons?: readonly string[];
 }
+
+interface PoolReport {
+  readonly pool: string;
+  readonly min: number;
+  readonly max: number;
+  readonly desired: number;
+  readonly actual: number;
+  readonly work: number;
+  readonly queues: readonly string[];
+  readonly last: Decision;
+}
+
+interface WorkerEvent {
+  readonly time: string;
+  readonly event: string;
+  readonly pool: string;
+  readonly pid?: number;
+  readonly code?: number | null;
+  readonly signal?: string | null;
+  readonly unexpected?: boolean;
+}
+
+/** GET /v1/autoscaler/decisions (api/routes/v1-cluster.ts). */
+interface Report {
+  readonly running: boolean;
+  readonly driver?: string;
+  readonly updatedAt?: string;
+  readonly pools: readonly PoolReport[];
+  readonly decisions: readonly Decision[];
+  readonly workerEvents: readonly WorkerEvent[];
+}
+
+const POOL_TITLE: Record<string, string> = {
+  cpu: 'cpu (pre/post-processing)',
+  gpu: 'gpu (inference, training)',
+};
 
 const na = () => h('span', { class: 'muted' }, 'not available');
 const num = (v: number | undefined, digits = 0) =>
@@ -51,37 +92,57 @@ function queueTable(m: Metrics): HTMLElement {
   );
 }
 
-function poolTable(m: Metrics): HTMLElement {
+function poolTable(m: Metrics, report: Report | undefined): HTMLElement {
+  const live = report?.running ? report.pools : [];
+  const fromReport = new Map(live.map((p) => [p.pool, p]));
   const desired = byLabel(m, 'kiosk_autoscaler_replicas', 'pool', { kind: 'desired' });
   const actual = byLabel(m, 'kiosk_autoscaler_replicas', 'pool', { kind: 'actual' });
   const work = byLabel(m, 'kiosk_autoscaler_work', 'pool');
-  const pools = [...new Set([...desired.keys(), ...actual.keys(), 'cpu', 'gpu'])].sort();
+  const pools = [
+    ...new Set([...fromReport.keys(), ...desired.keys(), ...actual.keys(), 'cpu', 'gpu']),
+  ].sort();
   return h(
-    'table',
-    { 'aria-label': 'Workers per pool' },
+    'div',
+    {},
     h(
-      'thead',
-      {},
+      'table',
+      { 'aria-label': 'Workers per pool' },
       h(
-        'tr',
+        'thead',
         {},
-        ...['Pool', 'Workers now', 'Wanted by the autoscaler', 'Work counted'].map((t) => h('th', {}, t)),
-      ),
-    ),
-    h(
-      'tbody',
-      {},
-      ...pools.map((p) =>
         h(
           'tr',
           {},
-          h('th', { scope: 'row' }, p),
-          h('td', {}, num(actual.get(p))),
-          h('td', {}, num(desired.get(p))),
-          h('td', {}, num(work.get(p))),
+          ...['Pool', 'Workers now', 'Wanted by the autoscaler', 'Limits', 'Work counted'].map((t) =>
+            h('th', {}, t),
+          ),
         ),
       ),
+      h(
+        'tbody',
+        {},
+        ...pools.map((p) => {
+          const r = fromReport.get(p);
+          return h(
+            'tr',
+            { 'data-pool': p },
+            h('th', { scope: 'row' }, POOL_TITLE[p] ?? p),
+            h('td', { class: 'num', 'data-field': 'actual' }, num(r?.actual ?? actual.get(p))),
+            h('td', { class: 'num', 'data-field': 'desired' }, num(r?.desired ?? desired.get(p))),
+            h('td', { class: 'num' }, r ? `${r.min}..${r.max}` : na()),
+            h('td', { class: 'num' }, num(r?.work ?? work.get(p))),
+          );
+        }),
+      ),
     ),
+    report?.running
+      ? h(
+          'p',
+          { class: 'muted' },
+          `Autoscaler (${report.driver ?? '?'} driver) last decided at ${new Date(report.updatedAt ?? '').toLocaleTimeString()}. `,
+          ...live.map((p) => `${p.pool}: ${(p.last.reasons ?? []).at(-1) ?? ''}. `),
+        )
+      : h('p', { class: 'muted' }, 'No autoscaler has reported recently.'),
   );
 }
 
@@ -131,7 +192,28 @@ function throughputTable(prev: { m: Metrics; t: number } | undefined, m: Metrics
   );
 }
 
-function decisionsView(decisions: Decision[] | undefined, m: Metrics): HTMLElement {
+/** `predict 3 waiting, 1 active; preprocess 2 waiting` — the non-zero counts a decision read. */
+function inputsText(d: Decision): string {
+  const parts = Object.entries(d.counts ?? {}).map(([q, c]) => {
+    const nz = Object.entries(c)
+      .filter(([, v]) => (v ?? 0) > 0)
+      .map(([k, v]) => `${v} ${k === 'waitingChildren' ? 'waiting-children' : k}`);
+    return `${q} ${nz.length ? nz.join(', ') : 'empty'}`;
+  });
+  return parts.join('; ');
+}
+
+function eventText(e: WorkerEvent): string {
+  const who = `${e.pool} worker ${e.pid ?? ''}`.trim();
+  if (e.event === 'worker-start') return `${who} started`;
+  if (e.event === 'worker-drain') return `${who} asked to stop (finishes its jobs first)`;
+  if (e.event === 'worker-backoff')
+    return `${e.pool} workers keep dying at start-up: waiting before the next try`;
+  const how = e.signal ? `signal ${e.signal}` : `code ${e.code}`;
+  return e.unexpected ? `${who} died (${how}) — the autoscaler replaces it` : `${who} stopped (${how})`;
+}
+
+function decisionsView(report: Report | undefined, m: Metrics): HTMLElement {
   const counts = select(m, 'kiosk_autoscaler_decisions_total');
   const summary = counts.length
     ? h(
@@ -141,7 +223,7 @@ function decisionsView(decisions: Decision[] | undefined, m: Metrics): HTMLEleme
         counts.map((s) => `${s.labels.pool} ${s.labels.action} ${s.value}`).join(' · '),
       )
     : null;
-  if (!decisions)
+  if (!report)
     return h(
       'div',
       {},
@@ -150,10 +232,30 @@ function decisionsView(decisions: Decision[] | undefined, m: Metrics): HTMLEleme
         'p',
         {},
         na(),
-        ' — this kiosk does not publish its decision log (the autoscaler writes it to its own output).',
+        ' — this kiosk does not publish its decision log (GET /v1/autoscaler/decisions failed).',
       ),
     );
-  if (decisions.length === 0) return h('div', {}, summary, h('p', { class: 'muted' }, 'No decisions yet.'));
+  const events = report.workerEvents.slice(-10).reverse();
+  const eventList = events.length
+    ? h(
+        'div',
+        {},
+        h('h3', {}, 'Worker processes'),
+        h(
+          'ul',
+          { 'aria-label': 'Recent worker events' },
+          ...events.map((e) =>
+            h(
+              'li',
+              { 'data-event': e.event, ...(e.unexpected ? { class: 'error' } : {}) },
+              `${new Date(e.time).toLocaleTimeString()} ${eventText(e)}`,
+            ),
+          ),
+        ),
+      )
+    : null;
+  if (report.decisions.length === 0)
+    return h('div', {}, summary, h('p', { class: 'muted' }, 'No decisions yet.'), eventList);
   return h(
     'div',
     {},
@@ -164,27 +266,45 @@ function decisionsView(decisions: Decision[] | undefined, m: Metrics): HTMLEleme
       h(
         'thead',
         {},
-        h('tr', {}, ...['Time', 'Pool', 'Action', 'Replicas', 'Why'].map((x) => h('th', {}, x))),
+        h(
+          'tr',
+          {},
+          ...['Time', 'Pool', 'Action', 'Replicas', 'Work', 'Queues read', 'Why'].map((x) => h('th', {}, x)),
+        ),
       ),
       h(
         'tbody',
         {},
-        ...decisions
+        ...report.decisions
           .slice(-20)
           .reverse()
           .map((d) =>
             h(
               'tr',
-              {},
+              { 'data-action': d.action, 'data-pool': d.pool },
               h('td', {}, new Date(d.time).toLocaleTimeString()),
               h('td', {}, d.pool),
               h('td', {}, d.action),
-              h('td', {}, `${d.current} → ${d.desired}`),
+              h(
+                'td',
+                { class: 'num' },
+                `${d.current} → ${d.desired}`,
+                d.actual !== undefined && d.actual !== d.desired ? ` (${d.actual} up)` : '',
+              ),
+              h(
+                'td',
+                { class: 'num' },
+                d.readyWork === undefined
+                  ? ''
+                  : `${d.readyWork}${d.futureWork ? ` + ${d.futureWork} upstream` : ''}`,
+              ),
+              h('td', {}, inputsText(d)),
               h('td', {}, (d.reasons ?? []).join('; ')),
             ),
           ),
       ),
     ),
+    eventList,
   );
 }
 
@@ -215,15 +335,12 @@ export const mountCluster: Page = (root) => {
       if (!res.ok) throw new Error(`GET /metrics: ${res.status}`);
       const m = parsePrometheus(await res.text());
       const t = Date.now();
-      const log = await getJson<{ decisions: Decision[] }>('/v1/autoscaler/decisions').then(
-        (r) => r.decisions,
-        () => undefined,
-      );
+      const report = await getJson<Report>('/v1/autoscaler/decisions').catch(() => undefined);
       if (!alive) return;
       replace(queues, queueTable(m));
-      replace(pools, poolTable(m));
+      replace(pools, poolTable(m, report));
       replace(throughput, throughputTable(prev, m, t));
-      replace(decisions, decisionsView(log, m));
+      replace(decisions, decisionsView(report, m));
       status.textContent = `Updated ${new Date(t).toLocaleTimeString()} (every ${POLL_MS / 1000} s)`;
       prev = { m, t };
     } catch (err) {
