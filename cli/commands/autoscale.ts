@@ -8,14 +8,15 @@ replicas of each pool (work per replica, min/max, idle grace before scaling to z
 GPU pool looking ahead at the preprocess backlog) and applies them:
   local       start/stop worker processes on this machine (workers/main.ts --pool cpu|gpu; stop = drain)
   kubernetes  patch deployments/scale of the pool Deployments (in-cluster config)
-Each decision is printed as one JSON line with its inputs. Ctrl-C stops and drains the workers.
+Each decision is printed as one JSON line with its inputs and published to Redis (GET /v1/autoscaler/decisions
+on the API). Ctrl-C stops and drains the workers.
 
 Environment:
   REDIS_URL                  required
   KIOSK_PREFIX               BullMQ prefix (default kiosk)
   KIOSK_SCALE_CPU            e.g. preprocess,postprocess=kiosk-cpu-worker:0..8
-  KIOSK_SCALE_GPU            e.g. predict=kiosk-gpu-worker:0..4
-                             (local driver default: cpu 1..min(4, cores/2), gpu 1..1)
+  KIOSK_SCALE_GPU            e.g. predict,train=kiosk-gpu-worker:0..4 (the GPU worker also trains)
+                             (local driver default, per pool: cpu 1..min(4, cores/2), gpu 1..1)
   KIOSK_SCALE_INTERVAL_S     seconds between decisions (default 5)
   KIOSK_SCALE_IDLE_GRACE_S   idle time before a pool goes to its minimum (default 120)
   KIOSK_SCALE_DOWN_WINDOW_S  scale-down stabilization window (default 60)
