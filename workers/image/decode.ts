@@ -2,18 +2,28 @@
  * One entry point for image bytes of any supported format: sniffs the magic bytes and hands the file to the
  * TIFF or PNG decoder. Errors name the file (`opts.name`) so a user with many uploads knows which one failed.
  */
-import { DEFAULT_MAX_PIXELS, decodePng, isPng } from './png.js';
-import { decodeTiff } from './tiff-read.js';
-import type { RawArray } from './types.js';
+import { DEFAULT_MAX_PIXELS, decodePng, isPng, readPngHeader } from './png.js';
+import { DEFAULT_MAX_FRAMES, decodeTiff, readTiffLayout } from './tiff-read.js';
+import type { DType, RawArray } from './types.js';
 import { ImageError } from './types.js';
 
-export { DEFAULT_MAX_PIXELS };
+export { DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS };
 
 export interface DecodeImageOptions {
   /** File name used in error messages. @default 'image' */
   readonly name?: string;
   /** Refuse images with more than this many values. @default 2^28 */
   readonly maxPixels?: number;
+  /** Refuse TIFFs that chain more pages (IFDs) than this. @default 10_000 */
+  readonly maxFrames?: number;
+}
+
+/** What inspectImage reads from a header: the format, and the dtype, shape and axes decodeImage would give. */
+export interface ImageInfo {
+  readonly format: 'tiff' | 'png';
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly axes: string;
 }
 
 /** Formats we recognise but do not decode, by their leading bytes. */
@@ -54,7 +64,10 @@ export function isTiff(bytes: Uint8Array): boolean {
  */
 export function decodeImage(bytes: Uint8Array, opts: DecodeImageOptions = {}): RawArray {
   const name = opts.name ?? 'image';
-  const limits = { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS };
+  const limits = {
+    maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS,
+    maxFrames: opts.maxFrames ?? DEFAULT_MAX_FRAMES,
+  };
   try {
     if (isTiff(bytes)) return decodeTiff(bytes, limits);
     if (isPng(bytes)) return decodePng(bytes, limits);
@@ -62,6 +75,38 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeImageOptions = {}): R
     if (err instanceof ImageError) throw new ImageError(err.code, `${name}: ${err.message}`);
     throw err;
   }
+  return refuseUnknown(bytes, name);
+}
+
+/**
+ * Checks what can be checked without decoding pixels — the format by its magic bytes, the header, the pixel
+ * and frame limits, the sample type and compression, that the TIFF directories or PNG chunks lie inside the
+ * file — in microseconds, with the errors decodeImage would give. The API runs it on every upload so a bad
+ * file is refused before a job exists; damage inside the compressed pixel data only decoding can find.
+ */
+export function inspectImage(bytes: Uint8Array, opts: DecodeImageOptions = {}): ImageInfo {
+  const name = opts.name ?? 'image';
+  const limits = {
+    maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS,
+    maxFrames: opts.maxFrames ?? DEFAULT_MAX_FRAMES,
+  };
+  try {
+    if (isTiff(bytes)) {
+      const { dtype, shape, axes } = readTiffLayout(bytes, limits);
+      return { format: 'tiff', dtype, shape, axes };
+    }
+    if (isPng(bytes)) {
+      const { dtype, shape, axes } = readPngHeader(bytes, limits);
+      return { format: 'png', dtype, shape, axes };
+    }
+  } catch (err) {
+    if (err instanceof ImageError) throw new ImageError(err.code, `${name}: ${err.message}`);
+    throw err;
+  }
+  return refuseUnknown(bytes, name);
+}
+
+function refuseUnknown(bytes: Uint8Array, name: string): never {
   if (bytes.length === 0) throw new ImageError('not-an-image', `${name}: the file is empty (0 bytes)`);
   const known = KNOWN_UNSUPPORTED.find((f) => startsWith(bytes, f.magic));
   if (known) {

@@ -6,8 +6,13 @@
  * - grey 1/2/4-bit → 'YX' uint8 with the stored values (0..1, 0..3, 0..15; not stretched to 0..255);
  * - grey+alpha, RGB, RGBA → 'YXS' with S = 2, 3, 4 (alpha kept as a sample);
  * - palette → expanded to RGB (or RGBA when the file has a tRNS chunk), 'YXS' uint8.
- * The header's width × height × samples is checked against `maxPixels` before anything is inflated.
+ * The header's width × height × samples is checked against `maxPixels` before anything is inflated; then the
+ * chunks are walked (each must fit in the file, IEND must come) and the image data is inflated once without
+ * keeping it, stopping as soon as it exceeds what the header implies (a deflate bomb in IDAT would otherwise
+ * grow without bound: fast-png keeps everything it inflates). fast-png then decodes a copy holding only
+ * IHDR, PLTE, tRNS and IDAT (ancillary chunks such as a compressed iCCP profile are never inflated).
  */
+import { Unzlib } from 'fflate';
 import { convertIndexedToRgb, decode, encode } from 'fast-png';
 import type { DType, RawArray } from './types.js';
 import { ImageError } from './types.js';
@@ -28,8 +33,41 @@ export interface DecodePngOptions {
   readonly maxPixels?: number;
 }
 
-/** Decodes a PNG file; see the module comment for the axes and dtypes it yields. */
-export function decodePng(bytes: Uint8Array, opts: DecodePngOptions = {}): RawArray {
+/** Bit depths the PNG standard allows for each colour type. */
+const DEPTHS_OF_COLOR_TYPE: Record<number, readonly number[]> = {
+  0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16],
+}; // prettier-ignore
+
+/** Adam7 passes: x start, y start, x step, y step. */
+const ADAM7 = [
+  [0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2],
+] as const; // prettier-ignore
+
+/** Inflated bytes a PNG may hold beyond its scanlines before it counts as a bomb (sloppy encoders pad). */
+const INFLATE_SLACK = 1 << 16;
+const INFLATE_STEP = 1 << 12;
+
+/** What a PNG's header and chunk list say (no image data inflated): the checked IHDR fields and the output. */
+export interface PngHeader {
+  readonly width: number;
+  readonly height: number;
+  readonly depth: number;
+  readonly colorType: number;
+  readonly samples: number;
+  readonly interlaced: boolean;
+  readonly chunks: PngChunks;
+  /** What decodePng returns: dtype, shape and axes. */
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly axes: 'YX' | 'YXS';
+}
+
+/**
+ * Checks a PNG's signature, IHDR (size, pixel limit, colour type and bit depth) and chunk list (each chunk
+ * inside the file, IEND present, PLTE when indexed) without inflating anything: the errors decodePng gives
+ * for those. decodePng = readPngHeader + inflating and unfiltering the image data.
+ */
+export function readPngHeader(bytes: Uint8Array, opts: DecodePngOptions = {}): PngHeader {
   if (!isPng(bytes))
     throw new ImageError('not-an-image', 'not a PNG file: the 8-byte PNG signature is missing');
   if (bytes.length < 33)
@@ -37,6 +75,7 @@ export function decodePng(bytes: Uint8Array, opts: DecodePngOptions = {}): RawAr
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const width = view.getUint32(16);
   const height = view.getUint32(20);
+  const depth = bytes[24]!;
   const colorType = bytes[25]!;
   if (width === 0 || height === 0) {
     throw new ImageError('empty-image', `PNG header says ${width}x${height} pixels`);
@@ -56,20 +95,49 @@ export function decodePng(bytes: Uint8Array, opts: DecodePngOptions = {}): RawAr
       `PNG of ${width}x${height}x${samples} = ${count} values is over the limit of ${maxPixels}`,
     );
   }
-  let png: ReturnType<typeof decode>;
-  try {
-    png = decode(bytes);
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const complete = endsWithIend(bytes);
+  if (!DEPTHS_OF_COLOR_TYPE[colorType]!.includes(depth)) {
+    throw new ImageError('unsupported-format', `PNG color type ${colorType} cannot have bit depth ${depth}`);
+  }
+  const interlace = bytes[28]!;
+  if (bytes[26] !== 0 || bytes[27] !== 0 || interlace > 1) {
     throw new ImageError(
-      complete ? 'corrupt-data' : 'truncated',
-      complete ? `PNG data is damaged: ${message}` : `PNG file ends early (no IEND chunk): ${message}`,
+      'unsupported-format',
+      `PNG compression ${bytes[26]}, filter ${bytes[27]}, interlace ${interlace}: not defined by the standard`,
     );
   }
-  if (png.palette) {
-    const rgb = convertIndexedToRgb(png);
+  const chunks = readChunks(bytes, view);
+  if (colorType === 3 && !chunks.plte)
+    throw new ImageError('corrupt-data', 'PNG with a palette (color type 3) has no PLTE chunk');
+  const s = colorType === 3 ? (chunks.trns ? 4 : 3) : samples;
+  return {
+    width, height, depth, colorType, samples, interlaced: interlace === 1, chunks,
+    dtype: depth === 16 ? 'uint16' : 'uint8',
+    shape: s === 1 ? [height, width] : [height, width, s],
+    axes: s === 1 ? 'YX' : 'YXS',
+  }; // prettier-ignore
+}
+
+/** Decodes a PNG file; see the module comment for the axes and dtypes it yields. */
+export function decodePng(bytes: Uint8Array, opts: DecodePngOptions = {}): RawArray {
+  const { width, height, depth, samples, interlaced, chunks } = readPngHeader(bytes, opts);
+  const scanlines = scanlineBytes(width, height, depth * samples, interlaced);
+  checkInflatedSize(chunks.idat, scanlines);
+  let png: ReturnType<typeof decode>;
+  let rgb: Uint8Array | undefined;
+  try {
+    png = decode(rebuild(bytes.subarray(8, 33), chunks));
+    if (png.palette) rgb = convertIndexedToRgb(png);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ImageError('corrupt-data', `PNG data is damaged: ${message}`);
+  }
+  if (png.palette && rgb) {
     const s = png.palette[0]?.length ?? 3;
+    if (rgb.length !== width * height * s)
+      throw new ImageError(
+        'corrupt-data',
+        `PNG palette expands to ${rgb.length} values, not ${width}x${height}x${s}`,
+      );
     return { data: rgb, dtype: 'uint8', shape: [height, width, s], axes: 'YXS' };
   }
   let data = png.data;
@@ -78,19 +146,124 @@ export function decodePng(bytes: Uint8Array, opts: DecodePngOptions = {}): RawAr
     data = new Uint8Array(data.buffer, data.byteOffset, data.length);
   const dtype: DType = png.depth === 16 ? 'uint16' : 'uint8';
   const typed = data as Uint8Array | Uint16Array;
+  if (typed.length !== width * height * png.channels)
+    throw new ImageError(
+      'corrupt-data',
+      `PNG decodes to ${typed.length} values, not ${width}x${height}x${png.channels}`,
+    );
   if (png.channels === 1) return { data: typed, dtype, shape: [height, width], axes: 'YX' };
   return { data: typed, dtype, shape: [height, width, png.channels], axes: 'YXS' };
 }
 
-function endsWithIend(bytes: Uint8Array): boolean {
-  const n = bytes.length;
-  return (
-    n >= 12 &&
-    bytes[n - 8] === 0x49 &&
-    bytes[n - 7] === 0x45 &&
-    bytes[n - 6] === 0x4e &&
-    bytes[n - 5] === 0x44
-  );
+export interface PngChunks {
+  readonly plte?: Uint8Array;
+  readonly trns?: Uint8Array;
+  readonly idat: Uint8Array[];
+}
+
+/** Walks the chunks after the signature up to IEND; each must fit in the file ('truncated' otherwise). */
+function readChunks(bytes: Uint8Array, view: DataView): PngChunks {
+  const idat: Uint8Array[] = [];
+  let plte: Uint8Array | undefined;
+  let trns: Uint8Array | undefined;
+  for (let p = 8; ;) {
+    if (p + 8 > bytes.length) {
+      throw new ImageError('truncated', `PNG file ends at byte ${bytes.length} before its IEND chunk`);
+    }
+    const length = view.getUint32(p);
+    const type = String.fromCharCode(bytes[p + 4]!, bytes[p + 5]!, bytes[p + 6]!, bytes[p + 7]!);
+    if (p + 12 + length > bytes.length) {
+      throw new ImageError(
+        'truncated',
+        `PNG file ends at byte ${bytes.length}, inside a ${length}-byte ${JSON.stringify(type)} chunk at byte ${p}`,
+      );
+    }
+    if (p === 8 && (type !== 'IHDR' || length !== 13))
+      throw new ImageError(
+        'corrupt-data',
+        `PNG starts with a ${length}-byte ${JSON.stringify(type)} chunk, not IHDR`,
+      );
+    const data = bytes.subarray(p + 8, p + 8 + length);
+    if (type === 'IEND') return { idat, ...(plte ? { plte } : {}), ...(trns ? { trns } : {}) };
+    if (type === 'IDAT') idat.push(data);
+    else if (type === 'PLTE') plte = data;
+    else if (type === 'tRNS') trns = data;
+    p += 12 + length;
+  }
+}
+
+/** Bytes of the filtered scanlines (a filter byte per row) of a width x height image, Adam7 or not. */
+function scanlineBytes(width: number, height: number, bitsPerPixel: number, adam7: boolean): number {
+  const rows = (w: number, h: number) => (w > 0 && h > 0 ? h * (1 + Math.ceil((w * bitsPerPixel) / 8)) : 0);
+  if (!adam7) return rows(width, height);
+  let total = 0;
+  for (const [x0, y0, dx, dy] of ADAM7)
+    total += rows(Math.ceil((width - x0) / dx), Math.ceil((height - y0) / dy));
+  return total;
+}
+
+/**
+ * Inflates the image data without keeping it: 'corrupt-data' as soon as it exceeds `scanlines` bytes (plus a
+ * little slack) or when the stream is damaged, 'truncated' when it ends short of `scanlines`.
+ */
+function checkInflatedSize(idat: readonly Uint8Array[], scanlines: number): void {
+  let total = 0;
+  const inflater = new Unzlib((chunk) => {
+    total += chunk.length;
+  });
+  try {
+    for (const data of idat) {
+      for (let p = 0; p < data.length && total <= scanlines + INFLATE_SLACK; p += INFLATE_STEP)
+        inflater.push(data.subarray(p, p + INFLATE_STEP));
+    }
+    if (total <= scanlines + INFLATE_SLACK) inflater.push(new Uint8Array(0), true);
+  } catch (err) {
+    if (total < scanlines) {
+      throw new ImageError(
+        'corrupt-data',
+        `PNG image data is damaged after ${total} of ${scanlines} bytes: ${(err as Error).message}`,
+      );
+    }
+  }
+  if (total > scanlines + INFLATE_SLACK) {
+    throw new ImageError(
+      'corrupt-data',
+      `PNG image data inflates past the ${scanlines} bytes its header implies (a deflate bomb?)`,
+    );
+  }
+  if (total < scanlines) {
+    throw new ImageError(
+      'truncated',
+      `PNG image data holds ${total} of the ${scanlines} bytes its header implies`,
+    );
+  }
+}
+
+/** A PNG of the critical chunks only (plus tRNS), IDATs joined into one; CRCs are left 0 (not checked). */
+function rebuild(ihdr: Uint8Array, chunks: PngChunks): Uint8Array {
+  const idatLength = chunks.idat.reduce((n, d) => n + d.length, 0);
+  const parts: [string, Uint8Array | readonly Uint8Array[], number][] = [
+    ['IHDR', ihdr.subarray(8, 21), 13],
+    ...(chunks.plte ? [['PLTE', chunks.plte, chunks.plte.length] as [string, Uint8Array, number]] : []),
+    ...(chunks.trns ? [['tRNS', chunks.trns, chunks.trns.length] as [string, Uint8Array, number]] : []),
+    ['IDAT', chunks.idat, idatLength],
+    ['IEND', new Uint8Array(0), 0],
+  ];
+  const out = new Uint8Array(8 + parts.reduce((n, [, , len]) => n + 12 + len, 0));
+  const view = new DataView(out.buffer);
+  out.set(PNG_SIGNATURE);
+  let p = 8;
+  for (const [type, data, length] of parts) {
+    view.setUint32(p, length);
+    for (let i = 0; i < 4; i++) out[p + 4 + i] = type.charCodeAt(i);
+    p += 8;
+    for (const d of data instanceof Uint8Array ? [data] : data) {
+      out.set(d, p);
+      p += d.length;
+    }
+    p += 4;
+  }
+  return out;
 }
 
 /** Unpacks grey samples of 1, 2 or 4 bits (rows padded to whole bytes, MSB first) to one byte each. */

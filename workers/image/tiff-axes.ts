@@ -32,11 +32,11 @@ export interface StackFacts {
   readonly yResolution?: number;
 }
 
-/** Length units seen in OME-XML and ImageJ descriptions, in µm. */
-const MICRONS_PER_UNIT: Record<string, number> = {
+/** Length units seen in OME-XML and ImageJ descriptions, in µm (a Map: a unit named '__proto__' is no unit). */
+const MICRONS_PER_UNIT = new Map<string, number>(Object.entries({
   'µm': 1, 'μm': 1, um: 1, micron: 1, microns: 1, micrometer: 1, nm: 1e-3, nanometer: 1e-3, pm: 1e-6,
   'Å': 1e-4, mm: 1e3, millimeter: 1e3, cm: 1e4, centimeter: 1e4, m: 1e6, meter: 1e6, inch: 25400,
-}; // prettier-ignore
+})); // prettier-ignore
 
 /** Interprets the pages of a TIFF; see the module comment. Inconsistent metadata → 'bad-dimension-order'. */
 export function stackFromDescription(facts: StackFacts): PageStack {
@@ -50,16 +50,23 @@ function plain(): PageStack {
   return { axes: '', shape: [], pages: 1 };
 }
 
+/**
+ * The attributes of one XML start tag's inside. Linear time on any input: a name may only start after a
+ * non-name character (the lookbehind), so a long run of name characters is scanned once, not once per start.
+ */
 function attributes(tag: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const m of tag.matchAll(/([\w:]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) out.set(m[1]!, m[2] ?? m[3] ?? '');
+  for (const m of tag.matchAll(/(?<![\w:])([\w:]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g))
+    out.set(m[1]!, m[2] ?? m[3] ?? '');
   return out;
 }
 
 function omeStack(xml: string, facts: StackFacts): PageStack {
-  const pixels = /<(?:\w+:)?Pixels\s([^>]*)>/.exec(xml);
-  if (!pixels) throw new ImageError('bad-dimension-order', 'OME-XML has no <Pixels> element');
-  const a = attributes(pixels[1]!);
+  // indexOf, not one regex over the rest of the document: no '>' after many '<Pixels ' must stay linear.
+  const open = /<(?:\w+:)?Pixels\s/.exec(xml);
+  const close = open ? xml.indexOf('>', open.index) : -1;
+  if (!open || close < 0) throw new ImageError('bad-dimension-order', 'OME-XML has no <Pixels> element');
+  const a = attributes(xml.slice(open.index + open[0].length, close));
   const order = a.get('DimensionOrder') ?? '';
   if (!/^XY(CZT|CTZ|ZCT|ZTC|TCZ|TZC)$/.test(order)) {
     throw new ImageError(
@@ -107,7 +114,7 @@ function physical(axis: 'X' | 'Y', a: Map<string, string>): Partial<PageStack> {
   if (raw === undefined) return {};
   const value = Number(raw);
   const unit = a.get(`PhysicalSize${axis}Unit`) ?? 'µm';
-  const scale = MICRONS_PER_UNIT[unit];
+  const scale = MICRONS_PER_UNIT.get(unit);
   if (!Number.isFinite(value) || value <= 0 || scale === undefined) return {};
   return { [`physicalSize${axis}`]: value * scale };
 }
@@ -143,7 +150,7 @@ function imagejStack(desc: string, facts: StackFacts): PageStack {
   }
   const out: PageStack = { axes: axes.join(''), shape: axes.map((ax) => sizes[ax]!), pages };
   const unit = (kv.get('unit') ?? '').replace(/\\u00B5/gi, 'µ');
-  const scale = MICRONS_PER_UNIT[unit];
+  const scale = MICRONS_PER_UNIT.get(unit);
   if (scale === undefined) return out;
   const px = facts.xResolution && facts.xResolution > 0 ? scale / facts.xResolution : undefined;
   const py = facts.yResolution && facts.yResolution > 0 ? scale / facts.yResolution : px;

@@ -17,20 +17,25 @@ export const COMPRESSION_NAMES: Record<number, string> = {
   34925: 'LZMA', 50000: 'Zstandard', 50001: 'WebP', 50002: 'JPEG XL',
 }; // prettier-ignore
 
+/** The string table of the LZW decoder (32 KiB), reusable across the chunks of a file. */
+export class LzwTables {
+  readonly starts = new Int32Array(4096);
+  readonly lengths = new Int32Array(4096);
+}
+
 /**
  * Decodes TIFF LZW (MSB-first codes of 9..12 bits, early change) into `out`; stops at EOI, at the end of
  * the input, or when `out` is full. Returns the number of bytes written. Each table entry is stored as a
  * (start, length) span of earlier output, so emitting a code is one block copy.
  */
-export function decodeLzw(src: Uint8Array, out: Uint8Array): number {
+export function decodeLzw(src: Uint8Array, out: Uint8Array, tables: LzwTables = new LzwTables()): number {
   if (src.length >= 2 && src[0] === 0 && (src[1]! & 1) === 1) {
     throw new ImageError(
       'unsupported-compression',
       'old-style (pre-TIFF 6.0, LSB-first) LZW is not supported',
     );
   }
-  const starts = new Int32Array(4096);
-  const lengths = new Int32Array(4096);
+  const { starts, lengths } = tables;
   const outLen = out.length;
   let pos = 0;
   let bits = 0;

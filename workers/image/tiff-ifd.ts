@@ -2,6 +2,10 @@
  * TIFF container parsing: the header (classic and BigTIFF, either byte order) and the chain of image file
  * directories (IFDs). Tag values are read on demand and every offset is checked against the file length,
  * so a corrupt header cannot make us read past the end or allocate more than the file could hold.
+ *
+ * Work is bounded by the file, whatever its fields say: at most `maxFrames` IFDs are followed; IFDs may not
+ * overlap (their entries together fit in the file once), so parsing is linear in the file size; only the
+ * tags the reader uses are kept; a tag's values are read one at a time or up to a caller's limit.
  */
 import { ImageError } from './types.js';
 
@@ -9,6 +13,9 @@ import { ImageError } from './types.js';
 const TYPE_SIZE: Record<number, number> = {
   1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8,
 }; // prettier-ignore
+
+/** Default most IFDs (pages, thumbnails included) a file may chain. */
+export const DEFAULT_MAX_FRAMES = 10_000;
 
 /** Tag numbers the reader uses. */
 export const Tag = {
@@ -35,6 +42,8 @@ export const Tag = {
   SampleFormat: 339,
 } as const;
 
+const USED_TAGS = new Set<number>(Object.values(Tag));
+
 /** One IFD entry: where its `count` values of `type` lie in the file. */
 export interface IfdEntry {
   readonly tag: number;
@@ -57,7 +66,11 @@ export class TiffContainer {
   readonly bigTiff: boolean;
   readonly ifds: Ifd[] = [];
 
-  constructor(readonly bytes: Uint8Array) {
+  /** `maxFrames`: most IFDs in the chain; more → ImageError 'too-many-frames'. */
+  constructor(
+    readonly bytes: Uint8Array,
+    maxFrames: number = DEFAULT_MAX_FRAMES,
+  ) {
     if (bytes.length < 8)
       throw new ImageError('truncated', `TIFF file is ${bytes.length} bytes, shorter than its header`);
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -85,7 +98,14 @@ export class TiffContainer {
       next = this.view.getUint32(4, this.littleEndian);
     }
     const seen = new Set<number>();
+    let entryBytes = 0;
     while (next !== 0) {
+      if (this.ifds.length >= maxFrames) {
+        throw new ImageError(
+          'too-many-frames',
+          `TIFF has more than ${maxFrames} pages (IFDs), the limit; split the stack into smaller files`,
+        );
+      }
       if (seen.has(next)) {
         throw new ImageError(
           'corrupt-data',
@@ -93,7 +113,15 @@ export class TiffContainer {
         );
       }
       seen.add(next);
-      next = this.readIfd(next);
+      const { next: after, size } = this.readIfd(next);
+      entryBytes += size;
+      if (entryBytes > bytes.length) {
+        throw new ImageError(
+          'corrupt-data',
+          `TIFF IFDs overlap: ${this.ifds.length} IFDs list ${entryBytes} bytes of entries in a ${bytes.length}-byte file`,
+        );
+      }
+      next = after;
     }
     if (this.ifds.length === 0) throw new ImageError('empty-image', 'TIFF file has no image directory (IFD)');
   }
@@ -114,8 +142,8 @@ export class TiffContainer {
     return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
   }
 
-  /** Parses the IFD at `offset`, appends it, and returns the offset of the next IFD (0 = none). */
-  private readIfd(offset: number): number {
+  /** Parses the IFD at `offset`, appends it; returns the offset of the next IFD (0 = none) and its size. */
+  private readIfd(offset: number): { next: number; size: number } {
     const countSize = this.bigTiff ? 8 : 2;
     const entrySize = this.bigTiff ? 20 : 12;
     const index = this.ifds.length;
@@ -132,6 +160,7 @@ export class TiffContainer {
     for (let i = 0; i < n; i++) {
       const p = start + i * entrySize;
       const tag = this.view.getUint16(p, this.littleEndian);
+      if (!USED_TAGS.has(tag)) continue;
       const type = this.view.getUint16(p + 2, this.littleEndian);
       const count = this.bigTiff ? this.offsetAt(p + 4) : this.view.getUint32(p + 4, this.littleEndian);
       const size = TYPE_SIZE[type];
@@ -142,46 +171,58 @@ export class TiffContainer {
     }
     this.ifds.push({ offset, entries });
     const nextPos = start + n * entrySize;
-    return this.offsetAt(nextPos);
+    return { next: this.offsetAt(nextPos), size: countSize + n * entrySize + (this.bigTiff ? 8 : 4) };
   }
 
-  /** All values of a numeric tag (rationals as num/den), or `undefined` when the IFD lacks the tag. */
-  numbers(ifd: Ifd, tag: number): number[] | undefined {
+  /**
+   * The values of a numeric tag (rationals as num/den), at most `limit` of them (all by default), or
+   * `undefined` when the IFD lacks the tag. Only the values returned need to lie inside the file.
+   */
+  numbers(ifd: Ifd, tag: number, limit = Number.MAX_SAFE_INTEGER): number[] | undefined {
     const e = ifd.entries.get(tag);
     if (!e) return undefined;
+    const n = Math.min(e.count, limit);
     const size = TYPE_SIZE[e.type]!;
-    this.need(e.valueOffset, e.count * size, `the values of tag ${tag} in the IFD at ${ifd.offset}`);
+    this.need(e.valueOffset, n * size, `the values of tag ${tag} in the IFD at ${ifd.offset}`);
+    const out = new Array<number>(n);
+    for (let i = 0; i < n; i++) out[i] = this.valueAt(e, i);
+    return out;
+  }
+
+  /** Value `i` of an entry (checked against the file length). */
+  valueAt(e: IfdEntry, i: number): number {
+    const size = TYPE_SIZE[e.type]!;
+    const p = e.valueOffset + i * size;
+    if (i >= e.count)
+      throw new ImageError('corrupt-data', `tag ${e.tag} has ${e.count} values, not ${i + 1}`);
+    this.need(p, size, `value ${i} of tag ${e.tag}`);
     const v = this.view;
     const le = this.littleEndian;
-    const out = new Array<number>(e.count);
-    for (let i = 0, p = e.valueOffset; i < e.count; i++, p += size) {
-      switch (e.type) {
-        case 1:
-        case 2:
-        case 7: out[i] = v.getUint8(p); break; // prettier-ignore
-        case 6: out[i] = v.getInt8(p); break; // prettier-ignore
-        case 3: out[i] = v.getUint16(p, le); break; // prettier-ignore
-        case 8: out[i] = v.getInt16(p, le); break; // prettier-ignore
-        case 4:
-        case 13: out[i] = v.getUint32(p, le); break; // prettier-ignore
-        case 9: out[i] = v.getInt32(p, le); break; // prettier-ignore
-        case 5: out[i] = v.getUint32(p, le) / v.getUint32(p + 4, le); break; // prettier-ignore
-        case 10: out[i] = v.getInt32(p, le) / v.getInt32(p + 4, le); break; // prettier-ignore
-        case 11: out[i] = v.getFloat32(p, le); break; // prettier-ignore
-        case 12: out[i] = v.getFloat64(p, le); break; // prettier-ignore
-        case 17: out[i] = Number(v.getBigInt64(p, le)); break; // prettier-ignore
-        default:
-          out[i] = Number(v.getBigUint64(p, le)); // 16, 18
-      }
+    switch (e.type) {
+      case 1:
+      case 2:
+      case 7: return v.getUint8(p); // prettier-ignore
+      case 6: return v.getInt8(p); // prettier-ignore
+      case 3: return v.getUint16(p, le); // prettier-ignore
+      case 8: return v.getInt16(p, le); // prettier-ignore
+      case 4:
+      case 13: return v.getUint32(p, le); // prettier-ignore
+      case 9: return v.getInt32(p, le); // prettier-ignore
+      case 5: return v.getUint32(p, le) / v.getUint32(p + 4, le); // prettier-ignore
+      case 10: return v.getInt32(p, le) / v.getInt32(p + 4, le); // prettier-ignore
+      case 11: return v.getFloat32(p, le); // prettier-ignore
+      case 12: return v.getFloat64(p, le); // prettier-ignore
+      case 17: return Number(v.getBigInt64(p, le)); // prettier-ignore
+      default:
+        return Number(v.getBigUint64(p, le)); // 16, 18 // prettier-ignore
     }
-    return out;
   }
 
   /** The single value of a numeric tag, or `fallback` when absent. */
   number(ifd: Ifd, tag: number, fallback: number): number {
     const e = ifd.entries.get(tag);
     if (!e || e.count === 0) return fallback;
-    return this.numbers(ifd, tag)![0]!;
+    return this.valueAt(e, 0);
   }
 
   /** An ASCII tag as a string (decoded as UTF-8, trailing NULs removed), or `undefined`. */

@@ -12,8 +12,10 @@
  * shape or dtype differs from page 0 → 'unsupported-format'.
  *
  * Safety: every offset is checked against the file length ('truncated'); the output size is checked against
- * `maxPixels` before anything is allocated ('too-many-pixels'); decoders write into buffers sized from the
- * image header, never from the compressed stream; IFD chains that loop are refused ('corrupt-data').
+ * `maxPixels` before anything is allocated ('too-many-pixels'); at most `maxFrames` IFDs are read
+ * ('too-many-frames'); decoders write into buffers sized from the image header, never from the compressed
+ * stream; strips or tiles may cover at most 4x the page plus 2^20 values (so a 1x1 image cannot ask for
+ * thousands of 2048x2048 tiles); IFD chains that loop or overlap are refused ('corrupt-data').
  */
 import {
   COMPRESSION_NAMES,
@@ -21,19 +23,24 @@ import {
   decodeDeflate,
   decodeLzw,
   decodePackBits,
+  LzwTables,
   swapBytes,
   undoFloatPredictor,
   undoHorizontalPredictor,
 } from './tiff-codecs.js';
 import { stackFromDescription } from './tiff-axes.js';
-import { type Ifd, Tag, TiffContainer } from './tiff-ifd.js';
+import { DEFAULT_MAX_FRAMES, type Ifd, type IfdEntry, Tag, TiffContainer } from './tiff-ifd.js';
 import type { DType, RawArray, TypedPixels } from './types.js';
 import { ImageError } from './types.js';
 import { DEFAULT_MAX_PIXELS } from './png.js';
 
+export { DEFAULT_MAX_FRAMES };
+
 export interface DecodeTiffOptions {
   /** Refuse images with more than this many values (width × height × samples × pages). @default 2^28 */
   readonly maxPixels?: number;
+  /** Refuse files that chain more IFDs (pages, thumbnails included) than this. @default 10_000 */
+  readonly maxFrames?: number;
 }
 
 /** The layout of one page, validated. */
@@ -51,15 +58,34 @@ interface PageLayout {
   /** Chunk (strip or tile) width and height in pixels. */
   readonly chunkWidth: number;
   readonly chunkHeight: number;
-  readonly offsets: number[];
-  readonly byteCounts: number[] | undefined;
+  /** StripOffsets / TileOffsets, and the byte counts (absent: uncompressed chunks of the expected size). */
+  readonly offsets: IfdEntry;
+  readonly byteCounts: IfdEntry | undefined;
 }
+
+/** What a TIFF holds, from its IFDs alone (no pixel data read): page layouts, page axes, output shape. */
+export interface TiffLayout {
+  readonly file: TiffContainer;
+  readonly pages: readonly PageLayout[];
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly axes: string;
+  readonly physicalSizeX?: number;
+  readonly physicalSizeY?: number;
+}
+
+/** Extra strip/tile values allowed beyond 4x the page (tile padding of small images). */
+const CHUNK_SLACK_VALUES = 2 ** 20;
 
 const SUPPORTED_COMPRESSION = new Set([1, 5, 8, 32773, 32946]);
 
-/** Decodes a TIFF file; see the module comment for what it supports and the axes it yields. */
-export function decodeTiff(bytes: Uint8Array, opts: DecodeTiffOptions = {}): RawArray {
-  const file = new TiffContainer(bytes);
+/**
+ * Reads a TIFF's IFDs and checks everything the header decides — format, sample type, compression, shape,
+ * pixel and frame limits — without touching pixel data: the same errors decodeTiff gives for those, in
+ * microseconds. decodeTiff = readTiffLayout + decoding each page.
+ */
+export function readTiffLayout(bytes: Uint8Array, opts: DecodeTiffOptions = {}): TiffLayout {
+  const file = new TiffContainer(bytes, opts.maxFrames ?? DEFAULT_MAX_FRAMES);
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   const fullRes = file.ifds.filter(
     (ifd, i) => i === 0 || (file.number(ifd, Tag.NewSubfileType, 0) & 1) === 0,
@@ -70,8 +96,8 @@ export function decodeTiff(bytes: Uint8Array, opts: DecodeTiffOptions = {}): Raw
     description: file.text(fullRes[0]!, Tag.ImageDescription),
     pageCount: fullRes.length,
     samplesPerPixel: first.samples,
-    xResolution: file.numbers(fullRes[0]!, Tag.XResolution)?.[0],
-    yResolution: file.numbers(fullRes[0]!, Tag.YResolution)?.[0],
+    xResolution: file.numbers(fullRes[0]!, Tag.XResolution, 1)?.[0],
+    yResolution: file.numbers(fullRes[0]!, Tag.YResolution, 1)?.[0],
   });
   const total = pageValues * stack.pages;
   if (total > maxPixels) {
@@ -81,7 +107,7 @@ export function decodeTiff(bytes: Uint8Array, opts: DecodeTiffOptions = {}): Raw
         `is over the limit of ${maxPixels}`,
     );
   }
-  const layouts = [first];
+  const pages = [first];
   for (let p = 1; p < stack.pages; p++) {
     const page = readLayout(file, fullRes[p]!, p, maxPixels);
     if (page.width !== first.width || page.height !== first.height || page.samples !== first.samples) {
@@ -94,12 +120,8 @@ export function decodeTiff(bytes: Uint8Array, opts: DecodeTiffOptions = {}): Raw
     if (page.dtype !== first.dtype) {
       throw new ImageError('unsupported-format', `TIFF page ${p} is ${page.dtype}, page 0 is ${first.dtype}`);
     }
-    layouts.push(page);
+    pages.push(page);
   }
-  const out = new Uint8Array(total * first.bytesPerSample);
-  const pageBytes = pageValues * first.bytesPerSample;
-  for (const page of layouts)
-    decodePage(file, page, out.subarray(page.index * pageBytes, (page.index + 1) * pageBytes));
   const yx = [first.height, first.width];
   let axes = stack.axes;
   let shape = [...stack.shape];
@@ -124,9 +146,24 @@ export function decodeTiff(bytes: Uint8Array, opts: DecodeTiffOptions = {}): Raw
     axes += 'YXS';
     shape = [...shape, ...yx, first.samples];
   }
-  const result: RawArray = { data: typedView(out.buffer, first.dtype), dtype: first.dtype, shape, axes };
-  if (stack.physicalSizeX === undefined) return result;
-  return { ...result, physicalSizeX: stack.physicalSizeX, physicalSizeY: stack.physicalSizeY };
+  const layout: TiffLayout = { file, pages, dtype: first.dtype, shape, axes };
+  if (stack.physicalSizeX === undefined) return layout;
+  return { ...layout, physicalSizeX: stack.physicalSizeX, physicalSizeY: stack.physicalSizeY };
+}
+
+/** Decodes a TIFF file; see the module comment for what it supports and the axes it yields. */
+export function decodeTiff(bytes: Uint8Array, opts: DecodeTiffOptions = {}): RawArray {
+  const layout = readTiffLayout(bytes, opts);
+  const first = layout.pages[0]!;
+  const pageBytes = first.width * first.height * first.samples * first.bytesPerSample;
+  const out = new Uint8Array(pageBytes * layout.pages.length);
+  const lzw = new LzwTables();
+  for (const page of layout.pages)
+    decodePage(layout.file, page, out.subarray(page.index * pageBytes, (page.index + 1) * pageBytes), lzw);
+  const { dtype, shape, axes } = layout;
+  const result: RawArray = { data: typedView(out.buffer, dtype), dtype, shape, axes };
+  if (layout.physicalSizeX === undefined) return result;
+  return { ...result, physicalSizeX: layout.physicalSizeX, physicalSizeY: layout.physicalSizeY };
 }
 
 function typedView(buffer: ArrayBuffer, dtype: DType): TypedPixels {
@@ -167,36 +204,60 @@ function dtypeOf(bits: number, format: number, page: number): DType {
   );
 }
 
+/** A tag value that must be a whole number >= `min` (ImageWidth, RowsPerStrip...): else 'corrupt-data'. */
+function wholeNumber(value: number, min: number, what: string): number {
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new ImageError(value === 0 && min > 0 ? 'empty-image' : 'corrupt-data', `${what} is ${value}`);
+  return value;
+}
+
+/** The value every sample shares for `tag` (BitsPerSample, SampleFormat), or throws naming both. */
+function uniformValue(
+  file: TiffContainer,
+  ifd: Ifd,
+  tag: number,
+  samples: number,
+  fallback: number,
+): number | undefined {
+  const e = ifd.entries.get(tag);
+  if (!e || e.count === 0) return fallback;
+  const v = file.valueAt(e, 0);
+  for (let i = 1; i < Math.min(e.count, samples); i++) if (file.valueAt(e, i) !== v) return undefined;
+  return v;
+}
+
 function readLayout(file: TiffContainer, ifd: Ifd, index: number, maxPixels: number): PageLayout {
   const where = `TIFF page ${index}`;
-  const width = file.number(ifd, Tag.ImageWidth, 0);
-  const height = file.number(ifd, Tag.ImageLength, 0);
-  if (width === 0 || height === 0)
-    throw new ImageError('empty-image', `${where} is ${width}x${height} pixels`);
-  const samples = file.number(ifd, Tag.SamplesPerPixel, 1);
-  if (samples < 1) throw new ImageError('empty-image', `${where} has SamplesPerPixel ${samples}`);
+  const rawWidth = file.number(ifd, Tag.ImageWidth, 0);
+  const rawHeight = file.number(ifd, Tag.ImageLength, 0);
+  if (rawWidth === 0 || rawHeight === 0)
+    throw new ImageError('empty-image', `${where} is ${rawWidth}x${rawHeight} pixels`);
+  const width = wholeNumber(rawWidth, 1, `${where}'s width`);
+  const height = wholeNumber(rawHeight, 1, `${where}'s height`);
+  const samples = wholeNumber(file.number(ifd, Tag.SamplesPerPixel, 1), 1, `${where}'s SamplesPerPixel`);
   if (width * height * samples > maxPixels) {
     throw new ImageError(
       'too-many-pixels',
       `${where} of ${width}x${height}x${samples} = ${width * height * samples} values is over the limit of ${maxPixels}`,
     );
   }
-  const bitsList = file.numbers(ifd, Tag.BitsPerSample) ?? [1];
-  const formats = file.numbers(ifd, Tag.SampleFormat) ?? [1];
-  if (bitsList.some((b) => b !== bitsList[0]) || formats.some((f) => f !== formats[0])) {
+  const bits = uniformValue(file, ifd, Tag.BitsPerSample, samples, 1);
+  const format = uniformValue(file, ifd, Tag.SampleFormat, samples, 1);
+  if (bits === undefined || format === undefined) {
+    const list = (tag: number) => (file.numbers(ifd, tag, Math.min(samples, 8)) ?? [1]).join(', ');
     throw new ImageError(
       'unsupported-dtype',
-      `${where} mixes sample types: BitsPerSample [${bitsList.join(', ')}], SampleFormat [${formats.join(', ')}]`,
+      `${where} mixes sample types: BitsPerSample [${list(Tag.BitsPerSample)}], SampleFormat [${list(Tag.SampleFormat)}]`,
     );
   }
-  const dtype = dtypeOf(bitsList[0]!, formats[0]!, index);
+  const dtype = dtypeOf(bits, format, index);
   const compression = file.number(ifd, Tag.Compression, 1);
   if (!SUPPORTED_COMPRESSION.has(compression)) {
     const name = COMPRESSION_NAMES[compression] ?? 'unknown';
     throw new ImageError('unsupported-compression', `${where} uses compression ${compression} (${name})`);
   }
   const predictor = file.number(ifd, Tag.Predictor, 1);
-  const bytesPerSample = bitsList[0]! / 8;
+  const bytesPerSample = bits / 8;
   const isFloat = dtype.startsWith('float');
   if (predictor !== 1 && !(predictor === 2 && bytesPerSample <= 4) && !(predictor === 3 && isFloat)) {
     throw new ImageError(
@@ -206,40 +267,42 @@ function readLayout(file: TiffContainer, ifd: Ifd, index: number, maxPixels: num
   }
   const planar = samples > 1 && file.number(ifd, Tag.PlanarConfiguration, 1) === 2;
   const tiled = ifd.entries.has(Tag.TileWidth);
-  const chunkWidth = tiled ? file.number(ifd, Tag.TileWidth, 0) : width;
+  const kind = tiled ? 'tile' : 'strip';
+  const chunkWidth = tiled
+    ? wholeNumber(file.number(ifd, Tag.TileWidth, 0), 1, `${where}'s TileWidth`)
+    : width;
   const chunkHeight = tiled
-    ? file.number(ifd, Tag.TileLength, 0)
-    : Math.min(file.number(ifd, Tag.RowsPerStrip, height), height);
-  if (chunkWidth < 1 || chunkHeight < 1) {
-    throw new ImageError(
-      'corrupt-data',
-      `${where} has ${tiled ? 'tiles' : 'strips'} of ${chunkWidth}x${chunkHeight} pixels`,
-    );
-  }
-  const chunkBytes = chunkWidth * chunkHeight * (planar ? 1 : samples) * bytesPerSample;
-  if (tiled && chunkBytes > Math.max(width * height * samples * bytesPerSample, 1 << 24)) {
-    throw new ImageError(
-      'corrupt-data',
-      `${where} has ${chunkWidth}x${chunkHeight} tiles, far larger than the image`,
-    );
-  }
+    ? wholeNumber(file.number(ifd, Tag.TileLength, 0), 1, `${where}'s TileLength`)
+    : Math.min(wholeNumber(file.number(ifd, Tag.RowsPerStrip, height), 1, `${where}'s RowsPerStrip`), height);
   const across = Math.ceil(width / chunkWidth);
   const down = Math.ceil(height / chunkHeight);
   const needed = across * down * (planar ? samples : 1);
-  const offsets = file.numbers(ifd, tiled ? Tag.TileOffsets : Tag.StripOffsets);
-  if (!offsets || offsets.length < needed) {
+  const covered = needed * chunkWidth * chunkHeight * (planar ? 1 : samples);
+  const pageValues = width * height * samples;
+  if (covered > 4 * pageValues + CHUNK_SLACK_VALUES) {
     throw new ImageError(
       'corrupt-data',
-      `${where} needs ${needed} ${tiled ? 'tile' : 'strip'} offsets, has ${offsets?.length ?? 0}`,
+      `${where} of ${width}x${height}x${samples} has ${needed} ${chunkWidth}x${chunkHeight} ${kind}s ` +
+        `covering ${covered} values, far more than the image`,
     );
   }
-  const byteCounts = file.numbers(ifd, tiled ? Tag.TileByteCounts : Tag.StripByteCounts);
-  if ((byteCounts === undefined && compression !== 1) || (byteCounts && byteCounts.length < needed)) {
+  const offsets = ifd.entries.get(tiled ? Tag.TileOffsets : Tag.StripOffsets);
+  if (!offsets || offsets.count < needed) {
     throw new ImageError(
       'corrupt-data',
-      `${where} needs ${needed} byte counts, has ${byteCounts?.length ?? 0}`,
+      `${where} needs ${needed} ${kind} offsets, has ${offsets?.count ?? 0}`,
     );
   }
+  const byteCounts = ifd.entries.get(tiled ? Tag.TileByteCounts : Tag.StripByteCounts);
+  if ((byteCounts === undefined && compression !== 1) || (byteCounts && byteCounts.count < needed)) {
+    throw new ImageError(
+      'corrupt-data',
+      `${where} needs ${needed} byte counts, has ${byteCounts?.count ?? 0}`,
+    );
+  }
+  // Both lists must lie in the file before any chunk is decoded ('truncated' otherwise).
+  file.valueAt(offsets, needed - 1);
+  if (byteCounts) file.valueAt(byteCounts, needed - 1);
   return {
     index, width, height, samples, bytesPerSample, dtype, compression, predictor, planar, tiled,
     chunkWidth, chunkHeight, offsets, byteCounts,
@@ -247,7 +310,7 @@ function readLayout(file: TiffContainer, ifd: Ifd, index: number, maxPixels: num
 }
 
 /** Decodes every chunk of one page into `out` (the page's bytes, host order, in the output layout). */
-function decodePage(file: TiffContainer, page: PageLayout, out: Uint8Array): void {
+function decodePage(file: TiffContainer, page: PageLayout, out: Uint8Array, lzw: LzwTables): void {
   const { width, height, samples, bytesPerSample: bps, planar, chunkWidth: cw, chunkHeight: ch } = page;
   const pixelSamples = planar ? 1 : samples;
   const rowBytes = width * pixelSamples * bps;
@@ -265,7 +328,7 @@ function decodePage(file: TiffContainer, page: PageLayout, out: Uint8Array): voi
     // A strip holds only its rows; a tile always holds a full cw x ch block.
     const chunkRows = page.tiled ? ch : rows;
     const chunkRowBytes = cw * pixelSamples * bps;
-    const chunk = readChunk(file, page, i, chunkRows, chunkRowBytes);
+    const chunk = readChunk(file, page, i, chunkRows, chunkRowBytes, lzw);
     const dst = plane * planeBytes + cy * ch * rowBytes + cx * chunkRowBytes;
     if (!page.tiled) {
       out.set(chunk.subarray(0, rows * rowBytes), dst);
@@ -285,12 +348,13 @@ function readChunk(
   i: number,
   rows: number,
   rowBytes: number,
+  lzw: LzwTables,
 ): Uint8Array {
   const kind = page.tiled ? 'tile' : 'strip';
   const where = `${kind} ${i} of TIFF page ${page.index}`;
   const expected = rows * rowBytes;
-  const offset = page.offsets[i]!;
-  const count = page.byteCounts ? page.byteCounts[i]! : expected;
+  const offset = file.valueAt(page.offsets, i);
+  const count = page.byteCounts ? file.valueAt(page.byteCounts, i) : expected;
   const bps = page.bytesPerSample;
   const swap = bps > 1 && file.littleEndian !== HOST_LITTLE_ENDIAN && page.predictor !== 3;
   if (count === 0) return new Uint8Array(expected);
@@ -308,7 +372,7 @@ function readChunk(
     const src = file.bytes.subarray(offset, offset + count);
     chunk = new Uint8Array(expected);
     let written: number;
-    if (page.compression === 5) written = decodeLzw(src, chunk);
+    if (page.compression === 5) written = decodeLzw(src, chunk, lzw);
     else if (page.compression === 32773) written = decodePackBits(src, chunk);
     else written = decodeDeflate(src, chunk, where);
     if (written < expected) {

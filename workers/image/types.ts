@@ -56,6 +56,8 @@ export type ImageErrorCode =
   | 'unsupported-format'
   | 'empty-image'
   | 'too-many-pixels'
+  /** More pages (TIFF IFDs) than the frame limit. */
+  | 'too-many-frames'
   | 'bad-dimension-order'
   | 'bad-channel'
   | 'shape-mismatch'

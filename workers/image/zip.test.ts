@@ -83,9 +83,15 @@ describe('unpackZip', () => {
     ['/etc/passwd', 'is an absolute path'],
     ['C:/Windows/x.tif', 'is an absolute path'],
     ['..\\evil.tif', 'contains a backslash'],
+    ['dir\\cell.tif', 'contains a backslash'],
+    ['D:evil.tif', 'is an absolute path'],
+    ['//server/share/x.tif', 'is an absolute path'],
+    ['a\0.tif', 'contains a NUL character'],
   ])('refuses the entry name %s', (name, why) => {
     const zip = zipSync({ [name]: text('x') });
-    expect(archiveError(() => unpackZip(zip)).message).toBe(`zip entry '${name}' ${why}`);
+    expect(archiveError(() => unpackZip(zip)).message).toBe(
+      `zip entry '${name.replace('\0', '\\0')}' ${why}`,
+    );
   });
 
   it('refuses too many entries before reading them', () => {
@@ -133,6 +139,29 @@ describe('unpackZip', () => {
     ]);
     twice.set(text('a'), centralStart(twice) + 46 + 46 + 5); // rename central entry b.txt → a.txt
     expect(archiveError(() => unpackZip(twice)).message).toMatch(/'a.txt' appears twice/);
+  });
+
+  it('refuses symbolic links (Unix mode S_IFLNK in the external attributes), whatever the link points at', () => {
+    const zip = zipSync({ 'cells.tif': text('/etc/passwd') }, { level: 0 });
+    const v = new DataView(zip.buffer);
+    v.setUint16(centralStart(zip) + 4, (3 << 8) | 20, true); // made by Unix
+    v.setUint32(centralStart(zip) + 38, (0o120777 << 16) >>> 0, true); // lrwxrwxrwx
+    expect(archiveError(() => unpackZip(zip)).message).toBe("zip entry 'cells.tif' is a symbolic link");
+    v.setUint32(centralStart(zip) + 38, (0o100644 << 16) >>> 0, true); // a regular file -rw-r--r--
+    expect(unpackZip(zip).map((e) => e.name)).toEqual(['cells.tif']);
+  });
+
+  it('refuses a zip inside the zip (nested archives are not unpacked) and names equal after normalising', () => {
+    const inner = zipSync({ 'a.tif': text('x') });
+    expect(archiveError(() => unpackZip(zipSync({ 'plate.zip': inner }))).message).toMatch(
+      /^zip entry 'plate.zip' is itself a zip archive; nested archives are not unpacked/,
+    );
+    const empty = zipSync({});
+    expect(archiveError(() => unpackZip(zipSync({ 'x.tif': empty }))).message).toMatch(
+      /'x.tif' is itself a zip/,
+    );
+    const same = zipSync({ 'a/b.txt': text('1'), 'a/./b.txt': text('2') });
+    expect(archiveError(() => unpackZip(same)).message).toBe("zip entry 'a/b.txt' appears twice");
   });
 
   it('refuses bytes that are not a zip, and truncated zips', () => {

@@ -6,10 +6,13 @@
  * deflated, and stored instead when deflate does not save at least 5 %.
  *
  * unpackZip: reads the central directory and refuses, with ImageError 'bad-archive' naming the entry:
- * names with `..` segments, absolute paths (`/x`, `C:x`), backslashes or NUL; duplicate names; encrypted,
- * Zip64 or non-deflate entries; more than `maxEntries` entries; declared sizes over `maxTotalBytes` in all;
- * a declared ratio over `maxRatio` for entries above 1 MiB; and any entry that inflates past its declared
- * size (checked while inflating, in 64 KiB input steps) or whose CRC-32 does not match. Directories,
+ * names with `..` segments, absolute paths (`/x`, `C:x`), backslashes or NUL; duplicate names (after
+ * normalising `./` and `//`); symbolic links (Unix mode S_IFLNK in the external attributes); encrypted,
+ * Zip64 or non-deflate entries; entries that are zip archives themselves (nested archives are not
+ * unpacked: the outer zip must hold the images); more than `maxEntries` entries; declared sizes over
+ * `maxTotalBytes` in all; a declared ratio over `maxRatio` for entries above 1 MiB; and any entry that
+ * inflates past its declared size (checked while inflating, in 4 KiB input steps) or whose CRC-32 does not
+ * match. Memory follows the bytes actually inflated, not the sizes the headers declare. Directories,
  * `__MACOSX/` and dotfiles (any path segment starting with '.') are skipped.
  */
 import { Inflate, deflateSync } from 'fflate';
@@ -36,7 +39,10 @@ export interface UnzipLimits {
 
 const DOS_DATE_1980_01_01 = (0 << 9) | (1 << 5) | 1;
 const RATIO_EXEMPT_BYTES = 1 << 20;
-const INFLATE_STEP = 64 * 1024;
+/** Input bytes per inflate call: one call of a bomb yields at most ~1032x this before the size check. */
+const INFLATE_STEP = 4 * 1024;
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -200,6 +206,7 @@ export function unpackZip(bytes: Uint8Array, limits: UnzipLimits = {}): ZipEntry
       throw new ImageError('bad-archive', `zip central directory entry ${i} at byte ${p} is damaged`);
     }
     const flags = v.getUint16(p + 8, true);
+    const unixMode = v.getUint32(p + 38, true) >>> 16;
     const method = v.getUint16(p + 10, true);
     const crc = v.getUint32(p + 16, true);
     const csize = v.getUint32(p + 20, true);
@@ -216,6 +223,7 @@ export function unpackZip(bytes: Uint8Array, limits: UnzipLimits = {}): ZipEntry
     const bad = (why: string): ImageError => new ImageError('bad-archive', `zip entry '${name}' ${why}`);
     if (names.has(name)) throw bad('appears twice');
     names.add(name);
+    if ((unixMode & S_IFMT) === S_IFLNK) throw bad('is a symbolic link');
     if (flags & 1) throw bad('is encrypted');
     if (method !== 0 && method !== 8) throw bad(`uses compression method ${method} (only store and deflate)`);
     if (csize === 0xffffffff || usize === 0xffffffff || local === 0xffffffff) throw bad('needs Zip64');
@@ -235,19 +243,36 @@ export function unpackZip(bytes: Uint8Array, limits: UnzipLimits = {}): ZipEntry
     const data = method === 0 ? src.slice() : inflateBounded(src, usize, bad);
     if (data.length !== usize) throw bad(`holds ${data.length} bytes, its header says ${usize}`);
     if (crc32(data) !== crc) throw bad('fails its CRC-32 check');
+    if (isZipArchive(data))
+      throw bad('is itself a zip archive; nested archives are not unpacked (put its files in the outer zip)');
     out.push({ name, data });
   }
   return out;
 }
 
-/** Inflates `src` into at most `size` bytes, stopping as soon as the stream produces more. */
+/** True when `data` starts like a zip archive (a local header, or the end record of an empty zip). */
+function isZipArchive(data: Uint8Array): boolean {
+  return data.length >= 4 && data[0] === 0x50 && data[1] === 0x4b && (data[2] === 3 || data[2] === 5);
+}
+
+/**
+ * Inflates `src` into at most `size` bytes, stopping as soon as the stream produces more. The buffer grows
+ * with the output (from 4x the input), so a header that lies about `size` cannot make us allocate it.
+ */
 function inflateBounded(src: Uint8Array, size: number, bad: (why: string) => ImageError): Uint8Array {
-  const out = new Uint8Array(size);
+  let out = new Uint8Array(Math.min(size, Math.max(1 << 16, 4 * src.length)));
   let written = 0;
   let overflow = false;
   const inflater = new Inflate((chunk) => {
     if (written + chunk.length > size) overflow = true;
-    else out.set(chunk, written);
+    else {
+      if (written + chunk.length > out.length) {
+        const grown = new Uint8Array(Math.min(size, Math.max(2 * out.length, written + chunk.length)));
+        grown.set(out.subarray(0, written));
+        out = grown;
+      }
+      out.set(chunk, written);
+    }
     written += chunk.length;
   });
   try {
