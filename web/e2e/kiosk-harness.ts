@@ -52,6 +52,8 @@ export interface KioskOptions {
    * that links the repository's models (never into the repository). @default false
    */
   readonly trainer?: boolean;
+  /** More settings for loadConfig (e.g. KIOSK_AUTH: 'tokens'). @default - none */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export async function startKiosk(redisUrl: string, o: KioskOptions = {}): Promise<Kiosk> {
@@ -73,6 +75,7 @@ export async function startKiosk(redisUrl: string, o: KioskOptions = {}): Promis
     KIOSK_MODEL_CACHE: join(dir, 'model-cache'),
     KIOSK_MODELS_DIR: modelsDir,
     KIOSK_BACKOFF_MS: '50',
+    ...o.env,
   });
   const runner = new TrivialThresholdRunner(0.5);
   const services = await createServices(

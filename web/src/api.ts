@@ -1,7 +1,11 @@
 /**
  * The browser's client of the kiosk API (same origin). Routes are API v1 (api/routes/); every error
  * response is `{ error: code, message }` and surfaces here as an ApiRequestError with that message.
+ * Requests carry the stored API token (./auth.ts); a 401 asks the user for one.
  */
+import { askForToken, authHeaders, authorizeXhr, withToken } from './auth.js';
+
+export { authHeaders, authorizeXhr, withToken };
 
 export interface JobChild {
   readonly id: string;
@@ -94,11 +98,15 @@ async function errorOf(res: Response): Promise<ApiRequestError> {
   } catch {
     // not JSON: keep the status line
   }
+  if (res.status === 401) askForToken(message);
   return new ApiRequestError(res.status, code, message);
 }
 
 export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(url, { ...init, headers: { accept: 'application/json', ...init?.headers } });
+  const res = await fetch(url, {
+    ...init,
+    headers: { accept: 'application/json', ...authHeaders(), ...init?.headers },
+  });
   if (!res.ok) throw await errorOf(res);
   return (await res.json()) as T;
 }
@@ -108,6 +116,7 @@ async function sendJson<T>(method: string, url: string, body?: unknown): Promise
     method,
     headers: {
       accept: 'application/json',
+      ...authHeaders(),
       ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
     },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -134,11 +143,11 @@ export const api = {
   createJob: (body: CreateJob) => sendJson<Job>('POST', '/v1/jobs', body),
   cancel: (id: string) => sendJson<Job>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`),
   remove: (id: string) => sendJson<unknown>('DELETE', `/v1/jobs/${encodeURIComponent(id)}`),
-  labelsUrl: (id: string) => `/v1/jobs/${encodeURIComponent(id)}/result?format=tif`,
-  zipUrl: (id: string) => `/v1/jobs/${encodeURIComponent(id)}/result?format=zip`,
+  labelsUrl: (id: string) => withToken(`/v1/jobs/${encodeURIComponent(id)}/result?format=tif`),
+  zipUrl: (id: string) => withToken(`/v1/jobs/${encodeURIComponent(id)}/result?format=zip`),
   /** The bytes of a URL (a result file), or ApiRequestError. */
   bytes: async (url: string): Promise<Uint8Array> => {
-    const res = await fetch(url);
+    const res = await fetch(url, url.startsWith('/') ? { headers: authHeaders() } : {});
     if (!res.ok) throw await errorOf(res);
     return new Uint8Array(await res.arrayBuffer());
   },
@@ -152,6 +161,7 @@ export function uploadFile(file: File, name: string, onProgress: (f: number) => 
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', '/v1/uploads');
+    authorizeXhr(xhr);
     xhr.responseType = 'json';
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
@@ -161,6 +171,7 @@ export function uploadFile(file: File, name: string, onProgress: (f: number) => 
     xhr.onload = () => {
       const body = xhr.response as { uploads?: Upload[]; error?: string; message?: string } | null;
       if (xhr.status >= 200 && xhr.status < 300 && body?.uploads?.[0]) return resolve(body.uploads[0]);
+      if (xhr.status === 401) askForToken(body?.message ?? 'unauthorized');
       reject(
         new ApiRequestError(
           xhr.status,

@@ -4,7 +4,7 @@
  * this class only wires them to EventSource and fetch. When the stream drops, EventSource reconnects and
  * the jobs that were still running are fetched again (events sent while disconnected are lost).
  */
-import { api, type Job } from './api.js';
+import { api, withToken, type Job } from './api.js';
 import {
   applyJobEvent,
   emptyJobs,
@@ -32,7 +32,7 @@ export class JobStore {
 
   connect(): void {
     if (this.source) return;
-    const es = new EventSource('/v1/events');
+    const es = new EventSource(withToken('/v1/events'));
     this.source = es;
     es.addEventListener('open', () => {
       const wasDown = this.stream === 'reconnecting';

@@ -2,7 +2,7 @@
  * Jobs: the history, newest first, with filters (status, name), live status, and per job: view, download,
  * re-run (same files, model and options), cancel (running) and delete.
  */
-import { api, ApiRequestError, type Job } from '../api.js';
+import { api, ApiRequestError, authHeaders, type Job } from '../api.js';
 import { announce, h, progressBar, replace, statusBadge } from '../dom.js';
 import { isFinal, type JobStatus } from '../lib/job-events.js';
 import { formatDuration } from '../lib/units.js';
@@ -41,7 +41,7 @@ async function deleteJob(id: string): Promise<void> {
     if (!(err instanceof ApiRequestError && err.status === 404 && /no route/i.test(err.message))) throw err;
     const res = await fetch('/api/redis/expire', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...authHeaders() },
       body: JSON.stringify({ hash: id, expireIn: 1 }),
     });
     if (!res.ok) throw new Error(`could not delete job ${id} (${res.status})`);

@@ -4,7 +4,7 @@
  * API (POST /v1/trainings/upload, GET /v1/trainings[/:id], its event stream); where the kiosk has no training
  * service (the routes answer 404) the page says so and the form stays disabled.
  */
-import { api, ApiRequestError, getJson } from '../api.js';
+import { api, ApiRequestError, authorizeXhr, getJson, withToken } from '../api.js';
 import { announce, field, h, replace, statusBadge } from '../dom.js';
 import { filesFromDrop, filesFromInput, type PickedFile } from '../drop.js';
 import {
@@ -119,7 +119,7 @@ export const mountTrain: Page = (root) => {
     let view = t;
     replace(current, h('h2', { id: 'train-current' }, `Training ${t.params.modelName}`), showTraining(view));
     if (t.status === 'done' || t.status === 'failed') return;
-    const es = new EventSource(t.eventsUrl ?? `/v1/trainings/${encodeURIComponent(t.id)}/events`);
+    const es = new EventSource(withToken(t.eventsUrl ?? `/v1/trainings/${encodeURIComponent(t.id)}/events`));
     source = es;
     const redraw = () =>
       alive &&
@@ -164,6 +164,7 @@ export const mountTrain: Page = (root) => {
     num('micronsPerPixel', mpp);
     const xhr = new XMLHttpRequest();
     xhr.open('POST', '/v1/trainings/upload');
+    authorizeXhr(xhr);
     xhr.responseType = 'json';
     startBtn.disabled = true;
     xhr.upload.onprogress = (e) =>
