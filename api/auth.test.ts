@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { listenAddress } from './auth.js';
+import { KioskClient } from './client.js';
 import { ConfigError, loadConfig } from './config.js';
 import { startTestService, type TestService } from './service-harness.test-helpers.js';
 import { TokenError, TokenStore } from './tokens.js';
@@ -334,6 +337,33 @@ describe('the authentication hook (KIOSK_AUTH=tokens, app.inject)', () => {
     const gone = await s.app.inject({ method: 'DELETE', url: `/v1/tokens/${id}`, headers: admin });
     expect(gone.json()).toMatchObject({ id, revokedAt: expect.any(String) as string });
     expect((await s.app.inject({ url: '/v1/whoami', headers: { 'x-api-key': token } })).statusCode).toBe(401);
+  });
+
+  it('the CLI client sends KIOSK_TOKEN to the kiosk only, and says what to set on a 401', async () => {
+    svc = await startTestService(inject('redisUrl'), {
+      env: { KIOSK_AUTH: 'tokens' },
+      pools: false,
+      listen: true,
+    });
+    const { token } = await svc.services.tokens.create({ lab: 'lab-a' });
+    await expect(new KioskClient(svc.url, undefined).listJobs()).rejects.toThrow(
+      /HTTP 401 unauthorized: this kiosk needs an API token.*\(set KIOSK_TOKEN to a token of your lab\)/,
+    );
+    expect(await new KioskClient(svc.url, token).listJobs()).toEqual([]);
+    // another host (a bucket's signed URL) never sees the token
+    const seen: (string | undefined)[] = [];
+    const other = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.end('ok');
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    try {
+      const port = (other.address() as AddressInfo).port;
+      await new KioskClient(svc.url, token).download(`http://127.0.0.1:${port}/bucket/x.zip?X-Sig=1`);
+      expect(seen).toEqual([undefined]);
+    } finally {
+      other.close();
+    }
   });
 
   it('with auth off every request is lab KIOSK_LAB with role admin, no token needed', async () => {

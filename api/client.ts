@@ -1,5 +1,6 @@
 /**
- * A small HTTP client of API v1, for the CLI (`kiosk predict`, `jobs`, `status`) and the benchmarks.
+ * A small HTTP client of API v1, for the CLI (`kiosk predict`, `jobs`, `status`) and the benchmarks. A
+ * kiosk with KIOSK_AUTH=tokens gets the token from KIOSK_TOKEN (docs/security.md), sent only to the kiosk.
  * Errors say what failed: `HTTP 400 not-an-image: cells.png is not a TIFF or PNG image (...)`, or that the
  * kiosk cannot be reached at all.
  */
@@ -23,7 +24,14 @@ export interface UploadFile {
 
 export class KioskClient {
   readonly base: string;
-  constructor(base: string) {
+  /**
+   * @param base the kiosk's URL
+   * @param token a lab token (sent as `Authorization: Bearer`). @default - $KIOSK_TOKEN, else none
+   */
+  constructor(
+    base: string,
+    private readonly token: string | undefined = process.env.KIOSK_TOKEN || undefined,
+  ) {
     this.base = base.replace(/\/+$/, '');
   }
 
@@ -31,7 +39,11 @@ export class KioskClient {
     const url = path.startsWith('http') ? path : `${this.base}${path}`;
     let res: Response;
     try {
-      res = await fetch(url, init);
+      // The token goes only to the kiosk itself, never to another host (a signed bucket URL).
+      const own = this.token && (url === this.base || url.startsWith(`${this.base}/`));
+      res = own
+        ? await fetch(url, { ...init, headers: { ...init.headers, authorization: `Bearer ${this.token}` } })
+        : await fetch(url, init);
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
       throw new KioskClientError(
@@ -49,7 +61,12 @@ export class KioskClient {
       } catch {
         /* not JSON */
       }
-      throw new KioskClientError(`HTTP ${res.status}${code ? ` ${code}` : ''}: ${message}`, res.status, code);
+      const hint = res.status === 401 ? ' (set KIOSK_TOKEN to a token of your lab)' : '';
+      throw new KioskClientError(
+        `HTTP ${res.status}${code ? ` ${code}` : ''}: ${message}${hint}`,
+        res.status,
+        code,
+      );
     }
     return res;
   }

@@ -130,6 +130,10 @@ export async function runRemoteTraining(args: readonly string[], io: RemoteIo = 
   if (!v.data) throw new UsageError('--data ZIP|DIR is required');
   if (v.scratch && v.from) throw new UsageError('give --from or --scratch, not both');
   const host = v.host.replace(/\/+$/, '');
+  // A kiosk with KIOSK_AUTH=tokens: the lab token from KIOSK_TOKEN (docs/security.md).
+  const auth: Record<string, string> = process.env.KIOSK_TOKEN
+    ? { authorization: `Bearer ${process.env.KIOSK_TOKEN}` }
+    : {};
   const [fromName, fromVersion] = (v.from ?? '').split('/');
   const fields: Record<string, string | undefined> = {
     modelName: v.name,
@@ -149,7 +153,7 @@ export async function runRemoteTraining(args: readonly string[], io: RemoteIo = 
   for (const [k, value] of Object.entries(fields)) if (value !== undefined) form.append(k, value);
   form.append('data', new Blob([new Uint8Array(zip.bytes)]), zip.name);
   say(`uploading ${zip.name} (${(zip.bytes.length / 2 ** 20).toFixed(1)} MiB) to ${host}`);
-  const created = await fetch(`${host}/v1/trainings/upload`, { method: 'POST', body: form });
+  const created = await fetch(`${host}/v1/trainings/upload`, { method: 'POST', body: form, headers: auth });
   const body = (await created.json()) as TrainingView & {
     error?: string;
     message?: string;
@@ -161,7 +165,10 @@ export async function runRemoteTraining(args: readonly string[], io: RemoteIo = 
         `the kiosk refused the training data (${body.problems.length} problem${body.problems.length === 1 ? '' : 's'}):`,
       );
       for (const p of body.problems) say(`  ${p.file || '(data)'}: ${p.message}`);
-    } else say(`error ${created.status}: ${body.message ?? created.statusText}`);
+    } else {
+      const hint = created.status === 401 ? ' (set KIOSK_TOKEN to a token of your lab)' : '';
+      say(`error ${created.status}: ${body.message ?? created.statusText}${hint}`);
+    }
     return 1;
   }
   const epochs = body.params.epochs;
@@ -175,7 +182,7 @@ export async function runRemoteTraining(args: readonly string[], io: RemoteIo = 
     lastStatus = s;
   };
   let lastStepLine = 0;
-  const res = await fetch(`${host}${body.eventsUrl}`, { headers: { accept: 'text/event-stream' } });
+  const res = await fetch(`${host}${body.eventsUrl}`, { headers: { accept: 'text/event-stream', ...auth } });
   if (res.ok && res.body) {
     await readSse(res, (event, data) => {
       if (event === 'snapshot') {
@@ -196,7 +203,9 @@ export async function runRemoteTraining(args: readonly string[], io: RemoteIo = 
   // The stream ends when the training does (or the connection dropped): read the final state.
   for (let i = 0; !final || (final.status !== 'done' && final.status !== 'failed'); i++) {
     if (i > 0) await new Promise((r) => setTimeout(r, 2000));
-    final = (await (await fetch(`${host}/v1/trainings/${body.id}`)).json()) as TrainingView;
+    final = (await (
+      await fetch(`${host}/v1/trainings/${body.id}`, { headers: auth })
+    ).json()) as TrainingView;
   }
   if (final.resumedFrom)
     say(
