@@ -96,8 +96,8 @@ export function installAuth(app: FastifyInstance, s: KioskServices): void {
       req.lab = config.lab;
       req.role = 'admin';
     } else {
-      // No route (a 404) and public routes: nothing of a lab is served.
-      if (route === undefined || isPublic(route)) return;
+      // No route (a 404), public routes and CORS preflights (OPTIONS, never a lab's data): no token.
+      if (route === undefined || isPublic(route) || req.method === 'OPTIONS') return;
       const { token, problem } = presented(req, route);
       if (problem) return deny(reply, 401, problem);
       if (token !== undefined) {
