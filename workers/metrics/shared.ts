@@ -28,7 +28,7 @@ export interface ShareMetricsOptions {
   readonly id?: string;
   /** @default 5000 */
   readonly intervalMs?: number;
-  /** Metrics to share. @default - counters and histograms named kiosk_* */
+  /** Metrics to share. @default - counters and histograms named kiosk_* (not kiosk_autoscaler_*) */
   readonly include?: (m: MetricsJson[number]) => boolean;
   /** Where a failed write goes (the next one retries). @default - ignored */
   readonly onError?: (err: unknown) => void;
@@ -43,7 +43,9 @@ export interface SharedMetrics {
 }
 
 const defaultInclude = (m: MetricsJson[number]) =>
-  m.name.startsWith('kiosk_') && ['counter', 'histogram'].includes(String(m.type));
+  m.name.startsWith('kiosk_') &&
+  !m.name.startsWith('kiosk_autoscaler_') && // the API reads the autoscaler's own publication
+  ['counter', 'histogram'].includes(String(m.type));
 
 /** Starts writing this process's metrics to Redis every `intervalMs` (first write at once). */
 export function shareMetrics(o: ShareMetricsOptions): SharedMetrics {
