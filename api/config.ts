@@ -64,6 +64,13 @@ export interface ServiceConfig {
   readonly attempts: number;
   /** KIOSK_BACKOFF_MS: first retry delay (doubles). @default 1000 */
   readonly backoffMs: number;
+  /**
+   * KIOSK_LOCK_MS: a worker's lock on a running stage, renewed every half of it; the stages of a killed
+   * worker go back to the queue once it runs out (read by workers/processors/pool.ts). @default 60000
+   */
+  readonly lockMs: number;
+  /** KIOSK_STALLED_INTERVAL_MS: how often workers look for stages whose lock ran out. @default 30000 */
+  readonly stalledIntervalMs: number;
   /** KIOSK_PREDICT_CONCURRENCY: predict jobs one inference worker runs at once (their tiles share batches). @default 4 */
   readonly predictConcurrency: number;
   /** KIOSK_CPU_CONCURRENCY: jobs per CPU queue one CPU worker runs at once. @default 1 */
@@ -151,6 +158,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
     signedUrlTtlS: int('KIOSK_SIGNED_URL_TTL_S', 3600, 1, 7 * 86_400),
     attempts: int('KIOSK_ATTEMPTS', 3, 1, 100),
     backoffMs: int('KIOSK_BACKOFF_MS', 1000, 0),
+    lockMs: int('KIOSK_LOCK_MS', 60_000, 1000),
+    stalledIntervalMs: int('KIOSK_STALLED_INTERVAL_MS', 30_000, 500),
     predictConcurrency: int('KIOSK_PREDICT_CONCURRENCY', 4, 1, 256),
     cpuConcurrency: int('KIOSK_CPU_CONCURRENCY', 1, 1, 256),
     maxBatchTiles: int('KIOSK_BATCH_TILES', 16, 1, 4096),

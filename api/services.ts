@@ -8,6 +8,7 @@ import { JobSubmitter } from '../workers/queues/submit.js';
 import { JobWatcher } from '../workers/queues/watcher.js';
 import { ModelRegistry, type CustomModel } from '../workers/registry/registry.js';
 import { openStorage } from '../workers/storage/index.js';
+import { withStorageFaults } from '../workers/storage/flaky.js';
 import type { Storage } from '../workers/storage/storage.js';
 import type { ServiceConfig } from './config.js';
 import { TokenStore } from './tokens.js';
@@ -40,7 +41,8 @@ export async function createServices(
   config: ServiceConfig,
   o: ServiceOverrides = {},
 ): Promise<KioskServices> {
-  const storage = o.storage ?? (await openStorage(config.bucket));
+  // withStorageFaults: a test aid, off unless KIOSK_FAULT_STORAGE_WRITE_FAIL_RATE is set (the fault suite)
+  const storage = o.storage ?? withStorageFaults(await openStorage(config.bucket));
   const redis = connectRedis(config.redisUrl);
   const records = new JobRecords(redis, config.prefix, config.finishedTtlS);
   const connection = bullConnection(config.redisUrl);

@@ -47,7 +47,7 @@ export async function runStage<R>(
     return await body();
   } catch (err) {
     if (err instanceof WaitingChildrenError) throw err; // not a failure: the job runs again after its children
-    const classified = classifyError(err);
+    const classified = modelRemoved(classifyError(err), job.data);
     if (isFinalFailure(classified, job.attemptsMade, job.opts.attempts ?? 1)) {
       const reason = `${job.name}: ${classified.message}`;
       await ctx.records
@@ -57,6 +57,26 @@ export async function runStage<R>(
     }
     throw classified;
   }
+}
+
+/**
+ * The API checked the job's model when it accepted the job, so a model or version the registry no longer
+ * knows was removed since: say so (the registry's message lists what is left).
+ */
+function modelRemoved(err: Error, jobData: { readonly jobId: string }): Error {
+  const data = jobData as Partial<ImageJobData>;
+  const code = (err as { code?: string }).code;
+  if (
+    !(err instanceof BadInputError) ||
+    !data.model ||
+    (code !== 'unknown-model' && code !== 'unknown-model-version')
+  )
+    return err;
+  const { name, version } = data.model;
+  return new BadInputError(
+    'model-removed',
+    `model ${name} version ${version} was removed after this job was submitted (${err.message})`,
+  );
 }
 
 /**

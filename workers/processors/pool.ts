@@ -35,14 +35,23 @@ export interface RunningPool {
   close(force?: boolean): Promise<void>;
 }
 
+/**
+ * KIOSK_LOCK_MS / KIOSK_STALLED_INTERVAL_MS (checked by loadConfig) when the caller passes no value: how soon
+ * the jobs of a killed worker go back to the queue (the fault suite shortens both).
+ */
+function envMs(name: string): number | undefined {
+  const v = Number(process.env[name]);
+  return Number.isInteger(v) && v > 0 ? v : undefined;
+}
+
 /** Starts the BullMQ workers of one pool in this process: cpu = preprocess + postprocess, gpu = predict. */
 export function startPool(o: PoolOptions): RunningPool {
   const ctx = o.context;
   const common = {
     connection: o.connection,
     prefix: o.prefix,
-    lockDuration: o.lockDurationMs ?? 60_000,
-    stalledInterval: o.stalledIntervalMs ?? 30_000,
+    lockDuration: o.lockDurationMs ?? envMs('KIOSK_LOCK_MS') ?? 60_000,
+    stalledInterval: o.stalledIntervalMs ?? envMs('KIOSK_STALLED_INTERVAL_MS') ?? 30_000,
     maxStalledCount: o.maxStalledCount ?? 2,
   };
   const workers: Worker[] = [];
@@ -76,6 +85,19 @@ export function startPool(o: PoolOptions): RunningPool {
   }
   for (const w of workers) {
     w.on('error', (err) => ctx.log(`worker ${w.name}: ${err.message}`));
+    // A stage can fail for good without its processor running: BullMQ fails a job that stalled more than
+    // maxStalledCount times (one that kills its worker each time, e.g. out of memory). Its record must still
+    // end failed, with a reason, not stay in its last status (a record already final is left as it is).
+    w.on('failed', (job, err) => {
+      if (!job?.finishedOn) return; // it will be retried
+      const { jobId } = job.data as { jobId: string };
+      const reason = /stalled more than allowable limit/.test(err.message)
+        ? `its worker was lost ${(o.maxStalledCount ?? 2) + 1} times while running it (killed, or out of memory)`
+        : err.message;
+      ctx.records
+        .finish(jobId, 'failed', { reason: `${job.name}: ${reason}` })
+        .catch((e: unknown) => ctx.log(`record ${jobId}: ${String(e)}`));
+    });
   }
   return {
     workers,

@@ -55,7 +55,6 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
       const outputKey = keys.result(lab, jobId, `${stem}.zip`);
       await ctx.storage.put(labelsKey, tif);
       await ctx.storage.put(outputKey, zipFiles([[tifName, tif]]));
-      await ctx.storage.deletePrefix(keys.scratch(jobId));
       const ms = performance.now() - t0;
       await ctx.records.finish(jobId, 'done', {
         output_key: outputKey,
@@ -63,6 +62,11 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
         object_count: countObjects(labels),
         postprocess_time: seconds(ms),
       });
+      // Scratch goes only once the job is done: a worker killed between the two would otherwise leave a
+      // re-run with no maps to read, and a job whose results exist would fail ("no object scratch/...").
+      await ctx.storage
+        .deletePrefix(keys.scratch(jobId))
+        .catch((e: unknown) => ctx.log(`job ${jobId}: scratch not removed: ${String(e)}`));
       return { key: outputKey, ms };
     });
 }
