@@ -1,5 +1,7 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../api/config.js';
+import { openStorage } from '../../workers/storage/index.js';
 import { KioskChart, type KioskChartProps } from './kiosk-chart.js';
 import { validateManifests, type Manifest } from './testing/validate-manifests.js';
 
@@ -100,6 +102,24 @@ describe('KioskChart', () => {
       }
     }
   });
+
+  it.each([
+    ['gke', gkeProps, 'gcs'],
+    ['eks', eksProps, 's3'],
+  ])(
+    'gives %s pods a bucket URL that the kiosk opens as the cloud bucket, not a local folder',
+    async (_p, props, kind) => {
+      const api = podOf(find(synth(props), 'Deployment', 'kiosk-api')).containers[0] as {
+        env: { name: string; value?: string }[];
+      };
+      const env = Object.fromEntries(
+        api.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value]),
+      );
+      const config = loadConfig({ ...env, REDIS_URL: 'redis://redis:6379' });
+      expect(config.mode).toBe('cloud');
+      expect((await openStorage(config.bucket)).kind).toBe(kind);
+    },
+  );
 
   it('puts GPU workers on the GPU pool: nvidia.com/gpu limit (a number, not null), toleration, node selector', () => {
     const pod = podOf(find(synth({ ...gkeProps, gpusPerWorker: 2 }), 'Deployment', 'kiosk-gpu-worker'));

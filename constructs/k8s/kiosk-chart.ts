@@ -122,7 +122,8 @@ export class KioskChart extends Chart {
       { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: secret.name, key: secret.key } } },
       { name: 'REDIS_URL', value: `redis://:$(REDIS_PASSWORD)@${redis.serviceName}:${REDIS_PORT}` },
       { name: 'KIOSK_STORAGE', value: provider === 'gke' ? 'gcs' : 's3' },
-      { name: 'KIOSK_BUCKET', value: props.bucketName },
+      // A URL, not a bare name: api/config.ts opens a bare name as a local folder inside the pod.
+      { name: 'KIOSK_BUCKET', value: `${provider === 'gke' ? 'gs' : 's3'}://${props.bucketName}` },
       { name: 'KIOSK_REGION', value: props.region },
       // Cloud mode: the API requires per-lab tokens (api/auth.ts) and refuses to start with KIOSK_AUTH=off.
       { name: 'KIOSK_MODE', value: 'cloud' },
