@@ -193,7 +193,7 @@ describe('the local kiosk (kiosk start) and the HTTP CLI', () => {
     await writeFile(join(cwd, 'notes.png'), 'not an image');
     const bad = kiosk(['predict', 'notes.png', '--host', url, '--out', 'labels'], cwd);
     expect(bad.code).toBe(1);
-    expect(bad.err).toMatch(/notes\.png: HTTP 400 not-an-image: notes\.png is not a TIFF or PNG image/);
+    expect(bad.err).toMatch(/notes\.png: HTTP 400 not-an-image: notes\.png:? (is )?not a TIFF or PNG/);
     // The workers' stage metrics reach the API's /metrics through Redis (shared every 5 s).
     await expect
       .poll(
@@ -251,7 +251,10 @@ describe('the local kiosk (kiosk start) and the HTTP CLI', () => {
       const up = after.decisions.filter(
         (d) => d.pool === pool && d.action === 'up' && Date.parse(d.time) >= killedAt - 1000,
       );
-      expect(up.map((d) => [d.current, d.desired])).toEqual([[0, 1]]);
+      // (More than one when the victim had lived under 10 s: the driver's crash-loop back-off then holds the
+      // restart for 1 s and the next decision asks again.)
+      expect(up.length).toBeGreaterThanOrEqual(1);
+      for (const d of up) expect([d.current, d.desired]).toEqual([0, 1]);
       expect(after.pools.find((p) => p.pool === pool)).toMatchObject({ desired: 1, actual: 1 });
       console.log(
         `decisions after the kill: ${JSON.stringify(up)}; worker events: ${JSON.stringify(after.workerEvents.filter((e) => Date.parse(e.time) >= killedAt - 1000))}`,
