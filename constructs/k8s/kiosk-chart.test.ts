@@ -1,6 +1,7 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../api/config.js';
+import { configFromEnv } from '../../workers/autoscaler/config.js';
 import { openStorage } from '../../workers/storage/index.js';
 import { KioskChart, type KioskChartProps } from './kiosk-chart.js';
 import { validateManifests, type Manifest } from './testing/validate-manifests.js';
@@ -152,6 +153,16 @@ describe('KioskChart', () => {
     expect(c.args.join(' ')).toMatch(/--appendonly yes.*--requirepass \$\(REDIS_PASSWORD\)/);
     expect(c.env[0].valueFrom.secretKeyRef).toEqual({ name: 'kiosk-redis', key: 'password' });
     expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('10Gi');
+  });
+
+  it('scales the GPU Deployment on the predict and train queues (the GPU worker takes training jobs)', () => {
+    const pod = podOf(find(synth(gkeProps), 'Deployment', 'kiosk-autoscaler'));
+    const env = Object.fromEntries(
+      (pod.containers[0].env as { name: string; value?: string }[]).map((e) => [e.name, e.value]),
+    );
+    const gpu = configFromEnv(env).pools.find((p) => p.pool === 'gpu');
+    expect(gpu?.target).toBe('kiosk-gpu-worker');
+    expect(gpu?.queues).toEqual(expect.arrayContaining(['predict', 'train']));
   });
 
   it('limits the autoscaler to get/patch deployments/scale of the two worker Deployments', () => {

@@ -241,7 +241,7 @@ export class KioskChart extends Chart {
       env: [
         ...env('autoscaler'),
         { name: 'KIOSK_SCALE_CPU', value: `preprocess,postprocess=${cpuWorker.name}:0..${cpuMax}` },
-        { name: 'KIOSK_SCALE_GPU', value: `predict=${gpuWorker.name}:0..${gpuMax}` },
+        { name: 'KIOSK_SCALE_GPU', value: `predict,train=${gpuWorker.name}:0..${gpuMax}` },
       ],
       resources: resources('autoscaler'),
       nodeSelector: cpuNodes,

@@ -4,7 +4,7 @@
  *
  * Pool specs use the format the KioskChart writes (constructs/k8s/kiosk-chart.ts):
  *   `KIOSK_SCALE_CPU=preprocess,postprocess=kiosk-cpu-worker:0..8`
- *   `KIOSK_SCALE_GPU=predict=kiosk-gpu-worker:0..4`
+ *   `KIOSK_SCALE_GPU=predict,train=kiosk-gpu-worker:0..4`
  * i.e. `<queue>[,<queue>...]=<target>:<min>..<max>`; the target is the Deployment name (kubernetes driver)
  * and is ignored by the local driver.
  */
