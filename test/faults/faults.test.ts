@@ -57,9 +57,9 @@ async function retrying<T>(counter: { retries: number }, fn: () => Promise<T>): 
 
 it('every accepted job ends done exactly once or failed with a reason, whatever fails', async () => {
   const t0 = Date.now();
+  const images = await makeFaultImages(SINGLES + ZIPS * ZIP_SIZE, BAD);
   const dir = await mkdtemp(join(tmpdir(), 'kiosk-faults-'));
   const bucket = join(dir, 'bucket');
-  const images = await makeFaultImages(SINGLES + ZIPS * ZIP_SIZE, BAD);
   const good = images.filter((i) => i.expected);
   const bad = images.filter((i) => !i.expected);
   let k: KioskProcesses | undefined;
