@@ -63,7 +63,8 @@ it('every accepted job ends done exactly once or failed with a reason, whatever 
   const good = images.filter((i) => i.expected);
   const bad = images.filter((i) => !i.expected);
   let k: KioskProcesses | undefined;
-  const sub = { close: () => undefined as unknown };
+  /** The suite's own Redis connections, closed at the end whatever happens. */
+  const connections: { disconnect(): void }[] = [];
   try {
     k = await KioskProcesses.start({
       dir,
@@ -99,7 +100,7 @@ it('every accepted job ends done exactly once or failed with a reason, whatever 
     // Final events per job, from the job-event channel (a job that finishes twice would show twice).
     const finalEvents = new Map<string, number>();
     const events = connectRedis(kiosk.redis.url).on('error', () => undefined); // reconnects by itself
-    sub.close = () => events.disconnect();
+    connections.push(events);
     await events.subscribe(`${PREFIX}:job-events`);
     events.on('message', (_c: string, m: string) => {
       const ev = JSON.parse(m) as { id: string; status?: string };
@@ -107,6 +108,7 @@ it('every accepted job ends done exactly once or failed with a reason, whatever 
         finalEvents.set(ev.id, (finalEvents.get(ev.id) ?? 0) + 1);
     });
     const probe = connectRedis(kiosk.redis.url).on('error', () => undefined);
+    connections.push(probe);
     const activeIds = async (queues: string[]) =>
       (await Promise.all(queues.map((q) => probe.lrange(`${PREFIX}:${q}:active`, 0, -1)))).flat();
 
@@ -431,9 +433,8 @@ it('every accepted job ends done exactly once or failed with a reason, whatever 
     expect(result.line).toBe(
       `faults: ${expected.length} jobs, 0 lost, 0 duplicated, 0 failed without reason`,
     );
-    await probe.quit();
   } finally {
-    sub.close();
+    for (const c of connections) c.disconnect();
     await k?.stop();
     await rm(dir, { recursive: true, force: true });
   }
