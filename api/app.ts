@@ -7,6 +7,7 @@ import { installAuth } from './auth.js';
 import type { ServiceConfig } from './config.js';
 import { ErrorBody, ERRORS, installErrorHandler } from './errors.js';
 import { installMetrics } from './metrics.js';
+import { installSecurity } from './security.js';
 import { compatRoutes } from './routes/compat.js';
 import { v1CatalogRoutes } from './routes/v1-catalog.js';
 import { v1ClusterRoutes } from './routes/v1-cluster.js';
@@ -40,13 +41,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? false,
     routerOptions: { ignoreTrailingSlash: true },
-    bodyLimit: 1 << 20,
+    bodyLimit: services.config.maxBodyBytes,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.addHook('onClose', async () => {
     if (owned) await services.close();
   });
   installErrorHandler(app);
   app.addSchema(ErrorBody);
+  // Security headers, allowed web origins, rate limit per lab (api/security.ts): before every route.
+  await installSecurity(app, services);
   await app.register(fastifySwagger, {
     openapi: {
       info: {

@@ -48,6 +48,25 @@ export interface ServiceConfig {
   readonly maxZipBytes: number;
   /** KIOSK_MAX_ZIP_RATIO: highest uncompressed/compressed ratio of a zip entry over 1 MiB. @default 1100 */
   readonly maxZipRatio: number;
+  /** KIOSK_MAX_FRAMES: most pages (TIFF IFDs, thumbnails included) in one image file. @default 10000 */
+  readonly maxFrames: number;
+  /** KIOSK_MAX_REQUEST_MB: most bytes of all files in one multipart upload request. @default 4096 */
+  readonly maxRequestBytes: number;
+  /** KIOSK_MAX_BODY_KB: largest JSON (non-multipart) request body. @default 1024 */
+  readonly maxBodyBytes: number;
+  /**
+   * KIOSK_RATE_LIMIT: requests one lab (by its token; by client IP without authentication) may make per
+   * window; 0 turns rate limiting off. /health, /metrics, /docs and the web UI's files are not counted.
+   * @default 6000
+   */
+  readonly rateLimit: number;
+  /** KIOSK_RATE_WINDOW_S: the rate limit's window in seconds. @default 60 */
+  readonly rateWindowS: number;
+  /**
+   * KIOSK_CORS_ORIGINS: comma-separated origins (`https://lab.example.org`) whose pages may call the API from
+   * a browser, besides the kiosk's own. @default - none (same-origin only)
+   */
+  readonly corsOrigins: readonly string[];
   /** KIOSK_JOB_TTL_S: seconds a finished job's record is kept (the Kiosk's EXPIRE). @default 604800 (7 days) */
   readonly finishedTtlS: number;
   /** KIOSK_PUBLIC_URL: base of download URLs given to clients. @default - from each request's Host */
@@ -119,6 +138,16 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
   const prefix = env.KIOSK_PREFIX ?? 'kiosk';
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix))
     problems.push(`'KIOSK_PREFIX' must be 1-64 of [A-Za-z0-9_-]; got ${JSON.stringify(prefix)}`);
+  const corsOrigins = (env.KIOSK_CORS_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim().replace(/\/+$/, ''))
+    .filter((o) => o !== '');
+  for (const o of corsOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(o))
+      problems.push(
+        `'KIOSK_CORS_ORIGINS' entries must be origins like https://host[:port]; got ${JSON.stringify(o)}`,
+      );
+  }
   const lab = env.KIOSK_LAB ?? 'default';
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(lab))
     problems.push(`'KIOSK_LAB' must be 1-64 of [A-Za-z0-9_-]; got ${JSON.stringify(lab)}`);
@@ -150,6 +179,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
     maxZipEntries: int('KIOSK_MAX_ZIP_ENTRIES', 10_000, 1),
     maxZipBytes: int('KIOSK_MAX_ZIP_MB', 4096, 1, 1 << 20) * 2 ** 20,
     maxZipRatio: int('KIOSK_MAX_ZIP_RATIO', 1100, 2),
+    maxFrames: int('KIOSK_MAX_FRAMES', 10_000, 1),
+    maxRequestBytes: int('KIOSK_MAX_REQUEST_MB', 4096, 1, 1 << 20) * 2 ** 20,
+    maxBodyBytes: int('KIOSK_MAX_BODY_KB', 1024, 1, 1 << 20) * 1024,
+    rateLimit: int('KIOSK_RATE_LIMIT', 6000, 0),
+    rateWindowS: int('KIOSK_RATE_WINDOW_S', 60, 1, 86_400),
+    corsOrigins,
     finishedTtlS: int('KIOSK_JOB_TTL_S', 7 * 86_400, 1),
     ...(publicUrl ? { publicUrl: publicUrl.replace(/\/+$/, '') } : {}),
     modelsDir: env.KIOSK_MODELS_DIR ?? join(repoRoot, 'models'),

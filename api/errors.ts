@@ -7,7 +7,8 @@ import { Type } from '@sinclair/typebox';
  */
 export const ERRORS = {
   'bad-request': { status: 400, doc: 'the request does not match the route schema' },
-  'not-an-image': { status: 400, doc: 'a file is not a TIFF or PNG image' },
+  'not-an-image': { status: 400, doc: 'a file is not a TIFF or PNG image (judged by its bytes)' },
+  'bad-image': { status: 400, doc: 'an image header is damaged or uses a feature we do not read' },
   'bad-archive': { status: 400, doc: 'a zip is unsafe or broken (../ paths, too many entries, a bomb...)' },
   'empty-archive': { status: 400, doc: 'a zip holds no images' },
   'unknown-model': { status: 400, doc: 'no such model' },
@@ -16,13 +17,18 @@ export const ERRORS = {
   'upload-not-found': { status: 400, doc: 'an input names no uploaded file' },
   unauthorized: { status: 401, doc: 'no token, or a malformed, unknown or revoked one (docs/security.md)' },
   forbidden: { status: 403, doc: 'the route needs an admin token' },
+  'forbidden-origin': { status: 403, doc: 'sent by a web page of an origin not in KIOSK_CORS_ORIGINS' },
   'job-not-found': { status: 404, doc: 'no such job (or it expired)' },
   'token-not-found': { status: 404, doc: "no such active token in the caller's lab" },
   'file-not-found': { status: 404, doc: 'no such file' },
   'not-finished': { status: 409, doc: 'the job has no result yet' },
   'upload-too-large': { status: 413, doc: 'a file is over the upload size limit' },
   'too-many-files': { status: 413, doc: 'more files than one upload may hold' },
+  'request-too-large': { status: 413, doc: 'body over KIOSK_MAX_BODY_KB, uploads over KIOSK_MAX_REQUEST_MB' },
+  'too-many-pixels': { status: 413, doc: 'an image has more values (H·W·C·Z) than KIOSK_MAX_PIXELS' },
+  'too-many-frames': { status: 413, doc: 'an image file has more pages than KIOSK_MAX_FRAMES' },
   'not-multipart': { status: 415, doc: 'the upload is not multipart/form-data' },
+  'rate-limited': { status: 429, doc: 'too many requests from one lab or address: see Retry-After' },
   internal: { status: 500, doc: 'something broke on our side' },
   unavailable: { status: 503, doc: 'Redis or the bucket cannot be reached' },
 } as const;
@@ -56,6 +62,7 @@ export const errorResponses = {
   409: ErrorBody,
   413: ErrorBody,
   415: ErrorBody,
+  429: ErrorBody,
   500: ErrorBody,
   503: ErrorBody,
 };
@@ -75,6 +82,11 @@ export function installErrorHandler(app: FastifyInstance): void {
       const code: ErrorCode = fe.code === 'FST_REQ_FILE_TOO_LARGE' ? 'upload-too-large' : 'too-many-files';
       return reply.status(413).send({ error: code, message: fe.message });
     }
+    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return reply.status(413).send({
+        error: 'request-too-large',
+        message: `the request body is over the ${req.routeOptions.bodyLimit ?? 0} byte limit (KIOSK_MAX_BODY_KB)`,
+      });
     if (fe.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE')
       return reply.status(415).send({ error: 'not-multipart', message: fe.message });
     const status = fe.statusCode ?? 500;

@@ -1,14 +1,15 @@
 import type {} from '@fastify/multipart';
 import { randomUUID } from 'node:crypto';
+import { Transform } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
-import { isTiff } from '../workers/image/decode.js';
+import { inspectImage, isTiff, unsupportedFormatOf } from '../workers/image/decode.js';
 import { isPng } from '../workers/image/png.js';
-import { ImageError } from '../workers/image/types.js';
+import { ImageError, type ImageErrorCode } from '../workers/image/types.js';
 import { unpackZip } from '../workers/image/zip.js';
 import { keys } from '../workers/queues/names.js';
 import type { SubmittedImage } from '../workers/queues/submit.js';
 import { StorageError } from '../workers/storage/storage.js';
-import { ApiError } from './errors.js';
+import { ApiError, type ErrorCode } from './errors.js';
 import type { KioskServices } from './services.js';
 
 export interface StoredUpload {
@@ -33,11 +34,14 @@ export function safeFileName(name: string): string {
 const isZipName = (name: string) => /\.zip$/i.test(name);
 const isZipBytes = (b: Uint8Array) =>
   b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 3 || b[2] === 5);
+const firstBytes = (b: Uint8Array) =>
+  [...b.subarray(0, 8)].map((x) => x.toString(16).padStart(2, '0')).join(' ') || '(empty file)';
 
 /**
  * Streams every file part of a multipart request into the bucket (`uploads/<request.lab>/<id>/<name>`), one
- * upload id per file. Size limits come from the multipart plugin: a file over the limit stops the stream,
- * the partial object is removed, and the request fails 413. Other fields are returned as strings.
+ * upload id per file. Limits: each file KIOSK_MAX_UPLOAD_MB (the multipart plugin stops the stream), all
+ * files together KIOSK_MAX_REQUEST_MB (counted as they stream); over either, the request fails 413 and no
+ * file of it is kept. Other fields are returned as strings.
  */
 export async function saveMultipartFiles(
   req: FastifyRequest,
@@ -46,36 +50,65 @@ export async function saveMultipartFiles(
   if (!req.isMultipart()) throw new ApiError('not-multipart', 'send the files as multipart/form-data');
   const files: StoredUpload[] = [];
   const fields: Record<string, string> = {};
-  for await (const part of req.parts()) {
-    if (part.type === 'field') {
-      fields[part.fieldname] = String(part.value);
-      continue;
-    }
-    const name = safeFileName(part.filename);
-    const key = keys.upload(req.lab, randomUUID(), name);
-    let size: number;
-    try {
-      size = await s.storage.putStream(key, part.file);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE' || part.file.truncated) {
+  const stored: string[] = [];
+  let total = 0;
+  const maxMiB = (bytes: number) => `${bytes / 2 ** 20} MiB`;
+  try {
+    for await (const part of req.parts()) {
+      if (part.type === 'field') {
+        fields[part.fieldname] = String(part.value);
+        continue;
+      }
+      const name = safeFileName(part.filename);
+      const key = keys.upload(req.lab, randomUUID(), name);
+      stored.push(key);
+      const counted = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          total += chunk.length;
+          if (total <= s.config.maxRequestBytes) return done(null, chunk);
+          done(
+            new ApiError(
+              'request-too-large',
+              `the files of this upload are larger than the ${maxMiB(s.config.maxRequestBytes)} request limit ` +
+                `(reached in ${part.filename}); upload them in several requests`,
+            ),
+          );
+        },
+      });
+      part.file.on('error', (err) => counted.destroy(err));
+      let size: number;
+      try {
+        size = await s.storage.putStream(key, part.file.pipe(counted));
+      } catch (err) {
+        if (err instanceof ApiError) throw err;
+        if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE' || part.file.truncated) {
+          throw new ApiError(
+            'upload-too-large',
+            `${part.filename} is larger than the ${maxMiB(s.config.maxUploadBytes)} upload limit`,
+          );
+        }
+        throw err;
+      }
+      if (part.file.truncated) {
         throw new ApiError(
           'upload-too-large',
-          `${part.filename} is larger than the ${s.config.maxUploadBytes / 2 ** 20} MiB upload limit`,
+          `${part.filename} is larger than the ${maxMiB(s.config.maxUploadBytes)} upload limit`,
         );
       }
-      throw err;
+      files.push({ key, name: part.filename, size });
     }
-    if (part.file.truncated) {
-      await s.storage.delete(key);
-      throw new ApiError(
-        'upload-too-large',
-        `${part.filename} is larger than the ${s.config.maxUploadBytes / 2 ** 20} MiB upload limit`,
-      );
-    }
-    files.push({ key, name: part.filename, size });
+  } catch (err) {
+    await Promise.all(stored.map((k) => s.storage.delete(k).catch(() => undefined)));
+    throw err;
   }
   return { files, fields };
 }
+
+/** The API error for an image a header check refused ('bad-image' for the rest). */
+const IMAGE_ERROR_CODES: Partial<Record<ImageErrorCode, ErrorCode>> = {
+  'too-many-pixels': 'too-many-pixels',
+  'too-many-frames': 'too-many-frames',
+};
 
 async function readUpload(s: KioskServices, key: string, label: string, lab: string): Promise<Uint8Array> {
   if (!key.startsWith(`uploads/${lab}/`) || key.split('/').includes('..')) {
@@ -94,10 +127,13 @@ async function readUpload(s: KioskServices, key: string, label: string, lab: str
 }
 
 /**
- * Turns uploaded files into the images of a job. A zip is unpacked (safely: H1's unpackZip refuses `../`
- * paths, too many entries, bombs) into `<zip key>.d/<entry>`; its entries are not checked here, so one bad
- * file fails alone, by name, in the workers. Any other file must start like a TIFF or PNG, else 400.
- * `batch` is true when the job has to be a parent (a zip, or more than one file).
+ * Turns uploaded files into the images of a job, deciding what each file is by its bytes, never its name
+ * (a PNG named `.tif` is a PNG; non-image bytes named `.png` are refused). A zip is unpacked (unpackZip
+ * refuses `../` and absolute paths, symlinks, nested zips, too many entries, bombs) into
+ * `<zip key>.d/<entry>`; its entries are not checked here, so one bad file fails alone, by name, in the
+ * workers. Any other file must be a TIFF or PNG whose header passes inspectImage (pixel and frame limits,
+ * sample type, compression, directories inside the file), else 4xx with the reason. `batch` is true when
+ * the job has to be a parent (a zip, or more than one file).
  */
 export async function expandInputs(
   s: KioskServices,
@@ -108,7 +144,7 @@ export async function expandInputs(
   let batch = inputs.length > 1;
   for (const input of inputs) {
     const bytes = await readUpload(s, input.key, input.name, lab);
-    if (isZipName(input.name) || isZipBytes(bytes)) {
+    if (isZipBytes(bytes)) {
       batch = true;
       let entries;
       try {
@@ -130,11 +166,23 @@ export async function expandInputs(
       continue;
     }
     if (!isTiff(bytes) && !isPng(bytes)) {
-      const head = [...bytes.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+      if (isZipName(input.name)) {
+        throw new ApiError(
+          'bad-archive',
+          `${input.name} is not a zip archive (it starts with bytes ${firstBytes(bytes)})`,
+        );
+      }
+      const known = unsupportedFormatOf(bytes);
       throw new ApiError(
         'not-an-image',
-        `${input.name} is not a TIFF or PNG image (it starts with bytes ${head || '(empty file)'})`,
+        `${input.name} is not a TIFF or PNG image (${known ? `a ${known} file; ` : ''}it starts with bytes ${firstBytes(bytes)})`,
       );
+    }
+    try {
+      inspectImage(bytes, { name: input.name, maxPixels: s.config.maxPixels, maxFrames: s.config.maxFrames });
+    } catch (err) {
+      if (!(err instanceof ImageError)) throw err;
+      throw new ApiError(IMAGE_ERROR_CODES[err.code] ?? 'bad-image', err.message);
     }
     images.push({ name: input.name, inputKey: input.key });
   }

@@ -67,6 +67,7 @@ export async function startTestService(redisUrl: string, o: TestServiceOptions =
       stages: o.stages ?? trivialStages,
       submitter: services.submitter,
       maxPixels: config.maxPixels,
+      maxFrames: config.maxFrames,
       maxBatchTiles: config.maxBatchTiles,
       batchers: new Map<string, TileBatcher>(),
       log: () => undefined,

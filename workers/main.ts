@@ -68,6 +68,7 @@ export async function runWorker(argv: string[]): Promise<void> {
     stages: trivial ? trivialStages : pipelineStages,
     submitter: services.submitter,
     maxPixels: config.maxPixels,
+    maxFrames: config.maxFrames,
     maxBatchTiles: config.maxBatchTiles,
     batchers: new Map<string, TileBatcher>(),
     log,

@@ -47,6 +47,11 @@ function startsWith(bytes: Uint8Array, magic: readonly (number | null)[]): boole
   return bytes.length >= magic.length && magic.every((b, i) => b === null || bytes[i] === b);
 }
 
+/** The name of a format we recognise by its leading bytes but do not decode ('GIF', 'JPEG'...), if any. */
+export function unsupportedFormatOf(bytes: Uint8Array): string | undefined {
+  return KNOWN_UNSUPPORTED.find((f) => startsWith(bytes, f.magic))?.name;
+}
+
 /** True for the four TIFF signatures: II*\0, MM\0*, and the BigTIFF II+\0, MM\0+. */
 export function isTiff(bytes: Uint8Array): boolean {
   return (
@@ -108,12 +113,9 @@ export function inspectImage(bytes: Uint8Array, opts: DecodeImageOptions = {}): 
 
 function refuseUnknown(bytes: Uint8Array, name: string): never {
   if (bytes.length === 0) throw new ImageError('not-an-image', `${name}: the file is empty (0 bytes)`);
-  const known = KNOWN_UNSUPPORTED.find((f) => startsWith(bytes, f.magic));
+  const known = unsupportedFormatOf(bytes);
   if (known) {
-    throw new ImageError(
-      'unsupported-format',
-      `${name}: ${known.name} files are not supported; use TIFF or PNG`,
-    );
+    throw new ImageError('unsupported-format', `${name}: ${known} files are not supported; use TIFF or PNG`);
   }
   const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
   throw new ImageError('not-an-image', `${name}: not a TIFF or PNG file (first bytes: ${head})`);

@@ -227,13 +227,13 @@ export function unpackZip(bytes: Uint8Array, limits: UnzipLimits = {}): ZipEntry
     if (flags & 1) throw bad('is encrypted');
     if (method !== 0 && method !== 8) throw bad(`uses compression method ${method} (only store and deflate)`);
     if (csize === 0xffffffff || usize === 0xffffffff || local === 0xffffffff) throw bad('needs Zip64');
-    total += usize;
-    if (total > maxTotal)
-      throw bad(`brings the uncompressed total to ${total} bytes, over the limit of ${maxTotal}`);
     const ratio = usize / Math.max(csize, 1);
     if (usize > RATIO_EXEMPT_BYTES && ratio > maxRatio) {
       throw bad(`expands ${csize} to ${usize} bytes (ratio ${Math.round(ratio)} > ${maxRatio})`);
     }
+    total += usize;
+    if (total > maxTotal)
+      throw bad(`brings the uncompressed total to ${total} bytes, over the limit of ${maxTotal}`);
     if (local + 30 > bytes.length || v.getUint32(local, true) !== 0x04034b50)
       throw bad(`has no local header at ${local}`);
     const dataStart = local + 30 + v.getUint16(local + 26, true) + v.getUint16(local + 28, true);

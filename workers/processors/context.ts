@@ -18,6 +18,8 @@ export interface WorkerContext {
   readonly submitter: JobSubmitter;
   /** Largest decoded image accepted, in values (H·W·C·Z...). */
   readonly maxPixels: number;
+  /** Most pages (TIFF IFDs) in one image file. @default - the decoder's, 10,000 */
+  readonly maxFrames?: number;
   /** Tiles per model call in the predict worker's batcher. */
   readonly maxBatchTiles: number;
   /** One batcher per loaded model in this process (the predict worker fills it). */
@@ -30,7 +32,11 @@ export interface WorkerContext {
 export type Processor<Data, Result> = (job: Job<Data, Result>, token?: string) => Promise<Result>;
 
 export function stageOptions(ctx: WorkerContext, data: ImageJobData): StageOptions {
-  return { ...data.options, maxPixels: ctx.maxPixels };
+  return {
+    ...data.options,
+    maxPixels: ctx.maxPixels,
+    ...(ctx.maxFrames !== undefined ? { maxFrames: ctx.maxFrames } : {}),
+  };
 }
 
 /**

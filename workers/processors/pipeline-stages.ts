@@ -37,7 +37,7 @@ export const pipelineStages: SegmentationStages = {
   preprocess(bytes, name, cardLike, opts, scale) {
     const card = asCard(cardLike);
     const po = preprocessOptions(opts);
-    const raw = decodeImage(bytes, { name, maxPixels: opts.maxPixels });
+    const raw = decodeImage(bytes, { name, maxPixels: opts.maxPixels, maxFrames: opts.maxFrames });
     const s = scale ?? scaleFromOptions(card, po);
     const images = selectImages(raw, card, po);
     if (images.length !== 1) {

@@ -12,6 +12,8 @@ export interface CardLike {
 /** Per-job options of the stages, after defaults. `maxPixels` caps the decoded image (values, not bytes). */
 export interface StageOptions extends SegmentationOptions {
   readonly maxPixels: number;
+  /** Most pages (TIFF IFDs) in one image file. @default - the decoder's, 10,000 */
+  readonly maxFrames?: number;
 }
 
 /**

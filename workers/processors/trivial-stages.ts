@@ -44,7 +44,7 @@ export class TrivialThresholdRunner implements ModelRunner {
 /** The trivial stages; see the module comment. Labels: 8-connected components of fg > 0.5, raster order. */
 export const trivialStages: SegmentationStages = {
   preprocess(bytes, name, _card, opts): PreparedImage {
-    const raw = decodeImage(bytes, { name, maxPixels: opts.maxPixels });
+    const raw = decodeImage(bytes, { name, maxPixels: opts.maxPixels, maxFrames: opts.maxFrames });
     const [image] = toImages(raw, {
       ...(opts.channels?.length ? { channels: opts.channels } : { channels: [0] }),
       ...(opts.dimensionOrder ? { dimensionOrder: opts.dimensionOrder } : {}),
