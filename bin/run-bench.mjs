@@ -7,7 +7,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const filters = process.argv.slice(2);
+// `npm run bench fuzz -- --seconds 300`: names before the first --option pick scripts; the options go to them.
+const args = process.argv.slice(2);
+const firstOption = args.findIndex((a) => a.startsWith('--'));
+const filters = firstOption < 0 ? args : args.slice(0, firstOption);
+const passed = firstOption < 0 ? [] : args.slice(firstOption);
 const scripts = readdirSync(join(root, 'bench'))
   .filter((f) => f.endsWith('.bench.ts'))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
@@ -19,7 +23,7 @@ if (scripts.length === 0) {
 let failed = 0;
 for (const s of scripts) {
   console.log(`\n=== ${s} ===`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join('bench', s)], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join('bench', s), ...passed], {
     cwd: root,
     stdio: 'inherit',
   });
