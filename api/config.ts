@@ -104,6 +104,13 @@ export interface ServiceConfig {
   readonly onnxThreads: number;
   /** KIOSK_RUNTIME: inference runtime (auto | onnx | tfjs). @default 'auto' */
   readonly runtime: 'auto' | 'onnx' | 'tfjs';
+  /**
+   * KIOSK_SCRATCH_DIR: where a local folder bucket keeps the arrays stages hand each other (deleted as each
+   * job ends): `auto` (a folder in /dev/shm, the RAM file system, while it has room), `bucket` (inside the
+   * bucket folder; set it when workers on several machines share one bucket folder) or a folder path.
+   * @default 'auto'
+   */
+  readonly scratchDir: string;
 }
 
 export class ConfigError extends Error {
@@ -200,6 +207,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
     maxBatchTiles: int('KIOSK_BATCH_TILES', 16, 1, 4096),
     onnxThreads: int('KIOSK_ONNX_THREADS', Math.max(1, availableParallelism() - 1), 1, 1024),
     runtime: runtime as ServiceConfig['runtime'],
+    scratchDir: env.KIOSK_SCRATCH_DIR || 'auto',
     ...overrides,
   };
   if (problems.length) throw new ConfigError(`bad configuration:\n  - ${problems.join('\n  - ')}`);

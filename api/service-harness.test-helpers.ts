@@ -46,6 +46,7 @@ export async function startTestService(redisUrl: string, o: TestServiceOptions =
     REDIS_URL: redisUrl,
     KIOSK_PREFIX: prefix,
     KIOSK_BUCKET: join(dir, 'bucket'),
+    KIOSK_SCRATCH_DIR: join(dir, 'scratch'), // not /dev/shm: everything of a test stays in its folder
     KIOSK_MODELS_DIR: o.modelsDir ?? join(dir, 'no-models'),
     KIOSK_MODEL_CACHE: join(dir, 'cache'),
     KIOSK_DEFAULT_MODEL: o.customModels ? 'nuclear' : 'trivial',

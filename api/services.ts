@@ -42,7 +42,8 @@ export async function createServices(
   o: ServiceOverrides = {},
 ): Promise<KioskServices> {
   // withStorageFaults: a test aid, off unless KIOSK_FAULT_STORAGE_WRITE_FAIL_RATE is set (the fault suite)
-  const storage = o.storage ?? withStorageFaults(await openStorage(config.bucket));
+  const storage =
+    o.storage ?? withStorageFaults(await openStorage(config.bucket, { scratchDir: config.scratchDir }));
   const redis = connectRedis(config.redisUrl);
   const records = new JobRecords(redis, config.prefix, config.finishedTtlS);
   const connection = bullConnection(config.redisUrl);

@@ -37,6 +37,7 @@ import { connectRedis } from '../workers/queues/connection.js';
 import { JobRecords } from '../workers/queues/records.js';
 import { JobWatcher } from '../workers/queues/watcher.js';
 import { NUCLEI_VAL } from '../test/data.js';
+import { scratchDirFor } from '../workers/storage/index.js';
 
 const VAL = NUCLEI_VAL;
 const { values } = parseArgs({
@@ -47,6 +48,8 @@ const { values } = parseArgs({
     // onnxruntime threads of the service's inference worker (default: the service's own default, every core
     // but one, which leaves a core to the CPU worker so pre/post-processing overlap with inference)
     'service-threads': { type: 'string' },
+    // write V8 CPU profiles of the service's processes (API, CPU worker, inference worker) to this folder
+    profile: { type: 'string' },
   },
 });
 const N = Number(values.n);
@@ -67,10 +70,21 @@ async function redisCpuS(redis: Redis): Promise<number> {
   return get('used_cpu_sys') + get('used_cpu_user');
 }
 
+/** CPU seconds used so far by each part of the service. */
+interface ServiceCpu {
+  api: number;
+  cpuWorker: number;
+  inferenceWorker: number;
+  redis: number;
+}
+const cpuTotal = (c: ServiceCpu) => c.api + c.cpuWorker + c.inferenceWorker + c.redis;
+
 interface Service {
   client: KioskClient;
-  /** CPU seconds used so far by the API, the workers and Redis together. */
-  cpuS(): Promise<number>;
+  /** CPU seconds used so far by the API, the workers and Redis. */
+  cpuS(): Promise<ServiceCpu>;
+  /** Redis INFO commandstats: calls and µs per command so far. */
+  redisCommands(): Promise<Map<string, { calls: number; usec: number }>>;
   /** Waits for a job through the job-event channel (cheap; polling the API would load the machine). */
   watcher: JobWatcher;
   stop(): Promise<void>;
@@ -94,8 +108,9 @@ function waitLine(child: ChildProcess, re: RegExp, what: string): Promise<string
 async function startService(env: NodeJS.ProcessEnv): Promise<Service> {
   const port = await freePort();
   const full = { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' };
+  const prof = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values.profile)}`] : [];
   const run = (script: string, args: string[] = []) =>
-    spawn(process.execPath, ['--import', import.meta.resolve('tsx'), resolve(script), ...args], {
+    spawn(process.execPath, [...prof, '--import', import.meta.resolve('tsx'), resolve(script), ...args], {
       env: full,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -116,8 +131,14 @@ async function startService(env: NodeJS.ProcessEnv): Promise<Service> {
   return {
     client: new KioskClient(url),
     async cpuS() {
-      const procs = await Promise.all([api, cpu, gpu].map((c) => procCpuS(c.pid!)));
-      return procs.reduce((a, b) => a + b, 0) + (await redisCpuS(redis));
+      const [a, c, g] = await Promise.all([api, cpu, gpu].map((p) => procCpuS(p.pid!)));
+      return { api: a!, cpuWorker: c!, inferenceWorker: g!, redis: await redisCpuS(redis) };
+    },
+    async redisCommands() {
+      const out = new Map<string, { calls: number; usec: number }>();
+      for (const m of (await redis.info('commandstats')).matchAll(/cmdstat_(\S+):calls=(\d+),usec=(\d+)/g))
+        out.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
+      return out;
     },
     watcher,
     async stop() {
@@ -211,6 +232,8 @@ async function main(): Promise<void> {
     if (values.only !== 'throughput') await partB(images, common);
   } finally {
     await redis.stop();
+    const scratch = scratchDirFor(join(tmp, 'bucket')); // the services' default (KIOSK_SCRATCH_DIR=auto)
+    if (scratch) await rm(scratch, { recursive: true, force: true });
     await rm(tmp, { recursive: true, force: true });
   }
 }
@@ -280,8 +303,19 @@ async function partB(images: readonly Image[], common: NodeJS.ProcessEnv): Promi
   });
   await runJobs(svc, [images[0]!]);
   const svcCpu0 = await svc.cpuS();
+  const cmds0 = await svc.redisCommands();
   const b = await runJobs(svc, images);
-  const svcCpuMs = ((await svc.cpuS()) - svcCpu0) * 1000;
+  const svcCpu1 = await svc.cpuS();
+  const cmds1 = await svc.redisCommands();
+  const svcCpuMs = (cpuTotal(svcCpu1) - cpuTotal(svcCpu0)) * 1000;
+  const partMs = (k: keyof ServiceCpu) => (((svcCpu1[k] - svcCpu0[k]) * 1000) / N).toFixed(2);
+  const cmds = [...cmds1]
+    .map(([name, v]) => {
+      const before = cmds0.get(name) ?? { calls: 0, usec: 0 };
+      return { name, calls: (v.calls - before.calls) / N, usec: (v.usec - before.usec) / N };
+    })
+    .filter((c) => c.calls > 0)
+    .sort((x, y) => y.usec - x.usec);
   const SEQ = Math.min(N, 30);
   t = performance.now();
   for (const img of images.slice(0, SEQ)) await runJobs(svc, [img]);
@@ -289,10 +323,18 @@ async function partB(images: readonly Image[], common: NodeJS.ProcessEnv): Promi
   await svc.stop();
   const perJobIn = trivialInMs / N;
   const lines = [
+    `load average now ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
     `trivial model in-process: ${perJobIn.toFixed(2)} ms wall, ${(inCpuMs / N).toFixed(2)} ms CPU per image (decode, threshold, label, TIFF)`,
     `trivial model through the service, ${N} jobs in flight: ${(b.ms / N).toFixed(2)} ms wall per job`,
     `orchestration overhead per job, wall (jobs in flight): ${(b.ms / N - perJobIn).toFixed(2)} ms (target < 5 ms)`,
     `CPU per job: service (API + CPU worker + inference worker + Redis) ${(svcCpuMs / N).toFixed(2)} ms vs in-process ${(inCpuMs / N).toFixed(2)} ms → orchestration CPU overhead ${((svcCpuMs - inCpuMs) / N).toFixed(2)} ms per job (includes the HTTP upload; independent of machine load)`,
+    `CPU per job by part: API ${partMs('api')} ms, CPU worker ${partMs('cpuWorker')} ms, inference worker ${partMs('inferenceWorker')} ms, Redis ${partMs('redis')} ms`,
+    `Redis commands per job: ${cmds.reduce((a, c) => a + c.calls, 0).toFixed(1)} calls, ${(cmds.reduce((a, c) => a + c.usec, 0) / 1000).toFixed(2)} ms in commands; top: ${cmds
+      .slice(0, values.profile ? undefined : 8)
+      .map((c) => `${c.name} ${c.calls.toFixed(1)}× ${(c.usec / 1000).toFixed(2)} ms`)
+      .join(', ')}`,
     `trivial model one job at a time (upload → done, ${SEQ} jobs): ${(seqMs / SEQ).toFixed(1)} ms per job; overhead ${(seqMs / SEQ - perJobIn).toFixed(1)} ms (latency)`,
   ];
   for (const l of lines) console.log(l);

@@ -125,6 +125,7 @@ export class TileBatcher {
       const started = performance.now();
       const maps = await this.model.predict(input, tiles, h, w, c);
       observeInference(this.metrics, this.model.name, (performance.now() - started) / 1000, tiles);
+      if (group.length === 1) return first.resolve(maps); // its maps whole: no copy
       let at = 0;
       for (const r of group) {
         const lo = at * h * w;

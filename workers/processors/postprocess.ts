@@ -12,6 +12,7 @@ import {
   type Processor,
   type WorkerContext,
 } from './context.js';
+import type { PredictedImage } from './predict.js';
 import { unpackTensors } from './tensor-pack.js';
 
 /**
@@ -32,12 +33,13 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
       let labels;
       for (;;) {
         await enterStage(ctx, jobId, { status: 'post-processing', progress: pass === 1 ? 75 : 90 });
-        const [metaBytes, outBytes] = await Promise.all([
-          ctx.storage.get(keys.meta(jobId, pass)),
-          ctx.storage.get(keys.outputs(jobId, pass)),
-        ]);
-        const meta = unpackTensors(metaBytes);
-        labels = await ctx.stages.postprocess(unpackTensors<HeadMaps>(outBytes), meta, model.card, opts);
+        const { outputs, meta } = unpackTensors<PredictedImage>(
+          await ctx.storage.get(keys.outputs(jobId, pass)),
+          {
+            copy: false,
+          },
+        );
+        labels = await ctx.stages.postprocess(outputs as HeadMaps, meta, model.card, opts);
         const nextScale = ctx.stages.nextScale?.(labels, meta, model.card, opts, pass);
         if (nextScale === undefined) break;
         const next: ImageJobData = { ...job.data, pass: pass + 1, scale: nextScale };

@@ -5,6 +5,12 @@ import { enterStage, runStage, seconds, type Processor, type WorkerContext } fro
 import type { PreparedImage } from './stages.js';
 import { packTensors, unpackTensors } from './tensor-pack.js';
 
+/** What predict leaves in scratch for postprocess: the model outputs and the tiles' untiling metadata. */
+export interface PredictedImage {
+  readonly outputs: unknown;
+  readonly meta: unknown;
+}
+
 /**
  * Stage 2 (gpu pool): tiles → model head maps in scratch. All predict jobs of this process share one
  * TileBatcher per model, so with worker concurrency > 1 the tiles of several jobs run in one model call.
@@ -24,13 +30,13 @@ export function predictProcessor(ctx: WorkerContext): Processor<ImageJobData, St
         if (!ctx.batchers.has(id)) ctx.batchers.set(id, batcher);
         batcher = ctx.batchers.get(id)!;
       }
-      const prepared = {
-        ...unpackTensors<Omit<PreparedImage, 'meta'>>(await ctx.storage.get(keys.tiles(jobId, pass))),
-        meta: undefined,
-      };
+      // Views into the bytes read, not copies: they are read once, here.
+      const prepared = unpackTensors<PreparedImage>(await ctx.storage.get(keys.tiles(jobId, pass)), {
+        copy: false,
+      });
       const outputs = await ctx.stages.predict(prepared, batcher.runner(), model.card);
       const key = keys.outputs(jobId, pass);
-      await ctx.storage.put(key, packTensors(outputs));
+      await ctx.storage.put(key, packTensors({ outputs, meta: prepared.meta } satisfies PredictedImage));
       const ms = performance.now() - t0;
       if (pass === 1) await ctx.records.update(jobId, { progress: 70, prediction_time: seconds(ms) });
       return { key, ms };

@@ -10,7 +10,10 @@ import {
 } from './context.js';
 import { packTensors } from './tensor-pack.js';
 
-/** Stage 1 (cpu pool): input bytes → decoded, channel-selected, rescaled, normalized tiles in scratch. */
+/**
+ * Stage 1 (cpu pool): input bytes → decoded, channel-selected, rescaled, normalized tiles (with their
+ * untiling metadata) in scratch.
+ */
 export function preprocessProcessor(ctx: WorkerContext): Processor<ImageJobData, StageResult> {
   return (job) =>
     runStage(ctx, job, async () => {
@@ -34,10 +37,9 @@ export function preprocessProcessor(ctx: WorkerContext): Processor<ImageJobData,
         stageOptions(ctx, job.data),
         job.data.scale,
       );
+      // One scratch object: the tiles for predict and the untiling metadata, which predict passes on.
       const key = keys.tiles(jobId, pass);
-      const { meta, ...tiles } = prepared;
-      await ctx.storage.put(keys.meta(jobId, pass), packTensors(meta ?? null));
-      await ctx.storage.put(key, packTensors(tiles));
+      await ctx.storage.put(key, packTensors({ ...prepared, meta: prepared.meta ?? null }));
       const ms = performance.now() - t0;
       if (pass === 1) await ctx.records.update(jobId, { progress: 25, preprocess_time: seconds(ms) });
       return { key, ms };

@@ -32,6 +32,21 @@ describe('tensor pack', () => {
     expect([...back]).toEqual([1, 2]);
   });
 
+  it('returns views into the bytes when asked not to copy, and copies arrays that are not aligned', () => {
+    const packed = packTensors({ a: new Float32Array([1, 2]), b: new Uint16Array([3]) });
+    const views = unpackTensors<{ a: Float32Array; b: Uint16Array }>(packed, { copy: false });
+    expect([...views.a]).toEqual([1, 2]);
+    expect(views.a.buffer).toBe(packed.buffer); // no copy
+    const copies = unpackTensors<{ a: Float32Array }>(packed);
+    expect(copies.a.buffer).not.toBe(packed.buffer);
+    const shifted = new Uint8Array(packed.length + 1);
+    shifted.set(packed, 1); // every array now sits at an odd offset
+    const moved = unpackTensors<{ a: Float32Array; b: Uint16Array }>(shifted.subarray(1), { copy: false });
+    expect([...moved.a]).toEqual([1, 2]);
+    expect([...moved.b]).toEqual([3]);
+    expect(moved.a.buffer).not.toBe(shifted.buffer);
+  });
+
   it('rejects bytes that are not a pack, or are cut short', () => {
     expect(() => unpackTensors(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]))).toThrow(TensorPackError);
     const full = packTensors({ a: new Float32Array(100) });

@@ -65,8 +65,17 @@ export function packTensors(value: unknown): Uint8Array {
   return out;
 }
 
-/** Decodes what packTensors wrote; the typed arrays are fresh copies. Throws TensorPackError on bad bytes. */
-export function unpackTensors<T = unknown>(bytes: Uint8Array): T {
+export interface UnpackOptions {
+  /**
+   * Copy each array out of `bytes` (true), or return views into `bytes` where the array's offset is a
+   * multiple of its element size (false: no copies; the caller must not reuse `bytes`; a pack read whole
+   * from a file starts at offset 0, so every array is aligned). @default true
+   */
+  readonly copy?: boolean;
+}
+
+/** Decodes what packTensors wrote. Throws TensorPackError on bad bytes. */
+export function unpackTensors<T = unknown>(bytes: Uint8Array, opts: UnpackOptions = {}): T {
   if (bytes.byteLength < 8 || MAGIC.some((m, i) => bytes[i] !== m))
     throw new TensorPackError('not a tensor pack (bad magic)');
   const headLen = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
@@ -84,9 +93,12 @@ export function unpackTensors<T = unknown>(bytes: Uint8Array): T {
     const len = r.n * Ctor.BYTES_PER_ELEMENT;
     if (at + len > bytes.byteLength)
       throw new TensorPackError(`truncated tensor pack: blob ${r.i} ends past the data`);
-    const copy = new Uint8Array(len);
-    copy.set(bytes.subarray(at, at + len));
+    const offset = bytes.byteOffset + at;
     at = align8(at + len);
+    if (opts.copy === false && offset % Ctor.BYTES_PER_ELEMENT === 0)
+      return new Ctor(bytes.buffer as ArrayBuffer, offset, r.n);
+    const copy = new Uint8Array(len);
+    copy.set(new Uint8Array(bytes.buffer, offset, len));
     return new Ctor(copy.buffer);
   });
   return JSON.parse(header, (_k, v: unknown) => (isRef(v) ? arrays[v.i] : v)) as T;

@@ -39,9 +39,10 @@ export function stageJobId(jobId: string, stage: 'pre' | 'predict' | 'post' | 'p
 /** Bucket keys of one image job. Intermediate arrays live under scratch/ and are deleted when it finishes. */
 export const keys = {
   upload: (lab: string, id: string, file: string) => `uploads/${lab}/${id}/${file}`,
-  tiles: (jobId: string, pass = 1) => `scratch/${jobId}/p${pass}/tiles.ktp`,
-  meta: (jobId: string, pass = 1) => `scratch/${jobId}/p${pass}/meta.ktp`,
-  outputs: (jobId: string, pass = 1) => `scratch/${jobId}/p${pass}/outputs.ktp`,
+  /** Preprocess → predict: the tiles and their untiling metadata (a tensor pack). */
+  tiles: (jobId: string, pass = 1) => `scratch/${jobId}/p${pass}.tiles.ktp`,
+  /** Predict → postprocess: the model outputs and the same metadata. */
+  outputs: (jobId: string, pass = 1) => `scratch/${jobId}/p${pass}.outputs.ktp`,
   scratch: (jobId: string) => `scratch/${jobId}/`,
   result: (lab: string, jobId: string, file: string) => `results/${lab}/${jobId}/${file}`,
 };

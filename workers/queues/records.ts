@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { SegmentationOptions } from './payloads.js';
 
@@ -72,8 +73,28 @@ export interface JobEvent {
 
 type Fields = Record<string, string | number>;
 
+/**
+ * A Lua script run by its SHA-1 (EVALSHA: the body is sent only when Redis does not have it cached yet,
+ * e.g. after a restart or SCRIPT FLUSH).
+ */
+class Script {
+  private readonly sha: string;
+  constructor(private readonly body: string) {
+    this.sha = createHash('sha1').update(body).digest('hex');
+  }
+
+  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+      return redis.eval(this.body, keys.length, ...keys, ...args);
+    }
+  }
+}
+
 // Sets fields only while the job is not final; publishes an event. Returns 1 set, 0 final already, -1 missing.
-const GUARDED_SET = `
+const GUARDED_SET = new Script(`
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return -1 end
 if st == 'done' or st == 'failed' then return 0 end
@@ -81,7 +102,61 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 local ttl = tonumber(ARGV[3])
 if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
 redis.call('PUBLISH', ARGV[1], ARGV[2])
-return 1`;
+return 1`);
+
+// Moves a job that is not final yet to done/failed in one step: status, progress (100 when done, else as it
+// was), finished_at, updated_at, total_time (from created_at), the given fields; starts its expiry clock;
+// publishes its event; and counts it in its batch parent's progress (publishing that too).
+// KEYS[1] job; ARGV: channel, ttl, status, now (ISO), now (ms), id, reason ('' = none), record key prefix,
+// then field/value pairs. Returns 1 finished, 0 final already, -1 missing.
+const FINISH = new Script(`
+local function iso_ms(s)
+  local y, mo, d, h, mi, sec, frac = string.match(s or '', '^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)%.?(%d*)Z$')
+  if not y then return nil end
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  if mo <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  local ms = 0
+  if frac ~= '' then ms = tonumber(string.sub(frac .. '00', 1, 3)) end
+  return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(sec) * 1000 + ms
+end
+local key = KEYS[1]
+local cur = redis.call('HMGET', key, 'status', 'progress', 'created_at', 'parent')
+if not cur[1] then return -1 end
+if cur[1] == 'done' or cur[1] == 'failed' then return 0 end
+local status, now = ARGV[3], ARGV[4]
+local progress = 100
+if status ~= 'done' then progress = tonumber(cur[2]) or 0 end
+redis.call('HSET', key, 'status', status, 'progress', progress, 'finished_at', now, 'updated_at', now)
+if #ARGV > 8 then redis.call('HSET', key, unpack(ARGV, 9)) end
+local created = iso_ms(cur[3])
+if created then
+  local total = string.format('%.3f', (tonumber(ARGV[5]) - created) / 1000):gsub('0+$', ''):gsub('%.$', '')
+  redis.call('HSET', key, 'total_time', total)
+end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+local ev = { id = ARGV[6], status = status, progress = progress }
+if ARGV[7] ~= '' then ev.reason = ARGV[7] end
+redis.call('PUBLISH', ARGV[1], cjson.encode(ev))
+if cur[4] then
+  local pkey = ARGV[8] .. cur[4]
+  local p = redis.call('HMGET', pkey, 'status', 'total_jobs')
+  if p[1] then
+    local finished = redis.call('HINCRBY', pkey, 'finished_children', 1)
+    local n = tonumber(p[2]) or 0
+    if n > 0 and p[1] ~= 'done' and p[1] ~= 'failed' then
+      local pp = math.min(99, math.floor(100 * finished / n))
+      redis.call('HSET', pkey, 'progress', pp, 'updated_at', now)
+      redis.call('PUBLISH', ARGV[1], cjson.encode({ id = cur[4], progress = pp }))
+    end
+  end
+end
+return 1`);
 
 const NUMERIC = [
   'progress',
@@ -148,38 +223,31 @@ export class JobRecords {
     return this.guardedSet(id, { ...fields, updated_at: new Date().toISOString() }, 0);
   }
 
-  /** Moves a job to `done` or `failed`; sets finished_at and total_time; starts its expiry clock. */
+  /**
+   * Moves a job to `done` or `failed` (progress 100 when done), sets finished_at and total_time, starts its
+   * expiry clock and counts it in its batch parent's progress — one Redis call. Resolves to false when the
+   * job is final already or gone.
+   */
   async finish(id: string, status: 'done' | 'failed', fields: Partial<JobRecord> = {}): Promise<boolean> {
-    const rec = await this.get(id);
-    if (!rec) return false;
     const now = new Date();
-    const total = (now.getTime() - Date.parse(rec.created_at)) / 1000;
-    const ok = await this.guardedSet(
-      id,
-      {
-        ...fields,
+    const flat = toFields(fields);
+    delete flat.status;
+    const r = await FINISH.run(
+      this.redis,
+      [this.key(id)],
+      [
+        this.channel,
+        this.finishedTtlS,
         status,
-        progress: status === 'done' ? 100 : rec.progress,
-        finished_at: now.toISOString(),
-        updated_at: now.toISOString(),
-        total_time: total,
-      },
-      this.finishedTtlS,
+        now.toISOString(),
+        now.getTime(),
+        id,
+        typeof flat.reason === 'string' ? flat.reason : '',
+        `${this.prefix}:job:`,
+        ...Object.entries(flat).flat(),
+      ],
     );
-    if (ok && rec.parent) await this.childFinished(rec.parent);
-    return ok;
-  }
-
-  /** Counts a finished child in its parent's progress. */
-  private async childFinished(parentId: string): Promise<void> {
-    const key = this.key(parentId);
-    const [[, finished], [, total]] = (await this.redis
-      .multi()
-      .hincrby(key, 'finished_children', 1)
-      .hget(key, 'total_jobs')
-      .exec()) as [[unknown, number], [unknown, string | null]];
-    const n = Number(total ?? 0);
-    if (n > 0) await this.update(parentId, { progress: Math.min(99, Math.floor((100 * finished) / n)) });
+    return r === 1;
   }
 
   /** Sets a finished job's remaining lifetime (the Kiosk's `expire`). Resolves false for an unknown id. */
@@ -234,17 +302,12 @@ export class JobRecords {
     ttlS: number,
   ): Promise<boolean> {
     const flat = toFields(fields);
-    const args = Object.entries(flat).flat();
     const event = JSON.stringify(eventOf(id, flat));
-    const r = (await this.redis.eval(
-      GUARDED_SET,
-      1,
-      this.key(id),
-      this.channel,
-      event,
-      String(ttlS),
-      ...args,
-    )) as number;
+    const r = await GUARDED_SET.run(
+      this.redis,
+      [this.key(id)],
+      [this.channel, event, ttlS, ...Object.entries(flat).flat()],
+    );
     return r === 1;
   }
 }

@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { GcsStorage } from './gcs.js';
 import { LocalFolderStorage } from './local.js';
 import { S3Storage } from './s3.js';
@@ -9,11 +11,29 @@ export { LocalFolderStorage } from './local.js';
 export { GcsStorage } from './gcs.js';
 export { S3Storage } from './s3.js';
 
+export interface OpenStorageOptions {
+  /**
+   * Where a local folder bucket keeps its `scratch/` keys (see LocalFolderOptions.scratchDir): `auto` (a
+   * folder in /dev/shm, the RAM file system, where there is one), `bucket` (in the bucket folder) or a
+   * folder path. Cloud buckets keep scratch in the bucket. @default 'auto'
+   */
+  readonly scratchDir?: string;
+}
+
+/** `auto`: /dev/shm/cellkiosk-scratch-<hash of the bucket folder> on Linux, else the bucket folder. */
+export function scratchDirFor(bucketRoot: string, setting = 'auto'): string | undefined {
+  if (setting === 'bucket') return undefined;
+  if (setting !== 'auto') return resolve(setting);
+  if (process.platform !== 'linux' || !existsSync('/dev/shm')) return undefined;
+  const id = createHash('sha1').update(resolve(bucketRoot)).digest('hex').slice(0, 12);
+  return join('/dev/shm', `cellkiosk-scratch-${id}`);
+}
+
 /**
  * Opens the bucket named by a URL: `gs://bucket[/prefix]`, `s3://bucket[/prefix]`, `file:///abs/path`,
  * or a plain folder path (relative paths resolve against the working directory).
  */
-export async function openStorage(url: string): Promise<Storage> {
+export async function openStorage(url: string, opts: OpenStorageOptions = {}): Promise<Storage> {
   const m = /^(gs|s3):\/\/([^/]+)\/?(.*)$/.exec(url);
   if (m) {
     const [, scheme, bucket, rest] = m as unknown as [string, string, string, string];
@@ -21,11 +41,15 @@ export async function openStorage(url: string): Promise<Storage> {
     if (scheme === 'gs') return GcsStorage.open(bucket, prefix);
     return new S3Storage({ bucket, ...(prefix ? { prefix } : {}) });
   }
-  if (url.startsWith('file://')) return new LocalFolderStorage(new URL(url).pathname);
+  const local = (root: string) => {
+    const scratchDir = scratchDirFor(root, opts.scratchDir);
+    return new LocalFolderStorage(root, scratchDir ? { scratchDir } : {});
+  };
+  if (url.startsWith('file://')) return local(new URL(url).pathname);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
     throw new Error(
       `unsupported bucket URL ${JSON.stringify(url)}: use gs://, s3://, file:// or a folder path`,
     );
   }
-  return new LocalFolderStorage(resolve(url));
+  return local(resolve(url));
 }

@@ -1,4 +1,16 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
@@ -7,15 +19,51 @@ import { pipeline } from 'node:stream/promises';
 import { checkKey, checkPrefix, StorageError, type Storage } from './storage.js';
 
 /**
+ * Objects up to this size are read and written with synchronous file calls: for a small file on a local
+ * disk these take tens of microseconds, while each asynchronous call is a round trip through libuv's
+ * thread pool (a thread wake-up and an event-loop wake-up per open, write, close and rename), which costs
+ * more CPU than the I/O itself. Larger objects stay asynchronous so a big upload or result never blocks
+ * the event loop for long.
+ */
+export const SYNC_IO_MAX_BYTES = 8 * 2 ** 20;
+
+/** Uploads arriving as a stream are held in memory up to this size, then written at once (see above). */
+const STREAM_BUFFER_MAX_BYTES = 2 ** 20;
+
+/** Scratch objects go to the scratch folder only while it keeps this much free (else to the bucket folder). */
+const SCRATCH_RESERVE_BYTES = 256 * 2 ** 20;
+const SCRATCH_RESERVE_FRACTION = 0.1;
+
+export interface LocalFolderOptions {
+  /**
+   * A folder for the `scratch/` keys (the arrays one stage hands the next, deleted when the job ends), best
+   * on a RAM file system (`/dev/shm`): creating, writing and removing files there costs a tenth of the CPU
+   * it costs on a journaling disk. An object goes there only when it is at most SYNC_IO_MAX_BYTES and the
+   * folder keeps max(256 MiB, 10 %) free after it; otherwise, and after a machine restart (the folder is
+   * gone), the bucket folder is used: readers look in both.
+   * @default - scratch keys live in the bucket folder like every other key
+   */
+  readonly scratchDir?: string;
+}
+
+/**
  * The default bucket: a folder on this machine (`.kiosk/bucket` for the local kiosk). Objects are plain
  * files at `<root>/<key>`; writes go to a temporary file in the same folder and are renamed into place, so
- * they are atomic. Has no signed URLs: the API serves downloads.
+ * they are atomic. Small objects use synchronous file calls (SYNC_IO_MAX_BYTES); `scratch/` keys may live
+ * in a separate folder (LocalFolderOptions.scratchDir). Has no signed URLs: the API serves downloads.
  */
 export class LocalFolderStorage implements Storage {
   readonly kind = 'local' as const;
   /** Folders known to exist (saves a mkdir per write; forgotten when deletePrefix removes them). */
   private readonly made = new Set<string>();
-  constructor(readonly root: string) {}
+  readonly scratchDir?: string;
+
+  constructor(
+    readonly root: string,
+    opts: LocalFolderOptions = {},
+  ) {
+    if (opts.scratchDir) this.scratchDir = opts.scratchDir;
+  }
 
   private async ensureDir(dir: string): Promise<void> {
     if (this.made.has(dir)) return;
@@ -23,51 +71,156 @@ export class LocalFolderStorage implements Storage {
     this.made.add(dir);
   }
 
-  /** The file that holds `key` (for readers that want a path, such as the model loader). */
+  private ensureDirSync(dir: string): void {
+    if (this.made.has(dir)) return;
+    mkdirSync(dir, { recursive: true });
+    this.made.add(dir);
+  }
+
+  /** The file that holds `key` in the bucket folder (for readers that want a path, such as the model loader). */
   pathOf(key: string): string {
     return join(this.root, ...checkKey(key).split('/'));
   }
 
-  async put(key: string, data: Uint8Array): Promise<void> {
-    const path = this.pathOf(key);
-    await this.ensureDir(dirname(path));
-    const tmp = `${path}.${randomUUID()}.part`;
-    await writeFile(tmp, data).catch(async (err: unknown) => {
-      // the folder may have been removed by another process: make it again once
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      this.made.delete(dirname(path));
-      await this.ensureDir(dirname(path));
-      await writeFile(tmp, data);
-    });
-    await rename(tmp, path);
+  /** Where a `scratch/` key lives in the scratch folder, or undefined (not a scratch key, or no folder). */
+  private scratchPathOf(key: string): string | undefined {
+    if (!this.scratchDir || !key.startsWith('scratch/')) return undefined;
+    return join(this.scratchDir, ...checkKey(key).split('/').slice(1));
   }
 
-  async putStream(key: string, body: Readable): Promise<number> {
-    const path = this.pathOf(key);
-    await mkdir(dirname(path), { recursive: true });
-    this.made.add(dirname(path));
+  /** True when `bytes` more leave the scratch folder its reserve (statfs: a few microseconds). */
+  private scratchHasRoom(bytes: number): boolean {
+    try {
+      this.ensureDirSync(this.scratchDir!);
+      const fs = statfsSync(this.scratchDir!);
+      const total = fs.blocks * fs.bsize;
+      const free = fs.bavail * fs.bsize;
+      return free - bytes >= Math.max(SCRATCH_RESERVE_BYTES, SCRATCH_RESERVE_FRACTION * total);
+    } catch {
+      return false; // cannot be made or measured: the bucket folder
+    }
+  }
+
+  /** Writes a small object with synchronous calls: temporary file, then rename (atomic). */
+  private putSync(path: string, data: Uint8Array): void {
+    const dir = dirname(path);
+    this.ensureDirSync(dir);
     const tmp = `${path}.${randomUUID()}.part`;
     try {
-      const out = createWriteStream(tmp);
-      await pipeline(body, out);
+      try {
+        writeFileSync(tmp, data);
+      } catch (err) {
+        // the folder may have been removed by another process: make it again once
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        this.made.delete(dir);
+        this.ensureDirSync(dir);
+        writeFileSync(tmp, data);
+      }
+      renameSync(tmp, path);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async put(key: string, data: Uint8Array): Promise<void> {
+    const path = this.pathOf(key);
+    const scratch = this.scratchPathOf(key);
+    if (scratch && data.byteLength <= SYNC_IO_MAX_BYTES && this.scratchHasRoom(data.byteLength)) {
+      try {
+        this.putSync(scratch, data);
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err; // full after all: the bucket folder
+      }
+    }
+    if (scratch) rmSync(scratch, { force: true }); // readers look in the scratch folder first
+    if (data.byteLength <= SYNC_IO_MAX_BYTES) return this.putSync(path, data);
+    await this.ensureDir(dirname(path));
+    const tmp = `${path}.${randomUUID()}.part`;
+    try {
+      await writeFile(tmp, data).catch(async (err: unknown) => {
+        // the folder may have been removed by another process: make it again once
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        this.made.delete(dirname(path));
+        await this.ensureDir(dirname(path));
+        await writeFile(tmp, data);
+      });
       await rename(tmp, path);
-      return out.bytesWritten;
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
     }
   }
 
-  async get(key: string): Promise<Uint8Array> {
+  /**
+   * Streams an object in. A body that ends within STREAM_BUFFER_MAX_BYTES (most images) is collected and
+   * written at once; a larger one goes on streaming to a temporary file.
+   */
+  async putStream(key: string, body: Readable): Promise<number> {
+    const path = this.pathOf(key);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer | Uint8Array>;
+    for (;;) {
+      const { done, value } = await it.next();
+      if (done) {
+        await this.put(key, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+        return size;
+      }
+      const chunk = Buffer.isBuffer(value) ? value : Buffer.from(value);
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > STREAM_BUFFER_MAX_BYTES) break;
+    }
+    await this.ensureDir(dirname(path));
+    const tmp = `${path}.${randomUUID()}.part`;
     try {
-      return await readFile(this.pathOf(key));
+      const out = createWriteStream(tmp);
+      const rest = async function* () {
+        yield* chunks;
+        for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+      };
+      await pipeline(rest(), out);
+      await rename(tmp, path);
+      return out.bytesWritten;
+    } catch (err) {
+      body.destroy();
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    const scratch = this.scratchPathOf(key);
+    const inScratch = scratch ? readSmallSync(scratch) : undefined;
+    if (inScratch) return inScratch;
+    const path = this.pathOf(key);
+    let st;
+    try {
+      const small = readSmallSync(path);
+      if (small) return small;
+      st = await stat(path);
+    } catch (err) {
+      throw notFound(err, key);
+    }
+    if (!st.isFile()) throw new StorageError('not-found', `no object ${key} (it is a folder)`);
+    try {
+      return await readFile(path);
     } catch (err) {
       throw notFound(err, key);
     }
   }
 
+  /** The file this key's bytes are in now: the scratch folder's copy if there is one, else the bucket's. */
+  private async locate(key: string): Promise<string> {
+    const scratch = this.scratchPathOf(key);
+    if (scratch && (await stat(scratch).catch(() => undefined))?.isFile()) return scratch;
+    return this.pathOf(key);
+  }
+
   async getStream(key: string): Promise<Readable> {
-    const path = this.pathOf(key);
+    const path = await this.locate(key);
     const st = await stat(path).catch((err: unknown) => {
       throw notFound(err, key);
     });
@@ -76,7 +229,7 @@ export class LocalFolderStorage implements Storage {
   }
 
   async size(key: string): Promise<number | undefined> {
-    const st = await stat(this.pathOf(key)).catch(() => undefined);
+    const st = await stat(await this.locate(key)).catch(() => undefined);
     return st?.isFile() ? st.size : undefined;
   }
 
@@ -86,27 +239,71 @@ export class LocalFolderStorage implements Storage {
 
   async list(prefix: string): Promise<string[]> {
     checkPrefix(prefix, true);
-    const base = prefix === '' ? this.root : join(this.root, ...prefix.slice(0, -1).split('/'));
-    const entries = await readdir(base, { recursive: true, withFileTypes: true }).catch(() => []);
-    return entries
-      .filter((e) => e.isFile() && !e.name.endsWith('.part'))
-      .map((e) => relative(this.root, join(e.parentPath, e.name)).split(sep).join('/'))
-      .sort();
+    const keys = new Set(await listFolder(this.root, prefix));
+    if (this.scratchDir && (prefix === '' || prefix.startsWith('scratch/'))) {
+      const inner = prefix === '' ? '' : prefix.slice('scratch/'.length);
+      for (const k of await listFolder(this.scratchDir, inner)) keys.add(`scratch/${k}`);
+    }
+    return [...keys].sort();
   }
 
   async delete(key: string): Promise<void> {
+    const scratch = this.scratchPathOf(key);
+    if (scratch) await rm(scratch, { force: true });
     await rm(this.pathOf(key), { force: true });
   }
 
   async deletePrefix(prefix: string): Promise<void> {
     checkPrefix(prefix, false);
-    const dir = join(this.root, ...prefix.slice(0, -1).split('/'));
-    for (const d of this.made) if (d === dir || d.startsWith(`${dir}/`)) this.made.delete(d);
-    await rm(dir, { recursive: true, force: true });
+    const dirs = [join(this.root, ...prefix.slice(0, -1).split('/'))];
+    const rel = prefix.slice(0, -1).split('/');
+    if (this.scratchDir && rel[0] === 'scratch') dirs.push(join(this.scratchDir, ...rel.slice(1)));
+    for (const dir of dirs) {
+      for (const d of this.made) if (d === dir || d.startsWith(`${dir}/`)) this.made.delete(d);
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   async signedUrl(): Promise<undefined> {
     return undefined;
+  }
+}
+
+/** Every file key under `prefix` ('' or ending with /) of a folder, `.part` files left out. */
+async function listFolder(root: string, prefix: string): Promise<string[]> {
+  const base = prefix === '' ? root : join(root, ...prefix.slice(0, -1).split('/'));
+  const entries = await readdir(base, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isFile() && !e.name.endsWith('.part'))
+    .map((e) => relative(root, join(e.parentPath, e.name)).split(sep).join('/'));
+}
+
+/**
+ * Reads a file of at most SYNC_IO_MAX_BYTES with synchronous calls into a buffer of its own (offset 0, so
+ * tensor packs can be read in place, 8-byte aligned). Undefined when it does not exist, is a folder or is
+ * larger (the caller reads it asynchronously); other errors are thrown.
+ */
+function readSmallSync(path: string): Uint8Array | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;
+    throw err;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > SYNC_IO_MAX_BYTES) return undefined;
+    const buf = Buffer.allocUnsafeSlow(st.size);
+    for (let at = 0; at < st.size;) {
+      const n = readSync(fd, buf, at, st.size - at, at);
+      if (n === 0) return buf.subarray(0, at); // the file shrank while being read
+      at += n;
+    }
+    return buf;
+  } finally {
+    closeSync(fd);
   }
 }
 

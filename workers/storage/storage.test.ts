@@ -5,11 +5,13 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GcsStorage } from './gcs.js';
-import { LocalFolderStorage } from './local.js';
+import { existsSync } from 'node:fs';
+import { writeFile, mkdir } from 'node:fs/promises';
+import { LocalFolderStorage, SYNC_IO_MAX_BYTES } from './local.js';
 import { S3Storage } from './s3.js';
 import { checkKey, readAll, StorageError, type Storage } from './storage.js';
 import { mockGcsBucket, mockS3Handler } from './storage-mocks.test-helpers.js';
-import { openStorage } from './index.js';
+import { openStorage, scratchDirFor } from './index.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -104,6 +106,38 @@ describe('Storage details', () => {
     });
     await expect(s.putStream('uploads/partial.png', failing)).rejects.toThrow(/client went away/);
     expect(await s.list('')).toEqual([]);
+  });
+
+  it('local folder keeps scratch keys in its scratch folder, and finds them in the bucket folder too', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiosk-storage-'));
+    dirs.push(dir);
+    const s = new LocalFolderStorage(join(dir, 'bucket'), { scratchDir: join(dir, 'shm') });
+    await s.put('scratch/j1/p1.tiles.ktp', new Uint8Array([1, 2, 3]));
+    await s.put('results/lab/j1/a.tif', new Uint8Array([4]));
+    expect(existsSync(join(dir, 'shm', 'j1', 'p1.tiles.ktp'))).toBe(true);
+    expect(existsSync(join(dir, 'bucket', 'scratch'))).toBe(false);
+    expect([...(await s.get('scratch/j1/p1.tiles.ktp'))]).toEqual([1, 2, 3]);
+    expect(await s.size('scratch/j1/p1.tiles.ktp')).toBe(3);
+    expect((await readAll(await s.getStream('scratch/j1/p1.tiles.ktp'))).byteLength).toBe(3);
+    // a copy the bucket folder got (the scratch folder was full, or before a restart) is found as well
+    await mkdir(join(dir, 'bucket', 'scratch', 'j2'), { recursive: true });
+    await writeFile(join(dir, 'bucket', 'scratch', 'j2', 'p1.outputs.ktp'), new Uint8Array([9]));
+    expect([...(await s.get('scratch/j2/p1.outputs.ktp'))]).toEqual([9]);
+    expect(await s.list('')).toEqual([
+      'results/lab/j1/a.tif',
+      'scratch/j1/p1.tiles.ktp',
+      'scratch/j2/p1.outputs.ktp',
+    ]);
+    // larger than the synchronous limit: the bucket folder, and no stale scratch copy shadows it
+    await s.put('scratch/j1/p1.tiles.ktp', new Uint8Array(SYNC_IO_MAX_BYTES + 1));
+    expect(existsSync(join(dir, 'shm', 'j1', 'p1.tiles.ktp'))).toBe(false);
+    expect((await s.get('scratch/j1/p1.tiles.ktp')).byteLength).toBe(SYNC_IO_MAX_BYTES + 1);
+    await s.deletePrefix('scratch/j1/');
+    await s.delete('scratch/j2/p1.outputs.ktp');
+    expect(await s.list('scratch/')).toEqual([]);
+    await expect(s.get('scratch/j1/p1.tiles.ktp')).rejects.toMatchObject({ code: 'not-found' });
+    expect(scratchDirFor(join(dir, 'bucket'), 'bucket')).toBeUndefined();
+    expect(scratchDirFor('b', join(dir, 'x'))).toBe(join(dir, 'x'));
   });
 
   it('GCS (mock bucket) signs V4 read URLs and keeps keys under the prefix', async () => {
