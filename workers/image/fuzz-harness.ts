@@ -239,7 +239,13 @@ export type Outcome = 'decoded' | 'typed' | 'other';
 
 export interface CaseResult {
   readonly outcome: Outcome;
+  /** Wall-clock milliseconds. */
   readonly ms: number;
+  /**
+   * CPU milliseconds of this process over the case: what a hang shows even on a machine so busy that a
+   * niced run waits seconds for a core (wall time alone then reports false hangs).
+   */
+  readonly cpuMs: number;
   /** Bytes of the largest buffer the case allocated (see trackAllocations). */
   readonly largestAllocation: number;
   /** What the decoder threw, if anything. */
@@ -253,6 +259,7 @@ export class FuzzTally {
   typed = 0;
   other = 0;
   slowestMs = 0;
+  slowestCpuMs = 0;
   largestAllocation = 0;
   /** The first few 'other' failures: the case and the error, for a report. */
   readonly failures: { case: FuzzCase; error: unknown }[] = [];
@@ -261,6 +268,7 @@ export class FuzzTally {
     this.tried++;
     this[r.outcome]++;
     this.slowestMs = Math.max(this.slowestMs, r.ms);
+    this.slowestCpuMs = Math.max(this.slowestCpuMs, r.cpuMs);
     this.largestAllocation = Math.max(this.largestAllocation, r.largestAllocation);
     if (r.outcome === 'other' && this.failures.length < 5) this.failures.push({ case: c, error: r.error });
   }
@@ -277,6 +285,7 @@ export function runCase(
 ): CaseResult {
   allocations.largest = 0;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let outcome: Outcome = 'decoded';
   let error: unknown;
   try {
@@ -286,7 +295,15 @@ export function runCase(
     outcome = err instanceof ImageError && (!codes || codes.includes(err.code)) ? 'typed' : 'other';
   }
   const ms = performance.now() - t0;
-  return { outcome, ms, largestAllocation: allocations.largest, ...(error !== undefined ? { error } : {}) };
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  return {
+    outcome,
+    ms,
+    cpuMs,
+    largestAllocation: allocations.largest,
+    ...(error !== undefined ? { error } : {}),
+  };
 }
 
 const allocations = { largest: 0, installed: false };
