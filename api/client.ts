@@ -38,17 +38,24 @@ export class KioskClient {
   private async request(path: string, init: RequestInit = {}): Promise<Response> {
     const url = path.startsWith('http') ? path : `${this.base}${path}`;
     let res: Response;
-    try {
-      // The token goes only to the kiosk itself, never to another host (a signed bucket URL).
-      const own = this.token && (url === this.base || url.startsWith(`${this.base}/`));
-      res = own
-        ? await fetch(url, { ...init, headers: { ...init.headers, authorization: `Bearer ${this.token}` } })
-        : await fetch(url, init);
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new KioskClientError(
-        `cannot reach the kiosk at ${this.base} (${cause}); is it running (npm start) and is --host right?`,
-      );
+    // Over the kiosk's rate limit (429): wait as its Retry-After says (at most 60 s), up to 5 times.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // The token goes only to the kiosk itself, never to another host (a signed bucket URL).
+        const own = this.token && (url === this.base || url.startsWith(`${this.base}/`));
+        res = own
+          ? await fetch(url, { ...init, headers: { ...init.headers, authorization: `Bearer ${this.token}` } })
+          : await fetch(url, init);
+      } catch (err) {
+        const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+        throw new KioskClientError(
+          `cannot reach the kiosk at ${this.base} (${cause}); is it running (npm start) and is --host right?`,
+        );
+      }
+      if (res.status !== 429 || attempt >= 5) break;
+      const waitS = Math.min(60, Math.max(1, Number(res.headers.get('retry-after')) || 1));
+      await res.body?.cancel();
+      await new Promise((r) => setTimeout(r, waitS * 1000));
     }
     if (!res.ok) {
       const text = await res.text();

@@ -202,6 +202,20 @@ describe('rate limit', () => {
   });
 });
 
+describe("the project's own HTTP client", () => {
+  it('waits out a 429 as Retry-After says and goes on (kiosk predict polls many jobs)', async () => {
+    const svc = await service({ KIOSK_RATE_LIMIT: '2', KIOSK_RATE_WINDOW_S: '1' }, true);
+    const { KioskClient } = await import('./client.js');
+    const client = new KioskClient(svc.url);
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push(await client.listJobs());
+    expect(answers).toEqual([[], [], [], [], []]);
+    // The server did refuse some of them: the client retried.
+    const direct = await Promise.all([1, 2, 3].map(() => fetch(`${svc.url}/v1/jobs`)));
+    expect(direct.map((r) => r.status)).toContain(429);
+  });
+});
+
 describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(
   'the web UI and /docs under their CSP, in Chromium',
   () => {
