@@ -23,6 +23,7 @@ beforeAll(async () => {
     env: {
       KIOSK_MAX_UPLOAD_MB: '1',
       KIOSK_MAX_REQUEST_MB: '2',
+      KIOSK_MAX_FILES: '3',
       KIOSK_MAX_BODY_KB: '16',
       KIOSK_MAX_ZIP_ENTRIES: '3',
       KIOSK_MAX_ZIP_RATIO: '10',
@@ -239,6 +240,20 @@ describe('bad input → 4xx with a reason, before anything is queued', () => {
     });
     const stored = await svc.services.storage.list('uploads/');
     expect(stored.some((k) => k.endsWith('huge.tif'))).toBe(false);
+  });
+
+  it('refuses more than KIOSK_MAX_FILES files in one upload with 413, keeping none of them', async () => {
+    const res = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/uploads',
+      ...(await multipart(
+        ['f1', 'f2', 'f3', 'f4'].map((n) => ['file', `${n}.png`, smallPng] as [string, string, Uint8Array]),
+      )),
+    });
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ error: 'too-many-files' });
+    const stored = await svc.services.storage.list('uploads/');
+    expect(stored.filter((k) => /\/f[1234]\.png$/.test(k))).toEqual([]);
   });
 
   it('refuses files over KIOSK_MAX_REQUEST_MB together with 413, keeping none of them', async () => {
