@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
@@ -5,6 +6,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { decodeImage } from '../workers/image/decode.js';
 import { labelsFromRaw } from '../workers/image/files.js';
 import { TRIVIAL_CARD, TrivialThresholdRunner, trivialStages } from '../workers/processors/trivial-stages.js';
+import { LocalFolderStorage } from '../workers/storage/local.js';
 import { multipart, startTestService, type TestService } from './service-harness.test-helpers.js';
 import { NUCLEI_VAL } from '../test/data.js';
 
@@ -142,6 +144,173 @@ describe('API v1 with workers (trivial model)', () => {
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toMatchObject({ error: 'job-not-found' });
     expect((await svc.app.inject({ url: `/v1/jobs/${job.id}/files/other.zip` })).statusCode).toBe(404);
+  });
+});
+
+/** Where `key` lies in the test service's bucket folder. */
+const bucketPath = (s: TestService, key: string) => (s.services.storage as LocalFolderStorage).pathOf(key);
+
+async function getView(s: TestService, id: string) {
+  return (await s.app.inject({ url: `/v1/jobs/${id}` })).json() as Record<string, unknown> & {
+    inputUrl?: string;
+    children?: { id: string }[];
+  };
+}
+
+/** GETs an absolute URL of the API through app.inject. */
+const fetchUrl = (s: TestService, url: string) => s.app.inject({ url: new URL(url).pathname });
+
+describe('API v1: input URLs, delete, expiry of the local bucket', () => {
+  it("job views carry the uploaded input's URL, for image jobs, zip batches and their children", async () => {
+    svc = await startTestService(inject('redisUrl'));
+    const bytes = await val(STEMS[0]!);
+    const [key] = await upload(svc, [['cells.png', bytes]]);
+    const job = (await createJob(svc, { inputs: [key] })).json() as { id: string; inputUrl: string };
+    expect(job.inputUrl).toMatch(new RegExp(`/v1/${key!.replace(/\./g, '\\.')}$`));
+    const input = await fetchUrl(svc, job.inputUrl);
+    expect(input.statusCode).toBe(200);
+    expect(input.headers['content-type']).toBe('image/png');
+    expect(Buffer.from(input.rawPayload).equals(bytes)).toBe(true);
+    await svc.wait(job.id);
+    const list = (await svc.app.inject({ url: '/v1/jobs' })).json() as { jobs: { inputUrl?: string }[] };
+    expect(list.jobs[0]!.inputUrl).toBe(job.inputUrl);
+
+    const zip = zipSync({ 'plate/a b.png': bytes, 'plate/c.png': await val(STEMS[1]!) });
+    const [zipKey] = await upload(svc, [['plate.zip', zip]]);
+    const batch = (await createJob(svc, { inputs: [zipKey] })).json() as { id: string };
+    await svc.wait(batch.id);
+    const view = await getView(svc, batch.id);
+    expect(Buffer.from((await fetchUrl(svc, view.inputUrl!)).rawPayload).equals(zip)).toBe(true);
+    const child = await getView(svc, view.children![0]!.id);
+    expect(child.inputUrl).toMatch(/\/plate\.zip\.d\/plate\/a%20b\.png$/);
+    expect(Buffer.from((await fetchUrl(svc, child.inputUrl!)).rawPayload).equals(bytes)).toBe(true);
+    // several files: no single input for the batch, one per child
+    const two = await upload(svc, [
+      ['x.png', bytes],
+      ['y.png', bytes],
+    ]);
+    const multi = (await createJob(svc, { inputs: two })).json() as { id: string; inputUrl?: string };
+    expect(multi.inputUrl).toBeUndefined();
+  });
+
+  it('deletes a finished job with its results, upload and queue entries; 409 while it runs, 404 unknown', async () => {
+    svc = await startTestService(inject('redisUrl'), { pools: false });
+    const bytes = await val(STEMS[0]!);
+    const [key] = await upload(svc, [['a.png', bytes]]);
+    const first = (await createJob(svc, { inputs: [key] })).json() as { id: string };
+    const second = (await createJob(svc, { inputs: [key] })).json() as { id: string }; // same upload
+    const running = await svc.app.inject({ method: 'DELETE', url: `/v1/jobs/${first.id}` });
+    expect(running.statusCode).toBe(409);
+    expect(running.json()).toMatchObject({
+      error: 'not-finished',
+      message: `job ${first.id} is new; cancel it first (POST /v1/jobs/${first.id}/cancel), then delete it`,
+    });
+    expect(
+      (await svc.app.inject({ method: 'DELETE', url: '/v1/jobs/00000000-0000-0000-0000-000000000000' }))
+        .statusCode,
+    ).toBe(404);
+    await svc.app.inject({ method: 'POST', url: `/v1/jobs/${second.id}/cancel` });
+    // run the first job to the end
+    const { startPool } = await import('../workers/processors/pool.js');
+    const { trivialStages } = await import('../workers/processors/trivial-stages.js');
+    const { bullConnection } = await import('../workers/queues/connection.js');
+    const s = svc.services;
+    const context = {
+      ...s,
+      stages: trivialStages,
+      maxPixels: 2 ** 28,
+      maxBatchTiles: 16,
+      batchers: new Map(),
+      log: () => undefined,
+    };
+    const pools = (['cpu', 'gpu'] as const).map((pool) =>
+      startPool({ pool, connection: bullConnection(s.config.redisUrl), prefix: s.config.prefix, context }),
+    );
+    try {
+      const done = await svc.wait(first.id);
+      expect(done.status).toBe('done');
+    } finally {
+      await Promise.all(pools.map((p) => p.close()));
+    }
+    const rec = (await s.records.get(first.id))!;
+    expect(existsSync(bucketPath(svc, rec.labels_key!))).toBe(true);
+    expect(await s.queues.postprocess.getJob(`${first.id}-post`)).toBeDefined();
+
+    const del = await svc.app.inject({ method: 'DELETE', url: `/v1/jobs/${first.id}` });
+    expect(del.statusCode).toBe(204);
+    expect((await svc.app.inject({ url: `/v1/jobs/${first.id}` })).statusCode).toBe(404);
+    expect(existsSync(bucketPath(svc, `results/default/${first.id}`))).toBe(false);
+    expect(await s.queues.postprocess.getJob(`${first.id}-post`)).toBeUndefined();
+    expect(await s.queues.preprocess.getJob(`${first.id}-pre`)).toBeUndefined();
+    const list = (await svc.app.inject({ url: '/v1/jobs' })).json() as { jobs: { id: string }[] };
+    expect(list.jobs.map((j) => j.id)).toEqual([second.id]);
+    // the upload stays while the second (cancelled, so failed) job uses it, and goes with it
+    expect(existsSync(bucketPath(svc, key!))).toBe(true);
+    expect((await svc.app.inject({ method: 'DELETE', url: `/v1/jobs/${second.id}` })).statusCode).toBe(204);
+    expect(existsSync(bucketPath(svc, key!))).toBe(false);
+    expect((await svc.app.inject({ method: 'DELETE', url: `/v1/jobs/${second.id}` })).statusCode).toBe(404);
+  });
+
+  it('deletes a batch with its children: records, results and the uploaded zip', async () => {
+    svc = await startTestService(inject('redisUrl'));
+    const files = { 'a.png': await val(STEMS[0]!), 'b.png': await val(STEMS[1]!) };
+    const [zipKey] = await upload(svc, [['plate.zip', zipSync(files)]]);
+    const batch = (await createJob(svc, { inputs: [zipKey] })).json() as { id: string };
+    const rec = await svc.wait(batch.id);
+    const kids = rec.children!;
+    expect(existsSync(bucketPath(svc, `results/default/${kids[0]}`))).toBe(true);
+    expect((await svc.app.inject({ method: 'DELETE', url: `/v1/jobs/${batch.id}` })).statusCode).toBe(204);
+    for (const id of [batch.id, ...kids]) {
+      expect(await svc.services.records.get(id)).toBeUndefined();
+      expect(existsSync(bucketPath(svc, `results/default/${id}`))).toBe(false);
+    }
+    expect(existsSync(bucketPath(svc, zipKey!.split('/').slice(0, 3).join('/')))).toBe(false);
+    expect(await svc.services.queues.postprocess.getJob(`${batch.id}-pack`)).toBeUndefined();
+  });
+
+  it('expires a finished job from a local bucket folder once its record expires (short TTL)', async () => {
+    svc = await startTestService(inject('redisUrl'), {
+      env: { KIOSK_JOB_TTL_S: '1', KIOSK_SWEEP_INTERVAL_S: '1' },
+    });
+    const [key] = await upload(svc, [['a.png', await val(STEMS[0]!)]]);
+    const job = (await createJob(svc, { inputs: [key] })).json() as { id: string };
+    const rec = await svc.wait(job.id);
+    expect(rec.status).toBe('done');
+    const files = [rec.labels_key!, rec.output_key!, key!].map((k) => bucketPath(svc!, k));
+    expect(files.every((f) => existsSync(f))).toBe(true);
+    await expect.poll(() => svc!.services.records.get(job.id), { timeout: 10_000 }).toBeUndefined();
+    await expect
+      .poll(() => files.filter((f) => existsSync(f)), { timeout: 10_000, interval: 200 })
+      .toEqual([]);
+    expect(existsSync(bucketPath(svc, `results/default/${job.id}`))).toBe(false);
+  });
+
+  it('the sweep keeps what live jobs use and uploads younger than the TTL', async () => {
+    svc = await startTestService(inject('redisUrl'), { pools: false, env: { KIOSK_SWEEP_INTERVAL_S: '0' } });
+    const { ExpiredObjectSweeper } = await import('../workers/storage/sweep.js');
+    const [used, unused] = await upload(svc, [
+      ['a.png', await val(STEMS[0]!)],
+      ['b.png', await val(STEMS[1]!)],
+    ]);
+    const job = (await createJob(svc, { inputs: [used] })).json() as { id: string };
+    const storage = svc.services.storage as LocalFolderStorage;
+    await storage.put(`results/default/${job.id}/x.tif`, new Uint8Array(1)); // as if it had run
+    await storage.put('results/default/gone-job/x.tif', new Uint8Array(1)); // a job whose record expired
+    await storage.put('scratch/gone-job/p1.tiles.ktp', new Uint8Array(1));
+    const sweeper = new ExpiredObjectSweeper({
+      storage,
+      records: svc.services.records,
+      unusedUploadTtlS: 3600,
+      log: () => undefined,
+    });
+    expect(await sweeper.sweep()).toEqual({ results: 1, scratch: 1, uploads: 0 });
+    expect(existsSync(bucketPath(svc, `results/default/${job.id}/x.tif`))).toBe(true);
+    expect(existsSync(bucketPath(svc, used!))).toBe(true);
+    expect(existsSync(bucketPath(svc, unused!))).toBe(true); // never used, but young
+    // an hour later: the never-used upload is past the TTL; the job (not finished: no TTL) keeps its own
+    expect(await sweeper.sweep(Date.now() + 3601_000)).toEqual({ results: 0, scratch: 0, uploads: 1 });
+    expect(existsSync(bucketPath(svc, unused!))).toBe(false);
+    expect(existsSync(bucketPath(svc, used!))).toBe(true);
   });
 });
 

@@ -111,6 +111,12 @@ export interface ServiceConfig {
    * @default 'auto'
    */
   readonly scratchDir: string;
+  /**
+   * KIOSK_SWEEP_INTERVAL_S: how often the API deletes the bucket objects (results, uploads) of jobs whose
+   * records have expired (KIOSK_JOB_TTL_S), for a local folder bucket; cloud buckets use lifecycle rules.
+   * 0 turns the sweep off. @default 600
+   */
+  readonly sweepIntervalS: number;
 }
 
 export class ConfigError extends Error {
@@ -208,6 +214,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
     onnxThreads: int('KIOSK_ONNX_THREADS', Math.max(1, availableParallelism() - 1), 1, 1024),
     runtime: runtime as ServiceConfig['runtime'],
     scratchDir: env.KIOSK_SCRATCH_DIR || 'auto',
+    sweepIntervalS: int('KIOSK_SWEEP_INTERVAL_S', 600, 0, 7 * 86_400),
     ...overrides,
   };
   if (problems.length) throw new ConfigError(`bad configuration:\n  - ${problems.join('\n  - ')}`);

@@ -21,7 +21,10 @@ export const ERRORS = {
   'job-not-found': { status: 404, doc: 'no such job (or it expired)' },
   'token-not-found': { status: 404, doc: "no such active token in the caller's lab" },
   'file-not-found': { status: 404, doc: 'no such file' },
-  'not-finished': { status: 409, doc: 'the job has no result yet' },
+  'not-finished': {
+    status: 409,
+    doc: 'the job has not finished: no result yet; cancel it before deleting it',
+  },
   'upload-too-large': { status: 413, doc: 'a file is over the upload size limit' },
   'too-many-files': { status: 413, doc: 'more files than one upload may hold' },
   'request-too-large': { status: 413, doc: 'body over KIOSK_MAX_BODY_KB, uploads over KIOSK_MAX_REQUEST_MB' },

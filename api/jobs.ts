@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { jobTypes } from '../workers/queues/job-types.js';
 import { BadInputError } from '../workers/queues/errors.js';
+import { keys } from '../workers/queues/names.js';
 import type { SegmentationOptions } from '../workers/queues/payloads.js';
 import type { JobRecord } from '../workers/queues/records.js';
 import { signedLink } from './auth.js';
@@ -70,6 +71,42 @@ export async function fileUrl(s: KioskServices, rec: JobRecord, key: string, bas
   return signedLink(s, base, `/v1/jobs/${rec.id}/files/${encodeURIComponent(file)}`, rec.lab);
 }
 
+/**
+ * A URL the client can GET for a job's uploaded input without headers: a signed bucket URL in the cloud,
+ * else the API's upload route (signed for the job's lab when tokens are required).
+ */
+export async function inputUrl(s: KioskServices, rec: JobRecord, base: string): Promise<string | undefined> {
+  const key = rec.input_key;
+  if (!key?.startsWith('uploads/')) return undefined;
+  const signed = await s.storage.signedUrl(key, s.config.signedUrlTtlS);
+  if (signed) return signed;
+  const path = `/v1/${key.split('/').map(encodeURIComponent).join('/')}`;
+  return signedLink(s, base, path, rec.lab);
+}
+
+/**
+ * Deletes a finished job: its bucket objects (results, leftover scratch, and its upload folders unless
+ * another live job uses them), its BullMQ jobs, its record and its children's. A job that has not finished
+ * is refused (409 not-finished): cancel it first, so no stage writes after the delete.
+ */
+export async function deleteJob(s: KioskServices, rec: JobRecord): Promise<void> {
+  if (rec.status !== 'done' && rec.status !== 'failed')
+    throw new ApiError(
+      'not-finished',
+      `job ${rec.id} is ${rec.status}; cancel it first (POST /v1/jobs/${rec.id}/cancel), then delete it`,
+    );
+  const ids = [rec.id, ...(rec.children ?? [])];
+  await s.submitter.removeStages(rec);
+  for (const id of ids) {
+    await s.storage.deletePrefix(keys.results(rec.lab, id));
+    await s.storage.deletePrefix(keys.scratch(id));
+  }
+  // The record goes last but one: if this stops half-way, DELETE can be sent again.
+  const unused = await s.records.delete(rec);
+  for (const folder of unused) await s.storage.deletePrefix(folder);
+  await s.records.forgetUploads(unused);
+}
+
 /** The public view of a record (the response schema is also the allowlist). */
 export async function jobView(
   s: KioskServices,
@@ -109,6 +146,8 @@ export async function jobView(
   }
   if (rec.status === 'done' && rec.output_key) view.resultUrl = await fileUrl(s, rec, rec.output_key, base);
   if (rec.status === 'done' && rec.labels_key) view.labelsUrl = await fileUrl(s, rec, rec.labels_key, base);
+  const input = await inputUrl(s, rec, base);
+  if (input) view.inputUrl = input;
   if (withChildren && rec.children?.length) {
     const kids = await Promise.all(rec.children.map((id) => s.records.get(id)));
     view.children = kids

@@ -97,6 +97,12 @@ export const JobView = Type.Object(
     ),
     resultUrl: Type.Optional(Type.String({ description: 'the result zip (<name>_feature_0.tif per image)' })),
     labelsUrl: Type.Optional(Type.String({ description: 'the label TIFF (image jobs)' })),
+    inputUrl: Type.Optional(
+      Type.String({
+        description:
+          'the uploaded input: the image (image jobs, zip entries included) or the zip (a batch from one zip)',
+      }),
+    ),
     parent: Type.Optional(Type.String()),
     children: Type.Optional(Type.Array(ChildView)),
   },

@@ -1,9 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { STATUSES, type JobStatus } from '../../workers/queues/records.js';
+import { LocalFolderStorage } from '../../workers/storage/local.js';
 import { StorageError } from '../../workers/storage/storage.js';
+import { ExpiredObjectSweeper } from '../../workers/storage/sweep.js';
 import { ApiError, errorResponses } from '../errors.js';
-import { baseUrl, createJob, getRecord, jobView } from '../jobs.js';
+import { baseUrl, createJob, deleteJob, getRecord, jobView } from '../jobs.js';
 import { saveMultipartFiles } from '../inputs.js';
 import { CreateJobBody, IdParams, JobView } from '../schemas.js';
 import type { KioskServices } from '../services.js';
@@ -15,6 +17,18 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
   app,
   { services: s },
 ) => {
+  // Expiry of a local folder bucket: the objects of jobs whose records expired (cloud: lifecycle rules).
+  if (s.storage instanceof LocalFolderStorage && s.config.sweepIntervalS > 0) {
+    const sweeper = new ExpiredObjectSweeper({
+      storage: s.storage,
+      records: s.records,
+      unusedUploadTtlS: s.config.finishedTtlS,
+      log: (msg) => app.log.warn(msg),
+    });
+    const stop = sweeper.start(s.config.sweepIntervalS * 1000);
+    app.addHook('onClose', async () => stop());
+  }
+
   app.post(
     '/uploads',
     {
@@ -118,6 +132,26 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
     },
   );
 
+  app.delete(
+    '/jobs/:id',
+    {
+      schema: {
+        summary: 'Delete a finished job: its record, its results, its uploaded input and its queue entries',
+        description:
+          'Only a done or failed job (a batch: with its children) can be deleted; any other is refused with ' +
+          '409 not-finished: cancel it first (POST /v1/jobs/{id}/cancel). The uploaded input is kept while ' +
+          'another job uses the same upload. 404 for an unknown id (or a job of another lab).',
+        tags: ['jobs'],
+        params: IdParams,
+        response: { 204: Type.Null({ description: 'deleted' }), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      await deleteJob(s, await getRecord(s, req.params.id, req.lab));
+      return reply.status(204).send(null);
+    },
+  );
+
   app.get(
     '/jobs/:id/result',
     {
@@ -196,11 +230,13 @@ async function sendFile(s: KioskServices, reply: import('fastify').FastifyReply,
     const size = await s.storage.size(key);
     const body = await s.storage.getStream(key);
     const file = key.split('/').pop()!;
-    const type = file.endsWith('.zip')
+    const type = /\.zip$/i.test(file)
       ? 'application/zip'
-      : file.endsWith('.tif')
+      : /\.tiff?$/i.test(file)
         ? 'image/tiff'
-        : 'application/octet-stream';
+        : /\.png$/i.test(file)
+          ? 'image/png'
+          : 'application/octet-stream';
     reply
       .header('content-type', type)
       .header('content-disposition', `attachment; filename="${file.replace(/"/g, '')}"`);

@@ -45,7 +45,25 @@ export const keys = {
   outputs: (jobId: string, pass = 1) => `scratch/${jobId}/p${pass}.outputs.ktp`,
   scratch: (jobId: string) => `scratch/${jobId}/`,
   result: (lab: string, jobId: string, file: string) => `results/${lab}/${jobId}/${file}`,
+  results: (lab: string, jobId: string) => `results/${lab}/${jobId}/`,
 };
+
+/**
+ * The upload folder (`uploads/<lab>/<id>/`) an input key lies in — an upload or an entry unpacked from an
+ * uploaded zip (`uploads/<lab>/<id>/<zip>.d/<entry>`) — or undefined for any other key.
+ */
+export function uploadFolder(key: string): string | undefined {
+  const parts = key.split('/');
+  if (parts[0] !== 'uploads' || parts.length < 4) return undefined;
+  return `${parts.slice(0, 3).join('/')}/`;
+}
+
+/** The uploaded zip an unpacked entry came from (`uploads/<lab>/<id>/<zip>.d/...` → the zip), else undefined. */
+export function zipOfEntry(key: string): string | undefined {
+  const parts = key.split('/');
+  if (parts[0] !== 'uploads' || parts.length < 5 || !parts[3]!.endsWith('.d')) return undefined;
+  return `${parts.slice(0, 3).join('/')}/${parts[3]!.slice(0, -2)}`;
+}
 
 /**
  * The stem of a file's path for result names: the last extension dropped, folder separators and anything

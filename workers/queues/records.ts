@@ -61,6 +61,13 @@ export interface JobRecord {
   readonly children?: readonly string[];
   readonly total_jobs?: number;
   readonly cancelled?: boolean;
+  /**
+   * Bucket key of the job's input: an image job's image (a zip child's lies under `<zip>.d/`); a batch's
+   * zip when all its images came from one. @default - unknown (records made before inputs were kept)
+   */
+  readonly input_key?: string;
+  /** Top-level jobs: the upload folders (`uploads/<lab>/<id>/`) its inputs came from, deleted with it. */
+  readonly uploads?: readonly string[];
 }
 
 export interface JobEvent {
@@ -167,7 +174,7 @@ const NUMERIC = [
   'postprocess_time',
   'total_jobs',
 ];
-const JSONS = ['options', 'failures', 'children'];
+const JSONS = ['options', 'failures', 'children', 'uploads'];
 
 /** Reads and writes job records; every change is published on `<prefix>:job-events` for the SSE stream. */
 export class JobRecords {
@@ -193,10 +200,20 @@ export class JobRecords {
   }
 
   /** Creates a record; top-level jobs (no parent) go into the listing index. */
+  /** The set of job ids whose inputs came from upload folder `folder` (`uploads/<lab>/<id>/`). */
+  private uploadJobsKey(folder: string): string {
+    return `${this.prefix}:upload-jobs:${folder}`;
+  }
+
+  /**
+   * Creates a record; top-level jobs (no parent) go into the listing index, and each of its `uploads`
+   * notes the job as one of its users (so deleting another job of the same upload keeps it).
+   */
   async create(rec: Omit<JobRecord, 'updated_at' | 'progress'>): Promise<void> {
     const fields = toFields({ ...rec, progress: 0, updated_at: rec.created_at });
     const multi = this.redis.multi().hset(this.key(rec.id), fields);
     if (!rec.parent) multi.zadd(this.indexKey, Date.parse(rec.created_at), rec.id);
+    for (const folder of rec.uploads ?? []) multi.sadd(this.uploadJobsKey(folder), rec.id);
     multi.publish(this.channel, JSON.stringify(eventOf(rec.id, fields)));
     await multi.exec();
   }
@@ -290,6 +307,57 @@ export class JobRecords {
       if (out.length >= opts.limit) return out;
       start += ids.length - gone.length;
     }
+  }
+
+  /**
+   * Deletes a job's record and its children's, takes it out of the listing index and out of its uploads'
+   * user sets. Resolves to the upload folders no live job uses any more (the caller deletes them from the
+   * bucket, then calls `forgetUploads`).
+   */
+  async delete(rec: JobRecord): Promise<string[]> {
+    const multi = this.redis
+      .multi()
+      .del(this.key(rec.id), ...(rec.children ?? []).map((c) => this.key(c)))
+      .zrem(this.indexKey, rec.id);
+    for (const folder of rec.uploads ?? []) multi.srem(this.uploadJobsKey(folder), rec.id);
+    await multi.exec();
+    return this.unusedUploads(rec.uploads ?? []);
+  }
+
+  /**
+   * The folders of `folders` that no live job uses: every job in their user set is gone (its record
+   * expired or was deleted), or no job ever used them.
+   */
+  async unusedUploads(folders: readonly string[]): Promise<string[]> {
+    const states = await this.uploadStates(folders);
+    return folders.filter((_, i) => states[i] !== 'used');
+  }
+
+  /**
+   * Per upload folder: `used` (a job with a record used it), `unused` (every job that used it is gone) or
+   * `never` (no job used it: uploaded and not submitted, or uploaded before jobs noted their uploads).
+   */
+  async uploadStates(folders: readonly string[]): Promise<('used' | 'unused' | 'never')[]> {
+    const out: ('used' | 'unused' | 'never')[] = [];
+    for (const folder of folders) {
+      const users = await this.redis.smembers(this.uploadJobsKey(folder));
+      if (users.length === 0) out.push('never');
+      else out.push((await this.existing(users)).some(Boolean) ? 'used' : 'unused');
+    }
+    return out;
+  }
+
+  /** Drops the user sets of upload folders that were deleted from the bucket. */
+  async forgetUploads(folders: readonly string[]): Promise<void> {
+    if (folders.length) await this.redis.del(...folders.map((f) => this.uploadJobsKey(f)));
+  }
+
+  /** Whether a record exists, per id (one pipelined round trip). */
+  async existing(ids: readonly string[]): Promise<boolean[]> {
+    if (ids.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.exists(this.key(id));
+    return ((await pipe.exec()) ?? []).map(([, n]) => n === 1);
   }
 
   async isCancelled(id: string): Promise<boolean> {

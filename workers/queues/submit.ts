@@ -7,9 +7,9 @@ import {
   type Job,
   type JobsOptions,
 } from 'bullmq';
-import { JOB, QUEUE, stageJobId } from './names.js';
+import { JOB, QUEUE, stageJobId, uploadFolder, zipOfEntry } from './names.js';
 import type { ImageJobData, ModelRef, PackJobData, SegmentationOptions } from './payloads.js';
-import type { JobRecords } from './records.js';
+import type { JobRecord, JobRecords } from './records.js';
 
 export interface RetryPolicy {
   /** Tries per stage for transient errors. @default 3 */
@@ -113,7 +113,11 @@ export class JobSubmitter {
   /** Submits one image; resolves to its job id. */
   async submitImage(image: SubmittedImage, o: SubmitOptions): Promise<string> {
     const jobId = randomUUID();
-    await this.createRecord(jobId, 'image', image.name, o, { status: 'new' });
+    await this.createRecord(jobId, 'image', image.name, o, {
+      status: 'new',
+      input_key: image.inputKey,
+      uploads: uploadFolders([image]),
+    });
     await this.flow.add(this.imageFlow(this.imageData(jobId, image, o)));
     return jobId;
   }
@@ -123,13 +127,21 @@ export class JobSubmitter {
     if (images.length === 0) throw new RangeError('a batch needs at least one image');
     const jobId = randomUUID();
     const children = images.map((img) => ({ ...img, jobId: randomUUID() }));
+    const zips = new Set(images.map((img) => zipOfEntry(img.inputKey)));
+    const [zip] = zips;
     await this.createRecord(jobId, 'batch', name, o, {
       status: 'waiting',
       children: children.map((c) => c.jobId),
       total_jobs: children.length,
+      ...(zips.size === 1 && zip ? { input_key: zip } : {}),
+      uploads: uploadFolders(images),
     });
     for (const c of children)
-      await this.createRecord(c.jobId, 'image', c.name, o, { status: 'new', parent: jobId });
+      await this.createRecord(c.jobId, 'image', c.name, o, {
+        status: 'new',
+        parent: jobId,
+        input_key: c.inputKey,
+      });
     const pack: PackJobData = {
       jobId,
       lab: o.lab,
@@ -170,6 +182,15 @@ export class JobSubmitter {
     return true;
   }
 
+  /**
+   * Removes a job's BullMQ jobs (its flow: postprocess or pack, and every stage under it). A stage that is
+   * running (locked) cannot be removed; it finishes and expires with the other finished stage jobs.
+   */
+  async removeStages(rec: Pick<JobRecord, 'id' | 'kind'>): Promise<void> {
+    const top = stageJobId(rec.id, rec.kind === 'batch' ? 'pack' : 'post');
+    await this.postprocess.remove(top, { removeChildren: true }).catch(() => undefined);
+  }
+
   private imageData(jobId: string, image: SubmittedImage, o: SubmitOptions, parentId?: string): ImageJobData {
     return {
       jobId,
@@ -187,7 +208,9 @@ export class JobSubmitter {
     kind: 'image' | 'batch',
     name: string,
     o: SubmitOptions,
-    extra: { status: 'new' | 'waiting'; parent?: string; children?: string[]; total_jobs?: number },
+    extra: Pick<JobRecord, 'parent' | 'children' | 'total_jobs' | 'input_key' | 'uploads'> & {
+      status: 'new' | 'waiting';
+    },
   ): Promise<void> {
     await this.records.create({
       id,
@@ -206,4 +229,14 @@ export class JobSubmitter {
   async close(): Promise<void> {
     await Promise.all([this.flow.close(), this.postprocess.close()]);
   }
+}
+
+/** The distinct upload folders of some images' inputs (keys outside uploads/ have none). */
+function uploadFolders(images: readonly SubmittedImage[]): string[] {
+  const folders = new Set<string>();
+  for (const img of images) {
+    const f = uploadFolder(img.inputKey);
+    if (f) folders.add(f);
+  }
+  return [...folders];
 }
