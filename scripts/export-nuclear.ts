@@ -2,7 +2,7 @@
  * Turns a training checkpoint into the shipped model folder (how models/nuclear/1 was made):
  *
  *   node --import tsx scripts/export-nuclear.ts --checkpoint /work/train-runs/nuclear-v1/best \
- *     --out models/nuclear/1 --val ../shared/data/nuclei/val [--tune]
+ *     --out models/nuclear/1 --val ../shared/data/nuclei/val [--tune] [--robustness] [--postprocess-from DIR] [--selected-on TEXT]
  *
  * 1. writes model.json + weights.bin + a first card.json, and model.onnx (exportModelDir, checked vs tfjs);
  * 2. runs the real `kiosk segment` pipeline (workers/pipeline/segment.ts: autoscale from a first pass,
@@ -23,6 +23,7 @@ import { exportModelDir } from '../workers/model/export-model-dir.js';
 import { nuclearCard } from '../workers/model/model-card.js';
 import {
   loadModel,
+  readModelCard,
   saveModel,
   writeModelCard,
   type ModelCard,
@@ -43,6 +44,10 @@ const { values } = parseArgs({
     val: { type: 'string', default: '../shared/data/nuclei/val' },
     tune: { type: 'boolean', default: false },
     robustness: { type: 'boolean', default: false },
+    // Start the post-processing (and --tune's search) from this model folder's card.postprocess.
+    'postprocess-from': { type: 'string' },
+    // How the exported epoch was chosen, when not by the training run's own best (e.g. among snapshots).
+    'selected-on': { type: 'string' },
     version: { type: 'string', default: '1' },
   },
 });
@@ -94,7 +99,9 @@ const finetune = from
   : {};
 const training = {
   data: 'shared/data/nuclei/train (383 DSB2018 fluorescence images, 11,999 nuclei)',
-  selectedOn: 'shared/data/nuclei/val (68 images), best epoch by (F1@0.5 + DSB) / 2 at oracle scale',
+  selectedOn:
+    values['selected-on'] ??
+    'shared/data/nuclei/val (68 images), best epoch by (F1@0.5 + DSB) / 2 at oracle scale',
   runtime: String(meta.runtime ?? 'unknown'),
   exportedWith: runtime.source,
   epochs: run.epoch,
@@ -137,13 +144,18 @@ const START_POSTPROCESS: ModelPostprocess = {
   smallObjectsThreshold: 10,
   fillHolesThreshold: 15,
 };
+// A fine-tune may start from the post-processing its parent was tuned to (coordinate descent only accepts
+// improvements, so the tuned result is at least as good on val as that starting point).
+const startPostprocess: ModelPostprocess =
+  (values['postprocess-from'] ? (await readModelCard(values['postprocess-from'])).postprocess : undefined) ??
+  START_POSTPROCESS;
 let card = nuclearCard({
   name: 'nuclear',
   version: Number(values.version),
   network,
   params: model.countParams(),
   targetDiameterPx,
-  postprocess: START_POSTPROCESS,
+  postprocess: startPostprocess,
   training,
 });
 await saveModel(model, values.out, card);
@@ -207,7 +219,7 @@ if (values.tune) {
     const p = poolScores(scores);
     return { score: (p.f1_50 + p.meanPerImage.dsb) / 2, p };
   };
-  let bestPost: ModelPostprocess = START_POSTPROCESS;
+  let bestPost: ModelPostprocess = startPostprocess;
   let best = scoreOf(bestPost);
   log(`tune start: ${fmt(best.p)}`);
   for (const [key, values] of [...Object.entries(candidates), ...Object.entries(candidates)]) {
