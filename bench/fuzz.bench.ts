@@ -8,6 +8,7 @@
  *
  *   npm run bench fuzz -- --seconds 300 [--seed 123]
  */
+import { readFileSync, readlinkSync } from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { CaseResult, Format, FuzzCase } from '../workers/image/fuzz-harness.js';
 
@@ -25,8 +26,8 @@ interface Job {
   readonly skip: number;
   readonly until: number;
   /**
-   * Shared with the watcher: Int32 [batch, index] of the running case and [tried, decoded, typed, other]
-   * so far (kept when the thread is stopped for a hang), then the process CPU time (ms) at the case's start.
+   * Shared with the watcher, Int32: [batch, index] of the current case, [tried, decoded, typed, other] so
+   * far (kept when the thread is stopped for a hang), a case counter, 1 while a case runs, the thread's id.
    */
   readonly progress: SharedArrayBuffer;
 }
@@ -47,11 +48,32 @@ const WORKER_BOOT =
   `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
   `.then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`;
 
-/** CPU milliseconds of this process (all threads; the watching thread is idle). */
-const cpuMs = () => {
+/**
+ * CPU milliseconds of one thread (Linux: /proc/self/task/<tid>/stat, 10 ms ticks), else of the whole process.
+ * The thread's own time, because a finishing worker's teardown or GC threads also burn process CPU while the
+ * fuzzing thread waits for a core on a busy machine (and wall time alone gave false hangs there).
+ */
+function cpuMs(tid: number): number {
+  try {
+    if (tid > 0) {
+      const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(f[11]) + Number(f[12])) * 10;
+    }
+  } catch {
+    // not Linux, or the thread is gone
+  }
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
-};
+}
+
+/** This thread's kernel id (Linux), else 0. */
+function threadId(): number {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop()) || 0;
+  } catch {
+    return 0;
+  }
+}
 
 const describe = (c: FuzzCase) =>
   c.kind === 'random' ? `random ${c.bytes.length} bytes (magic: ${c.magic})` : JSON.stringify(c);
@@ -77,8 +99,8 @@ async function fuzzInWorker(job: Job): Promise<void> {
           return decodeImage(b, LIMITS);
         };
   const codes = job.format === 'zip' ? ['bad-archive'] : undefined;
-  const ints = new Int32Array(job.progress, 0, 6);
-  const started = new Float64Array(job.progress, 24, 1);
+  const ints = new Int32Array(job.progress, 0, 9);
+  Atomics.store(ints, 8, threadId());
   const r: Report = { tried: 0, decoded: 0, typed: 0, other: 0, slowestMs: 0, slowestCase: '', largestAllocation: 0, failures: [] }; // prettier-ignore
   for (let batch = job.batch; Date.now() < job.until; batch++) {
     const cases = fc.sample(h.fuzzCaseArb(files.length), { seed: job.seed + batch, numRuns: BATCH });
@@ -87,9 +109,10 @@ async function fuzzInWorker(job: Job): Promise<void> {
       const bytes = h.caseBytes(c, job.format, files, fields);
       ints[0] = batch;
       ints[1] = i;
-      started[0] = cpuMs();
+      Atomics.add(ints, 6, 1);
+      Atomics.store(ints, 7, 1);
       const res: CaseResult = h.runCase(decode, bytes, codes);
-      started[0] = 0;
+      Atomics.store(ints, 7, 0);
       r.tried++;
       r[res.outcome]++;
       ints[2] = r.tried;
@@ -116,14 +139,18 @@ async function fuzzFormat(format: Format, seed: number, until: number) {
   const hangs: string[] = [];
   let start = { batch: 0, skip: 0 };
   while (Date.now() < until) {
-    const progress = new SharedArrayBuffer(32);
+    const progress = new SharedArrayBuffer(36);
     const job: Job = { format, seed, ...start, until, progress };
     const worker = new Worker(WORKER_BOOT, { eval: true, workerData: job });
-    const ints = new Int32Array(progress, 0, 6);
-    const started = new Float64Array(progress, 24, 1);
+    const ints = new Int32Array(progress, 0, 9);
+    // CPU time is read here only: a worker thread's process.cpuUsage() does not match the main thread's.
+    let seen = { seq: -1, cpu: 0 };
+    const cpu = () => cpuMs(Atomics.load(ints, 8));
     const outcome = await new Promise<Report | 'hang'>((resolve, reject) => {
       const watch = setInterval(() => {
-        if (started[0]! > 0 && cpuMs() - started[0]! > HANG_MS) {
+        const seq = Atomics.load(ints, 6);
+        if (Atomics.load(ints, 7) === 0 || seq !== seen.seq) seen = { seq, cpu: cpu() };
+        else if (cpu() - seen.cpu > HANG_MS) {
           clearInterval(watch);
           void worker.terminate().then(() => resolve('hang'));
         }
