@@ -50,6 +50,8 @@ const { values } = parseArgs({
     'service-threads': { type: 'string' },
     // write V8 CPU profiles of the service's processes (API, CPU worker, inference worker) to this folder
     profile: { type: 'string' },
+    // extra node/V8 flags for the service's processes, space-separated (e.g. '--single-threaded-gc')
+    'service-node-args': { type: 'string' },
   },
 });
 const N = Number(values.n);
@@ -109,6 +111,7 @@ async function startService(env: NodeJS.ProcessEnv): Promise<Service> {
   const port = await freePort();
   const full = { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' };
   const prof = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values.profile)}`] : [];
+  prof.push(...(values['service-node-args']?.split(' ').filter(Boolean) ?? []));
   const run = (script: string, args: string[] = []) =>
     spawn(process.execPath, [...prof, '--import', import.meta.resolve('tsx'), resolve(script), ...args], {
       env: full,

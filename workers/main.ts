@@ -27,8 +27,7 @@ import { startPool, type RunningPool } from './processors/pool.js';
 import { trivialModels, trivialStages } from './processors/trivial-stages.js';
 import { bullConnection } from './queues/connection.js';
 import type { Pool } from './queues/names.js';
-import { startTrainingWorkerFor } from './training/services.js';
-import { trainingWorkerEnv, type RunningTrainingWorker } from './training/worker.js';
+import type { RunningTrainingWorker } from './training/worker.js';
 
 export async function runWorker(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { pool: { type: 'string' } }, strict: true });
@@ -81,10 +80,16 @@ export async function runWorker(argv: string[]): Promise<void> {
     concurrency: pool === 'gpu' ? config.predictConcurrency : config.cpuConcurrency,
   });
   for (const w of running.workers) instrumentWorker(metrics, w);
-  const trainer: RunningTrainingWorker | undefined =
-    pool === 'gpu' && process.env.KIOSK_GPU_TRAIN !== '0'
-      ? startTrainingWorkerFor(services, { ...trainingWorkerEnv(), log })
-      : undefined;
+  // Training is imported only where it runs: it loads TensorFlow.js, ~20 MB of heap that would make every
+  // full GC of a CPU worker dearer.
+  let trainer: RunningTrainingWorker | undefined;
+  if (pool === 'gpu' && process.env.KIOSK_GPU_TRAIN !== '0') {
+    const [{ startTrainingWorkerFor }, { trainingWorkerEnv }] = await Promise.all([
+      import('./training/services.js'),
+      import('./training/worker.js'),
+    ]);
+    trainer = startTrainingWorkerFor(services, { ...trainingWorkerEnv(), log });
+  }
   if (trainer) instrumentWorker(metrics, trainer.worker);
 
   let server: MetricsServer | undefined;
