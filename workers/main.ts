@@ -78,6 +78,8 @@ export async function runWorker(argv: string[]): Promise<void> {
     prefix: config.prefix,
     context,
     concurrency: pool === 'gpu' ? config.predictConcurrency : config.cpuConcurrency,
+    lockDurationMs: config.lockMs,
+    stalledIntervalMs: config.stalledIntervalMs,
   });
   for (const w of running.workers) instrumentWorker(metrics, w);
   // Training is imported only where it runs: it loads TensorFlow.js, ~20 MB of heap that would make every

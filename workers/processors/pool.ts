@@ -18,9 +18,9 @@ export interface PoolOptions {
    * @default - 1 for cpu queues, 4 for predict
    */
   readonly concurrency?: number;
-  /** A job whose worker stops renewing its lock for this long is stalled and goes back to the queue. @default 60000 */
+  /** A job whose worker stops renewing its lock for this long is stalled and goes back to the queue (workers/main.ts: KIOSK_LOCK_MS). @default 60000 */
   readonly lockDurationMs?: number;
-  /** How often stalled jobs are looked for. @default 30000 */
+  /** How often stalled jobs are looked for (workers/main.ts: KIOSK_STALLED_INTERVAL_MS). @default 30000 */
   readonly stalledIntervalMs?: number;
   /** Times a job may stall before it fails. @default 2 */
   readonly maxStalledCount?: number;
@@ -35,23 +35,14 @@ export interface RunningPool {
   close(force?: boolean): Promise<void>;
 }
 
-/**
- * KIOSK_LOCK_MS / KIOSK_STALLED_INTERVAL_MS (checked by loadConfig) when the caller passes no value: how soon
- * the jobs of a killed worker go back to the queue (the fault suite shortens both).
- */
-function envMs(name: string): number | undefined {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : undefined;
-}
-
 /** Starts the BullMQ workers of one pool in this process: cpu = preprocess + postprocess, gpu = predict. */
 export function startPool(o: PoolOptions): RunningPool {
   const ctx = o.context;
   const common = {
     connection: o.connection,
     prefix: o.prefix,
-    lockDuration: o.lockDurationMs ?? envMs('KIOSK_LOCK_MS') ?? 60_000,
-    stalledInterval: o.stalledIntervalMs ?? envMs('KIOSK_STALLED_INTERVAL_MS') ?? 30_000,
+    lockDuration: o.lockDurationMs ?? 60_000,
+    stalledInterval: o.stalledIntervalMs ?? 30_000,
     maxStalledCount: o.maxStalledCount ?? 2,
   };
   const workers: Worker[] = [];
