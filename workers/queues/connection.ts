@@ -20,9 +20,37 @@ export function redisOptions(url: string): RedisOptions {
   };
 }
 
-/** A new connection to `url` (callers close it). */
-export function connectRedis(url: string): Redis {
-  return new Redis(redisOptions(url));
+/**
+ * A new connection to `url` (callers close it). ioredis reconnects by itself; while Redis is away it emits
+ * `error` events, which without a listener print "[ioredis] Unhandled error event" with a stack for every
+ * retry. This prints one line per distinct error at most every 10 s instead.
+ */
+export function connectRedis(url: string, log: (msg: string) => void = defaultLog): Redis {
+  const redis = new Redis(redisOptions(url));
+  const lastSeen = new Map<string, number>();
+  redis.on('error', (err: Error) => {
+    const now = Date.now();
+    const key = err.message;
+    if ((lastSeen.get(key) ?? 0) + 10_000 > now) return;
+    lastSeen.set(key, now);
+    log(`redis ${redactUrl(url)}: ${err.message} (reconnecting)`);
+  });
+  return redis;
+}
+
+const defaultLog = (msg: string): void => {
+  process.stderr.write(`${msg}\n`);
+};
+
+/** `url` without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(bad url)';
+  }
 }
 
 /** The same options typed for BullMQ (its Queue, Worker and FlowProducer open their own connections). */
