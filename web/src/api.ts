@@ -102,8 +102,28 @@ async function errorOf(res: Response): Promise<ApiRequestError> {
   return new ApiRequestError(res.status, code, message);
 }
 
+/** How long to wait before retrying a 429: its Retry-After (seconds), capped at 60 s. */
+export function retryDelayMs(retryAfter: string | null, attempt: number): number {
+  const s = Number(retryAfter);
+  return Math.min(60_000, Number.isFinite(s) && s > 0 ? s * 1000 : 1000 * 2 ** attempt);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * fetch that waits out the kiosk's rate limit (429, up to 5 times, as Retry-After says), so dropping a
+ * few thousand files does not turn into "rate-limited" errors.
+ */
+export async function kioskFetch(url: string, init?: RequestInit): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(url, init);
+    if (res.status !== 429 || attempt >= 5) return res;
+    await sleep(retryDelayMs(res.headers.get('retry-after'), attempt));
+  }
+}
+
 export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(url, {
+  const res = await kioskFetch(url, {
     ...init,
     headers: { accept: 'application/json', ...authHeaders(), ...init?.headers },
   });
@@ -112,7 +132,7 @@ export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
 }
 
 async function sendJson<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const res = await fetch(url, {
+  const res = await kioskFetch(url, {
     method,
     headers: {
       accept: 'application/json',
@@ -147,7 +167,7 @@ export const api = {
   zipUrl: (id: string) => withToken(`/v1/jobs/${encodeURIComponent(id)}/result?format=zip`),
   /** The bytes of a URL (a result file), or ApiRequestError. */
   bytes: async (url: string): Promise<Uint8Array> => {
-    const res = await fetch(url, url.startsWith('/') ? { headers: authHeaders() } : {});
+    const res = await kioskFetch(url, url.startsWith('/') ? { headers: authHeaders() } : {});
     if (!res.ok) throw await errorOf(res);
     return new Uint8Array(await res.arrayBuffer());
   },
@@ -157,7 +177,28 @@ export const api = {
  * Uploads one file as multipart (XMLHttpRequest, for upload progress). `onProgress` gets 0..1.
  * Resolves to its upload record; rejects with ApiRequestError carrying the API's message.
  */
-export function uploadFile(file: File, name: string, onProgress: (f: number) => void): Promise<Upload> {
+export async function uploadFile(file: File, name: string, onProgress: (f: number) => void): Promise<Upload> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await uploadOnce(file, name, onProgress);
+    } catch (err) {
+      if (!(err instanceof RateLimited) || attempt >= 5) throw err instanceof RateLimited ? err.error : err;
+      onProgress(0);
+      await sleep(retryDelayMs(err.retryAfter, attempt));
+    }
+  }
+}
+
+class RateLimited extends Error {
+  constructor(
+    readonly retryAfter: string | null,
+    readonly error: ApiRequestError,
+  ) {
+    super(error.message);
+  }
+}
+
+function uploadOnce(file: File, name: string, onProgress: (f: number) => void): Promise<Upload> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', '/v1/uploads');
@@ -172,13 +213,12 @@ export function uploadFile(file: File, name: string, onProgress: (f: number) => 
       const body = xhr.response as { uploads?: Upload[]; error?: string; message?: string } | null;
       if (xhr.status >= 200 && xhr.status < 300 && body?.uploads?.[0]) return resolve(body.uploads[0]);
       if (xhr.status === 401) askForToken(body?.message ?? 'unauthorized');
-      reject(
-        new ApiRequestError(
-          xhr.status,
-          body?.error ?? `http-${xhr.status}`,
-          body?.message ?? `upload failed (${xhr.status})`,
-        ),
+      const error = new ApiRequestError(
+        xhr.status,
+        body?.error ?? `http-${xhr.status}`,
+        body?.message ?? `upload failed (${xhr.status})`,
       );
+      reject(xhr.status === 429 ? new RateLimited(xhr.getResponseHeader('retry-after'), error) : error);
     };
     const form = new FormData();
     form.append('file', file, name);
