@@ -283,6 +283,38 @@ describe('the authentication hook (KIOSK_AUTH=tokens, app.inject)', () => {
     expect(Date.parse(listed!.lastUsedAt!)).toBeGreaterThan(Date.parse(info.createdAt) - 1);
   });
 
+  it('throttles token guessing: after KIOSK_AUTH_FAIL_LIMIT failures an address gets 429 until the window ends', async () => {
+    const s = (svc = await startTestService(inject('redisUrl'), {
+      env: { KIOSK_AUTH: 'tokens', KIOSK_AUTH_FAIL_LIMIT: '3', KIOSK_RATE_WINDOW_S: '30' },
+      pools: false,
+    }));
+    const { token } = await s.services.tokens.create({ lab: 'lab-a' });
+    const guesser = { remoteAddress: '10.0.0.7' };
+    const forged = `${token.slice(0, 16)}${'B'.repeat(43)}`;
+    for (let i = 0; i < 3; i++) {
+      const res = await s.app.inject({ url: '/v1/jobs', headers: { 'x-api-key': forged }, ...guesser });
+      expect(res.statusCode).toBe(401);
+    }
+    // now even the right token from that address waits; the failures counted, not the successes
+    const blocked = await s.app.inject({ url: '/v1/jobs', headers: { 'x-api-key': token }, ...guesser });
+    expect(blocked.statusCode).toBe(429);
+    expect(blocked.json().message).toMatch(
+      /3 failed authentications from this address in 30 s; retry in \d+ s/,
+    );
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+    expect(Number(blocked.headers['retry-after'])).toBeLessThanOrEqual(30);
+    // another address is not affected, and a missing token is not a failed guess
+    const other = { remoteAddress: '10.0.0.8' };
+    expect(
+      (await s.app.inject({ url: '/v1/jobs', headers: { 'x-api-key': token }, ...other })).statusCode,
+    ).toBe(200);
+    for (let i = 0; i < 5; i++)
+      expect((await s.app.inject({ url: '/v1/jobs', ...other })).statusCode).toBe(401);
+    expect(
+      (await s.app.inject({ url: '/v1/jobs', headers: { 'x-api-key': token }, ...other })).statusCode,
+    ).toBe(200);
+  });
+
   it('a revoked token is refused at once, saying so', async () => {
     const s = await start();
     const { token, info } = await s.services.tokens.create({ lab: 'lab-a' });

@@ -90,6 +90,18 @@ export function installAuth(app: FastifyInstance, s: KioskServices): void {
   app.decorateRequest('role', 'member');
   app.decorateRequest('tokenId', undefined);
   const { config, tokens } = s;
+  const failKey = (req: FastifyRequest) => `${config.prefix}:auth-fail:${req.ip}`;
+  /** A 401 that also counts against the caller's address (KIOSK_AUTH_FAIL_LIMIT). */
+  const fail = async (req: FastifyRequest, reply: FastifyReply, message: string) => {
+    if (config.authFailLimit > 0) {
+      const key = failKey(req);
+      const [[, n]] = (await s.redis.multi().incr(key).expire(key, config.rateWindowS, 'NX').exec()) as [
+        [unknown, number],
+      ];
+      if (n >= config.authFailLimit) message += ` (${n} failed attempts from this address; more are refused)`;
+    }
+    return deny(reply, 401, message);
+  };
   app.addHook('onRequest', async (req, reply) => {
     const route = req.routeOptions.url;
     if (config.auth === 'off') {
@@ -98,11 +110,26 @@ export function installAuth(app: FastifyInstance, s: KioskServices): void {
     } else {
       // No route (a 404), public routes and CORS preflights (OPTIONS, never a lab's data): no token.
       if (route === undefined || isPublic(route) || req.method === 'OPTIONS') return;
+      if (config.authFailLimit > 0) {
+        const key = failKey(req);
+        const [[, n], [, ttl]] = (await s.redis.multi().get(key).ttl(key).exec()) as [
+          [unknown, string | null],
+          [unknown, number],
+        ];
+        if (Number(n) >= config.authFailLimit) {
+          const wait = Math.max(1, ttl);
+          reply.header('retry-after', String(wait));
+          return reply.status(429).send({
+            error: 'rate-limited',
+            message: `${n} failed authentications from this address in ${config.rateWindowS} s; retry in ${wait} s`,
+          });
+        }
+      }
       const { token, problem } = presented(req, route);
       if (problem) return deny(reply, 401, problem);
       if (token !== undefined) {
         const v = await tokens.verify(token);
-        if (!v.ok) return deny(reply, 401, v.reason);
+        if (!v.ok) return fail(req, reply, v.reason);
         req.lab = v.token.lab;
         req.role = v.token.role;
         req.tokenId = v.token.id;
@@ -116,7 +143,7 @@ export function installAuth(app: FastifyInstance, s: KioskServices): void {
               '`npx kiosk token create --lab LAB`)',
           );
         const v = await tokens.verifySigned(req.url.split('?')[0]!, q);
-        if (!v.ok) return deny(reply, 401, v.reason);
+        if (!v.ok) return fail(req, reply, v.reason);
         req.lab = v.lab;
         req.role = 'member';
       }

@@ -63,6 +63,12 @@ export interface ServiceConfig {
   /** KIOSK_RATE_WINDOW_S: the rate limit's window in seconds. @default 60 */
   readonly rateWindowS: number;
   /**
+   * KIOSK_AUTH_FAIL_LIMIT: failed authentications (bad, unknown or revoked tokens and signatures) one client
+   * address may make per KIOSK_RATE_WINDOW_S before every request from it answers 429 until the window
+   * ends (token guessing); 0 turns it off. Only with KIOSK_AUTH=tokens. @default 30
+   */
+  readonly authFailLimit: number;
+  /**
    * KIOSK_CORS_ORIGINS: comma-separated origins (`https://lab.example.org`) whose pages may call the API from
    * a browser, besides the kiosk's own. @default - none (same-origin only)
    */
@@ -197,6 +203,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
     maxBodyBytes: int('KIOSK_MAX_BODY_KB', 1024, 1, 1 << 20) * 1024,
     rateLimit: int('KIOSK_RATE_LIMIT', 6000, 0),
     rateWindowS: int('KIOSK_RATE_WINDOW_S', 60, 1, 86_400),
+    authFailLimit: int('KIOSK_AUTH_FAIL_LIMIT', 30, 0),
     corsOrigins,
     finishedTtlS: int('KIOSK_JOB_TTL_S', 7 * 86_400, 1),
     ...(publicUrl ? { publicUrl: publicUrl.replace(/\/+$/, '') } : {}),
