@@ -7,6 +7,7 @@ import {
   openSync,
   readSync,
   renameSync,
+  rmdirSync,
   rmSync,
   statfsSync,
   writeFileSync,
@@ -91,8 +92,15 @@ export class LocalFolderStorage implements Storage {
   /** True when `bytes` more leave the scratch folder its reserve (statfs: a few microseconds). */
   private scratchHasRoom(bytes: number): boolean {
     try {
-      this.ensureDirSync(this.scratchDir!);
-      const fs = statfsSync(this.scratchDir!);
+      let fs;
+      try {
+        this.ensureDirSync(this.scratchDir!);
+        fs = statfsSync(this.scratchDir!);
+      } catch {
+        this.made.delete(this.scratchDir!); // removed by another process when it emptied it: make it again
+        this.ensureDirSync(this.scratchDir!);
+        fs = statfsSync(this.scratchDir!);
+      }
       const total = fs.blocks * fs.bsize;
       const free = fs.bavail * fs.bsize;
       return free - bytes >= Math.max(SCRATCH_RESERVE_BYTES, SCRATCH_RESERVE_FRACTION * total);
@@ -261,6 +269,16 @@ export class LocalFolderStorage implements Storage {
     for (const dir of dirs) {
       for (const d of this.made) if (d === dir || d.startsWith(`${dir}/`)) this.made.delete(d);
       await rm(dir, { recursive: true, force: true });
+    }
+    if (this.scratchDir && rel[0] === 'scratch') {
+      // The scratch folder goes when its last job does, so an idle or finished kiosk leaves nothing in
+      // /dev/shm (ENOTEMPTY while other jobs are running: it stays).
+      try {
+        rmdirSync(this.scratchDir);
+        this.made.delete(this.scratchDir);
+      } catch {
+        // not empty, or gone already
+      }
     }
   }
 

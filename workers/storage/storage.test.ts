@@ -133,6 +133,10 @@ describe('Storage details', () => {
     expect(existsSync(join(dir, 'shm', 'j1', 'p1.tiles.ktp'))).toBe(false);
     expect((await s.get('scratch/j1/p1.tiles.ktp')).byteLength).toBe(SYNC_IO_MAX_BYTES + 1);
     await s.deletePrefix('scratch/j1/');
+    expect(existsSync(join(dir, 'shm'))).toBe(false); // its last job gone: nothing left in the RAM folder
+    await s.put('scratch/j3/p1.tiles.ktp', new Uint8Array([5])); // made again when needed
+    expect(existsSync(join(dir, 'shm', 'j3', 'p1.tiles.ktp'))).toBe(true);
+    await s.deletePrefix('scratch/j3/');
     await s.delete('scratch/j2/p1.outputs.ktp');
     expect(await s.list('scratch/')).toEqual([]);
     await expect(s.get('scratch/j1/p1.tiles.ktp')).rejects.toMatchObject({ code: 'not-found' });
