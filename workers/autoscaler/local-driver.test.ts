@@ -11,7 +11,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { bullConnection } from '../queues/connection.js';
 import { createKioskMetrics } from '../metrics/kiosk-metrics.js';
 import type { ScaledPool } from './config.js';
-import { LocalProcessDriver, type WorkerEvent } from './drivers/local.js';
+import { kioskWorkerCommand, LocalProcessDriver, type WorkerEvent } from './drivers/local.js';
 import { runAutoscaler, type RunningAutoscaler } from './loop.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -255,5 +255,18 @@ describe('autoscaler with the local driver (real Redis, real worker processes, t
     const driver = new LocalProcessDriver({ command: () => ({ command: 'true', args: [] }) });
     await expect(driver.scale('gpu', -1)).rejects.toThrow(/integer >= 0; got -1/);
     await expect(driver.scale('gpu', 1.5)).rejects.toThrow(/got 1.5/);
+  });
+});
+
+describe('kioskWorkerCommand', () => {
+  it('runs workers with single-threaded GC on 2 cores or fewer, and node accepts the flag', async () => {
+    const small = kioskWorkerCommand('cpu', 2);
+    expect(small.args[0]).toBe('--single-threaded-gc');
+    expect(small.args.slice(-2)).toEqual(['--pool', 'cpu']);
+    expect(kioskWorkerCommand('gpu', 8).args).not.toContain('--single-threaded-gc');
+    const { execFileSync } = await import('node:child_process');
+    expect(
+      execFileSync(process.execPath, ['--single-threaded-gc', '-e', 'process.stdout.write("ok")']).toString(),
+    ).toBe('ok');
   });
 });
