@@ -7,7 +7,12 @@ import { decodeImage } from '../workers/image/decode.js';
 import { labelsFromRaw } from '../workers/image/files.js';
 import { TRIVIAL_CARD, TrivialThresholdRunner, trivialStages } from '../workers/processors/trivial-stages.js';
 import { LocalFolderStorage } from '../workers/storage/local.js';
-import { multipart, startTestService, type TestService } from './service-harness.test-helpers.js';
+import {
+  multipart,
+  startTestService,
+  startWorkerPools,
+  type TestService,
+} from './service-harness.test-helpers.js';
 import { NUCLEI_VAL } from '../test/data.js';
 
 const VAL = NUCLEI_VAL;
@@ -211,21 +216,8 @@ describe('API v1: input URLs, delete, expiry of the local bucket', () => {
     ).toBe(404);
     await svc.app.inject({ method: 'POST', url: `/v1/jobs/${second.id}/cancel` });
     // run the first job to the end
-    const { startPool } = await import('../workers/processors/pool.js');
-    const { trivialStages } = await import('../workers/processors/trivial-stages.js');
-    const { bullConnection } = await import('../workers/queues/connection.js');
     const s = svc.services;
-    const context = {
-      ...s,
-      stages: trivialStages,
-      maxPixels: 2 ** 28,
-      maxBatchTiles: 16,
-      batchers: new Map(),
-      log: () => undefined,
-    };
-    const pools = (['cpu', 'gpu'] as const).map((pool) =>
-      startPool({ pool, connection: bullConnection(s.config.redisUrl), prefix: s.config.prefix, context }),
-    );
+    const pools = startWorkerPools(s);
     try {
       const done = await svc.wait(first.id);
       expect(done.status).toBe('done');

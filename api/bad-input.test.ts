@@ -6,7 +6,12 @@ import { decodeImage } from '../workers/image/decode.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { craftTiff } from '../workers/image/test-helpers.js';
 import { encodeLabelsTiff } from '../workers/image/tiff-write.js';
-import { multipart, startTestService, type TestService } from './service-harness.test-helpers.js';
+import {
+  multipart,
+  startTestService,
+  startWorkerPools,
+  type TestService,
+} from './service-harness.test-helpers.js';
 import { NUCLEI_VAL } from '../test/data.js';
 
 const VAL = NUCLEI_VAL;
@@ -291,29 +296,7 @@ describe('bad input only a worker can see → a failed job with a reason', () =>
     expect(a.status, JSON.stringify(a.body)).toBe(201);
     const b = await create({ inputs: [two] });
     expect(b.status, JSON.stringify(b.body)).toBe(201);
-    const { startPool } = await import('../workers/processors/pool.js');
-    const { trivialStages } = await import('../workers/processors/trivial-stages.js');
-    const { bullConnection } = await import('../workers/queues/connection.js');
-    const context = {
-      storage: svc.services.storage,
-      records: svc.services.records,
-      registry: svc.services.registry,
-      stages: trivialStages,
-      submitter: svc.services.submitter,
-      maxPixels: svc.services.config.maxPixels,
-      maxFrames: svc.services.config.maxFrames,
-      maxBatchTiles: 16,
-      batchers: new Map(),
-      log: () => undefined,
-    };
-    const pools = (['cpu', 'gpu'] as const).map((pool) =>
-      startPool({
-        pool,
-        connection: bullConnection(svc.services.config.redisUrl),
-        prefix: svc.services.config.prefix,
-        context,
-      }),
-    );
+    const pools = startWorkerPools(svc.services);
     try {
       const rec = await svc.wait(a.body.id);
       expect(rec.status).toBe('done');

@@ -1,6 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { multipart, startTestService, type TestService } from './service-harness.test-helpers.js';
+import {
+  multipart,
+  startTestService,
+  startWorkerPools,
+  type TestService,
+} from './service-harness.test-helpers.js';
 import { NUCLEI_VAL } from '../test/data.js';
 
 let svc: TestService | undefined;
@@ -72,21 +77,7 @@ describe('server-sent events', () => {
       (ev) => ev.data.id === job.id && ev.data.status === 'done',
     );
     await new Promise((r) => setTimeout(r, 200)); // both streams connected before the workers start
-    const { startPool } = await import('../workers/processors/pool.js');
-    const { trivialStages } = await import('../workers/processors/trivial-stages.js');
-    const { bullConnection } = await import('../workers/queues/connection.js');
-    const s = svc.services;
-    const context = {
-      ...s,
-      stages: trivialStages,
-      maxPixels: 2 ** 28,
-      maxBatchTiles: 16,
-      batchers: new Map(),
-      log: () => undefined,
-    };
-    const pools = (['cpu', 'gpu'] as const).map((pool) =>
-      startPool({ pool, connection: bullConnection(s.config.redisUrl), prefix: s.config.prefix, context }),
-    );
+    const pools = startWorkerPools(svc.services);
     try {
       const events = await got;
       expect(events[0]!.event).toBe('snapshot');

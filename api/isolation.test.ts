@@ -13,7 +13,12 @@ import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TRIVIAL_CARD } from '../workers/processors/trivial-stages.js';
 import { NUCLEI_TRAIN, NUCLEI_VAL } from '../test/data.js';
-import { multipart, startTestService, type TestService } from './service-harness.test-helpers.js';
+import {
+  multipart,
+  startTestService,
+  startWorkerPools,
+  type TestService,
+} from './service-harness.test-helpers.js';
 
 const STEM = 'dsb_03398329ced0c23b';
 const TRAIN_STEM = 'dsb_00071198d059ba7f';
@@ -218,7 +223,7 @@ describe('lab isolation (two labs, KIOSK_AUTH=tokens)', () => {
     covered.add('GET /v1/events');
     const stream = (lab: Lab, until: (ev: Record<string, unknown>) => boolean) =>
       readEvents(`${svc.url}/v1/events?token=${lab.token}`, until);
-    const pools = await startPools();
+    const pools = startWorkerPools(svc.services);
     try {
       let bDone = '';
       let aJob = '';
@@ -426,24 +431,6 @@ describe('lab isolation (two labs, KIOSK_AUTH=tokens)', () => {
 async function plateZip(): Promise<Uint8Array> {
   const png = new Uint8Array(await readFile(join(NUCLEI_VAL, `${STEM}.image.png`)));
   return zipSync({ 'plate/one.png': png, 'plate/two.png': png });
-}
-
-async function startPools() {
-  const { startPool } = await import('../workers/processors/pool.js');
-  const { trivialStages } = await import('../workers/processors/trivial-stages.js');
-  const { bullConnection } = await import('../workers/queues/connection.js');
-  const s = svc.services;
-  const context = {
-    ...s,
-    stages: trivialStages,
-    maxPixels: 2 ** 28,
-    maxBatchTiles: 16,
-    batchers: new Map(),
-    log: () => undefined,
-  };
-  return (['cpu', 'gpu'] as const).map((pool) =>
-    startPool({ pool, connection: bullConnection(s.config.redisUrl), prefix: s.config.prefix, context }),
-  );
 }
 
 /** Reads server-sent events (`job` and `snapshot` data) until `until` accepts one. */

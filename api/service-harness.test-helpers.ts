@@ -38,6 +38,39 @@ export interface TestServiceOptions {
   readonly pools?: boolean;
 }
 
+/**
+ * Starts a CPU and a GPU pool of in-process workers on `services` (the trivial stages unless others are
+ * given), as the worker processes would run them. Tests that make jobs before any worker runs call this
+ * themselves; close each pool when done.
+ */
+export function startWorkerPools(
+  services: KioskServices,
+  stages: SegmentationStages = trivialStages,
+): RunningPool[] {
+  const { config } = services;
+  const context = {
+    storage: services.storage,
+    records: services.records,
+    registry: services.registry,
+    stages,
+    submitter: services.submitter,
+    maxPixels: config.maxPixels,
+    maxFrames: config.maxFrames,
+    maxBatchTiles: config.maxBatchTiles,
+    batchers: new Map<string, TileBatcher>(),
+    log: () => undefined,
+  };
+  return (['cpu', 'gpu'] as const).map((pool) =>
+    startPool({
+      pool,
+      connection: bullConnection(config.redisUrl),
+      prefix: config.prefix,
+      context,
+      concurrency: pool === 'gpu' ? 4 : 1,
+    }),
+  );
+}
+
 export async function startTestService(redisUrl: string, o: TestServiceOptions = {}): Promise<TestService> {
   const prefix = `test-${randomUUID()}`;
   const dir = await mkdtemp(join(tmpdir(), 'kiosk-api-'));
@@ -59,32 +92,7 @@ export async function startTestService(redisUrl: string, o: TestServiceOptions =
     customModels: o.customModels ?? { 'trivial@1': { card: TRIVIAL_CARD, createRunner: async () => runner } },
   });
   const app = await buildApp({ config, services });
-  const pools: RunningPool[] = [];
-  if (o.pools !== false) {
-    const context = {
-      storage: services.storage,
-      records: services.records,
-      registry: services.registry,
-      stages: o.stages ?? trivialStages,
-      submitter: services.submitter,
-      maxPixels: config.maxPixels,
-      maxFrames: config.maxFrames,
-      maxBatchTiles: config.maxBatchTiles,
-      batchers: new Map<string, TileBatcher>(),
-      log: () => undefined,
-    };
-    for (const pool of ['cpu', 'gpu'] as const) {
-      pools.push(
-        startPool({
-          pool,
-          connection: bullConnection(redisUrl),
-          prefix,
-          context,
-          concurrency: pool === 'gpu' ? 4 : 1,
-        }),
-      );
-    }
-  }
+  const pools: RunningPool[] = o.pools !== false ? startWorkerPools(services, o.stages) : [];
   const url = o.listen ? await app.listen({ host: '127.0.0.1', port: 0 }) : '';
   return {
     app,
