@@ -1,24 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { toImages } from './channels.js';
-import { ImageError } from './types.js';
+import { expectError } from './test-helpers.js';
 import type { RawArray } from './types.js';
 
 /** Raw array holding 0, 1, 2, ... in row-major order. */
 function ramp(shape: number[], axes = 'Q'.repeat(shape.length)): RawArray {
   const n = shape.reduce((a, b) => a * b, 1);
   return { data: Uint16Array.from({ length: n }, (_, i) => i), dtype: 'uint16', shape, axes };
-}
-
-function expectError(fn: () => unknown, code: string, message: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ImageError);
-    expect((e as ImageError).code).toBe(code);
-    expect((e as ImageError).message).toMatch(message);
-    return;
-  }
-  throw new Error('expected an ImageError');
 }
 
 describe('toImages with a dimension order', () => {

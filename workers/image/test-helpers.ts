@@ -27,7 +27,7 @@ export function expectError(fn: () => unknown, code: string, message: RegExp): v
     expect((e as ImageError).message).toMatch(message);
     return;
   }
-  throw new Error('expected an ImageError');
+  throw new Error(`expected an ImageError '${code}', nothing was thrown`);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { expectError } from './test-helpers.js';
 import { decodeTiff } from './tiff-read.js';
 import { encodeTiff } from './tiff-write.js';
 import type { DType } from './types.js';
@@ -30,18 +31,6 @@ function expected(dtype: DType, shape: number[], axes: string): number[] {
     out.push(value[dtype]);
   }
   return out;
-}
-
-function expectError(fn: () => unknown, code: string, message: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ImageError);
-    expect((err as ImageError).code).toBe(code);
-    expect((err as ImageError).message).toMatch(message);
-    return;
-  }
-  throw new Error(`expected an ImageError '${code}', nothing was thrown`);
 }
 
 describe('decodeTiff on files written by tifffile and libtiff', () => {
