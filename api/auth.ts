@@ -111,13 +111,11 @@ export function installAuth(app: FastifyInstance, s: KioskServices): void {
       // No route (a 404), public routes and CORS preflights (OPTIONS, never a lab's data): no token.
       if (route === undefined || isPublic(route) || req.method === 'OPTIONS') return;
       if (config.authFailLimit > 0) {
+        // One GET per request; the TTL is read only for an address already over the limit.
         const key = failKey(req);
-        const [[, n], [, ttl]] = (await s.redis.multi().get(key).ttl(key).exec()) as [
-          [unknown, string | null],
-          [unknown, number],
-        ];
+        const n = await s.redis.get(key);
         if (Number(n) >= config.authFailLimit) {
-          const wait = Math.max(1, ttl);
+          const wait = Math.max(1, await s.redis.ttl(key));
           reply.header('retry-after', String(wait));
           return reply.status(429).send({
             error: 'rate-limited',
