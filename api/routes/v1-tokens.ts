@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ApiError, errorResponses } from '../errors.js';
 import type { KioskServices } from '../services.js';
-import { TokenError, type TokenInfo } from '../tokens.js';
+import { TokenError } from '../tokens.js';
 
 const Role = Type.Union([Type.Literal('member'), Type.Literal('admin')]);
 const Token = Type.Object({
@@ -15,8 +15,6 @@ const Token = Type.Object({
   revokedAt: Type.Optional(Type.String()),
 });
 const auth = { 401: errorResponses[401], 403: errorResponses[403] };
-
-const view = (t: TokenInfo) => ({ ...t });
 
 /**
  * API v1: who am I, and the admin's token management of its own lab (the CLI `kiosk token` manages every
@@ -63,7 +61,7 @@ export const v1TokenRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices 
       },
     },
     async (req) => ({
-      tokens: (await s.tokens.list({ lab: req.lab, includeRevoked: req.query.all })).map(view),
+      tokens: await s.tokens.list({ lab: req.lab, includeRevoked: req.query.all }),
     }),
   );
 
@@ -91,7 +89,7 @@ export const v1TokenRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices 
           role: req.body.role ?? 'member',
           ...(req.body.name !== undefined ? { name: req.body.name } : {}),
         });
-        return reply.status(201).send({ ...view(info), token });
+        return reply.status(201).send({ ...info, token });
       } catch (err) {
         if (err instanceof TokenError) throw new ApiError('bad-request', err.message);
         throw err;
@@ -112,7 +110,7 @@ export const v1TokenRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices 
     },
     async (req) => {
       try {
-        return view(await s.tokens.revoke(req.params.id, { lab: req.lab }));
+        return await s.tokens.revoke(req.params.id, { lab: req.lab });
       } catch (err) {
         if (err instanceof TokenError)
           throw new ApiError('token-not-found', `no active token ${req.params.id} in lab ${req.lab}`);
