@@ -6,12 +6,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureWebBuilt } from '../../web/build.js';
+import { localCpuMax } from '../../workers/autoscaler/config.js';
+import { POOL_QUEUES } from '../../workers/queues/names.js';
 import { UsageError, type Command } from '../command.js';
 import { startLocalWorkers, type LocalWorkers } from './start-workers.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-const defaultCpuMax = () => Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
+const defaultCpuMax = () => localCpuMax(availableParallelism());
 
 const usage = `Usage: kiosk start [--port N] [--host H] [--cpu-workers [MIN..]MAX] [--gpu-workers [MIN..]MAX]
        kiosk start --role api|cpu-worker|gpu-worker|trainer|autoscaler
@@ -236,14 +238,14 @@ export const command: Command = {
     if (!/^\d{1,5}$/.test(port) || Number(port) > 65535)
       throw new UsageError(`--port must be 0-65535; got '${port}'`);
     const scale: NodeJS.ProcessEnv = {};
-    for (const [pool, flag, name, queues] of [
-      ['cpu', 'cpu-workers', 'KIOSK_CPU_WORKERS', 'preprocess,postprocess'],
-      ['gpu', 'gpu-workers', 'KIOSK_GPU_WORKERS', 'predict,train'],
+    for (const [pool, flag, name] of [
+      ['cpu', 'cpu-workers', 'KIOSK_CPU_WORKERS'],
+      ['gpu', 'gpu-workers', 'KIOSK_GPU_WORKERS'],
     ] as const) {
       const text = values[flag] ?? process.env[name];
       if (text === undefined || text === '') continue;
       const r = parseWorkerRange(values[flag] !== undefined ? `--${flag}` : name, text, 1);
-      scale[`KIOSK_SCALE_${pool.toUpperCase()}`] = `${queues}=local:${r.min}..${r.max}`;
+      scale[`KIOSK_SCALE_${pool.toUpperCase()}`] = `${POOL_QUEUES[pool].join(',')}=local:${r.min}..${r.max}`;
     }
     const launchedAt = performance.now();
     const kioskDir = resolve('.kiosk');

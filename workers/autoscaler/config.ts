@@ -40,6 +40,9 @@ export const DEFAULT_TIMING: ScaleTiming = {
  */
 export const DEFAULT_JOBS_PER_REPLICA = { cpu: 2, gpu: 8 } as const;
 
+/** Most CPU worker processes of the local kiosk by default: half the cores, at least 1, at most 4. */
+export const localCpuMax = (cores: number): number => Math.max(1, Math.min(4, Math.floor(cores / 2)));
+
 /** Thrown for a malformed pool spec or timing value; the message quotes the bad text. */
 export class AutoscalerConfigError extends Error {
   override readonly name = 'AutoscalerConfigError';

@@ -8,10 +8,12 @@ import { availableParallelism } from 'node:os';
 import type { Redis } from 'ioredis';
 import { kioskMetrics } from '../metrics/kiosk-metrics.js';
 import { connectRedis } from '../queues/connection.js';
+import { POOL_QUEUES } from '../queues/names.js';
 import { serveMetrics, type MetricsServer } from '../metrics/serve.js';
 import {
   configFromEnv,
   DEFAULT_TIMING,
+  localCpuMax,
   parsePoolSpec,
   timingFromEnv,
   withPipelineUpstream,
@@ -25,12 +27,6 @@ import { runAutoscaler, type RunningAutoscaler } from './loop.js';
 
 export type DriverName = 'local' | 'kubernetes';
 
-/** Queues each pool's workers consume (`workers/main.ts --pool gpu` also runs the training worker). */
-export const POOL_QUEUES = {
-  cpu: ['preprocess', 'postprocess'],
-  gpu: ['predict', 'train'],
-} as const;
-
 /**
  * Pools of the local kiosk, for a pool whose KIOSK_SCALE_CPU/GPU is not set: one CPU worker always up, more
  * (up to half the cores, at most 4) under load; one inference worker (it uses every core through the model
@@ -42,9 +38,12 @@ export function localPools(
   timing: ScaleTiming = DEFAULT_TIMING,
   env: NodeJS.ProcessEnv = {},
 ): ScaledPool[] {
-  const cpuMax = Math.max(1, Math.min(4, Math.floor(cores / 2)));
   return withPipelineUpstream([
-    parsePoolSpec('cpu', env.KIOSK_SCALE_CPU || `${POOL_QUEUES.cpu.join(',')}=local:1..${cpuMax}`, timing),
+    parsePoolSpec(
+      'cpu',
+      env.KIOSK_SCALE_CPU || `${POOL_QUEUES.cpu.join(',')}=local:1..${localCpuMax(cores)}`,
+      timing,
+    ),
     parsePoolSpec('gpu', env.KIOSK_SCALE_GPU || `${POOL_QUEUES.gpu.join(',')}=local:1..1`, timing),
   ]);
 }

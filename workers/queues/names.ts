@@ -2,8 +2,8 @@
  * Queue names and pools. Each pool scales on the depth of its own queues (issue 8's autoscaler reads them):
  * - `cpu`: `preprocess` (decode → channels → rescale → normalize → tiles) and `postprocess`
  *   (untile → deep watershed → label TIFF → bucket; also the `pack` jobs of zip/multi-file parents);
- * - `gpu`: `predict` (batched model inference).
- * Training (issue 5) will add a `train` queue on the gpu pool.
+ * - `gpu`: `predict` (batched model inference) and `train` (workers/training/queue.ts: the gpu worker trains
+ *   too).
  */
 export const QUEUE = {
   preprocess: 'preprocess',
@@ -15,9 +15,10 @@ export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
 
 export type Pool = 'cpu' | 'gpu';
 
-export const POOL_QUEUES: Readonly<Record<Pool, readonly QueueName[]>> = {
+/** Queues each pool's workers take (`workers/main.ts --pool gpu` also runs the training worker). */
+export const POOL_QUEUES: Readonly<Record<Pool, readonly string[]>> = {
   cpu: [QUEUE.preprocess, QUEUE.postprocess],
-  gpu: [QUEUE.predict],
+  gpu: [QUEUE.predict, 'train'],
 };
 
 /** Job names inside the queues (a BullMQ worker dispatches on `job.name`). */
