@@ -1,28 +1,14 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runKiosk } from '../run-kiosk.test-helpers.js';
 import { describe, expect, it } from 'vitest';
 import { encodePng } from '../../workers/image/png.js';
 import { encodeLabelsTiff } from '../../workers/image/tiff-write.js';
 import type { Labels } from '../../workers/image/types.js';
 import { NUCLEI_VAL } from '../../test/data.js';
 
-const kiosk = fileURLToPath(new URL('../../bin/kiosk.mjs', import.meta.url));
 const valDir = NUCLEI_VAL;
-
-function runKiosk(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [kiosk, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** A 12 x 16 label image with axis-aligned boxes [id, y0, x0, height, width]. */
 function boxes(...list: [number, number, number, number, number][]): Labels {

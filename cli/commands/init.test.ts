@@ -1,33 +1,15 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runKiosk } from '../run-kiosk.test-helpers.js';
 import { describe, expect, it } from 'vitest';
 import { parseLabConfig } from '../../infra/lab-config.js';
 import { UsageError } from '../command.js';
 import { command } from './init.js';
 
-const kiosk = fileURLToPath(new URL('../../bin/kiosk.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kiosk-init-'));
 
 /** Runs the real CLI with `stdin` piped in (so stdin is not a TTY). */
-function runKiosk(
-  args: string[],
-  stdin = '',
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [kiosk, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
-
 const allFlags = (out: string) => [
   'init',
   '--name=lab1',
@@ -81,7 +63,7 @@ describe('kiosk init', () => {
       'lab-bucket-1',
       '', // registry → ECR default
     ];
-    const r = await runKiosk(['init', '--interactive', `--out=${out}`], answers.join('\n') + '\n');
+    const r = await runKiosk(['init', '--interactive', `--out=${out}`], { stdin: answers.join('\n') + '\n' });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('  1) gke\n  2) eks\n');
@@ -150,7 +132,9 @@ describe('kiosk init', () => {
     await expect(command.run(allFlags(out).slice(1))).rejects.toThrow(
       /exists\.json exists; pass --force to overwrite it/,
     );
-    const eof = await runKiosk(['init', '--interactive', `--out=${join(dir, 'eof.json')}`], 'lab1\n1\n');
+    const eof = await runKiosk(['init', '--interactive', `--out=${join(dir, 'eof.json')}`], {
+      stdin: 'lab1\n1\n',
+    });
     expect(eof.code).toBe(2);
     expect(eof.stderr).toMatch(/stdin ended before --project \(GCP project id\) was answered/);
   });

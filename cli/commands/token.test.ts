@@ -1,35 +1,16 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runKiosk as runCli } from '../run-kiosk.test-helpers.js';
 import { TokenStore } from '../../api/tokens.js';
 
-const kiosk = fileURLToPath(new URL('../../bin/kiosk.mjs', import.meta.url));
-
-function runKiosk(
-  args: string[],
-  env: Record<string, string>,
-  cwd = process.cwd(),
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [kiosk, 'token', ...args], {
-      cwd,
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** `kiosk token ARGS` with only `env` (and PATH) in its environment. */
+const runKiosk = (args: string[], env: Record<string, string>, cwd?: string) =>
+  runCli(['token', ...args], { env, ...(cwd ? { cwd } : {}) });
 
 describe('kiosk token (the real CLI, spawned, on a real Redis)', () => {
   const prefix = `test-${randomUUID()}`;
