@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeImage } from '../../workers/image/decode.js';
 import { encodePng } from '../../workers/image/png.js';
+import { seededRandom } from '../../workers/image/synthetic-nuclei.js';
 import { encodeTiff } from '../../workers/image/tiff-write.js';
 import type { Labels } from '../../workers/image/types.js';
 import {
@@ -22,18 +23,6 @@ export interface FaultImage {
   readonly bytes: Uint8Array;
   /** The trivial model's labels of it, in process; undefined for a file that must fail. */
   readonly expected?: Labels;
-}
-
-/** mulberry32 */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function valStems(): string[] {
@@ -56,7 +45,7 @@ export async function trivialLabels(bytes: Uint8Array, name: string): Promise<La
  */
 export async function makeFaultImages(n: number, bad: number, seed = 9): Promise<FaultImage[]> {
   const stems = valStems();
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   const sources = await Promise.all(
     stems.slice(0, 24).map(async (s) => ({
       stem: s,
