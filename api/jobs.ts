@@ -71,6 +71,9 @@ export async function fileUrl(s: KioskServices, rec: JobRecord, key: string, bas
   return signedLink(s, base, `/v1/jobs/${rec.id}/files/${encodeURIComponent(file)}`, rec.lab);
 }
 
+/** The API path of upload `key` (GET /v1/uploads/*), each segment URL-encoded. */
+export const uploadPath = (key: string) => `/v1/${key.split('/').map(encodeURIComponent).join('/')}`;
+
 /**
  * A URL the client can GET for a job's uploaded input without headers: a signed bucket URL in the cloud,
  * else the API's upload route (signed for the job's lab when tokens are required).
@@ -80,8 +83,7 @@ export async function inputUrl(s: KioskServices, rec: JobRecord, base: string): 
   if (!key?.startsWith('uploads/')) return undefined;
   const signed = await s.storage.signedUrl(key, s.config.signedUrlTtlS);
   if (signed) return signed;
-  const path = `/v1/${key.split('/').map(encodeURIComponent).join('/')}`;
-  return signedLink(s, base, path, rec.lab);
+  return signedLink(s, base, uploadPath(key), rec.lab);
 }
 
 /**

@@ -4,7 +4,7 @@ import { jobTypes } from '../../workers/queues/job-types.js';
 import type { SegmentationOptions } from '../../workers/queues/payloads.js';
 import { ApiError, ErrorBody } from '../errors.js';
 import { signedLink } from '../auth.js';
-import { baseUrl, createJob, fileUrl } from '../jobs.js';
+import { baseUrl, createJob, fileUrl, uploadPath } from '../jobs.js';
 import { saveMultipartFiles } from '../inputs.js';
 import type { KioskServices } from '../services.js';
 
@@ -113,8 +113,8 @@ export const compatRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }
       const { files } = await saveMultipartFiles(req, s);
       const f = files[0];
       if (!f) throw new ApiError('bad-request', 'no file in the upload (multipart field `file`)');
-      const path = `/v1/${f.key.split('/').map(encodeURIComponent).join('/')}`;
-      return { imageURL: await signedLink(s, baseUrl(s, req), path, req.lab), uploadedName: f.key };
+      const imageURL = await signedLink(s, baseUrl(s, req), uploadPath(f.key), req.lab);
+      return { imageURL, uploadedName: f.key };
     },
   );
 
