@@ -199,7 +199,6 @@ export class JobRecords {
     return `${this.prefix}:job:${id}`;
   }
 
-  /** Creates a record; top-level jobs (no parent) go into the listing index. */
   /** The set of job ids whose inputs came from upload folder `folder` (`uploads/<lab>/<id>/`). */
   private uploadJobsKey(folder: string): string {
     return `${this.prefix}:upload-jobs:${folder}`;
@@ -358,10 +357,6 @@ export class JobRecords {
     const pipe = this.redis.pipeline();
     for (const id of ids) pipe.exists(this.key(id));
     return ((await pipe.exec()) ?? []).map(([, n]) => n === 1);
-  }
-
-  async isCancelled(id: string): Promise<boolean> {
-    return (await this.redis.hget(this.key(id), 'cancelled')) === '1';
   }
 
   private async guardedSet(
