@@ -68,19 +68,7 @@ export function isTiff(bytes: Uint8Array): boolean {
  * (JPEG, GIF, BMP, ZIP...) → 'unsupported-format'. Every ImageError message starts with the file name.
  */
 export function decodeImage(bytes: Uint8Array, opts: DecodeImageOptions = {}): RawArray {
-  const name = opts.name ?? 'image';
-  const limits = {
-    maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS,
-    maxFrames: opts.maxFrames ?? DEFAULT_MAX_FRAMES,
-  };
-  try {
-    if (isTiff(bytes)) return decodeTiff(bytes, limits);
-    if (isPng(bytes)) return decodePng(bytes, limits);
-  } catch (err) {
-    if (err instanceof ImageError) throw new ImageError(err.code, `${name}: ${err.message}`);
-    throw err;
-  }
-  return refuseUnknown(bytes, name);
+  return byFormat(bytes, opts, decodeTiff, decodePng);
 }
 
 /**
@@ -90,20 +78,44 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeImageOptions = {}): R
  * file is refused before a job exists; damage inside the compressed pixel data only decoding can find.
  */
 export function inspectImage(bytes: Uint8Array, opts: DecodeImageOptions = {}): ImageInfo {
+  return byFormat<ImageInfo>(
+    bytes,
+    opts,
+    (b, limits) => {
+      const { dtype, shape, axes } = readTiffLayout(b, limits);
+      return { format: 'tiff', dtype, shape, axes };
+    },
+    (b, limits) => {
+      const { dtype, shape, axes } = readPngHeader(b, limits);
+      return { format: 'png', dtype, shape, axes };
+    },
+  );
+}
+
+interface Limits {
+  readonly maxPixels: number;
+  readonly maxFrames: number;
+}
+
+/**
+ * Hands the bytes to `tiff` or `png` by their magic bytes, with the limits filled in and the file name put
+ * before any ImageError's message; anything else is refused (refuseUnknown). decodeImage and inspectImage
+ * differ only in the two readers.
+ */
+function byFormat<T>(
+  bytes: Uint8Array,
+  opts: DecodeImageOptions,
+  tiff: (bytes: Uint8Array, limits: Limits) => T,
+  png: (bytes: Uint8Array, limits: Limits) => T,
+): T {
   const name = opts.name ?? 'image';
   const limits = {
     maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS,
     maxFrames: opts.maxFrames ?? DEFAULT_MAX_FRAMES,
   };
   try {
-    if (isTiff(bytes)) {
-      const { dtype, shape, axes } = readTiffLayout(bytes, limits);
-      return { format: 'tiff', dtype, shape, axes };
-    }
-    if (isPng(bytes)) {
-      const { dtype, shape, axes } = readPngHeader(bytes, limits);
-      return { format: 'png', dtype, shape, axes };
-    }
+    if (isTiff(bytes)) return tiff(bytes, limits);
+    if (isPng(bytes)) return png(bytes, limits);
   } catch (err) {
     if (err instanceof ImageError) throw new ImageError(err.code, `${name}: ${err.message}`);
     throw err;
