@@ -104,6 +104,10 @@ export async function saveMultipartFiles(
   return { files, fields };
 }
 
+/** True when `key` is an upload of `lab` (`uploads/<lab>/...`, no `..` segment): the keys a lab may read. */
+export const isUploadOf = (key: string, lab: string) =>
+  key.startsWith(`uploads/${lab}/`) && !key.split('/').includes('..');
+
 /** The API error for an image a header check refused ('bad-image' for the rest). */
 const IMAGE_ERROR_CODES: Partial<Record<ImageErrorCode, ErrorCode>> = {
   'too-many-pixels': 'too-many-pixels',
@@ -111,7 +115,7 @@ const IMAGE_ERROR_CODES: Partial<Record<ImageErrorCode, ErrorCode>> = {
 };
 
 async function readUpload(s: KioskServices, key: string, label: string, lab: string): Promise<Uint8Array> {
-  if (!key.startsWith(`uploads/${lab}/`) || key.split('/').includes('..')) {
+  if (!isUploadOf(key, lab)) {
     throw new ApiError(
       'upload-not-found',
       `${label}: ${JSON.stringify(key)} is not an upload of this lab (uploads/${lab}/...)`,

@@ -14,6 +14,7 @@ import { filesFromUploads, storeTrainingPairs } from '../../workers/training/dat
 import type { TrainingParams as StoredParams, TrainingRecord } from '../../workers/training/records.js';
 import type { TrainingServices } from '../../workers/training/services.js';
 import { ApiError } from '../errors.js';
+import { isUploadOf } from '../inputs.js';
 import type { KioskServices } from '../services.js';
 import { TrainingParams } from './training-schemas.js';
 
@@ -41,7 +42,7 @@ export async function uploadsByKey(
 ): Promise<Upload[]> {
   const out: Upload[] = [];
   for (const key of keys) {
-    if (!key.startsWith(`uploads/${lab}/`) || key.split('/').includes('..')) {
+    if (!isUploadOf(key, lab)) {
       throw new ApiError(
         'upload-not-found',
         `${JSON.stringify(key)} is not an upload of this lab (uploads/${lab}/...)`,

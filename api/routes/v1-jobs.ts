@@ -6,7 +6,7 @@ import { StorageError } from '../../workers/storage/storage.js';
 import { ExpiredObjectSweeper } from '../../workers/storage/sweep.js';
 import { ApiError, errorResponses } from '../errors.js';
 import { baseUrl, createJob, deleteJob, getRecord, jobView } from '../jobs.js';
-import { saveMultipartFiles } from '../inputs.js';
+import { isUploadOf, saveMultipartFiles } from '../inputs.js';
 import { CreateJobBody, IdParams, JobView } from '../schemas.js';
 import type { KioskServices } from '../services.js';
 
@@ -215,8 +215,7 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
     },
     async (req, reply) => {
       const key = `uploads/${(req.params as { '*': string })['*']}`;
-      if (!key.startsWith(`uploads/${req.lab}/`) || key.split('/').includes('..'))
-        throw new ApiError('file-not-found', `no upload ${key}`);
+      if (!isUploadOf(key, req.lab)) throw new ApiError('file-not-found', `no upload ${key}`);
       return sendFile(s, reply, key);
     },
   );
