@@ -8,46 +8,19 @@ import { getJson } from '../api.js';
 import { h, replace } from '../dom.js';
 import { byLabel, parsePrometheus, ratePerMinute, select, type Metrics } from '../lib/prometheus.js';
 import type { Page } from '../main.js';
+import type {
+  PoolState,
+  PublishedDecision,
+  PublishedWorkerEvent,
+} from '../../../workers/autoscaler/decision-store.js';
 
 const STATES = ['waiting', 'prioritized', 'delayed', 'waiting-children', 'active', 'completed', 'failed'];
 const POLL_MS = 5000;
 
-type Counts = Readonly<Record<string, number | undefined>>;
-
-/** One decision as the autoscaler publishes it (workers/autoscaler/decision-store.ts PublishedDecision). */
-interface Decision {
-  readonly time: string;
-  readonly pool: string;
-  readonly action: string;
-  readonly current: number;
-  readonly desired: number;
-  readonly actual?: number;
-  readonly readyWork?: number;
-  readonly futureWork?: number;
-  readonly counts?: Readonly<Record<string, Counts>>;
-  readonly reasons?: readonly string[];
-}
-
-interface PoolReport {
-  readonly pool: string;
-  readonly min: number;
-  readonly max: number;
-  readonly desired: number;
-  readonly actual: number;
-  readonly work: number;
-  readonly queues: readonly string[];
-  readonly last: Decision;
-}
-
-interface WorkerEvent {
-  readonly time: string;
-  readonly event: string;
-  readonly pool: string;
-  readonly pid?: number;
-  readonly code?: number | null;
-  readonly signal?: string | null;
-  readonly unexpected?: boolean;
-}
+/** As the autoscaler publishes them (types only: nothing of the server is bundled). */
+type Decision = PublishedDecision;
+type PoolReport = PoolState;
+type WorkerEvent = PublishedWorkerEvent;
 
 /** GET /v1/autoscaler/decisions (api/routes/v1-cluster.ts). */
 interface Report {
