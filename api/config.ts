@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LAB_NAME } from './tokens.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -168,7 +169,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
       );
   }
   const lab = env.KIOSK_LAB ?? 'default';
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(lab))
+  if (!LAB_NAME.test(lab))
     problems.push(`'KIOSK_LAB' must be 1-64 of [A-Za-z0-9_-]; got ${JSON.stringify(lab)}`);
   const bucket = env.KIOSK_BUCKET ?? '.kiosk/bucket';
   const mode = env.KIOSK_MODE || (env.KIOSK_STORAGE || /^(gs|s3):\/\//.test(bucket) ? 'cloud' : 'local');
