@@ -12,6 +12,9 @@ export const DEFAULT_TILE_SIZE = 256;
 export const DEFAULT_OVERLAP = 32;
 /** Tiles per model call. */
 export const DEFAULT_BATCH_SIZE = 4;
+/** Test-time augmentation: how many flips/rotations of each tile are predicted and averaged (1 = off). */
+export type Tta = 1 | 4 | 8;
+export const DEFAULT_TTA: Tta = 1;
 /**
  * Most segmentation passes when autoscaling. Three, because nuclei 5-6x the model's size are
  * underestimated by the first pass (the fg head is unsure on them); the second pass, at a closer scale,
@@ -70,6 +73,12 @@ export function bad(message: string): never {
 export function checkPositiveInt(name: string, v: unknown, min = 1): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
     bad(`'${name}' must be an integer >= ${min}; got ${String(v)}`);
+  return v;
+}
+
+export function checkTta(v: unknown): Tta {
+  if (v !== 1 && v !== 4 && v !== 8)
+    bad(`'tta' must be 1 (off), 4 (flips) or 8 (flips and rotations); got ${String(v)}`);
   return v;
 }
 
