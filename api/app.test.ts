@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
@@ -131,6 +131,107 @@ describe('API v1 with workers (trivial model)', () => {
     expect(view.failures[0]!.reason).toMatch(/broken\.tif/);
     const zip = unzipSync((await svc.app.inject({ url: `/v1/jobs/${job.id}/result` })).rawPayload);
     expect(Object.keys(zip).sort()).toEqual(['a_feature_0.tif', 'b_feature_0.tif']);
+  });
+
+  it('POST /v1/jobs/upload uploads and creates the job in one request, with the same labels', async () => {
+    svc = await startTestService(inject('redisUrl'));
+    const bytes = await val(STEMS[0]!);
+    const send = async (files: [string, Uint8Array][], fields: Record<string, string> = {}) =>
+      svc!.app.inject({
+        method: 'POST',
+        url: '/v1/jobs/upload',
+        ...(await multipart(
+          files.map(([n, b]) => ['file', n, b]),
+          fields,
+        )),
+      });
+    const one = await send([['cells.png', bytes]], {
+      options: '{"channels":[0]}',
+      name: 'ignored for images',
+    });
+    expect(one.statusCode, one.body).toBe(201);
+    const job = one.json() as { id: string; kind: string; options: object; inputUrl: string };
+    expect(job).toMatchObject({ kind: 'image', status: 'new', model: 'trivial', options: { channels: [0] } });
+    // The same image through upload then create: identical label TIFFs.
+    const [key] = await upload(svc, [['cells.png', bytes]]);
+    const two = (await createJob(svc, { inputs: [key] })).json() as { id: string };
+    for (const id of [job.id, two.id]) expect((await svc.wait(id)).status).toBe('done');
+    const tif = async (id: string) =>
+      (await svc!.app.inject({ url: `/v1/jobs/${id}/result?format=tif` })).rawPayload;
+    expect((await tif(job.id)).equals(await tif(two.id))).toBe(true);
+    expect((await fetchUrl(svc, job.inputUrl)).rawPayload.equals(bytes)).toBe(true);
+    // A zip and a second file: one batch, named by the field.
+    const zip = zipSync({ 'a.png': await val(STEMS[1]!), 'b.png': await val(STEMS[2]!) });
+    const batch = await send(
+      [
+        ['two.zip', zip],
+        ['c.png', await val(STEMS[3]!)],
+      ],
+      { name: 'my batch' },
+    );
+    expect(batch.statusCode, batch.body).toBe(201);
+    expect(batch.json()).toMatchObject({ kind: 'batch', name: 'my batch' });
+    const rec = await svc.wait((batch.json() as { id: string }).id);
+    expect(rec.status).toBe('done');
+    expect(rec.children).toHaveLength(3);
+  });
+
+  it('POST /v1/jobs/upload refuses bad fields and bad files with a reason, keeping none of their files', async () => {
+    svc = await startTestService(inject('redisUrl'), { pools: false });
+    const png = await val(STEMS[0]!);
+    const uploads = join(
+      (svc.services.storage as LocalFolderStorage).pathOf('uploads'),
+      svc.services.config.lab,
+    );
+    const cases: [Record<string, string>, [string, Uint8Array][], number, string, RegExp][] = [
+      [
+        { colour: 'red' },
+        [['a.png', png]],
+        400,
+        'bad-request',
+        /unknown field "colour"; fields: type, model/,
+      ],
+      [{ options: '{micronsPerPixel' }, [['a.png', png]], 400, 'bad-request', /'options' must be JSON text/],
+      [
+        { options: '{"micronsPerPixel":-1}' },
+        [['a.png', png]],
+        400,
+        'bad-request',
+        /bad job fields: \/options\/micronsPerPixel/,
+      ],
+      [{ modelVersion: 'latest' }, [['a.png', png]], 400, 'bad-request', /\/modelVersion/],
+      [{ model: 'nope' }, [['a.png', png]], 400, 'unknown-model', /nope/],
+      [{ type: 'tracking-3d' }, [['a.png', png]], 400, 'unknown-job-type', /tracking-3d/],
+      [
+        {},
+        [['a.png', Buffer.from('not an image at all')]],
+        400,
+        'not-an-image',
+        /^a\.png is not a TIFF or PNG image/,
+      ],
+      [{ model: 'trivial' }, [], 400, 'bad-request', /the request holds no files/],
+    ];
+    for (const [fields, files, status, error, message] of cases) {
+      const res = await svc.app.inject({
+        method: 'POST',
+        url: '/v1/jobs/upload',
+        ...(await multipart(
+          files.map(([n, b]) => ['file', n, b]),
+          fields,
+        )),
+      });
+      expect(res.statusCode, res.body).toBe(status);
+      expect(res.json(), JSON.stringify(fields)).toMatchObject({ error });
+      expect((res.json() as { message: string }).message).toMatch(message);
+      const left = existsSync(uploads) ? readdirSync(uploads, { recursive: true, withFileTypes: true }) : [];
+      expect(
+        left.filter((e) => e.isFile()).map((e) => e.name),
+        JSON.stringify(fields),
+      ).toEqual([]);
+    }
+    const json = await svc.app.inject({ method: 'POST', url: '/v1/jobs/upload', payload: { inputs: ['x'] } });
+    expect(json.statusCode).toBe(415);
+    expect(json.json()).toMatchObject({ error: 'not-multipart' });
   });
 
   it('cancels a job, and answers 404/409 for unknown and unfinished jobs', async () => {

@@ -6,6 +6,16 @@
  */
 import type { JobView } from './schemas.js';
 
+/** The body of POST /v1/jobs. */
+export interface JobRequest {
+  inputs: string[];
+  model?: string;
+  modelVersion?: string;
+  type?: string;
+  name?: string;
+  options?: { micronsPerPixel?: number; channels?: number[]; dimensionOrder?: string };
+}
+
 export class KioskClientError extends Error {
   override readonly name = 'KioskClientError';
   constructor(
@@ -90,19 +100,25 @@ export class KioskClient {
     return body.uploads.map((u) => u.key);
   }
 
-  async createJob(body: {
-    inputs: string[];
-    model?: string;
-    modelVersion?: string;
-    type?: string;
-    name?: string;
-    options?: { micronsPerPixel?: number; channels?: number[]; dimensionOrder?: string };
-  }): Promise<JobView> {
+  async createJob(body: JobRequest): Promise<JobView> {
     return this.json<JobView>('/v1/jobs', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
+  }
+
+  /**
+   * Uploads files and creates one job over them in one request (POST /v1/jobs/upload): what upload() then
+   * createJob() do, with one round trip fewer. One image → an image job; a zip or several files → a batch.
+   */
+  async submit(files: readonly UploadFile[], job: Omit<JobRequest, 'inputs'> = {}): Promise<JobView> {
+    const fd = new FormData();
+    for (const [k, v] of Object.entries(job)) {
+      if (v !== undefined) fd.append(k, typeof v === 'string' ? v : JSON.stringify(v));
+    }
+    for (const f of files) fd.append('file', new Blob([new Uint8Array(f.bytes)]), f.name);
+    return this.json<JobView>('/v1/jobs/upload', { method: 'POST', body: fd });
   }
 
   getJob(id: string): Promise<JobView> {

@@ -37,20 +37,30 @@ const isZipBytes = (b: Uint8Array) =>
 const firstBytes = (b: Uint8Array) =>
   [...b.subarray(0, 8)].map((x) => x.toString(16).padStart(2, '0')).join(' ') || '(empty file)';
 
+/** Bytes of a request's files kept in memory while they stream to the bucket (see `keepBytes`). */
+const KEEP_BYTES_LIMIT = 32 * 2 ** 20;
+
 /**
  * Streams every file part of a multipart request into the bucket (`uploads/<request.lab>/<id>/<name>`), one
  * upload id per file. Limits: each file KIOSK_MAX_UPLOAD_MB (the multipart plugin stops the stream), all
  * files together KIOSK_MAX_REQUEST_MB (counted as they stream); over either, the request fails 413 and no
  * file of it is kept. Other fields are returned as strings.
+ *
+ * With `keepBytes`, the files' bytes are also kept in memory (`bytes`, by upload key) while the request's
+ * files add up to at most 32 MiB, so a job created in the same request does not read them back from the
+ * bucket; past that, `bytes` holds none of them.
  */
 export async function saveMultipartFiles(
   req: FastifyRequest,
   s: KioskServices,
-): Promise<{ files: StoredUpload[]; fields: Record<string, string> }> {
+  opts: { readonly keepBytes?: boolean } = {},
+): Promise<{ files: StoredUpload[]; fields: Record<string, string>; bytes: Map<string, Uint8Array> }> {
   if (!req.isMultipart()) throw new ApiError('not-multipart', 'send the files as multipart/form-data');
   const files: StoredUpload[] = [];
   const fields: Record<string, string> = {};
   const stored: string[] = [];
+  const bytes = new Map<string, Uint8Array>();
+  let keep = opts.keepBytes === true;
   let total = 0;
   const maxMiB = (bytes: number) => `${bytes / 2 ** 20} MiB`;
   try {
@@ -62,9 +72,15 @@ export async function saveMultipartFiles(
       const name = safeFileName(part.filename);
       const key = keys.upload(req.lab, randomUUID(), name);
       stored.push(key);
+      const chunks: Buffer[] = [];
       const counted = new Transform({
         transform(chunk: Buffer, _encoding, done) {
           total += chunk.length;
+          if (keep) {
+            keep = total <= KEEP_BYTES_LIMIT;
+            if (keep) chunks.push(chunk);
+            else bytes.clear();
+          }
           if (total <= s.config.maxRequestBytes) return done(null, chunk);
           done(
             new ApiError(
@@ -96,12 +112,18 @@ export async function saveMultipartFiles(
         );
       }
       files.push({ key, name: part.filename, size });
+      if (keep) bytes.set(key, new Uint8Array(Buffer.concat(chunks)));
     }
   } catch (err) {
-    await Promise.all(stored.map((k) => s.storage.delete(k).catch(() => undefined)));
+    await deleteUploads(s, stored);
     throw err;
   }
-  return { files, fields };
+  return { files, fields, bytes };
+}
+
+/** Deletes uploaded files that no job will use (a refused request's), ignoring ones already gone. */
+export async function deleteUploads(s: KioskServices, uploadKeys: readonly string[]): Promise<void> {
+  await Promise.all(uploadKeys.map((k) => s.storage.delete(k).catch(() => undefined)));
 }
 
 /** True when `key` is an upload of `lab` (`uploads/<lab>/...`, no `..` segment): the keys a lab may read. */
@@ -114,13 +136,21 @@ const IMAGE_ERROR_CODES: Partial<Record<ImageErrorCode, ErrorCode>> = {
   'too-many-frames': 'too-many-frames',
 };
 
-async function readUpload(s: KioskServices, key: string, label: string, lab: string): Promise<Uint8Array> {
+async function readUpload(
+  s: KioskServices,
+  key: string,
+  label: string,
+  lab: string,
+  known?: ReadonlyMap<string, Uint8Array>,
+): Promise<Uint8Array> {
   if (!isUploadOf(key, lab)) {
     throw new ApiError(
       'upload-not-found',
       `${label}: ${JSON.stringify(key)} is not an upload of this lab (uploads/${lab}/...)`,
     );
   }
+  const held = known?.get(key);
+  if (held) return held;
   try {
     return await s.storage.get(key);
   } catch (err) {
@@ -137,17 +167,19 @@ async function readUpload(s: KioskServices, key: string, label: string, lab: str
  * `<zip key>.d/<entry>`; its entries are not checked here, so one bad file fails alone, by name, in the
  * workers. Any other file must be a TIFF or PNG whose header passes inspectImage (pixel and frame limits,
  * sample type, compression, directories inside the file), else 4xx with the reason. `batch` is true when
- * the job has to be a parent (a zip, or more than one file).
+ * the job has to be a parent (a zip, or more than one file). `known`: bytes of uploads already in memory (the
+ * request that uploaded them), read instead of the bucket.
  */
 export async function expandInputs(
   s: KioskServices,
   inputs: readonly { key: string; name: string }[],
   lab: string,
+  known?: ReadonlyMap<string, Uint8Array>,
 ): Promise<{ images: SubmittedImage[]; batch: boolean }> {
   const images: SubmittedImage[] = [];
   let batch = inputs.length > 1;
   for (const input of inputs) {
-    const bytes = await readUpload(s, input.key, input.name, lab);
+    const bytes = await readUpload(s, input.key, input.name, lab, known);
     if (isZipBytes(bytes)) {
       batch = true;
       let entries;

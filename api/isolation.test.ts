@@ -301,6 +301,24 @@ describe('lab isolation (two labs, KIOSK_AUTH=tokens)', () => {
     expect(onB.statusCode).toBe(400);
     expect(onB.json().error).toBe('upload-not-found');
     expect(onB.json().message).toBe(onNone.json().message.replace(/uploads\/lab-b\/[^"]+/, b.upload));
+    // Upload and create in one request: the job and its upload are the caller's lab's only.
+    covered.add('POST /v1/jobs/upload');
+    const png = await readFile(join(NUCLEI_VAL, `${STEM}.image.png`));
+    const body = await multipart([['file', 'one.png', png]], { options: '{}' });
+    const one = await app.inject({
+      method: 'POST',
+      url: '/v1/jobs/upload',
+      payload: body.payload,
+      headers: { ...b.h, ...body.headers },
+    });
+    expect(one.statusCode, one.body).toBe(201);
+    const { id, inputUrl } = one.json() as { id: string; inputUrl: string };
+    expect(decodeURIComponent(inputUrl)).toContain(`/v1/uploads/${b.name}/`);
+    expect((await req(a, 'GET', `/v1/jobs/${id}`, '/v1/jobs/{id}')).statusCode).toBe(404);
+    expect(await ids(a)).not.toContain(id);
+    expect((await req(b, 'GET', `/v1/jobs/${id}`, '/v1/jobs/{id}')).statusCode).toBe(200);
+    const up = new URL(inputUrl).pathname;
+    expect((await app.inject({ url: up, headers: a.h })).json()).toMatchObject({ error: 'file-not-found' });
   });
 
   it("downloads: another lab's result and files are 404; signed links work without a token only as issued", async () => {

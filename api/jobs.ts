@@ -25,8 +25,13 @@ export interface NewJob {
  * Checks and submits a job (API v1 and the DeepCell routes both come here): known job type, model and
  * version; inputs that exist and are images or zips. One image → an image job; a zip or several files →
  * a batch. Resolves to the job id. Throws ApiError (4xx) for each bad part, before anything is queued.
+ * `known`: bytes of inputs uploaded by this same request (expandInputs).
  */
-export async function createJob(s: KioskServices, job: NewJob): Promise<string> {
+export async function createJob(
+  s: KioskServices,
+  job: NewJob,
+  known?: ReadonlyMap<string, Uint8Array>,
+): Promise<string> {
   const type = jobTypes(s.config.defaultModel).find((t) => t.name === job.type);
   if (!type) {
     const names = jobTypes(s.config.defaultModel).map((t) => t.name);
@@ -43,7 +48,7 @@ export async function createJob(s: KioskServices, job: NewJob): Promise<string> 
       throw new ApiError(err.code as 'unknown-model' | 'unknown-model-version', err.message);
     throw err;
   }
-  const { images, batch } = await expandInputs(s, job.inputs, job.lab);
+  const { images, batch } = await expandInputs(s, job.inputs, job.lab, known);
   const submit = {
     lab: job.lab,
     type: type.name,

@@ -167,8 +167,7 @@ async function runJobs(
   await Promise.all(
     Array.from({ length: Math.min(INFLIGHT, images.length) }, async () => {
       for (let i = next++; i < images.length; i = next++) {
-        const [key] = await svc.client.upload([images[i]!]);
-        ids[i] = (await svc.client.createJob({ inputs: [key!] })).id;
+        ids[i] = (await svc.client.submit([images[i]!])).id;
         finals.push(svc.watcher.waitForFinal(ids[i], 3_600_000));
       }
     }),

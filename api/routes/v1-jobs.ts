@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { STATUSES, type JobStatus } from '../../workers/queues/records.js';
 import { LocalFolderStorage } from '../../workers/storage/local.js';
 import { StorageError } from '../../workers/storage/storage.js';
 import { ExpiredObjectSweeper } from '../../workers/storage/sweep.js';
 import { ApiError, errorResponses } from '../errors.js';
 import { baseUrl, createJob, deleteJob, getRecord, jobView } from '../jobs.js';
-import { isUploadOf, saveMultipartFiles } from '../inputs.js';
+import { deleteUploads, isUploadOf, saveMultipartFiles } from '../inputs.js';
 import { CreateJobBody, IdParams, JobView } from '../schemas.js';
 import type { KioskServices } from '../services.js';
 
@@ -71,6 +72,54 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
         ...(b.name ? { name: b.name } : {}),
         options: { ...b.options },
       });
+      return reply.status(201).send(await jobView(s, await getRecord(s, id, req.lab), baseUrl(s, req)));
+    },
+  );
+
+  app.post(
+    '/jobs/upload',
+    {
+      schema: {
+        summary: 'Upload files and create one job over them, in one request (multipart/form-data)',
+        description:
+          "The files (any field name) are the job's inputs, as POST /v1/uploads then POST /v1/jobs would make " +
+          'them; the other fields are those of POST /v1/jobs: `type`, `model`, `modelVersion`, `name`, and ' +
+          '`options` as JSON text (e.g. {"micronsPerPixel":0.65}). When the job is refused (4xx), its files ' +
+          'are not kept.',
+        tags: ['jobs'],
+        consumes: ['multipart/form-data'],
+        response: { 201: JobView, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const { files, fields, bytes } = await saveMultipartFiles(req, s, { keepBytes: true });
+      let id: string;
+      try {
+        if (files.length === 0) throw new ApiError('bad-request', 'the request holds no files');
+        const b = jobFields(
+          fields,
+          files.map((f) => f.key),
+        );
+        id = await createJob(
+          s,
+          {
+            lab: req.lab,
+            type: b.type ?? 'segmentation',
+            ...(b.model ? { model: b.model } : {}),
+            ...(b.modelVersion ? { modelVersion: b.modelVersion } : {}),
+            inputs: files.map((f) => ({ key: f.key, name: f.name })),
+            ...(b.name ? { name: b.name } : {}),
+            options: { ...b.options },
+          },
+          bytes,
+        );
+      } catch (err) {
+        await deleteUploads(
+          s,
+          files.map((f) => f.key),
+        );
+        throw err;
+      }
       return reply.status(201).send(await jobView(s, await getRecord(s, id, req.lab), baseUrl(s, req)));
     },
   );
@@ -246,4 +295,35 @@ async function sendFile(s: KioskServices, reply: import('fastify').FastifyReply,
       throw new ApiError('file-not-found', `no file ${key.split('/').pop()} (it may have expired)`);
     throw err;
   }
+}
+
+const JOB_FIELDS = ['type', 'model', 'modelVersion', 'name', 'options'] as const;
+
+/**
+ * The POST /v1/jobs body made of a multipart request's fields (all text; `options` is JSON) and the keys of
+ * its files, checked against the same schema. Throws ApiError 'bad-request' naming the bad field.
+ */
+function jobFields(fields: Record<string, string>, inputs: string[]): CreateJobBody {
+  const body: Record<string, unknown> = { inputs };
+  for (const [k, v] of Object.entries(fields)) {
+    if (!(JOB_FIELDS as readonly string[]).includes(k))
+      throw new ApiError(
+        'bad-request',
+        `unknown field ${JSON.stringify(k)}; fields: ${JOB_FIELDS.join(', ')}`,
+      );
+    if (k !== 'options') {
+      body[k] = v;
+      continue;
+    }
+    try {
+      body.options = JSON.parse(v) as unknown;
+    } catch {
+      throw new ApiError('bad-request', `field 'options' must be JSON text, e.g. {"micronsPerPixel":0.65}`);
+    }
+  }
+  if (!Value.Check(CreateJobBody, body)) {
+    const errs = [...Value.Errors(CreateJobBody, body)].map((e) => `${e.path || '/'} ${e.message}`);
+    throw new ApiError('bad-request', `bad job fields: ${errs.join('; ')}`);
+  }
+  return body;
 }

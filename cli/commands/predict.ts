@@ -101,9 +101,7 @@ export const command: Command = {
     let failed = 0;
     for (const file of files) {
       try {
-        const [key] = await client.upload([{ name: basename(file), bytes: await readFile(file) }]);
-        const job = await client.createJob({
-          inputs: [key!],
+        const job = await client.submit([{ name: basename(file), bytes: await readFile(file) }], {
           ...(v.model ? { model: v.model } : {}),
           ...(v['model-version'] ? { modelVersion: v['model-version'] } : {}),
           options,
