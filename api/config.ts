@@ -64,6 +64,12 @@ export interface ServiceConfig {
   /** KIOSK_RATE_WINDOW_S: the rate limit's window in seconds. @default 60 */
   readonly rateWindowS: number;
   /**
+   * KIOSK_RATE_STORE: where the rate limit counts requests: `redis` (shared by every API replica) or `memory`
+   * (this process only: exact when one API process serves the kiosk, as `kiosk start` runs it, and one
+   * Redis round trip less per request). @default - 'memory' in local mode, 'redis' in cloud mode
+   */
+  readonly rateStore: 'redis' | 'memory';
+  /**
    * KIOSK_AUTH_FAIL_LIMIT: failed authentications (bad, unknown or revoked tokens and signatures) one client
    * address may make per KIOSK_RATE_WINDOW_S before every request from it answers 429 until the window
    * ends (token guessing); 0 turns it off. Only with KIOSK_AUTH=tokens. @default 30
@@ -184,6 +190,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
     );
   else if (auth !== 'off' && auth !== 'tokens')
     problems.push(`'KIOSK_AUTH' must be off or tokens; got ${JSON.stringify(auth)}`);
+  const rateStore = env.KIOSK_RATE_STORE || (mode === 'cloud' ? 'redis' : 'memory');
+  if (rateStore !== 'redis' && rateStore !== 'memory')
+    problems.push(`'KIOSK_RATE_STORE' must be redis or memory; got ${JSON.stringify(rateStore)}`);
   const config: ServiceConfig = {
     host: env.HOST || (mode === 'cloud' ? '0.0.0.0' : '127.0.0.1'),
     port: int('PORT', 8080, 0, 65535),
@@ -204,6 +213,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
     maxBodyBytes: int('KIOSK_MAX_BODY_KB', 1024, 1, 1 << 20) * 1024,
     rateLimit: int('KIOSK_RATE_LIMIT', 6000, 0),
     rateWindowS: int('KIOSK_RATE_WINDOW_S', 60, 1, 86_400),
+    rateStore: rateStore as ServiceConfig['rateStore'],
     authFailLimit: int('KIOSK_AUTH_FAIL_LIMIT', 30, 0),
     corsOrigins,
     finishedTtlS: int('KIOSK_JOB_TTL_S', 7 * 86_400, 1),

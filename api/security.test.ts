@@ -176,7 +176,7 @@ describe('rate limit', () => {
   });
 
   it('with tokens, counts per lab (not per address), in Redis: every API replica shares the count', async () => {
-    const env = { KIOSK_AUTH: 'tokens', KIOSK_RATE_LIMIT: '2' };
+    const env = { KIOSK_AUTH: 'tokens', KIOSK_RATE_LIMIT: '2', KIOSK_RATE_STORE: 'redis' };
     const svc = await service(env);
     const a = (await svc.services.tokens.create({ lab: 'lab-a' })).token;
     const a2 = (await svc.services.tokens.create({ lab: 'lab-a', name: 'second' })).token;

@@ -12,7 +12,8 @@
  *   that changes something (not GET/HEAD) and carries another Origin is refused 403 'forbidden-origin', so a
  *   foreign page cannot even send a form to the local kiosk. Clients that send no Origin (CLI, scripts,
  *   DeepCell clients) are not affected.
- * - Rate limit (@fastify/rate-limit, counted in Redis so every API replica shares it): KIOSK_RATE_LIMIT
+ * - Rate limit (@fastify/rate-limit, counted in Redis so every API replica shares it, or in memory when one
+ *   API process serves a local kiosk: KIOSK_RATE_STORE): KIOSK_RATE_LIMIT
  *   requests per KIOSK_RATE_WINDOW_S per lab when the caller authenticated with a token (or a signed
  *   link), else per client address; over it, 429 'rate-limited' with Retry-After. /v1/health,
  *   /api/health-check, /metrics, /docs and the web UI's files are not counted.
@@ -122,7 +123,7 @@ export async function installSecurity(app: FastifyInstance, s: KioskServices): P
     // request.lab is the caller's.
     keyGenerator: (req) => rateKey(req, s),
     allowList: (req) => rateLimitExempt(req.url),
-    redis: s.redis,
+    ...(config.rateStore === 'redis' ? { redis: s.redis } : {}),
     nameSpace: `${config.prefix}:rate-limit:`,
     // Redis down: serve (the request fails on its own if it needs Redis) rather than refuse everything.
     skipOnError: true,
