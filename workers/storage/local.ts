@@ -3,13 +3,16 @@ import {
   createReadStream,
   createWriteStream,
   fstatSync,
+  lstatSync,
   mkdirSync,
+  opendirSync,
   openSync,
   readSync,
   renameSync,
   rmdirSync,
   rmSync,
   statfsSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -35,6 +38,18 @@ const STREAM_BUFFER_MAX_BYTES = 2 ** 20;
 const SCRATCH_RESERVE_BYTES = 256 * 2 ** 20;
 const SCRATCH_RESERVE_FRACTION = 0.1;
 
+/**
+ * Folders a store remembers as existing (each job makes new ones: its scratch and results folders), the
+ * least recently used forgotten first, so a long-running worker's memory and deletePrefix's scan stay small.
+ */
+const KNOWN_DIRS_MAX = 256;
+
+/**
+ * deletePrefix removes a folder of at most this many plain files (a job's scratch or results) with
+ * synchronous calls; a larger folder, or one with subfolders, goes through the asynchronous recursive rm.
+ */
+const SYNC_RM_MAX_ENTRIES = 32;
+
 export interface LocalFolderOptions {
   /**
    * A folder for the `scratch/` keys (the arrays one stage hands the next, deleted when the job ends), best
@@ -55,8 +70,12 @@ export interface LocalFolderOptions {
  */
 export class LocalFolderStorage implements Storage {
   readonly kind = 'local' as const;
-  /** Folders known to exist (saves a mkdir per write; forgotten when deletePrefix removes them). */
-  private readonly made = new Set<string>();
+  /**
+   * Folders known to exist (saves a mkdir per write; forgotten when deletePrefix removes them). Another
+   * process may remove one all the same (the API deleting a job, a worker emptying the scratch folder):
+   * a write that then fails with ENOENT makes the folder again and retries once.
+   */
+  private readonly made = new KnownDirs(KNOWN_DIRS_MAX);
   readonly scratchDir?: string;
 
   constructor(
@@ -181,7 +200,10 @@ export class LocalFolderStorage implements Storage {
       size += chunk.length;
       if (size > STREAM_BUFFER_MAX_BYTES) break;
     }
-    await this.ensureDir(dirname(path));
+    // Not ensureDir: a folder removed by another process could not be made again once the stream has
+    // started (its bytes are gone), and one mkdir per large upload costs nothing next to it.
+    await mkdir(dirname(path), { recursive: true });
+    this.made.add(dirname(path));
     const tmp = `${path}.${randomUUID()}.part`;
     try {
       const out = createWriteStream(tmp);
@@ -267,8 +289,8 @@ export class LocalFolderStorage implements Storage {
     const rel = prefix.slice(0, -1).split('/');
     if (this.scratchDir && rel[0] === 'scratch') dirs.push(join(this.scratchDir, ...rel.slice(1)));
     for (const dir of dirs) {
-      for (const d of this.made) if (d === dir || d.startsWith(`${dir}/`)) this.made.delete(d);
-      await rm(dir, { recursive: true, force: true });
+      this.made.deleteTree(dir);
+      if (!removeSmallFolderSync(dir)) await rm(dir, { recursive: true, force: true });
     }
     if (this.scratchDir && rel[0] === 'scratch') {
       // The scratch folder goes when its last job does, so an idle or finished kiosk leaves nothing in
@@ -284,6 +306,68 @@ export class LocalFolderStorage implements Storage {
 
   async signedUrl(): Promise<undefined> {
     return undefined;
+  }
+}
+
+/** A bounded set of folder paths, least recently used dropped first (a Map keeps insertion order). */
+class KnownDirs {
+  private readonly dirs = new Map<string, true>();
+  constructor(private readonly max: number) {}
+
+  has(dir: string): boolean {
+    if (!this.dirs.delete(dir)) return false;
+    this.dirs.set(dir, true); // most recently used now
+    return true;
+  }
+
+  add(dir: string): void {
+    this.dirs.delete(dir);
+    this.dirs.set(dir, true);
+    if (this.dirs.size > this.max) this.dirs.delete(this.dirs.keys().next().value!);
+  }
+
+  delete(dir: string): void {
+    this.dirs.delete(dir);
+  }
+
+  /** Forgets `dir` and every folder under it. */
+  deleteTree(dir: string): void {
+    for (const d of this.dirs.keys()) if (d === dir || d.startsWith(`${dir}${sep}`)) this.dirs.delete(d);
+  }
+}
+
+/**
+ * Removes a folder of at most SYNC_RM_MAX_ENTRIES plain files (a job's scratch or results folder) with
+ * synchronous calls: lstat, list, unlink each file, rmdir — about half the system calls of a recursive rm
+ * (which also lstats every entry and tries rmdir first), and none of them through the thread pool (see SYNC_IO_MAX_BYTES). True when the
+ * folder is gone (or never was); false leaves it to the recursive rm: not a folder, a subfolder, more
+ * entries, or a file that could not be unlinked or appeared meanwhile.
+ */
+function removeSmallFolderSync(dir: string): boolean {
+  const files: string[] = [];
+  try {
+    // lstat first: a symbolic link to a folder is removed as a link (as rm does), its target's files kept
+    if (!lstatSync(dir).isDirectory()) return false;
+    const d = opendirSync(dir, { bufferSize: SYNC_RM_MAX_ENTRIES + 1 });
+    try {
+      for (let e = d.readSync(); e; e = d.readSync()) {
+        if (e.isDirectory() || files.length === SYNC_RM_MAX_ENTRIES) return false;
+        files.push(e.name);
+      }
+    } finally {
+      d.closeSync();
+    }
+    for (const f of files) {
+      try {
+        unlinkSync(join(dir, f));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+      }
+    }
+    rmdirSync(dir);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 

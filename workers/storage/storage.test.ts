@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GcsStorage } from './gcs.js';
 import { existsSync } from 'node:fs';
-import { writeFile, mkdir } from 'node:fs/promises';
+import { writeFile, mkdir, symlink } from 'node:fs/promises';
 import { LocalFolderStorage, SYNC_IO_MAX_BYTES } from './local.js';
 import { S3Storage } from './s3.js';
 import { checkKey, readAll, StorageError, type Storage } from './storage.js';
@@ -142,6 +142,53 @@ describe('Storage details', () => {
     await expect(s.get('scratch/j1/p1.tiles.ktp')).rejects.toMatchObject({ code: 'not-found' });
     expect(scratchDirFor(join(dir, 'bucket'), 'bucket')).toBeUndefined();
     expect(scratchDirFor('b', join(dir, 'x'))).toBe(join(dir, 'x'));
+  });
+
+  it('local folder deletePrefix removes small folders, nested and large ones, and a linked folder as a link', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiosk-storage-'));
+    dirs.push(dir);
+    const s = new LocalFolderStorage(join(dir, 'bucket'));
+    await s.put('results/lab/j1/a.tif', new Uint8Array([1]));
+    await s.put('results/lab/j1/a.zip', new Uint8Array([2]));
+    await s.put('results/lab/j2/deep/er/b.tif', new Uint8Array([3])); // subfolders
+    for (let i = 0; i < 40; i++) await s.put(`results/lab/j3/${i}.tif`, new Uint8Array([i])); // many files
+    await s.put('results/lab/j4/keep.tif', new Uint8Array([4]));
+    await s.deletePrefix('results/lab/j1/');
+    await s.deletePrefix('results/lab/j2/');
+    await s.deletePrefix('results/lab/j3/');
+    await s.deletePrefix('results/lab/nope/'); // missing is fine
+    expect(await s.list('results/')).toEqual(['results/lab/j4/keep.tif']);
+    for (const j of ['j1', 'j2', 'j3'])
+      expect(existsSync(join(dir, 'bucket', 'results', 'lab', j))).toBe(false);
+    // a folder that is a link to another: the link goes, the files it pointed to stay
+    await mkdir(join(dir, 'elsewhere'));
+    await writeFile(join(dir, 'elsewhere', 'x.bin'), new Uint8Array([5]));
+    await symlink(join(dir, 'elsewhere'), join(dir, 'bucket', 'results', 'lab', 'linked'));
+    await s.deletePrefix('results/lab/linked/');
+    expect(existsSync(join(dir, 'bucket', 'results', 'lab', 'linked'))).toBe(false);
+    expect(existsSync(join(dir, 'elsewhere', 'x.bin'))).toBe(true);
+  });
+
+  it('local folder writes into a folder that another process removed after this one made it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiosk-storage-'));
+    dirs.push(dir);
+    const s = new LocalFolderStorage(join(dir, 'bucket'), { scratchDir: join(dir, 'shm') });
+    const other = new LocalFolderStorage(join(dir, 'bucket'), { scratchDir: join(dir, 'shm') });
+    const big = new Uint8Array(SYNC_IO_MAX_BYTES + 1);
+    for (const key of ['results/lab/j1/a.tif', 'scratch/j1/p1.tiles.ktp']) {
+      await s.put(key, new Uint8Array([1]));
+      await other.deletePrefix(key.slice(0, key.lastIndexOf('/') + 1)); // `s` still knows the folder
+      await s.put(key, new Uint8Array([2]));
+      expect([...(await s.get(key))]).toEqual([2]);
+    }
+    await s.put('results/lab/j2/big.bin', new Uint8Array([1]));
+    await other.deletePrefix('results/lab/j2/');
+    await s.put('results/lab/j2/big.bin', big); // asynchronous write
+    expect(await s.size('results/lab/j2/big.bin')).toBe(big.byteLength);
+    await other.deletePrefix('results/lab/j2/');
+    const chunks = [Buffer.alloc(2 ** 20, 1), Buffer.alloc(2 ** 20, 2)]; // past the stream buffer: streamed
+    expect(await s.putStream('results/lab/j2/big.bin', Readable.from(chunks))).toBe(2 ** 21);
+    expect(await s.size('results/lab/j2/big.bin')).toBe(2 ** 21);
   });
 
   it('GCS (mock bucket) signs V4 read URLs and keeps keys under the prefix', async () => {
