@@ -56,15 +56,24 @@ const req = async (
   return app.inject({ method, url, headers: lab?.h ?? {}, ...(body ? { payload: body } : {}) });
 };
 
+/** POSTs files (as multipart field `field`) and text fields to `url` with the lab's token. */
+async function postMultipart(
+  lab: Lab,
+  url: string,
+  files: [string, Uint8Array][],
+  fields: Record<string, string> = {},
+  field = 'file',
+) {
+  covered.add(`POST ${url}`);
+  const body = await multipart(
+    files.map(([n, b]) => [field, n, b]),
+    fields,
+  );
+  return app.inject({ method: 'POST', url, payload: body.payload, headers: { ...lab.h, ...body.headers } });
+}
+
 async function uploadFiles(lab: Lab, files: [string, Uint8Array][]): Promise<string[]> {
-  covered.add('POST /v1/uploads');
-  const body = await multipart(files.map(([n, b]) => ['file', n, b]));
-  const res = await app.inject({
-    method: 'POST',
-    url: '/v1/uploads',
-    payload: body.payload,
-    headers: { ...lab.h, ...body.headers },
-  });
+  const res = await postMultipart(lab, '/v1/uploads', files);
   expect(res.statusCode, res.body).toBe(201);
   const keys = (res.json() as { uploads: { key: string }[] }).uploads.map((u) => u.key);
   for (const k of keys) expect(k.startsWith(`uploads/${lab.name}/`)).toBe(true);
@@ -302,15 +311,8 @@ describe('lab isolation (two labs, KIOSK_AUTH=tokens)', () => {
     expect(onB.json().error).toBe('upload-not-found');
     expect(onB.json().message).toBe(onNone.json().message.replace(/uploads\/lab-b\/[^"]+/, b.upload));
     // Upload and create in one request: the job and its upload are the caller's lab's only.
-    covered.add('POST /v1/jobs/upload');
     const png = await readFile(join(NUCLEI_VAL, `${STEM}.image.png`));
-    const body = await multipart([['file', 'one.png', png]], { options: '{}' });
-    const one = await app.inject({
-      method: 'POST',
-      url: '/v1/jobs/upload',
-      payload: body.payload,
-      headers: { ...b.h, ...body.headers },
-    });
+    const one = await postMultipart(b, '/v1/jobs/upload', [['one.png', png]], { options: '{}' });
     expect(one.statusCode, one.body).toBe(201);
     const { id, inputUrl } = one.json() as { id: string; inputUrl: string };
     expect(decodeURIComponent(inputUrl)).toContain(`/v1/uploads/${b.name}/`);

@@ -3,7 +3,7 @@
  * every core in-process, every core but one in the service unless --service-threads):
  *
  * A. throughput: N val images (cycled; default 200, `--n`) through the API of a listening server with the
- *    worker processes of the local kiosk (one CPU worker, one inference worker), uploaded and submitted as
+ *    worker processes of the local kiosk (one CPU worker unless --cpu-workers N, one inference worker), uploaded and submitted as
  *    N jobs, until the last is done — vs `segmentImageDetailed` on the same images one after another in
  *    this process (what `kiosk segment` does). Prints both throughputs, the ratio, and whether every
  *    service label image equals the in-process one.
@@ -52,10 +52,13 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     // extra node/V8 flags for the service's processes, space-separated (e.g. '--single-threaded-gc')
     'service-node-args': { type: 'string' },
+    // CPU worker processes of the service (the local kiosk's autoscaler runs 1..min(4, cores/2))
+    'cpu-workers': { type: 'string', default: '1' },
   },
 });
 const N = Number(values.n);
 const INFLIGHT = Number(values.inflight);
+const CPU_WORKERS = Number(values['cpu-workers']);
 const THREADS = availableParallelism();
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
@@ -118,11 +121,11 @@ async function startService(env: NodeJS.ProcessEnv): Promise<Service> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   const api = run('api/server.ts');
-  const cpu = run('workers/main.ts', ['--pool', 'cpu']);
+  const cpus = Array.from({ length: CPU_WORKERS }, () => run('workers/main.ts', ['--pool', 'cpu']));
   const gpu = run('workers/main.ts', ['--pool', 'gpu']);
   const [url] = await Promise.all([
     waitLine(api, /api listening on (\S+)/, 'api'),
-    waitLine(cpu, /worker cpu ready/, 'cpu worker'),
+    ...cpus.map((cpu) => waitLine(cpu, /worker cpu ready/, 'cpu worker')),
     waitLine(gpu, /worker gpu ready/, 'gpu worker'),
   ]);
   const redis = connectRedis(env.REDIS_URL!);
@@ -134,8 +137,9 @@ async function startService(env: NodeJS.ProcessEnv): Promise<Service> {
   return {
     client: new KioskClient(url),
     async cpuS() {
-      const [a, c, g] = await Promise.all([api, cpu, gpu].map((p) => procCpuS(p.pid!)));
-      return { api: a!, cpuWorker: c!, inferenceWorker: g!, redis: await redisCpuS(redis) };
+      const [a, g, ...c] = await Promise.all([api, gpu, ...cpus].map((p) => procCpuS(p.pid!)));
+      const cpuWorker = c.reduce((x, y) => x + y, 0);
+      return { api: a!, cpuWorker, inferenceWorker: g!, redis: await redisCpuS(redis) };
     },
     async redisCommands() {
       const out = new Map<string, { calls: number; usec: number }>();
@@ -147,9 +151,11 @@ async function startService(env: NodeJS.ProcessEnv): Promise<Service> {
     async stop() {
       await watcher.close();
       redis.disconnect();
-      for (const c of [api, cpu, gpu]) c.kill('SIGTERM');
+      for (const c of [api, gpu, ...cpus]) c.kill('SIGTERM');
       await Promise.all(
-        [api, cpu, gpu].map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))),
+        [api, gpu, ...cpus].map((c) =>
+          c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)),
+        ),
       );
     },
   };
