@@ -86,15 +86,17 @@ function modelRemoved(err: Error, jobData: { readonly jobId: string }): Error {
 }
 
 /**
- * Records that a stage starts (status, progress...). Throws BadInputError('cancelled') when the job is
- * already final — cancelled by the user, or failed elsewhere — so the stage does no work for nothing.
+ * Records that a stage starts (status, progress...; `via`: statuses passed on the way, see
+ * JobRecords.update). Throws BadInputError('cancelled') when the job is already final — cancelled by the
+ * user, or failed elsewhere — so the stage does no work for nothing.
  */
 export async function enterStage(
   ctx: WorkerContext,
   jobId: string,
   fields: Partial<JobRecord>,
+  via?: Parameters<JobRecords['update']>[2],
 ): Promise<void> {
-  if (!(await ctx.records.update(jobId, fields))) {
+  if (!(await ctx.records.update(jobId, fields, via))) {
     throw new BadInputError('cancelled', 'the job was cancelled or has failed already; stage skipped');
   }
 }

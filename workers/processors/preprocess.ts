@@ -20,16 +20,17 @@ export function preprocessProcessor(ctx: WorkerContext): Processor<ImageJobData,
       const t0 = performance.now();
       const { jobId, inputKey, name } = job.data;
       const pass = job.data.pass ?? 1;
+      // The first pass starts the job: `started` then `pre-processing` in one record write (both events).
       if (pass === 1) {
-        await enterStage(ctx, jobId, {
-          status: 'started',
-          started_at: new Date().toISOString(),
-          progress: 1,
-        });
-      }
+        await enterStage(
+          ctx,
+          jobId,
+          { status: 'pre-processing', started_at: new Date().toISOString(), progress: 5 },
+          [{ status: 'started', progress: 1 }],
+        );
+      } else await enterStage(ctx, jobId, { status: 'pre-processing', progress: 80 });
       const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
       const bytes = await ctx.storage.get(inputKey);
-      await enterStage(ctx, jobId, { status: 'pre-processing', progress: pass === 1 ? 5 : 80 });
       const prepared = await ctx.stages.preprocess(
         bytes,
         name,

@@ -100,15 +100,15 @@ class Script {
   }
 }
 
-// Sets fields only while the job is not final; publishes an event. Returns 1 set, 0 final already, -1 missing.
+// Sets fields only while the job is not final; publishes its events. ARGV: channel, n, n events, then
+// field/value pairs. Returns 1 set, 0 final already, -1 missing.
 const GUARDED_SET = new Script(`
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return -1 end
 if st == 'done' or st == 'failed' then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-local ttl = tonumber(ARGV[3])
-if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
-redis.call('PUBLISH', ARGV[1], ARGV[2])
+local n = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3 + n))
+for i = 3, 2 + n do redis.call('PUBLISH', ARGV[1], ARGV[i]) end
 return 1`);
 
 // Moves a job that is not final yet to done/failed in one step: status, progress (100 when done, else as it
@@ -234,9 +234,25 @@ export class JobRecords {
   /**
    * Updates a job that is not final yet (a late progress report never overwrites `done`/`failed`).
    * Resolves to false when the job is final or gone.
+   *
+   * `via`: statuses the job passes through on its way to `fields.status` with nothing to do in between
+   * (a worker that takes an image job is `started` and at once `pre-processing`): their events are
+   * published first, in order, so event watchers see the Kiosk's whole sequence, while the record is
+   * written once — one Redis call instead of one per status.
    */
-  async update(id: string, fields: Partial<JobRecord>): Promise<boolean> {
-    return this.guardedSet(id, { ...fields, updated_at: new Date().toISOString() }, 0);
+  async update(
+    id: string,
+    fields: Partial<JobRecord>,
+    via: readonly Pick<JobEvent, 'status' | 'progress'>[] = [],
+  ): Promise<boolean> {
+    const flat = toFields({ ...fields, updated_at: new Date().toISOString() });
+    const events = [...via.map((v) => ({ id, ...v })), eventOf(id, flat)].map((e) => JSON.stringify(e));
+    const r = await GUARDED_SET.run(
+      this.redis,
+      [this.key(id)],
+      [this.channel, events.length, ...events, ...Object.entries(flat).flat()],
+    );
+    return r === 1;
   }
 
   /**
@@ -357,21 +373,6 @@ export class JobRecords {
     const pipe = this.redis.pipeline();
     for (const id of ids) pipe.exists(this.key(id));
     return ((await pipe.exec()) ?? []).map(([, n]) => n === 1);
-  }
-
-  private async guardedSet(
-    id: string,
-    fields: Partial<JobRecord> & { updated_at: string },
-    ttlS: number,
-  ): Promise<boolean> {
-    const flat = toFields(fields);
-    const event = JSON.stringify(eventOf(id, flat));
-    const r = await GUARDED_SET.run(
-      this.redis,
-      [this.key(id)],
-      [this.channel, event, ttlS, ...Object.entries(flat).flat()],
-    );
-    return r === 1;
   }
 }
 
