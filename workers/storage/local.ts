@@ -41,8 +41,9 @@ const SCRATCH_RESERVE_FRACTION = 0.1;
 /**
  * Folders a store remembers as existing (each job makes new ones: its scratch and results folders), the
  * least recently used forgotten first, so a long-running worker's memory and deletePrefix's scan stay small.
+ * 64 covers the jobs one process has in flight (two folders each); a folder forgotten costs one mkdir.
  */
-const KNOWN_DIRS_MAX = 256;
+const KNOWN_DIRS_MAX = 64;
 
 /**
  * deletePrefix removes a folder of at most this many plain files (a job's scratch or results) with
