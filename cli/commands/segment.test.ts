@@ -125,6 +125,7 @@ describe('kiosk segment', () => {
     [['x.png', '--out', 'o', '--threads', '1.5'], /--threads must be a positive integer; got '1.5'/],
     [['x.png', '--out', 'o', '--channels', '0,a'], /--channels must be comma-separated indices/],
     [['x.png', '--out', 'o', '--bogus'], /Unknown option '--bogus'/],
+    [['x.png', '--out', 'o', '--tta', '2'], /--tta must be 1, 4 or 8; got '2'/],
     [
       ['x.png', '--out', 'o', '--model-dir', 'm', '--version', '2'],
       /--model-dir replaces --model\/--version/,
@@ -134,6 +135,32 @@ describe('kiosk segment', () => {
     await expect(p).rejects.toBeInstanceOf(UsageError);
     await expect(p).rejects.toThrow(message);
   });
+
+  it('--tta 4 averages the model over flipped tiles: 4x the model calls, labels written', async () => {
+    const image = join(VAL, 'dsb_03398329ced0c23b.image.png');
+    const args = (out: string) => [image, '--out', join(dir, out), '--model-dir', modelDir, '--runtime', 'onnx', '--mpp', '0.6429', '--batch-size', '1'];
+    const { loadRunner } = await import('../../workers/model/runners.js');
+    const calls: number[] = [];
+    const real = loadRunner;
+    const spy = vi.spyOn(await import('../../workers/model/runners.js'), 'loadRunner');
+    spy.mockImplementation(async (...a: Parameters<typeof real>) => {
+      const runner = await real(...a);
+      const predict = runner.predict.bind(runner);
+      runner.predict = (...p: Parameters<typeof predict>) => (calls.push(p[1]), predict(...p));
+      return runner;
+    });
+    try {
+      expect((await run(args('tta1'))).code).toBe(0);
+      const once = calls.length;
+      expect(once).toBeGreaterThan(0);
+      expect((await run([...args('tta4'), '--tta', '4'])).code).toBe(0);
+      expect(calls.length - once).toBe(4 * once);
+    } finally {
+      spy.mockRestore();
+    }
+    const labels = await readLabelsFile(join(dir, 'tta4', 'dsb_03398329ced0c23b.labels.tif'));
+    expect(labels.width).toBeGreaterThan(0);
+  }); // prettier-ignore
 
   it('a bad option value found by the pipeline fails each image with its reason', async () => {
     const r = await run([
