@@ -14,8 +14,8 @@
  * (same architecture and cost; labels meaningless but still compared). Redis: a private redis-server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -197,6 +197,7 @@ async function main(): Promise<void> {
     Array.from({ length: N }, async (_, i) => ({
       name: `${i}_${files[i % files.length]!.replace('.image', '')}`,
       bytes: await readFile(join(VAL, files[i % files.length]!)),
+      path: join(VAL, files[i % files.length]!),
     })),
   );
   const tmp = await mkdtemp(join(tmpdir(), 'bench-service-'));
@@ -237,7 +238,7 @@ async function main(): Promise<void> {
     );
 
     if (values.only !== 'overhead') await partA(images, modelsDir, modelDir, card, common);
-    if (values.only !== 'throughput') await partB(images, common);
+    if (values.only !== 'throughput') await partB(images, common, tmp);
   } finally {
     await redis.stop();
     const scratch = scratchDirFor(join(tmp, 'bucket')); // the services' default (KIOSK_SCRATCH_DIR=auto)
@@ -246,7 +247,8 @@ async function main(): Promise<void> {
   }
 }
 
-type Image = { name: string; bytes: Uint8Array };
+/** One input: its name, its bytes, and the file they were read from. */
+type Image = { name: string; bytes: Uint8Array; path: string };
 
 async function partA(
   images: readonly Image[],
@@ -289,7 +291,7 @@ async function partA(
   console.log(`service labels equal to in-process: ${equal}/${N}`);
 }
 
-async function partB(images: readonly Image[], common: NodeJS.ProcessEnv): Promise<void> {
+async function partB(images: readonly Image[], common: NodeJS.ProcessEnv, tmp: string): Promise<void> {
   // B. orchestration overhead with the trivial model
   const o = { channels: [0], maxPixels: 2 ** 28 };
   const trivial = new TrivialThresholdRunner();
@@ -303,6 +305,20 @@ async function partB(images: readonly Image[], common: NodeJS.ProcessEnv): Promi
   const trivialInMs = performance.now() - t;
   const cpuIn = process.cpuUsage(cpu0);
   const inCpuMs = (cpuIn.user + cpuIn.system) / 1000;
+  // The same with the file I/O `kiosk segment` does: read the image file, write <stem>.labels.tif.
+  const outDir = join(tmp, 'segment-out');
+  mkdirSync(outDir, { recursive: true });
+  const cpuIo0 = process.cpuUsage();
+  t = performance.now();
+  for (const img of images) {
+    const p = await trivialStages.preprocess(await readFile(img.path), img.name, TRIVIAL_CARD, o);
+    const maps = await trivialStages.predict(p, trivial, TRIVIAL_CARD);
+    const tif = trivialStages.encodeLabels(await trivialStages.postprocess(maps, p.meta, TRIVIAL_CARD, o));
+    await writeFile(join(outDir, `${img.name}.labels.tif`), tif);
+  }
+  const ioInMs = performance.now() - t;
+  const cpuIo = process.cpuUsage(cpuIo0);
+  const ioCpuMs = (cpuIo.user + cpuIo.system) / 1000;
   const svc = await startService({
     ...common,
     KIOSK_PREFIX: 'bench-b',
@@ -337,6 +353,7 @@ async function partB(images: readonly Image[], common: NodeJS.ProcessEnv): Promi
     `trivial model in-process: ${perJobIn.toFixed(2)} ms wall, ${(inCpuMs / N).toFixed(2)} ms CPU per image (decode, threshold, label, TIFF)`,
     `trivial model through the service, ${N} jobs in flight: ${(b.ms / N).toFixed(2)} ms wall per job`,
     `orchestration overhead per job, wall (jobs in flight): ${(b.ms / N - perJobIn).toFixed(2)} ms (target < 5 ms)`,
+    `in-process with kiosk segment's file I/O (read the image file, write <stem>.labels.tif): ${(ioInMs / N).toFixed(2)} ms wall, ${(ioCpuMs / N).toFixed(2)} ms CPU per image → overhead vs that: ${(b.ms / N - ioInMs / N).toFixed(2)} ms wall (jobs in flight), ${((svcCpuMs - ioCpuMs) / N).toFixed(2)} ms CPU`,
     `CPU per job: service (API + CPU worker + inference worker + Redis) ${(svcCpuMs / N).toFixed(2)} ms vs in-process ${(inCpuMs / N).toFixed(2)} ms → orchestration CPU overhead ${((svcCpuMs - inCpuMs) / N).toFixed(2)} ms per job (includes the HTTP upload; independent of machine load)`,
     `CPU per job by part: API ${partMs('api')} ms, CPU worker ${partMs('cpuWorker')} ms, inference worker ${partMs('inferenceWorker')} ms, Redis ${partMs('redis')} ms`,
     `Redis commands per job: ${cmds.reduce((a, c) => a + c.calls, 0).toFixed(1)} calls, ${(cmds.reduce((a, c) => a + c.usec, 0) / 1000).toFixed(2)} ms in commands; top: ${cmds
