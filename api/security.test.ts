@@ -3,14 +3,13 @@
  * the rate limit per lab or address, and — in Chromium — that the web UI and /docs still work under their
  * Content-Security-Policy.
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, skipBrowserTests } from '../web/e2e/browser.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureWebBuilt } from '../web/build.js';
 import { DOCS_CSP, rateLimitExempt } from './security.js';
 import { startTestService, type TestService } from './service-harness.test-helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const EVIL = 'https://evil.example';
 const LAB_SITE = 'https://lab.example.org';
 
@@ -216,57 +215,51 @@ describe("the project's own HTTP client", () => {
   });
 });
 
-describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(
-  'the web UI and /docs under their CSP, in Chromium',
-  () => {
-    let browser: Browser;
-    let page: Page;
-    let url: string;
-    const violations: string[] = [];
-    beforeAll(async () => {
-      await ensureWebBuilt();
-      url = (await service({}, true)).url;
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      });
-      page = await browser.newPage();
-      page.on('console', (m) => {
-        if (/Content.Security.Policy|Refused to/i.test(m.text())) violations.push(m.text());
-      });
-      page.on('pageerror', (err) => violations.push(`page error: ${err.message}`));
-    }, 120_000);
-    afterAll(async () => {
-      await browser?.close();
+describe.skipIf(skipBrowserTests)('the web UI and /docs under their CSP, in Chromium', () => {
+  let browser: Browser;
+  let page: Page;
+  let url: string;
+  const violations: string[] = [];
+  beforeAll(async () => {
+    await ensureWebBuilt();
+    url = (await service({}, true)).url;
+    browser = await launchChromium();
+    page = await browser.newPage();
+    page.on('console', (m) => {
+      if (/Content.Security.Policy|Refused to/i.test(m.text())) violations.push(m.text());
     });
+    page.on('pageerror', (err) => violations.push(`page error: ${err.message}`));
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
 
-    it('the UI renders its pages, styled, with no policy violation', async () => {
-      violations.length = 0;
-      await page.goto(`${url}/#/segment`);
-      await page
-        .getByRole('button', { name: /segment/i })
-        .first()
-        .waitFor({ timeout: 20_000 });
-      // style.css applied (a stylesheet from 'self') and a style attribute set by the UI kept (style-src-attr).
-      expect(await page.evaluate(() => document.styleSheets.length)).toBeGreaterThan(0);
-      const margin = await page.evaluate(() => {
-        const el = document.querySelector<HTMLElement>('[style]');
-        return el ? getComputedStyle(el).marginTop + '|' + el.getAttribute('style') : 'none';
-      });
-      expect(margin).not.toBe('none');
-      for (const hash of ['#/jobs', '#/models', '#/cluster']) {
-        await page.goto(`${url}/${hash}`);
-        await page.locator('main h1, main h2').first().waitFor({ timeout: 20_000 });
-      }
-      expect(violations).toEqual([]);
+  it('the UI renders its pages, styled, with no policy violation', async () => {
+    violations.length = 0;
+    await page.goto(`${url}/#/segment`);
+    await page
+      .getByRole('button', { name: /segment/i })
+      .first()
+      .waitFor({ timeout: 20_000 });
+    // style.css applied (a stylesheet from 'self') and a style attribute set by the UI kept (style-src-attr).
+    expect(await page.evaluate(() => document.styleSheets.length)).toBeGreaterThan(0);
+    const margin = await page.evaluate(() => {
+      const el = document.querySelector<HTMLElement>('[style]');
+      return el ? getComputedStyle(el).marginTop + '|' + el.getAttribute('style') : 'none';
     });
+    expect(margin).not.toBe('none');
+    for (const hash of ['#/jobs', '#/models', '#/cluster']) {
+      await page.goto(`${url}/${hash}`);
+      await page.locator('main h1, main h2').first().waitFor({ timeout: 20_000 });
+    }
+    expect(violations).toEqual([]);
+  });
 
-    it('/docs renders the operations with no policy violation', async () => {
-      violations.length = 0;
-      await page.goto(`${url}/docs`);
-      await page.locator('.opblock').first().waitFor({ timeout: 30_000 });
-      expect(await page.locator('.opblock').count()).toBeGreaterThan(10);
-      expect(violations).toEqual([]);
-    });
-  },
-);
+  it('/docs renders the operations with no policy violation', async () => {
+    violations.length = 0;
+    await page.goto(`${url}/docs`);
+    await page.locator('.opblock').first().waitFor({ timeout: 30_000 });
+    expect(await page.locator('.opblock').count()).toBeGreaterThan(10);
+    expect(violations).toEqual([]);
+  });
+});

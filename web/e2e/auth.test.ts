@@ -3,29 +3,22 @@
  * form; with a lab token the page segments a dropped val image (upload, job, event stream and label
  * download all authenticated) and lists only its lab's jobs. Screenshots go to test-artifacts/web/.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { NUCLEI_VAL } from '../../test/data.js';
 import { startKiosk, type Kiosk } from './kiosk-harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = resolve('test-artifacts/web');
-const skip = !existsSync(CHROMIUM) && !process.env.CI;
-
 let kiosk: Kiosk;
 let browser: Browser;
 
-describe.skipIf(skip)('web UI with API tokens (KIOSK_AUTH=tokens)', () => {
+describe.skipIf(skipBrowserTests)('web UI with API tokens (KIOSK_AUTH=tokens)', () => {
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     kiosk = await startKiosk(inject('redisUrl'), { env: { KIOSK_AUTH: 'tokens' } });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {

@@ -5,11 +5,11 @@
  * events list shows a worker that died. The driver only records the replicas asked for (the worker
  * processes themselves are tested in cli/commands/local-kiosk.test.ts). Screenshot: test-artifacts/web/.
  */
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parsePoolSpec, withPipelineUpstream } from '../../workers/autoscaler/config.js';
 import { DecisionPublisher } from '../../workers/autoscaler/decision-store.js';
@@ -20,10 +20,7 @@ import { bullConnection } from '../../workers/queues/connection.js';
 import { TRAIN_QUEUE } from '../../workers/training/queue.js';
 import { startKiosk, type Kiosk } from './kiosk-harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = resolve('test-artifacts/web');
 // Without Debian's Chromium the browser tests are skipped on a workstation, but never in CI (.ci/run installs it).
-const skip = !existsSync(CHROMIUM) && !process.env.CI;
 
 /** Replicas are what it was last asked for. */
 class RecordingDriver implements ScaleDriver {
@@ -41,7 +38,7 @@ class RecordingDriver implements ScaleDriver {
   async close() {}
 }
 
-describe.skipIf(skip)('Cluster page in Chromium', () => {
+describe.skipIf(skipBrowserTests)('Cluster page in Chromium', () => {
   let kiosk: Kiosk;
   let browser: Browser;
   let page: Page;
@@ -51,10 +48,7 @@ describe.skipIf(skip)('Cluster page in Chromium', () => {
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     kiosk = await startKiosk(inject('redisUrl'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1366, height: 900 } })).newPage();
     page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
   }, 120_000);

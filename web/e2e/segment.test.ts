@@ -4,10 +4,10 @@
  * API's, download the label TIFF and decode it; drop non-images and see their reasons. Screenshots go to
  * test-artifacts/web/.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { packZip, unpackZip } from '../../workers/image/zip.js';
 import { decodeLabelTiff } from '../src/lib/label-file.js';
@@ -15,9 +15,7 @@ import { labelStats } from '../src/lib/label-stats.js';
 import { startKiosk, type Kiosk } from './kiosk-harness.js';
 import { NUCLEI_VAL } from '../../test/data.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const VAL = NUCLEI_VAL;
-const ARTIFACTS = resolve('test-artifacts/web');
 
 let kiosk: Kiosk;
 let browser: Browser;
@@ -76,16 +74,12 @@ async function setRange(p: Page, testId: string, value: number): Promise<void> {
 }
 
 // Without Debian's Chromium the browser tests are skipped on a workstation, but never in CI (.ci/run installs it).
-const skip = !existsSync(CHROMIUM) && !process.env.CI;
 
-describe.skipIf(skip)('web UI in Chromium', () => {
+describe.skipIf(skipBrowserTests)('web UI in Chromium', () => {
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     kiosk = await startKiosk(inject('redisUrl'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({
       viewport: { width: 1366, height: 768 },
       acceptDownloads: true,

@@ -4,18 +4,16 @@
  * epochs arrive live (charts and table), get the new model version, see it on the Models page.
  * Screenshots go to test-artifacts/web/.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { packZip, type ZipEntry } from '../../workers/image/zip.js';
 import { startKiosk, type Kiosk } from './kiosk-harness.js';
 import { NUCLEI_DIR } from '../../test/data.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const NUCLEI = NUCLEI_DIR;
-const ARTIFACTS = resolve('test-artifacts/web');
 
 let kiosk: Kiosk;
 let browser: Browser;
@@ -37,16 +35,12 @@ async function trainingZip(): Promise<Buffer> {
 }
 
 // Without Debian's Chromium the browser tests are skipped on a workstation, but never in CI (.ci/run installs it).
-const skip = !existsSync(CHROMIUM) && !process.env.CI;
 
-describe.skipIf(skip)('Train page in Chromium', () => {
+describe.skipIf(skipBrowserTests)('Train page in Chromium', () => {
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     kiosk = await startKiosk(inject('redisUrl'), { trainer: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1366, height: 768 } })).newPage();
     page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
   }, 120_000);
