@@ -1,21 +1,26 @@
 /**
- * PNG decoding and encoding through fast-png, mapped onto the image core's `RawArray`.
+ * PNG decoding (our own for non-interlaced files, fast-png for Adam7) and encoding (fast-png), mapped onto
+ * the image core's `RawArray`.
  *
  * Decoding:
  * - grey 8/16-bit → axes 'YX', dtype uint8/uint16, values as stored (no scaling);
  * - grey 1/2/4-bit → 'YX' uint8 with the stored values (0..1, 0..3, 0..15; not stretched to 0..255);
  * - grey+alpha, RGB, RGBA → 'YXS' with S = 2, 3, 4 (alpha kept as a sample);
- * - palette → expanded to RGB (or RGBA when the file has a tRNS chunk), 'YXS' uint8.
+ * - palette → expanded to RGB (or RGBA when the file has a tRNS chunk), 'YXS' uint8; a PLTE chunk in a
+ *   non-indexed file (a suggested palette) is ignored.
  * The header's width × height × samples is checked against `maxPixels` before anything is inflated; then the
- * chunks are walked (each must fit in the file, IEND must come) and the image data is inflated once without
- * keeping it, stopping as soon as it exceeds what the header implies (a deflate bomb in IDAT would otherwise
- * grow without bound: fast-png keeps everything it inflates). fast-png then decodes a copy holding only
- * IHDR, PLTE, tRNS and IDAT (ancillary chunks such as a compressed iCCP profile are never inflated).
+ * chunks are walked (each must fit in the file, IEND must come) and the image data is inflated in steps,
+ * stopping as soon as it exceeds what the header implies (a deflate bomb in IDAT would otherwise grow
+ * without bound). Ancillary chunks such as a compressed iCCP profile are never inflated.
+ * A non-interlaced image (the usual case) is inflated once, keeping the scanlines, and unfiltered here
+ * (png-unfilter.ts). An interlaced one is inflated once to check its size without keeping it, then fast-png
+ * decodes a copy holding only IHDR, PLTE, tRNS and IDAT — inflating it again; interlaced files are rare.
  */
 import { Unzlib } from 'fflate';
 import { convertIndexedToRgb, decode, encode } from 'fast-png';
 import type { DType, RawArray } from './types.js';
 import { ImageError } from './types.js';
+import { unfilterScanlines } from './png-unfilter.js';
 
 /** Default pixel budget shared by the decoders: 2^28 values (1 GiB as float32). */
 export const DEFAULT_MAX_PIXELS = 2 ** 28;
@@ -117,16 +122,48 @@ export function readPngHeader(bytes: Uint8Array, opts: DecodePngOptions = {}): P
   }; // prettier-ignore
 }
 
-/** Decodes a PNG file; see the module comment for the axes and dtypes it yields. */
+/**
+ * Decodes a PNG file; see the module comment for the axes and dtypes it yields. A non-interlaced PNG is
+ * inflated once, straight from its IDAT chunks, and unfiltered here; an interlaced (Adam7) one goes through
+ * fast-png (decodePngWithFastPng: inflated twice, once to check its size; such files are rare).
+ */
 export function decodePng(bytes: Uint8Array, opts: DecodePngOptions = {}): RawArray {
-  const { width, height, depth, samples, interlaced, chunks } = readPngHeader(bytes, opts);
-  const scanlines = scanlineBytes(width, height, depth * samples, interlaced);
-  checkInflatedSize(chunks.idat, scanlines);
+  const header = readPngHeader(bytes, opts);
+  if (header.interlaced) return viaFastPng(bytes, header);
+  const { width, height, depth, samples, chunks } = header;
+  const rowBytes = Math.ceil((width * depth * samples) / 8);
+  const scanlines = inflateScanlines(chunks.idat, height * (1 + rowBytes), true);
+  // The stream broke after yielding every scanline byte (rare): what fast-png makes of it, image or error.
+  if (!scanlines) return viaFastPng(bytes, header);
+  try {
+    checkPaletteChunks(header);
+    return toRawArray(unfilterScanlines(scanlines, height, rowBytes, Math.ceil(depth / 8) * samples), header);
+  } catch (err) {
+    throw new ImageError('corrupt-data', `PNG data is damaged: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Decodes a PNG through fast-png's `decode` after checking the inflated size (so inflating twice). decodePng
+ * takes this path for interlaced files (and for a stream that breaks only after its last scanline byte);
+ * png.test.ts checks decodePng against it. Same result and errors as decodePng.
+ */
+export function decodePngWithFastPng(bytes: Uint8Array, opts: DecodePngOptions = {}): RawArray {
+  return viaFastPng(bytes, readPngHeader(bytes, opts));
+}
+
+function viaFastPng(bytes: Uint8Array, header: PngHeader): RawArray {
+  const { width, height, depth, colorType, samples, interlaced, chunks } = header;
+  inflateScanlines(chunks.idat, scanlineBytes(width, height, depth * samples, interlaced), false);
   let png: ReturnType<typeof decode>;
   let rgb: Uint8Array | undefined;
   try {
-    png = decode(rebuild(bytes.subarray(8, 33), chunks));
-    if (png.palette) rgb = convertIndexedToRgb(png);
+    png = decode(rebuild(bytes.subarray(8, 33), chunks, colorType === 3));
+    if (colorType === 3) {
+      // fast-png would throw a TypeError for an empty palette; any index is past it.
+      if (png.palette?.length === 0) throw new Error('Incorrect index of palette color');
+      rgb = convertIndexedToRgb(png);
+    }
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new ImageError('corrupt-data', `PNG data is damaged: ${message}`);
@@ -153,6 +190,82 @@ export function decodePng(bytes: Uint8Array, opts: DecodePngOptions = {}): RawAr
     );
   if (png.channels === 1) return { data: typed, dtype, shape: [height, width], axes: 'YX' };
   return { data: typed, dtype, shape: [height, width, png.channels], axes: 'YXS' };
+}
+
+/**
+ * The errors fast-png gives for the PLTE and tRNS chunks (its wording), checked before the image data is
+ * unfiltered as fast-png does. A PLTE chunk only counts for indexed colour (elsewhere it is a suggested
+ * palette); tRNS must fit the colour type: one 16-bit value per sample for grey and RGB, at most one alpha
+ * per palette entry, none with an alpha channel.
+ */
+function checkPaletteChunks({ colorType, width, height, chunks: { plte, trns } }: PngHeader): void {
+  if (colorType === 3 && plte!.length % 3 !== 0)
+    throw new Error(`PLTE field length must be a multiple of 3. Got ${plte!.length}`);
+  if (!trns) return;
+  if (colorType === 0 || colorType === 2) {
+    if (trns.length % 2 !== 0)
+      throw new Error(`tRNS chunk length must be a multiple of 2. Got ${trns.length}`);
+    if (trns.length / 2 > width * height)
+      throw new Error(
+        `tRNS chunk contains more alpha values than there are pixels (${trns.length / 2} vs ${width * height})`,
+      );
+  } else if (colorType === 3) {
+    if (trns.length > plte!.length / 3)
+      throw new Error(
+        `tRNS chunk contains more alpha values than there are palette colors (${trns.length} vs ${plte!.length / 3})`,
+      );
+  } else throw new Error(`tRNS chunk is not supported for color type ${colorType}`);
+}
+
+/**
+ * Unfiltered scanlines (rows padded to whole bytes, 16-bit samples big-endian) → what decodePng returns:
+ * palette expanded, 16-bit samples in host order, 1/2/4-bit grey unpacked to a byte per pixel.
+ */
+function toRawArray(raw: Uint8Array, header: PngHeader): RawArray {
+  const { width, height, depth, colorType, dtype, axes } = header;
+  const shape = [...header.shape];
+  if (colorType === 3) {
+    const data = expandPalette(raw, width, height, depth, header.chunks.plte!, header.chunks.trns);
+    return { data, dtype, shape, axes };
+  }
+  if (depth === 16) {
+    const data = new Uint16Array(raw.buffer, raw.byteOffset, raw.length / 2);
+    for (let i = 0; i < data.length; i++) data[i] = (raw[2 * i]! << 8) | raw[2 * i + 1]!;
+    return { data, dtype, shape, axes };
+  }
+  const data = depth < 8 ? unpackBits(raw, width, height, depth) : raw;
+  return { data, dtype, shape, axes };
+}
+
+/** Palette indices of 1..8 bits (rows padded to whole bytes) → RGB, or RGBA with tRNS (alpha 255 past it). */
+function expandPalette(
+  raw: Uint8Array,
+  width: number,
+  height: number,
+  depth: number,
+  plte: Uint8Array,
+  trns: Uint8Array | undefined,
+): Uint8Array {
+  const colours = Math.min(256, plte.length / 3);
+  const s = trns ? 4 : 3;
+  const lut = new Uint8Array(256 * s);
+  for (let i = 0; i < colours; i++) {
+    lut.set(plte.subarray(3 * i, 3 * i + 3), i * s);
+    if (trns) lut[i * s + 3] = i < trns.length ? trns[i]! : 255;
+  }
+  const out = new Uint8Array(width * height * s);
+  const rowBytes = Math.ceil((width * depth) / 8);
+  const mask = (1 << depth) - 1;
+  for (let y = 0, o = 0; y < height; y++) {
+    const row = y * rowBytes;
+    for (let x = 0; x < width; x++, o += s) {
+      const bit = x * depth;
+      const index = depth === 8 ? raw[row + x]! : (raw[row + (bit >> 3)]! >> (8 - depth - (bit & 7))) & mask;
+      if (index >= colours) throw new Error('Incorrect index of palette color');
+      for (let k = 0; k < s; k++) out[o + k] = lut[index * s + k]!;
+    }
+  }
+  return out;
 }
 
 export interface PngChunks {
@@ -203,14 +316,25 @@ function scanlineBytes(width: number, height: number, bitsPerPixel: number, adam
 }
 
 /**
- * Inflates the image data without keeping it: 'corrupt-data' as soon as it exceeds `scanlines` bytes (plus a
- * little slack) or when the stream is damaged, 'truncated' when it ends short of `scanlines`.
+ * Inflates the image data: 'corrupt-data' as soon as it exceeds `scanlines` bytes (plus a little slack) or
+ * when the stream is damaged, 'truncated' when it ends short of `scanlines`. With `keep`, returns the first
+ * `scanlines` bytes as the inflater's chunks — or undefined when the stream broke only after yielding them
+ * all (fast-png then decides: it may still read the image or give its own error); without, returns [].
+ * Input goes in 4 KiB steps, so one step can overshoot the limit by what 4 KiB inflates to (≤ 4 MiB).
  */
-function checkInflatedSize(idat: readonly Uint8Array[], scanlines: number): void {
+function inflateScanlines(
+  idat: readonly Uint8Array[],
+  scanlines: number,
+  keep: boolean,
+): Uint8Array[] | undefined {
   let total = 0;
+  const kept: Uint8Array[] = [];
   const inflater = new Unzlib((chunk) => {
+    if (keep && total < scanlines)
+      kept.push(total + chunk.length <= scanlines ? chunk : chunk.subarray(0, scanlines - total));
     total += chunk.length;
   });
+  let brokeAfterScanlines = false;
   try {
     for (const data of idat) {
       for (let p = 0; p < data.length && total <= scanlines + INFLATE_SLACK; p += INFLATE_STEP)
@@ -224,6 +348,7 @@ function checkInflatedSize(idat: readonly Uint8Array[], scanlines: number): void
         `PNG image data is damaged after ${total} of ${scanlines} bytes: ${(err as Error).message}`,
       );
     }
+    brokeAfterScanlines = true;
   }
   if (total > scanlines + INFLATE_SLACK) {
     throw new ImageError(
@@ -237,14 +362,20 @@ function checkInflatedSize(idat: readonly Uint8Array[], scanlines: number): void
       `PNG image data holds ${total} of the ${scanlines} bytes its header implies`,
     );
   }
+  return brokeAfterScanlines && keep ? undefined : kept;
 }
 
-/** A PNG of the critical chunks only (plus tRNS), IDATs joined into one; CRCs are left 0 (not checked). */
-function rebuild(ihdr: Uint8Array, chunks: PngChunks): Uint8Array {
+/**
+ * A PNG of the critical chunks only (plus tRNS; PLTE only when `indexed`: elsewhere it is a suggested palette
+ * fast-png would apply to RGB pixels), IDATs joined into one; CRCs are left 0 (not checked).
+ */
+function rebuild(ihdr: Uint8Array, chunks: PngChunks, indexed: boolean): Uint8Array {
   const idatLength = chunks.idat.reduce((n, d) => n + d.length, 0);
   const parts: [string, Uint8Array | readonly Uint8Array[], number][] = [
     ['IHDR', ihdr.subarray(8, 21), 13],
-    ...(chunks.plte ? [['PLTE', chunks.plte, chunks.plte.length] as [string, Uint8Array, number]] : []),
+    ...(indexed && chunks.plte
+      ? [['PLTE', chunks.plte, chunks.plte.length] as [string, Uint8Array, number]]
+      : []),
     ...(chunks.trns ? [['tRNS', chunks.trns, chunks.trns.length] as [string, Uint8Array, number]] : []),
     ['IDAT', chunks.idat, idatLength],
     ['IEND', new Uint8Array(0), 0],
