@@ -111,10 +111,13 @@ export interface ServiceConfig {
   readonly maxBatchTiles: number;
   /**
    * KIOSK_ONNX_THREADS: onnxruntime threads of the inference worker.
-   * @default - every core but one (the CPU worker pre/post-processes on it while the model runs; on 2 cores
-   *   this measured 104 % of `kiosk segment`'s throughput, against 80 % with both cores for the model)
+   * @default - every core (its threads sleep when idle, KIOSK_ONNX_SPIN, so the CPU worker pre/post-processes
+   *   between them; on 2 cores, 200 val images: 85-88 % of `kiosk segment`'s throughput, against 74-85 % with
+   *   one thread; with spinning threads, two gave 74-80 %)
    */
   readonly onnxThreads: number;
+  /** KIOSK_ONNX_SPIN: 1 lets onnxruntime's idle threads busy-wait (faster only on cores nothing else uses). @default 0 */
+  readonly onnxSpin: boolean;
   /** KIOSK_RUNTIME: inference runtime (auto | onnx | tfjs). @default 'auto' */
   readonly runtime: 'auto' | 'onnx' | 'tfjs';
   /**
@@ -229,7 +232,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
     predictConcurrency: int('KIOSK_PREDICT_CONCURRENCY', 4, 1, 256),
     cpuConcurrency: int('KIOSK_CPU_CONCURRENCY', 1, 1, 256),
     maxBatchTiles: int('KIOSK_BATCH_TILES', 16, 1, 4096),
-    onnxThreads: int('KIOSK_ONNX_THREADS', Math.max(1, availableParallelism() - 1), 1, 1024),
+    onnxThreads: int('KIOSK_ONNX_THREADS', availableParallelism(), 1, 1024),
+    onnxSpin: int('KIOSK_ONNX_SPIN', 0, 0, 1) === 1,
     runtime: runtime as ServiceConfig['runtime'],
     scratchDir: env.KIOSK_SCRATCH_DIR || 'auto',
     sweepIntervalS: int('KIOSK_SWEEP_INTERVAL_S', 600, 0, 7 * 86_400),

@@ -58,6 +58,7 @@ export async function createServices(
     cacheDir: join(config.modelCacheDir),
     runtime: config.runtime,
     threads: config.onnxThreads,
+    spin: config.onnxSpin,
     ...(o.customModels ? { custom: o.customModels } : {}),
   });
   const watcher = new JobWatcher(records, connectRedis(config.redisUrl));

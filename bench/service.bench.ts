@@ -1,6 +1,6 @@
 /**
  * The job service end to end vs the pipeline in-process, same run, same images and model (onnxruntime on
- * every core in-process, every core but one in the service unless --service-threads):
+ * every core in-process and in the service unless --service-threads; threads sleep when idle, KIOSK_ONNX_SPIN):
  *
  * A. throughput: N val images (cycled; default 200, `--n`) through the API of a listening server with the
  *    worker processes of the local kiosk (one CPU worker unless --cpu-workers N, one inference worker), uploaded and submitted as
@@ -234,7 +234,7 @@ async function main(): Promise<void> {
       KIOSK_RUNTIME: 'onnx',
     };
     console.log(
-      `images: ${N} (${files.length} val images cycled), onnxruntime threads ${THREADS} in-process, ${values['service-threads'] ?? Math.max(1, THREADS - 1)} in the service, ${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(1)}`,
+      `images: ${N} (${files.length} val images cycled), onnxruntime threads ${THREADS} in-process, ${values['service-threads'] ?? THREADS} in the service, ${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(1)}`,
     );
 
     if (values.only !== 'overhead') await partA(images, modelsDir, modelDir, card, common);
@@ -261,12 +261,14 @@ async function partA(
   const runner = await loadRunner(modelDir, { runtime: 'onnx', threads: THREADS });
   const expected: Labels[] = [];
   await segmentImageDetailed(decodeImage(images[0]!.bytes, { name: 'warm-up' }), runner, card);
+  const inCpu0 = process.cpuUsage();
   const t = performance.now();
   for (const img of images)
     expected.push(
       (await segmentImageDetailed(decodeImage(img.bytes, { name: img.name }), runner, card))[0]!.labels,
     );
   const inMs = performance.now() - t;
+  const inCpu = process.cpuUsage(inCpu0);
   await runner.dispose();
   console.log(
     `in-process pipeline: ${N} images in ${(inMs / 1000).toFixed(2)} s = ${((N * 1000) / inMs).toFixed(2)} images/s`,
@@ -275,7 +277,9 @@ async function partA(
   // A2. the service
   const svc = await startService({ ...common, KIOSK_PREFIX: 'bench-a', KIOSK_MODELS_DIR: modelsDir });
   await runJobs(svc, [images[0]!]); // warm-up: model load in the inference worker
+  const cpuA0 = await svc.cpuS();
   const a = await runJobs(svc, images);
+  const cpuA1 = await svc.cpuS();
   let equal = 0;
   for (const [i, id] of a.ids.entries()) {
     const job = await svc.client.getJob(id);
@@ -289,6 +293,10 @@ async function partA(
   );
   console.log(`service / in-process throughput: ${((100 * inMs) / a.ms).toFixed(1)} % (target >= 90 %)`);
   console.log(`service labels equal to in-process: ${equal}/${N}`);
+  const per = (k: keyof ServiceCpu) => (((cpuA1[k] - cpuA0[k]) * 1000) / N).toFixed(1);
+  console.log(
+    `CPU per image: in-process ${((inCpu.user + inCpu.system) / 1000 / N).toFixed(1)} ms; service: API ${per('api')} ms, CPU worker ${per('cpuWorker')} ms, inference worker ${per('inferenceWorker')} ms, Redis ${per('redis')} ms`,
+  );
 }
 
 async function partB(images: readonly Image[], common: NodeJS.ProcessEnv, tmp: string): Promise<void> {

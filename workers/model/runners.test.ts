@@ -89,6 +89,22 @@ describe('OnnxRunner and TfjsRunner', () => {
     await expect(OnnxRunner.create(new Uint8Array(0), { threads: 0 })).rejects.toThrow(
       /onnx threads must be a positive integer; got 0/,
     );
+    await expect(OnnxRunner.create(new Uint8Array(0), { spin: 'yes' as unknown as boolean })).rejects.toThrow(
+      /onnx spin must be true or false; got yes/,
+    );
+  });
+
+  it('threads that sleep when idle (the default) or spin give the same maps', async () => {
+    const bytes = exportToOnnx(buildTinyUnet({ width: 4, depth: 2, seed: 7 }));
+    const input = pattern(2 * 32 * 32);
+    const maps = [];
+    for (const spin of [undefined, false, true]) {
+      const r = await OnnxRunner.create(bytes, { threads: 2, ...(spin === undefined ? {} : { spin }) });
+      maps.push(await r.predict(input, 2, 32, 32, 1));
+      await r.dispose();
+    }
+    for (const m of maps.slice(1))
+      for (const head of ['inner', 'outer', 'fg'] as const) expect(m[head]).toEqual(maps[0]![head]);
   });
 });
 

@@ -50,6 +50,8 @@ export interface ModelRegistryProps {
    * @default - loadRunner's default (1)
    */
   readonly threads?: number;
+  /** onnxruntime threads spin while idle. @default - loadRunner's default (false) */
+  readonly spin?: boolean;
   /** Extra models by `name@version`, e.g. `{ 'trivial@1': { card, createRunner } }`. @default - none */
   readonly custom?: Readonly<Record<string, CustomModel>>;
   /**
@@ -200,6 +202,7 @@ export class ModelRegistry {
     return loadRunner(dir, {
       runtime: this.props.runtime ?? 'auto',
       ...(this.props.threads ? { threads: this.props.threads } : {}),
+      ...(this.props.spin !== undefined ? { spin: this.props.spin } : {}),
     });
   }
 
