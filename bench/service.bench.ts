@@ -303,13 +303,16 @@ async function partB(images: readonly Image[], common: NodeJS.ProcessEnv, tmp: s
   // B. orchestration overhead with the trivial model
   const o = { channels: [0], maxPixels: 2 ** 28 };
   const trivial = new TrivialThresholdRunner();
+  const inProcess = async (img: Image, bytes: Uint8Array): Promise<Uint8Array> => {
+    const p = await trivialStages.preprocess(bytes, img.name, TRIVIAL_CARD, o);
+    const maps = await trivialStages.predict(p, trivial, TRIVIAL_CARD);
+    return trivialStages.encodeLabels(await trivialStages.postprocess(maps, p.meta, TRIVIAL_CARD, o));
+  };
+  // Warm-up (JIT), as the service gets one job before it is measured.
+  for (const img of images.slice(0, 30)) await inProcess(img, img.bytes);
   const cpu0 = process.cpuUsage();
   let t = performance.now();
-  for (const img of images) {
-    const p = await trivialStages.preprocess(img.bytes, img.name, TRIVIAL_CARD, o);
-    const maps = await trivialStages.predict(p, trivial, TRIVIAL_CARD);
-    trivialStages.encodeLabels(await trivialStages.postprocess(maps, p.meta, TRIVIAL_CARD, o));
-  }
+  for (const img of images) await inProcess(img, img.bytes);
   const trivialInMs = performance.now() - t;
   const cpuIn = process.cpuUsage(cpu0);
   const inCpuMs = (cpuIn.user + cpuIn.system) / 1000;
@@ -318,12 +321,8 @@ async function partB(images: readonly Image[], common: NodeJS.ProcessEnv, tmp: s
   mkdirSync(outDir, { recursive: true });
   const cpuIo0 = process.cpuUsage();
   t = performance.now();
-  for (const img of images) {
-    const p = await trivialStages.preprocess(await readFile(img.path), img.name, TRIVIAL_CARD, o);
-    const maps = await trivialStages.predict(p, trivial, TRIVIAL_CARD);
-    const tif = trivialStages.encodeLabels(await trivialStages.postprocess(maps, p.meta, TRIVIAL_CARD, o));
-    await writeFile(join(outDir, `${img.name}.labels.tif`), tif);
-  }
+  for (const img of images)
+    await writeFile(join(outDir, `${img.name}.labels.tif`), await inProcess(img, await readFile(img.path)));
   const ioInMs = performance.now() - t;
   const cpuIo = process.cpuUsage(cpuIo0);
   const ioCpuMs = (cpuIo.user + cpuIo.system) / 1000;
