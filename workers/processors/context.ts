@@ -60,10 +60,17 @@ export async function runStage<R>(
         .finish(job.data.jobId, 'failed', { reason })
         .catch((e: unknown) => ctx.log(`record ${job.data.jobId}: ${String(e)}`));
       await ctx.storage.deletePrefix(`scratch/${job.data.jobId}/`).catch(() => undefined);
+      recorded.add(classified);
     }
     throw classified;
   }
 }
+
+/** Errors whose job record runStage already finished as failed (the pool's `failed` handler skips them). */
+const recorded = new WeakSet<Error>();
+
+/** True when runStage already recorded this final failure on the job's record. */
+export const failureRecorded = (err: Error): boolean => recorded.has(err);
 
 /**
  * The API checked the job's model when it accepted the job, so a model or version the registry no longer

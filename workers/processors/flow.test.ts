@@ -133,6 +133,9 @@ describe('job flows on a real Redis (trivial model)', () => {
 
   it('fails bad input at once with a reason, without retries', async () => {
     h = await createHarness(inject('redisUrl'), { maxPixels: 1000 });
+    const finishes: string[] = [];
+    const finish = h.records.finish.bind(h.records);
+    h.records.finish = (id, ...rest) => (finishes.push(`${id} ${rest[0]}`), finish(id, ...rest));
     const big = await h.wait(
       await h.submitter.submitImage(
         { name: 'big.png', inputKey: await upload(h, 'big.png', await valImage(valNames[0]!)) },
@@ -142,6 +145,10 @@ describe('job flows on a real Redis (trivial model)', () => {
     expect(big.status).toBe('failed');
     expect(big.reason).toMatch(/^preprocess: .*big\.png/);
     expect(big.reason).toMatch(/pixel|values|large/i);
+    // The record is finished once, by the stage; the pool's `failed` handler, which runs after BullMQ has
+    // failed the stage and its parent stages, leaves it alone (it finishes only jobs whose stage never ran).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(finishes.filter((f) => f.startsWith(big.id))).toEqual([`${big.id} failed`]);
     const missing = await h.wait(
       await h.submitter.submitImage({ name: 'gone.png', inputKey: 'uploads/default/x/gone.png' }, opts),
     );

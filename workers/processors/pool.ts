@@ -1,7 +1,7 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { JOB, QUEUE, type Pool } from '../queues/names.js';
 import type { ImageJobData, PackJobData, StageResult } from '../queues/payloads.js';
-import type { WorkerContext } from './context.js';
+import { failureRecorded, type WorkerContext } from './context.js';
 import { packProcessor } from './pack.js';
 import { postprocessProcessor } from './postprocess.js';
 import { predictProcessor } from './predict.js';
@@ -81,6 +81,9 @@ export function startPool(o: PoolOptions): RunningPool {
     // end failed, with a reason, not stay in its last status (a record already final is left as it is).
     w.on('failed', (job, err) => {
       if (!job?.finishedOn) return; // it will be retried
+      if (failureRecorded(err)) return; // runStage finished the record already, with the reason
+      // A stage failed because its child stage failed (failParentOnFailure): the child's failure was recorded.
+      if (/^child \S+ failed$/.test(err.message)) return;
       const { jobId } = job.data as { jobId: string };
       const reason = /stalled more than allowable limit/.test(err.message)
         ? `its worker was lost ${(o.maxStalledCount ?? 2) + 1} times while running it (killed, or out of memory)`
