@@ -110,6 +110,16 @@ export function installAuth(app: FastifyInstance, s: KioskServices): void {
     } else {
       // No route (a 404), public routes and CORS preflights (OPTIONS, never a lab's data): no token.
       if (route === undefined || isPublic(route) || req.method === 'OPTIONS') return;
+      const { token, problem } = presented(req, route);
+      // The failed-authentication count and the token's record are read at once (one round trip of
+      // latency); a verdict on the token counts only once the address is known to be under the limit.
+      const verdict =
+        problem === undefined && token !== undefined
+          ? tokens.verify(token).then(
+              (v) => ({ v }),
+              (err: unknown) => ({ err }),
+            )
+          : undefined;
       if (config.authFailLimit > 0) {
         // One GET per request; the TTL is read only for an address already over the limit.
         const key = failKey(req);
@@ -123,10 +133,11 @@ export function installAuth(app: FastifyInstance, s: KioskServices): void {
           });
         }
       }
-      const { token, problem } = presented(req, route);
       if (problem) return deny(reply, 401, problem);
-      if (token !== undefined) {
-        const v = await tokens.verify(token);
+      if (verdict !== undefined) {
+        const r = await verdict;
+        if ('err' in r) throw r.err;
+        const v = r.v;
         if (!v.ok) return fail(req, reply, v.reason);
         req.lab = v.token.lab;
         req.role = v.token.role;
