@@ -61,19 +61,7 @@ export function dihedralTransform(
   k: number,
   out: Float32Array = new Float32Array(src.length),
 ): Float32Array {
-  checkArgs(k, size, channels, src.length);
-  checkArgs(k, size, channels, out.length);
-  const perm = dihedralPermutation(k, size);
-  if (channels === 1) {
-    for (let p = 0; p < perm.length; p++) out[p] = src[perm[p]!]!;
-    return out;
-  }
-  for (let p = 0; p < perm.length; p++) {
-    const s = perm[p]! * channels;
-    const d = p * channels;
-    for (let c = 0; c < channels; c++) out[d + c] = src[s + c]!;
-  }
-  return out;
+  return permute(src, size, channels, k, out, false);
 }
 
 /**
@@ -87,16 +75,26 @@ export function dihedralInverse(
   k: number,
   out: Float32Array = new Float32Array(src.length),
 ): Float32Array {
+  return permute(src, size, channels, k, out, true);
+}
+
+/** Pixel p of `out` takes pixel perm[p] of `src` (forward), or pixel p of `src` goes to perm[p] (inverse). */
+function permute(
+  src: Float32Array,
+  size: number,
+  channels: number,
+  k: number,
+  out: Float32Array,
+  inverse: boolean,
+): Float32Array {
   checkArgs(k, size, channels, src.length);
   checkArgs(k, size, channels, out.length);
   const perm = dihedralPermutation(k, size);
-  if (channels === 1) {
-    for (let p = 0; p < perm.length; p++) out[perm[p]!] = src[p]!;
-    return out;
-  }
   for (let p = 0; p < perm.length; p++) {
-    const d = perm[p]! * channels;
-    const s = p * channels;
+    const here = p * channels;
+    const there = perm[p]! * channels;
+    const d = inverse ? there : here;
+    const s = inverse ? here : there;
     for (let c = 0; c < channels; c++) out[d + c] = src[s + c]!;
   }
   return out;
