@@ -116,7 +116,10 @@ export interface ServiceConfig {
    *   one thread; with spinning threads, two gave 74-80 %)
    */
   readonly onnxThreads: number;
-  /** KIOSK_ONNX_SPIN: 1 lets onnxruntime's idle threads busy-wait (faster only on cores nothing else uses). @default 0 */
+  /**
+   * KIOSK_ONNX_SPIN: 1 lets the inference worker's idle onnxruntime threads busy-wait (faster only on cores
+   * nothing else uses; `kiosk segment` alone on a machine keeps onnxruntime's default, spinning). @default 0
+   */
   readonly onnxSpin: boolean;
   /** KIOSK_RUNTIME: inference runtime (auto | onnx | tfjs). @default 'auto' */
   readonly runtime: 'auto' | 'onnx' | 'tfjs';

@@ -1,6 +1,7 @@
 /**
  * The job service end to end vs the pipeline in-process, same run, same images and model (onnxruntime on
- * every core in-process and in the service unless --service-threads; threads sleep when idle, KIOSK_ONNX_SPIN):
+ * every core in-process and in the service unless --service-threads; the service's threads sleep when idle
+ * (KIOSK_ONNX_SPIN), the in-process ones spin as kiosk segment's do):
  *
  * A. throughput: N val images (cycled; default 200, `--n`) through the API of a listening server with the
  *    worker processes of the local kiosk (one CPU worker unless --cpu-workers N, one inference worker), uploaded and submitted as

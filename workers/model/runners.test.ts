@@ -94,7 +94,7 @@ describe('OnnxRunner and TfjsRunner', () => {
     );
   });
 
-  it('threads that sleep when idle (the default) or spin give the same maps', async () => {
+  it('threads that spin when idle (the default) or sleep give the same maps', async () => {
     const bytes = exportToOnnx(buildTinyUnet({ width: 4, depth: 2, seed: 7 }));
     const input = pattern(2 * 32 * 32);
     const maps = [];

@@ -128,10 +128,10 @@ export interface OnnxRunnerOptions {
   readonly name?: string;
   /**
    * Let idle intra-op threads spin (busy-wait) for the next piece of work instead of sleeping
-   * (onnxruntime's `session.intra_op.allow_spinning`). Spinning burns CPU another process on the same cores
-   * needs — the kiosk's workers share cores, and pods share a CPU limit — so it is off unless asked for.
-   * Measured on 2 cores, 2 threads, 200 val images: `kiosk segment` used 245-267 ms of CPU per image without
-   * spinning vs 318-332 ms with it, in the same wall time. @default false
+   * (onnxruntime's `session.intra_op.allow_spinning`). Spinning is faster when the process has its cores to
+   * itself (2 cores, 2 threads: a 512x512 tile in 117 ms with it, 152 ms without; `segmentImage` 201 vs
+   * 232 ms per val image) and burns the CPU that other processes on the same cores need (the job service's
+   * inference worker turns it off: KIOSK_ONNX_SPIN). @default true (onnxruntime's default)
    */
   readonly spin?: boolean;
 }
@@ -172,7 +172,7 @@ export class OnnxRunner implements ModelRunner {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
-      extra: { session: { intra_op: { allow_spinning: opts.spin ? '1' : '0' } } },
+      ...(opts.spin === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     };
     let session: ort.InferenceSession | undefined;
     let runtime = 'onnxruntime-node/cpu';
@@ -295,7 +295,7 @@ export interface LoadRunnerOptions {
   readonly runtime?: RuntimeChoice;
   /** onnxruntime intra-op threads. @default 1 */
   readonly threads?: number;
-  /** onnxruntime threads spin while idle (OnnxRunnerOptions.spin). @default false */
+  /** onnxruntime threads spin while idle (OnnxRunnerOptions.spin). @default true */
   readonly spin?: boolean;
   /** Where the tfjs backend chain starts (tests pin 'wasm'). @default - initTfjs's default */
   readonly tfjsPrefer?: RuntimePreference;

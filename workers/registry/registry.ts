@@ -50,7 +50,7 @@ export interface ModelRegistryProps {
    * @default - loadRunner's default (1)
    */
   readonly threads?: number;
-  /** onnxruntime threads spin while idle. @default - loadRunner's default (false) */
+  /** onnxruntime threads spin while idle. @default - loadRunner's default (true) */
   readonly spin?: boolean;
   /** Extra models by `name@version`, e.g. `{ 'trivial@1': { card, createRunner } }`. @default - none */
   readonly custom?: Readonly<Record<string, CustomModel>>;
