@@ -5,30 +5,12 @@
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { DecisionPublisher } from '../../workers/autoscaler/decision-store.js';
-import type { ScaleDriver } from '../../workers/autoscaler/drivers/driver.js';
+import { RecordingDriver } from '../../workers/autoscaler/testing/recording-driver.js';
 import { parsePoolSpec, withPipelineUpstream } from '../../workers/autoscaler/config.js';
 import { runAutoscaler, type RunningAutoscaler } from '../../workers/autoscaler/loop.js';
 import { createKioskMetrics, observeInference, observeStage } from '../../workers/metrics/kiosk-metrics.js';
 import { shareMetrics, type SharedMetrics } from '../../workers/metrics/shared.js';
 import { startTestService, type TestService } from '../service-harness.test-helpers.js';
-
-/** A driver that only records: its replicas are what it was last asked for. */
-class RecordingDriver implements ScaleDriver {
-  readonly name = 'recording';
-  readonly asked: [string, number][] = [];
-  private readonly n = new Map<string, number>();
-  async replicas(pool: string) {
-    return this.n.get(pool) ?? 0;
-  }
-  async actual(pool: string) {
-    return this.n.get(pool) ?? 0;
-  }
-  async scale(pool: string, replicas: number) {
-    this.asked.push([pool, replicas]);
-    this.n.set(pool, replicas);
-  }
-  async close() {}
-}
 
 interface Report {
   running: boolean;

@@ -13,30 +13,12 @@ import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parsePoolSpec, withPipelineUpstream } from '../../workers/autoscaler/config.js';
 import { DecisionPublisher } from '../../workers/autoscaler/decision-store.js';
-import type { ScaleDriver } from '../../workers/autoscaler/drivers/driver.js';
+import { RecordingDriver } from '../../workers/autoscaler/testing/recording-driver.js';
 import { runAutoscaler, type RunningAutoscaler } from '../../workers/autoscaler/loop.js';
 import { createKioskMetrics } from '../../workers/metrics/kiosk-metrics.js';
 import { bullConnection } from '../../workers/queues/connection.js';
 import { TRAIN_QUEUE } from '../../workers/training/queue.js';
 import { startKiosk, type Kiosk } from './kiosk-harness.js';
-
-// Without Debian's Chromium the browser tests are skipped on a workstation, but never in CI (.ci/run installs it).
-
-/** Replicas are what it was last asked for. */
-class RecordingDriver implements ScaleDriver {
-  readonly name = 'local';
-  private readonly n = new Map<string, number>();
-  async replicas(pool: string) {
-    return this.n.get(pool) ?? 0;
-  }
-  async actual(pool: string) {
-    return this.n.get(pool) ?? 0;
-  }
-  async scale(pool: string, replicas: number) {
-    this.n.set(pool, replicas);
-  }
-  async close() {}
-}
 
 describe.skipIf(skipBrowserTests)('Cluster page in Chromium', () => {
   let kiosk: Kiosk;
@@ -79,7 +61,7 @@ describe.skipIf(skipBrowserTests)('Cluster page in Chromium', () => {
       parsePoolSpec('cpu', 'preprocess,postprocess=local:1..2', timing),
       parsePoolSpec('gpu', 'predict,train=local:0..1', timing),
     ]);
-    const driver = new RecordingDriver();
+    const driver = new RecordingDriver('local');
     const publisher = new DecisionPublisher({
       redis: s.redis,
       prefix: s.config.prefix,

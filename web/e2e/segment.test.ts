@@ -73,8 +73,6 @@ async function setRange(p: Page, testId: string, value: number): Promise<void> {
   }, value);
 }
 
-// Without Debian's Chromium the browser tests are skipped on a workstation, but never in CI (.ci/run installs it).
-
 describe.skipIf(skipBrowserTests)('web UI in Chromium', () => {
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });

@@ -34,8 +34,6 @@ async function trainingZip(): Promise<Buffer> {
   return Buffer.from(packZip(entries));
 }
 
-// Without Debian's Chromium the browser tests are skipped on a workstation, but never in CI (.ci/run installs it).
-
 describe.skipIf(skipBrowserTests)('Train page in Chromium', () => {
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
