@@ -6,7 +6,7 @@ import { LocalFolderStorage } from '../../workers/storage/local.js';
 import { StorageError } from '../../workers/storage/storage.js';
 import { ExpiredObjectSweeper } from '../../workers/storage/sweep.js';
 import { ApiError, errorResponses } from '../errors.js';
-import { baseUrl, createJob, deleteJob, getRecord, jobView } from '../jobs.js';
+import { baseUrl, createJob, deleteJob, getRecord, jobView, type NewJob } from '../jobs.js';
 import { deleteUploads, isUploadOf, saveMultipartFiles } from '../inputs.js';
 import { CreateJobBody, IdParams, JobView } from '../schemas.js';
 import type { KioskServices } from '../services.js';
@@ -63,15 +63,8 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
     },
     async (req, reply) => {
       const b = req.body;
-      const id = await createJob(s, {
-        lab: req.lab,
-        type: b.type ?? 'segmentation',
-        ...(b.model ? { model: b.model } : {}),
-        ...(b.modelVersion ? { modelVersion: b.modelVersion } : {}),
-        inputs: b.inputs.map((key) => ({ key, name: key.split('/').pop() ?? key })),
-        ...(b.name ? { name: b.name } : {}),
-        options: { ...b.options },
-      });
+      const inputs = b.inputs.map((key) => ({ key, name: key.split('/').pop() ?? key }));
+      const id = await createJob(s, newJob(b, req.lab, inputs));
       return reply.status(201).send(await jobView(s, await getRecord(s, id, req.lab), baseUrl(s, req)));
     },
   );
@@ -100,19 +93,7 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
           fields,
           files.map((f) => f.key),
         );
-        id = await createJob(
-          s,
-          {
-            lab: req.lab,
-            type: b.type ?? 'segmentation',
-            ...(b.model ? { model: b.model } : {}),
-            ...(b.modelVersion ? { modelVersion: b.modelVersion } : {}),
-            inputs: files.map((f) => ({ key: f.key, name: f.name })),
-            ...(b.name ? { name: b.name } : {}),
-            options: { ...b.options },
-          },
-          bytes,
-        );
+        id = await createJob(s, newJob(b, req.lab, files), bytes);
       } catch (err) {
         await deleteUploads(
           s,
@@ -295,6 +276,19 @@ async function sendFile(s: KioskServices, reply: import('fastify').FastifyReply,
       throw new ApiError('file-not-found', `no file ${key.split('/').pop()} (it may have expired)`);
     throw err;
   }
+}
+
+/** The job a POST /v1/jobs body asks for (both create routes), over `inputs` (bucket key, file name). */
+function newJob(b: CreateJobBody, lab: string, inputs: readonly { key: string; name: string }[]): NewJob {
+  return {
+    lab,
+    type: b.type ?? 'segmentation',
+    ...(b.model ? { model: b.model } : {}),
+    ...(b.modelVersion ? { modelVersion: b.modelVersion } : {}),
+    inputs: inputs.map(({ key, name }) => ({ key, name })),
+    ...(b.name ? { name: b.name } : {}),
+    options: { ...b.options },
+  };
 }
 
 const JOB_FIELDS = ['type', 'model', 'modelVersion', 'name', 'options'] as const;
