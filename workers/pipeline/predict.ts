@@ -26,6 +26,8 @@ export interface PredictOptions {
 /** The tile pixels of a set: what predict needs (a `TileSet` fits). */
 export type TileInput = Pick<TileSet, 'tiles' | 'count' | 'tileSize' | 'channels'>;
 
+const HEADS = ['inner', 'outer', 'fg'] as const;
+
 /**
  * Runs `runner` over every tile of every set, `batchSize` tiles per call (tiles of different sets share a
  * batch), and returns one `HeadMaps` per set, each map [count, T, T] in the set's tile order.
@@ -35,8 +37,6 @@ export type TileInput = Pick<TileSet, 'tiles' | 'count' | 'tileSize' | 'channels
  * @throws ImageError 'bad-argument' for mixed tile sizes/channels, a set whose `tiles` length is not
  *   count * T * T * C, or a bad batchSize or tta. Runner errors pass through.
  */
-const HEADS = ['inner', 'outer', 'fg'] as const;
-
 export async function predictTiles(
   runner: ModelRunner,
   sets: readonly TileInput[],

@@ -340,9 +340,9 @@ class KnownDirs {
 /**
  * Removes a folder of at most SYNC_RM_MAX_ENTRIES plain files (a job's scratch or results folder) with
  * synchronous calls: lstat, list, unlink each file, rmdir — about half the system calls of a recursive rm
- * (which also lstats every entry and tries rmdir first), and none of them through the thread pool (see SYNC_IO_MAX_BYTES). True when the
- * folder is gone (or never was); false leaves it to the recursive rm: not a folder, a subfolder, more
- * entries, or a file that could not be unlinked or appeared meanwhile.
+ * (which also lstats every entry and tries rmdir first), and none of them through the thread pool (see
+ * SYNC_IO_MAX_BYTES). True when the folder is gone (or never was); false leaves it to the recursive rm: not
+ * a folder, a subfolder, more entries, or a file that could not be unlinked or appeared meanwhile.
  */
 function removeSmallFolderSync(dir: string): boolean {
   const files: string[] = [];
