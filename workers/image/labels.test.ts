@@ -82,6 +82,11 @@ describe('relabelSequential / countObjects / objectAreas / rankLabels', () => {
     const big = { data: Uint32Array.from([0, 4_000_000_000, 5, 4_000_000_000, 0, 5]), height: 2, width: 3 };
     expect([...relabelSequential(big).data]).toEqual([0, 2, 1, 2, 0, 1]);
     expect([...rankLabels(big.data).ids]).toEqual([5, 4_000_000_000]);
+    expect(countObjects(big)).toBe(2);
+  });
+  it('countObjects: the distinct non-zero ids, with or without background, with gaps', () => {
+    expect(countObjects(grid(['12', '21']))).toBe(2);
+    expect(countObjects({ data: Uint32Array.from([9, 0, 9, 2, 2, 40]), height: 2, width: 3 })).toBe(3);
   });
   it('all background → no objects, zeros back', () => {
     const empty = grid(['...', '...']);

@@ -145,7 +145,22 @@ export function relabelSequential(labels: Labels): Labels {
 /** The number of distinct non-zero ids (0 for an all-background image). */
 export function countObjects(labels: Labels): number {
   assertPlane('labels', labels);
-  return rankLabels(labels.data).ids.length;
+  const data = labels.data;
+  const n = data.length;
+  let max = 0;
+  for (let i = 0; i < n; i++) if (data[i]! > max) max = data[i]!;
+  if (max > Math.max(1 << 20, 4 * n)) return rankLabels(data).ids.length; // sparse huge ids
+  // A byte per possible id, not rankLabels' per-pixel ranks: this runs once per finished job.
+  const seen = new Uint8Array(max + 1);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const v = data[i]!;
+    if (seen[v] === 0) {
+      seen[v] = 1;
+      count++;
+    }
+  }
+  return seen[0] === 1 ? count - 1 : count;
 }
 
 /** Pixel count of each object, keyed by id, in ascending id order. Background is not included. */

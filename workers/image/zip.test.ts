@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodePng } from './png.js';
+import { encodeLabelsTiff } from './tiff-write.js';
 import { ImageError } from './types.js';
 import { crc32, packZip, unpackZip } from './zip.js';
 
@@ -27,6 +28,17 @@ function archiveError(fn: () => unknown): ImageError {
 const centralStart = (zip: Uint8Array): number =>
   new DataView(zip.buffer).getUint32(zip.length - 22 + 16, true);
 
+/** The compression method of each of the first `n` entries of the central directory. */
+function centralMethods(zip: Uint8Array, n: number): number[] {
+  const v = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  const methods: number[] = [];
+  for (let p = centralStart(zip), i = 0; i < n; i++) {
+    methods.push(v.getUint16(p + 10, true));
+    p += 46 + v.getUint16(p + 28, true);
+  }
+  return methods;
+}
+
 describe('packZip', () => {
   const png = encodePng({ data: new Uint8Array(64), dtype: 'uint8', shape: [8, 8], axes: 'YX' });
   const entries = [
@@ -47,14 +59,21 @@ describe('packZip', () => {
 
   it('deflates compressible data and stores already-compressed PNG', () => {
     const zip = packZip(entries);
-    const v = new DataView(zip.buffer);
-    const methods: number[] = [];
-    for (let p = centralStart(zip), i = 0; i < 3; i++) {
-      methods.push(v.getUint16(p + 10, true));
-      p += 46 + v.getUint16(p + 28, true);
-    }
-    expect(methods).toEqual([8, 0, 0]);
+    expect(centralMethods(zip, 3)).toEqual([8, 0, 0]);
     expect(zip.length).toBeLessThan(2000);
+  });
+
+  it('stores a TIFF whose strips are compressed already, deflates one that is not', () => {
+    const labels = { data: new Uint32Array(64 * 64).map((_, i) => (i >> 9) + 1), height: 64, width: 64 };
+    const packed = encodeLabelsTiff(labels);
+    const plain = encodeLabelsTiff(labels, { compression: 'none' });
+    const zip = packZip([
+      { name: 'deflate.tif', data: packed },
+      { name: 'plain.tif', data: plain },
+      { name: 'short.tif', data: plain.subarray(0, 6) },
+    ]);
+    expect(centralMethods(zip, 3)).toEqual([0, 8, 0]);
+    expect(unpackZip(zip).map((e) => e.data)).toEqual([packed, plain, plain.subarray(0, 6)]);
   });
 
   it("refuses unsafe or duplicate names with 'bad-argument'", () => {

@@ -2,8 +2,8 @@
  * Zip archives for batches of images in and label images out, written and read defensively.
  *
  * packZip: deterministic bytes for the same entries (fixed 1980-01-01 timestamps, entries in the given
- * order, UTF-8 names). Data that is already compressed (PNG, JPEG, zip, gzip) is stored; anything else is
- * deflated, and stored instead when deflate does not save at least 5 %.
+ * order, UTF-8 names). Data that is already compressed (PNG, JPEG, zip, gzip, a TIFF with compressed
+ * strips) is stored; anything else is deflated, and stored instead when deflate does not save at least 5 %.
  *
  * unpackZip: reads the central directory and refuses, with ImageError 'bad-archive' naming the entry:
  * names with `..` segments, absolute paths (`/x`, `C:x`), backslashes or NUL; duplicate names (after
@@ -69,7 +69,36 @@ const COMPRESSED_MAGIC = [
 ];
 
 function alreadyCompressed(d: Uint8Array): boolean {
-  return COMPRESSED_MAGIC.some((m) => d.length >= m.length && m.every((b, i) => d[i] === b));
+  return (
+    COMPRESSED_MAGIC.some((m) => d.length >= m.length && m.every((b, i) => d[i] === b)) || compressedTiff(d)
+  );
+}
+
+/** TIFF compression codes whose strips deflate cannot shrink much: LZW, JPEG, deflate (both codes), zstd. */
+const PACKED_TIFF = new Set([5, 7, 8, 32946, 50000]);
+
+/**
+ * True for a classic TIFF whose first image's Compression tag (259) is one of PACKED_TIFF (a label TIFF
+ * the workers wrote with deflate, say): deflating it again costs CPU for a few bytes. Anything it cannot
+ * read (truncated, BigTIFF, no such tag) counts as not compressed, so it is deflated as before.
+ */
+function compressedTiff(d: Uint8Array): boolean {
+  if (d.length < 8) return false;
+  const le = d[0] === 0x49 && d[1] === 0x49 && d[2] === 42 && d[3] === 0;
+  if (!le && !(d[0] === 0x4d && d[1] === 0x4d && d[2] === 0 && d[3] === 42)) return false;
+  const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
+  const ifd = view.getUint32(4, le);
+  if (ifd + 2 > d.length) return false;
+  const count = view.getUint16(ifd, le);
+  for (let i = 0; i < count; i++) {
+    const at = ifd + 2 + 12 * i;
+    if (at + 12 > d.length) return false;
+    if (view.getUint16(at, le) !== 259) continue;
+    const type = view.getUint16(at + 2, le);
+    const value = type === 3 ? view.getUint16(at + 8, le) : type === 4 ? view.getUint32(at + 8, le) : -1;
+    return PACKED_TIFF.has(value);
+  }
+  return false;
 }
 
 /**
