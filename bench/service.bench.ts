@@ -15,7 +15,7 @@
  * (same architecture and cost; labels meaningless but still compared). Redis: a private redis-server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -55,10 +55,15 @@ const { values } = parseArgs({
     'service-node-args': { type: 'string' },
     // CPU worker processes of the service (the local kiosk's autoscaler runs 1..min(4, cores/2))
     'cpu-workers': { type: 'string', default: '1' },
+    // write each service process's standard output to <dir>/<process>.log (e.g. with --trace-gc)
+    'service-log': { type: 'string' },
+    // part B: jobs run before the measured ones, in-process and through the service alike (JIT warm-up)
+    warmup: { type: 'string', default: '100' },
   },
 });
 const N = Number(values.n);
 const INFLIGHT = Number(values.inflight);
+const WARMUP = Number(values.warmup);
 const CPU_WORKERS = Number(values['cpu-workers']);
 const THREADS = availableParallelism();
 
@@ -121,9 +126,17 @@ async function startService(env: NodeJS.ProcessEnv): Promise<Service> {
       env: full,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-  const api = run('api/server.ts');
+  const logTo = (c: ChildProcess, n: string) => {
+    if (!values['service-log']) return c;
+    mkdirSync(values['service-log'], { recursive: true });
+    const f = createWriteStream(join(values['service-log'], `${n}.log`));
+    c.stdout!.on('data', (d: Buffer) => f.write(d));
+    return c;
+  };
+  const api = logTo(run('api/server.ts'), 'api');
   const cpus = Array.from({ length: CPU_WORKERS }, () => run('workers/main.ts', ['--pool', 'cpu']));
-  const gpu = run('workers/main.ts', ['--pool', 'gpu']);
+  const gpu = logTo(run('workers/main.ts', ['--pool', 'gpu']), 'gpu');
+  cpus.forEach((c, i) => logTo(c, `cpu${i}`));
   const [url] = await Promise.all([
     waitLine(api, /api listening on (\S+)/, 'api'),
     ...cpus.map((cpu) => waitLine(cpu, /worker cpu ready/, 'cpu worker')),
@@ -309,8 +322,9 @@ async function partB(images: readonly Image[], common: NodeJS.ProcessEnv, tmp: s
     const maps = await trivialStages.predict(p, trivial, TRIVIAL_CARD);
     return trivialStages.encodeLabels(await trivialStages.postprocess(maps, p.meta, TRIVIAL_CARD, o));
   };
-  // Warm-up (JIT), as the service gets one job before it is measured.
-  for (const img of images.slice(0, 30)) await inProcess(img, img.bytes);
+  // Warm-up (JIT): the same --warmup images go through the service before its measured run.
+  const warm = images.slice(0, WARMUP);
+  for (const img of warm) await inProcess(img, img.bytes);
   const cpu0 = process.cpuUsage();
   let t = performance.now();
   for (const img of images) await inProcess(img, img.bytes);
@@ -333,7 +347,7 @@ async function partB(images: readonly Image[], common: NodeJS.ProcessEnv, tmp: s
     KIOSK_TRIVIAL_MODEL: '1',
     KIOSK_DEFAULT_MODEL: 'trivial',
   });
-  await runJobs(svc, [images[0]!]);
+  await runJobs(svc, warm);
   const svcCpu0 = await svc.cpuS();
   const cmds0 = await svc.redisCommands();
   const b = await runJobs(svc, images);
