@@ -3,7 +3,7 @@ import type { ImageJobData, StageResult } from '../queues/payloads.js';
 import { TileBatcher } from './batcher.js';
 import { enterStage, runStage, seconds, type Processor, type WorkerContext } from './context.js';
 import type { PreparedImage } from './stages.js';
-import { packTensors, unpackTensors } from './tensor-pack.js';
+import { packTensorParts, unpackTensors } from './tensor-pack.js';
 
 /** What predict leaves in scratch for postprocess: the model outputs and the tiles' untiling metadata. */
 export interface PredictedImage {
@@ -36,7 +36,7 @@ export function predictProcessor(ctx: WorkerContext): Processor<ImageJobData, St
       });
       const outputs = await ctx.stages.predict(prepared, batcher.runner(), model.card);
       const key = keys.outputs(jobId, pass);
-      await ctx.storage.put(key, packTensors({ outputs, meta: prepared.meta } satisfies PredictedImage));
+      await ctx.storage.put(key, packTensorParts({ outputs, meta: prepared.meta } satisfies PredictedImage));
       const ms = performance.now() - t0;
       if (pass === 1) await ctx.records.update(jobId, { progress: 70, prediction_time: seconds(ms) });
       return { key, ms };

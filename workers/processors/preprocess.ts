@@ -8,7 +8,7 @@ import {
   type Processor,
   type WorkerContext,
 } from './context.js';
-import { packTensors } from './tensor-pack.js';
+import { packTensorParts } from './tensor-pack.js';
 
 /**
  * Stage 1 (cpu pool): input bytes → decoded, channel-selected, rescaled, normalized tiles (with their
@@ -40,7 +40,7 @@ export function preprocessProcessor(ctx: WorkerContext): Processor<ImageJobData,
       );
       // One scratch object: the tiles for predict and the untiling metadata, which predict passes on.
       const key = keys.tiles(jobId, pass);
-      await ctx.storage.put(key, packTensors({ ...prepared, meta: prepared.meta ?? null }));
+      await ctx.storage.put(key, packTensorParts({ ...prepared, meta: prepared.meta ?? null }));
       const ms = performance.now() - t0;
       if (pass === 1) await ctx.records.update(jobId, { progress: 25, preprocess_time: seconds(ms) });
       return { key, ms };

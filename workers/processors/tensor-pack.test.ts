@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { packTensors, TensorPackError, unpackTensors } from './tensor-pack.js';
+import { packTensorParts, packTensors, TensorPackError, unpackTensors } from './tensor-pack.js';
 
 describe('tensor pack', () => {
   it('round-trips nested values with typed arrays of every kind, aligned', () => {
@@ -24,6 +24,15 @@ describe('tensor pack', () => {
     expect([...(back.list[0] as Int16Array)]).toEqual([-3]);
     expect(back.list.slice(1)).toEqual([null, true]);
     expect(back.f64[0]).toBe(Math.PI);
+  });
+
+  it('packTensorParts: the same bytes as packTensors, with the arrays as views (no copies)', () => {
+    const a = new Float32Array([1, 2, 3]);
+    const value = { a, b: new Uint8Array([5]), meta: { h: 1, name: 'x' }, c: new Float64Array([0.5]) };
+    const parts = packTensorParts(value);
+    expect(Buffer.concat(parts).equals(Buffer.from(packTensors(value)))).toBe(true);
+    expect(parts.some((p) => p.buffer === a.buffer)).toBe(true);
+    expect(unpackTensors<typeof value>(packTensors(value)).meta).toEqual({ h: 1, name: 'x' });
   });
 
   it('packs a subarray view by its own bytes only', () => {

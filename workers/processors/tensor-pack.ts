@@ -40,6 +40,24 @@ const align8 = (n: number) => (n + 7) & ~7;
 
 /** Encodes `value` (plain objects, arrays, numbers, strings, booleans, null and typed arrays). */
 export function packTensors(value: unknown): Uint8Array {
+  const parts = packTensorParts(value);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+const ZEROS = new Uint8Array(8);
+
+/**
+ * The bytes packTensors makes, as parts to be stored one after another: the header, then each array's
+ * bytes (views of the arrays themselves, not copies) with the padding that aligns the next. Storage.put
+ * takes them as they are, so a large pack is never copied into one buffer on its way to a file.
+ */
+export function packTensorParts(value: unknown): Uint8Array[] {
   const blobs: TypedArray[] = [];
   const header = JSON.stringify(value, function (this: unknown, _k, v: unknown) {
     if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
@@ -50,19 +68,18 @@ export function packTensors(value: unknown): Uint8Array {
     }
     return v;
   });
-  const head = Buffer.from(header ?? 'null', 'utf8');
-  let size = align8(8 + head.byteLength);
-  const offsets = blobs.map((b) => {
-    const at = size;
-    size = align8(size + b.byteLength);
-    return at;
-  });
-  const out = new Uint8Array(size);
-  out.set(MAGIC, 0);
-  new DataView(out.buffer).setUint32(4, head.byteLength, true);
-  out.set(head, 8);
-  blobs.forEach((b, i) => out.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), offsets[i]!));
-  return out;
+  const json = Buffer.from(header ?? 'null', 'utf8');
+  const head = new Uint8Array(align8(8 + json.byteLength));
+  head.set(MAGIC, 0);
+  new DataView(head.buffer).setUint32(4, json.byteLength, true);
+  head.set(json, 8);
+  const parts: Uint8Array[] = [head];
+  for (const b of blobs) {
+    parts.push(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+    const pad = align8(b.byteLength) - b.byteLength;
+    if (pad > 0) parts.push(ZEROS.subarray(0, pad));
+  }
+  return parts;
 }
 
 export interface UnpackOptions {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { StorageError, type Storage } from './storage.js';
+import { StorageError, type Bytes, type Storage } from './storage.js';
 
 /**
  * TEST AID — never enable it in a deployment. A Storage wrapper whose writes (`put`, `putStream`) fail
@@ -54,7 +54,7 @@ export class FlakyStorage implements Storage {
     }
   }
 
-  async put(key: string, data: Uint8Array): Promise<void> {
+  async put(key: string, data: Bytes): Promise<void> {
     this.maybeFail('write', key);
     return this.inner.put(key, data);
   }

@@ -1,5 +1,13 @@
 import type { Readable } from 'node:stream';
-import { checkKey, checkPrefix, readAll, StorageError, type Storage } from './storage.js';
+import {
+  checkKey,
+  checkPrefix,
+  joinBytes,
+  readAll,
+  StorageError,
+  type Bytes,
+  type Storage,
+} from './storage.js';
 
 /** The part of a `@google-cloud/storage` File this backend uses. */
 export interface GcsFileLike {
@@ -54,8 +62,8 @@ export class GcsStorage implements Storage {
     return this.bucket.file(this.prefix + checkKey(key));
   }
 
-  async put(key: string, data: Uint8Array): Promise<void> {
-    await gcsCall(key, () => this.file(key).save(data, { resumable: false }));
+  async put(key: string, data: Bytes): Promise<void> {
+    await gcsCall(key, () => this.file(key).save(joinBytes(data), { resumable: false }));
   }
 
   async putStream(key: string, body: Readable): Promise<number> {

@@ -14,13 +14,14 @@ import {
   statfsSync,
   unlinkSync,
   writeFileSync,
+  writevSync,
 } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { checkKey, checkPrefix, StorageError, type Storage } from './storage.js';
+import { bytesLength, checkKey, checkPrefix, StorageError, type Bytes, type Storage } from './storage.js';
 
 /**
  * Objects up to this size are read and written with synchronous file calls: for a small file on a local
@@ -130,19 +131,19 @@ export class LocalFolderStorage implements Storage {
   }
 
   /** Writes a small object with synchronous calls: temporary file, then rename (atomic). */
-  private putSync(path: string, data: Uint8Array): void {
+  private putSync(path: string, data: Bytes): void {
     const dir = dirname(path);
     this.ensureDirSync(dir);
     const tmp = `${path}.${randomUUID()}.part`;
     try {
       try {
-        writeFileSync(tmp, data);
+        writeBytesSync(tmp, data);
       } catch (err) {
         // the folder may have been removed by another process: make it again once
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         this.made.delete(dir);
         this.ensureDirSync(dir);
-        writeFileSync(tmp, data);
+        writeBytesSync(tmp, data);
       }
       renameSync(tmp, path);
     } catch (err) {
@@ -151,10 +152,11 @@ export class LocalFolderStorage implements Storage {
     }
   }
 
-  async put(key: string, data: Uint8Array): Promise<void> {
+  async put(key: string, data: Bytes): Promise<void> {
     const path = this.pathOf(key);
     const scratch = this.scratchPathOf(key);
-    if (scratch && data.byteLength <= SYNC_IO_MAX_BYTES && this.scratchHasRoom(data.byteLength)) {
+    const size = bytesLength(data);
+    if (scratch && size <= SYNC_IO_MAX_BYTES && this.scratchHasRoom(size)) {
       try {
         this.putSync(scratch, data);
         return;
@@ -163,16 +165,16 @@ export class LocalFolderStorage implements Storage {
       }
     }
     if (scratch) rmSync(scratch, { force: true }); // readers look in the scratch folder first
-    if (data.byteLength <= SYNC_IO_MAX_BYTES) return this.putSync(path, data);
+    if (size <= SYNC_IO_MAX_BYTES) return this.putSync(path, data);
     await this.ensureDir(dirname(path));
     const tmp = `${path}.${randomUUID()}.part`;
     try {
-      await writeFile(tmp, data).catch(async (err: unknown) => {
+      await writeBytes(tmp, data).catch(async (err: unknown) => {
         // the folder may have been removed by another process: make it again once
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         this.made.delete(dirname(path));
         await this.ensureDir(dirname(path));
-        await writeFile(tmp, data);
+        await writeBytes(tmp, data);
       });
       await rename(tmp, path);
     } catch (err) {
@@ -193,7 +195,7 @@ export class LocalFolderStorage implements Storage {
     for (;;) {
       const { done, value } = await it.next();
       if (done) {
-        await this.put(key, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+        await this.put(key, chunks); // one vectored write, no copy into one buffer
         return size;
       }
       const chunk = Buffer.isBuffer(value) ? value : Buffer.from(value);
@@ -415,4 +417,44 @@ function notFound(err: unknown, key: string): Error {
     return new StorageError('not-found', `no object ${key}`);
   }
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Writes `data` (its parts one after another, with vectored writes) to a new file at `path`. */
+function writeBytesSync(path: string, data: Bytes): void {
+  if (data instanceof Uint8Array) return writeFileSync(path, data);
+  const fd = openSync(path, 'w');
+  try {
+    let parts = data.filter((p) => p.byteLength > 0);
+    while (parts.length > 0) parts = unwritten(parts, writevSync(fd, parts.slice(0, IOV_MAX)));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** writeBytesSync's asynchronous twin, for objects over SYNC_IO_MAX_BYTES. */
+async function writeBytes(path: string, data: Bytes): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    let parts = (data instanceof Uint8Array ? [data] : data).filter((p) => p.byteLength > 0);
+    while (parts.length > 0)
+      parts = unwritten(parts, (await fh.writev(parts.slice(0, IOV_MAX))).bytesWritten);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Buffers one writev call takes at most (Linux's IOV_MAX). */
+const IOV_MAX = 1024;
+
+/** What is left of `parts` after the first `written` bytes went out (a write may stop short). */
+function unwritten(parts: readonly Uint8Array[], written: number): Uint8Array[] {
+  const left: Uint8Array[] = [];
+  for (const p of parts) {
+    if (written >= p.byteLength) written -= p.byteLength;
+    else {
+      left.push(written > 0 ? p.subarray(written) : p);
+      written = 0;
+    }
+  }
+  return left;
 }

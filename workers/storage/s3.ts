@@ -8,7 +8,15 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Readable } from 'node:stream';
-import { checkKey, checkPrefix, readAll, StorageError, type Storage } from './storage.js';
+import {
+  checkKey,
+  checkPrefix,
+  joinBytes,
+  readAll,
+  StorageError,
+  type Bytes,
+  type Storage,
+} from './storage.js';
 
 export interface S3StorageProps {
   readonly bucket: string;
@@ -44,9 +52,11 @@ export class S3Storage implements Storage {
     return this.prefix + checkKey(key);
   }
 
-  async put(key: string, data: Uint8Array): Promise<void> {
+  async put(key: string, data: Bytes): Promise<void> {
     await s3Call(key, () =>
-      this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: data })),
+      this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: joinBytes(data) }),
+      ),
     );
   }
 

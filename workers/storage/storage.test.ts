@@ -59,6 +59,15 @@ describe.each(backends)('Storage contract: %s', (_name, make) => {
     expect(await s.list('results/')).toEqual([]);
   });
 
+  it('writes an object given as parts (empty ones too) as their concatenation', async () => {
+    const s = await make();
+    const parts = [new Uint8Array([1, 2]), new Uint8Array(0), new Uint8Array([3]), new Uint8Array([4, 5, 6])];
+    await s.put('scratch/j/p1.outputs.ktp', parts);
+    expect([...(await s.get('scratch/j/p1.outputs.ktp'))]).toEqual([1, 2, 3, 4, 5, 6]);
+    await s.put('scratch/j/empty', []);
+    expect(await s.size('scratch/j/empty')).toBe(0);
+  });
+
   it('streams objects in and out', async () => {
     const s = await make();
     const n = await s.putStream(
@@ -167,6 +176,16 @@ describe('Storage details', () => {
     await s.deletePrefix('results/lab/linked/');
     expect(existsSync(join(dir, 'bucket', 'results', 'lab', 'linked'))).toBe(false);
     expect(existsSync(join(dir, 'elsewhere', 'x.bin'))).toBe(true);
+  });
+
+  it('local folder writes parts past one writev call (1,024 buffers) and past the synchronous size', async () => {
+    const s = await localStorage();
+    const many = Array.from({ length: 2500 }, (_, i) => new Uint8Array([i & 0xff, (i >> 8) & 0xff]));
+    await s.put('scratch/j/many', many);
+    expect(Buffer.from(await s.get('scratch/j/many')).equals(Buffer.concat(many))).toBe(true);
+    const big = [new Uint8Array(SYNC_IO_MAX_BYTES).fill(3), ...many]; // asynchronous writes
+    await s.put('results/lab/j/big.bin', big);
+    expect(Buffer.from(await s.get('results/lab/j/big.bin')).equals(Buffer.concat(big))).toBe(true);
   });
 
   it('local folder writes into a folder that another process removed after this one made it', async () => {

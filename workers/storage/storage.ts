@@ -1,5 +1,20 @@
 import type { Readable } from 'node:stream';
 
+/** An object's bytes: one array, or parts to be stored one after another. */
+export type Bytes = Uint8Array | readonly Uint8Array[];
+
+/** The bytes as one array (parts copied together; a single array as it is). */
+export function joinBytes(data: Bytes): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (data.length === 1) return data[0]!;
+  return Buffer.concat(data as Uint8Array[]);
+}
+
+/** Byte length of `data`. */
+export function bytesLength(data: Bytes): number {
+  return data instanceof Uint8Array ? data.byteLength : data.reduce((n, p) => n + p.byteLength, 0);
+}
+
 /**
  * Where inputs, intermediate arrays, results and models live. Keys are `/`-separated relative paths
  * (`uploads/<lab>/<id>/<file>`, `results/<lab>/<job>/...`, `models/<name>/<version>/...`, `scratch/<job>/...`).
@@ -11,8 +26,11 @@ import type { Readable } from 'node:stream';
 export interface Storage {
   /** `local`, `gcs` or `s3`: used in logs and to decide whether downloads go through the API. */
   readonly kind: 'local' | 'gcs' | 's3';
-  /** Writes (or overwrites) one object. */
-  put(key: string, data: Uint8Array): Promise<void>;
+  /**
+   * Writes (or overwrites) one object: `data`, or the concatenation of its parts (a tensor pack's header
+   * and arrays, which a local folder writes with one vectored write instead of copying them together).
+   */
+  put(key: string, data: Bytes): Promise<void>;
   /**
    * Streams one object in; resolves to the number of bytes written. If the stream errors (for example the
    * upload went over its size limit) the partial object is removed and the error is rethrown.
