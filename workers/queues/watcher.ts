@@ -9,6 +9,8 @@ export type JobEventListener = (event: Partial<JobEvent> & { id: string }) => vo
  */
 export class JobWatcher {
   private readonly listeners = new Set<JobEventListener>();
+  /** Listeners of one job's events (waitForFinal): an event reaches its job's, not every waiter. */
+  private readonly byJob = new Map<string, Set<JobEventListener>>();
   private started?: Promise<unknown>;
 
   constructor(
@@ -24,6 +26,8 @@ export class JobWatcher {
         return;
       }
       for (const l of [...this.listeners]) l(ev);
+      const own = this.byJob.get(ev.id);
+      if (own) for (const l of [...own]) l(ev);
     });
   }
 
@@ -38,10 +42,21 @@ export class JobWatcher {
     return this.started;
   }
 
-  /** Adds a listener; returns the function that removes it. */
+  /** Adds a listener of every job's events; returns the function that removes it. */
   listen(l: JobEventListener): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
+  }
+
+  /** Adds a listener of job `id`'s events only; returns the function that removes it. */
+  listenTo(id: string, l: JobEventListener): () => void {
+    let set = this.byJob.get(id);
+    if (!set) this.byJob.set(id, (set = new Set()));
+    set.add(l);
+    return () => {
+      set.delete(l);
+      if (set.size === 0 && this.byJob.get(id) === set) this.byJob.delete(id);
+    };
   }
 
   /**
@@ -58,8 +73,8 @@ export class JobWatcher {
             if (!rec) reject(new Error(`job ${id} does not exist`));
             else if (rec.status === 'done' || rec.status === 'failed') resolve(rec);
           }, reject);
-        stop = this.listen((ev) => {
-          if (ev.id === id && (ev.status === 'done' || ev.status === 'failed')) void check();
+        stop = this.listenTo(id, (ev) => {
+          if (ev.status === 'done' || ev.status === 'failed') void check();
         });
         timer = setTimeout(() => {
           void this.records
@@ -78,6 +93,7 @@ export class JobWatcher {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.byJob.clear();
     this.subscriber.disconnect();
   }
 }
