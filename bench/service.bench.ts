@@ -350,7 +350,9 @@ async function partB(images: readonly Image[], common: NodeJS.ProcessEnv, tmp: s
   await runJobs(svc, warm);
   const svcCpu0 = await svc.cpuS();
   const cmds0 = await svc.redisCommands();
+  const client0 = process.cpuUsage();
   const b = await runJobs(svc, images);
+  const client = process.cpuUsage(client0);
   const svcCpu1 = await svc.cpuS();
   const cmds1 = await svc.redisCommands();
   const svcCpuMs = (cpuTotal(svcCpu1) - cpuTotal(svcCpu0)) * 1000;
@@ -377,7 +379,7 @@ async function partB(images: readonly Image[], common: NodeJS.ProcessEnv, tmp: s
     `orchestration overhead per job, wall (jobs in flight): ${(b.ms / N - perJobIn).toFixed(2)} ms (target < 5 ms)`,
     `in-process with kiosk segment's file I/O (read the image file, write <stem>.labels.tif): ${(ioInMs / N).toFixed(2)} ms wall, ${(ioCpuMs / N).toFixed(2)} ms CPU per image → overhead vs that: ${(b.ms / N - ioInMs / N).toFixed(2)} ms wall (jobs in flight), ${((svcCpuMs - ioCpuMs) / N).toFixed(2)} ms CPU`,
     `CPU per job: service (API + CPU worker + inference worker + Redis) ${(svcCpuMs / N).toFixed(2)} ms vs in-process ${(inCpuMs / N).toFixed(2)} ms → orchestration CPU overhead ${((svcCpuMs - inCpuMs) / N).toFixed(2)} ms per job (includes the HTTP upload; independent of machine load)`,
-    `CPU per job by part: API ${partMs('api')} ms, CPU worker ${partMs('cpuWorker')} ms, inference worker ${partMs('inferenceWorker')} ms, Redis ${partMs('redis')} ms`,
+    `CPU per job by part: API ${partMs('api')} ms, CPU worker ${partMs('cpuWorker')} ms, inference worker ${partMs('inferenceWorker')} ms, Redis ${partMs('redis')} ms; and this benchmark's client (uploads, waiting for the results) ${((client.user + client.system) / 1000 / N).toFixed(2)} ms, on the same cores`,
     `Redis commands per job: ${cmds.reduce((a, c) => a + c.calls, 0).toFixed(1)} calls, ${(cmds.reduce((a, c) => a + c.usec, 0) / 1000).toFixed(2)} ms in commands; top: ${cmds
       .slice(0, values.profile ? undefined : 8)
       .map((c) => `${c.name} ${c.calls.toFixed(1)}× ${(c.usec / 1000).toFixed(2)} ms`)
