@@ -4,6 +4,7 @@ import { BadInputError } from '../workers/queues/errors.js';
 import { keys } from '../workers/queues/names.js';
 import type { SegmentationOptions } from '../workers/queues/payloads.js';
 import type { JobRecord } from '../workers/queues/records.js';
+import type { SubmittedJob } from '../workers/queues/submit.js';
 import { signedLink } from './auth.js';
 import { ApiError } from './errors.js';
 import { expandInputs } from './inputs.js';
@@ -24,14 +25,15 @@ export interface NewJob {
 /**
  * Checks and submits a job (API v1 and the DeepCell routes both come here): known job type, model and
  * version; inputs that exist and are images or zips. One image → an image job; a zip or several files →
- * a batch. Resolves to the job id. Throws ApiError (4xx) for each bad part, before anything is queued.
+ * a batch. Resolves to the job id and its record as created. Throws ApiError (4xx) for each bad part,
+ * before anything is queued.
  * `known`: bytes of inputs uploaded by this same request (expandInputs).
  */
 export async function createJob(
   s: KioskServices,
   job: NewJob,
   known?: ReadonlyMap<string, Uint8Array>,
-): Promise<string> {
+): Promise<SubmittedJob> {
   const type = jobTypes(s.config.defaultModel).find((t) => t.name === job.type);
   if (!type) {
     const names = jobTypes(s.config.defaultModel).map((t) => t.name);
@@ -55,9 +57,9 @@ export async function createJob(
     model: { name: model.name, version: model.version },
     options: job.options,
   };
-  if (!batch) return s.submitter.submitImage(images[0]!, submit);
+  if (!batch) return s.submitter.submitImageJob(images[0]!, submit);
   const name = job.name ?? (job.inputs.length === 1 ? job.inputs[0]!.name : `${images.length} images`);
-  return s.submitter.submitBatch(name, images, submit);
+  return s.submitter.submitBatchJob(name, images, submit);
 }
 
 /** The base URL clients should use for links: KIOSK_PUBLIC_URL, else this request's scheme and host. */
@@ -115,11 +117,15 @@ export async function deleteJob(s: KioskServices, rec: JobRecord): Promise<void>
 }
 
 /** The public view of a record (the response schema is also the allowlist). */
+/**
+ * The API's view of a record. `withChildren`: a batch lists its children's states, read from Redis (true),
+ * taken from these records (a batch just created: no read needed), or not at all (false).
+ */
 export async function jobView(
   s: KioskServices,
   rec: JobRecord,
   base: string,
-  withChildren = true,
+  withChildren: boolean | readonly JobRecord[] = true,
 ): Promise<JobView> {
   const view: JobView = {
     id: rec.id,
@@ -155,8 +161,10 @@ export async function jobView(
   if (rec.status === 'done' && rec.labels_key) view.labelsUrl = await fileUrl(s, rec, rec.labels_key, base);
   const input = await inputUrl(s, rec, base);
   if (input) view.inputUrl = input;
-  if (withChildren && rec.children?.length) {
-    const kids = await Promise.all(rec.children.map((id) => s.records.get(id)));
+  if (withChildren !== false && rec.children?.length) {
+    const kids = Array.isArray(withChildren)
+      ? withChildren
+      : await Promise.all(rec.children.map((id) => s.records.get(id)));
     view.children = kids
       .filter((k): k is JobRecord => k !== undefined)
       .map((k) => ({

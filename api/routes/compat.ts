@@ -141,7 +141,7 @@ export const compatRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }
       };
       const version =
         b.modelVersion === undefined || b.modelVersion === '' ? undefined : String(b.modelVersion);
-      const hash = await createJob(s, {
+      const { id: hash } = await createJob(s, {
         lab: req.lab,
         type: b.jobType,
         ...(b.modelName ? { model: b.modelName } : {}),

@@ -64,8 +64,8 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
     async (req, reply) => {
       const b = req.body;
       const inputs = b.inputs.map((key) => ({ key, name: key.split('/').pop() ?? key }));
-      const id = await createJob(s, newJob(b, req.lab, inputs));
-      return reply.status(201).send(await jobView(s, await getRecord(s, id, req.lab), baseUrl(s, req)));
+      const job = await createJob(s, newJob(b, req.lab, inputs));
+      return reply.status(201).send(await jobView(s, job.record, baseUrl(s, req), job.children));
     },
   );
 
@@ -86,14 +86,14 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
     },
     async (req, reply) => {
       const { files, fields, bytes } = await saveMultipartFiles(req, s, { keepBytes: true });
-      let id: string;
+      let job;
       try {
         if (files.length === 0) throw new ApiError('bad-request', 'the request holds no files');
         const b = jobFields(
           fields,
           files.map((f) => f.key),
         );
-        id = await createJob(s, newJob(b, req.lab, files), bytes);
+        job = await createJob(s, newJob(b, req.lab, files), bytes);
       } catch (err) {
         await deleteUploads(
           s,
@@ -101,7 +101,7 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
         );
         throw err;
       }
-      return reply.status(201).send(await jobView(s, await getRecord(s, id, req.lab), baseUrl(s, req)));
+      return reply.status(201).send(await jobView(s, job.record, baseUrl(s, req), job.children));
     },
   );
 

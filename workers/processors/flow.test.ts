@@ -49,6 +49,25 @@ async function inProcess(bytes: Uint8Array, name: string): Promise<Labels> {
 }
 
 describe('job flows on a real Redis (trivial model)', () => {
+  it('submitImageJob / submitBatchJob resolve to the records exactly as Redis holds them', async () => {
+    h = await createHarness(inject('redisUrl'), { startPools: false });
+    const key = await upload(h, 'cells.png', await valImage(valNames[0]!));
+    const one = await h.submitter.submitImageJob({ name: 'cells.png', inputKey: key }, opts);
+    expect(one.children).toEqual([]);
+    expect(await h.records.get(one.id)).toEqual(one.record);
+    const batch = await h.submitter.submitBatchJob(
+      'two',
+      [
+        { name: 'a.png', inputKey: key },
+        { name: 'b.png', inputKey: key },
+      ],
+      opts,
+    );
+    expect(await h.records.get(batch.id)).toEqual(batch.record);
+    expect(batch.record.children).toEqual(batch.children.map((c) => c.id));
+    for (const c of batch.children) expect(await h.records.get(c.id)).toEqual(c);
+  });
+
   it('runs one image through preprocess → predict → postprocess, with Kiosk statuses and the in-process labels', async () => {
     h = await createHarness(inject('redisUrl'));
     const bytes = await valImage(valNames[0]!);

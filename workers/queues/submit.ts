@@ -31,6 +31,13 @@ export interface SubmitOptions {
   readonly options: SegmentationOptions;
 }
 
+/** A job just submitted: its id, and its record (and a batch's children's) as created. */
+export interface SubmittedJob {
+  readonly id: string;
+  readonly record: JobRecord;
+  readonly children: readonly JobRecord[];
+}
+
 export interface SubmittedImage {
   /** The file's name as the user gave it (a zip entry keeps its folder path). */
   readonly name: string;
@@ -112,36 +119,53 @@ export class JobSubmitter {
 
   /** Submits one image; resolves to its job id. */
   async submitImage(image: SubmittedImage, o: SubmitOptions): Promise<string> {
+    return (await this.submitImageJob(image, o)).id;
+  }
+
+  /** submitImage, resolving to the record as created (what a reader of it would get now, unless a worker moved it on). */
+  async submitImageJob(image: SubmittedImage, o: SubmitOptions): Promise<SubmittedJob> {
     const jobId = randomUUID();
-    await this.createRecord(jobId, 'image', image.name, o, {
+    const record = await this.createRecord(jobId, 'image', image.name, o, {
       status: 'new',
       input_key: image.inputKey,
       uploads: uploadFolders([image]),
     });
     await this.flow.add(this.imageFlow(this.imageData(jobId, image, o)));
-    return jobId;
+    return { id: jobId, record, children: [] };
   }
 
   /** Submits several images as one batch job (status `waiting` until all finish); resolves to its id. */
   async submitBatch(name: string, images: readonly SubmittedImage[], o: SubmitOptions): Promise<string> {
+    return (await this.submitBatchJob(name, images, o)).id;
+  }
+
+  /** submitBatch, resolving to the batch's record and its children's, as created. */
+  async submitBatchJob(
+    name: string,
+    images: readonly SubmittedImage[],
+    o: SubmitOptions,
+  ): Promise<SubmittedJob> {
     if (images.length === 0) throw new RangeError('a batch needs at least one image');
     const jobId = randomUUID();
     const children = images.map((img) => ({ ...img, jobId: randomUUID() }));
     const zips = new Set(images.map((img) => zipOfEntry(img.inputKey)));
     const [zip] = zips;
-    await this.createRecord(jobId, 'batch', name, o, {
+    const record = await this.createRecord(jobId, 'batch', name, o, {
       status: 'waiting',
       children: children.map((c) => c.jobId),
       total_jobs: children.length,
       ...(zips.size === 1 && zip ? { input_key: zip } : {}),
       uploads: uploadFolders(images),
     });
+    const childRecords: JobRecord[] = [];
     for (const c of children)
-      await this.createRecord(c.jobId, 'image', c.name, o, {
-        status: 'new',
-        parent: jobId,
-        input_key: c.inputKey,
-      });
+      childRecords.push(
+        await this.createRecord(c.jobId, 'image', c.name, o, {
+          status: 'new',
+          parent: jobId,
+          input_key: c.inputKey,
+        }),
+      );
     const pack: PackJobData = {
       jobId,
       lab: o.lab,
@@ -157,7 +181,7 @@ export class JobSubmitter {
         this.imageFlow(this.imageData(c.jobId, c, o, jobId), { ignoreDependencyOnFailure: true }),
       ),
     });
-    return jobId;
+    return { id: jobId, record, children: childRecords };
   }
 
   /**
@@ -211,8 +235,9 @@ export class JobSubmitter {
     extra: Pick<JobRecord, 'parent' | 'children' | 'total_jobs' | 'input_key' | 'uploads'> & {
       status: 'new' | 'waiting';
     },
-  ): Promise<void> {
-    await this.records.create({
+  ): Promise<JobRecord> {
+    const created_at = new Date().toISOString();
+    const rec = {
       id,
       kind,
       type: o.type,
@@ -221,9 +246,11 @@ export class JobSubmitter {
       model: o.model.name,
       model_version: o.model.version,
       options: o.options,
-      created_at: new Date().toISOString(),
+      created_at,
       ...extra,
-    });
+    };
+    await this.records.create(rec);
+    return { ...rec, progress: 0, updated_at: created_at };
   }
 
   async close(): Promise<void> {
