@@ -98,6 +98,11 @@ describe('job flows on a real Redis (trivial model)', () => {
     expect(rec.output_key).toBe(`results/default/${id}/cells.zip`);
     expect(rec.total_time).toBeGreaterThan(0);
     expect(rec.finished_at! >= rec.created_at).toBe(true);
+    // each stage's time (preprocess's and predict's travel with the arrays and are written by postprocess)
+    for (const t of [rec.preprocess_time, rec.prediction_time, rec.postprocess_time]) {
+      expect(t).toBeGreaterThanOrEqual(0);
+      expect(t).toBeLessThan(rec.total_time!);
+    }
     const labels = decodeLabels(await h.storage.get(rec.labels_key!), 'labels');
     const expected = await inProcess(bytes, 'cells.png');
     expect(labels.width).toBe(expected.width);

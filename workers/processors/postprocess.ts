@@ -32,13 +32,21 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
       const opts = stageOptions(ctx, job.data);
       let labels;
       for (;;) {
-        await enterStage(ctx, jobId, { status: 'post-processing', progress: pass === 1 ? 75 : 90 });
-        const { outputs, meta } = unpackTensors<PredictedImage>(
-          await ctx.storage.get(keys.outputs(jobId, pass)),
-          {
-            copy: false,
-          },
-        );
+        // The maps first: the record update that enters this stage also records the earlier stages' times.
+        let bytes;
+        try {
+          bytes = await ctx.storage.get(keys.outputs(jobId, pass));
+        } catch (err) {
+          // no maps: say 'cancelled' if the job was cancelled (its scratch may be gone), else the read error
+          await enterStage(ctx, jobId, { status: 'post-processing', progress: pass === 1 ? 75 : 90 });
+          throw err;
+        }
+        const { outputs, meta, times } = unpackTensors<PredictedImage>(bytes, { copy: false });
+        await enterStage(ctx, jobId, {
+          status: 'post-processing',
+          progress: pass === 1 ? 75 : 90,
+          ...(pass === 1 ? times : {}),
+        });
         labels = await ctx.stages.postprocess(outputs as HeadMaps, meta, model.card, opts);
         const nextScale = ctx.stages.nextScale?.(labels, meta, model.card, opts, pass);
         if (nextScale === undefined) break;

@@ -1,14 +1,22 @@
 import { keys } from '../queues/names.js';
 import type { ImageJobData, StageResult } from '../queues/payloads.js';
 import { TileBatcher } from './batcher.js';
+import type { JobRecord } from '../queues/records.js';
 import { enterStage, runStage, seconds, type Processor, type WorkerContext } from './context.js';
 import type { PreparedImage } from './stages.js';
 import { packTensorParts, unpackTensors } from './tensor-pack.js';
 
-/** What predict leaves in scratch for postprocess: the model outputs and the tiles' untiling metadata. */
+/** Stage times on their way to the record (postprocess writes them with its first record update). */
+export type StageTimes = Partial<Pick<JobRecord, 'preprocess_time' | 'prediction_time'>>;
+
+/**
+ * What predict leaves in scratch for postprocess: the model outputs, the tiles' untiling metadata, and the
+ * times of preprocess and predict.
+ */
 export interface PredictedImage {
   readonly outputs: unknown;
   readonly meta: unknown;
+  readonly times?: StageTimes;
 }
 
 /**
@@ -31,14 +39,18 @@ export function predictProcessor(ctx: WorkerContext): Processor<ImageJobData, St
         batcher = ctx.batchers.get(id)!;
       }
       // Views into the bytes read, not copies: they are read once, here.
-      const prepared = unpackTensors<PreparedImage>(await ctx.storage.get(keys.tiles(jobId, pass)), {
-        copy: false,
-      });
+      const prepared = unpackTensors<PreparedImage & { times?: StageTimes }>(
+        await ctx.storage.get(keys.tiles(jobId, pass)),
+        { copy: false },
+      );
       const outputs = await ctx.stages.predict(prepared, batcher.runner(), model.card);
       const key = keys.outputs(jobId, pass);
-      await ctx.storage.put(key, packTensorParts({ outputs, meta: prepared.meta } satisfies PredictedImage));
       const ms = performance.now() - t0;
-      if (pass === 1) await ctx.records.update(jobId, { progress: 70, prediction_time: seconds(ms) });
+      const times = { ...prepared.times, prediction_time: seconds(ms) };
+      await ctx.storage.put(
+        key,
+        packTensorParts({ outputs, meta: prepared.meta, times } satisfies PredictedImage),
+      );
       return { key, ms };
     });
 }
