@@ -39,6 +39,7 @@ import { JobRecords } from '../workers/queues/records.js';
 import { JobWatcher } from '../workers/queues/watcher.js';
 import { NUCLEI_VAL } from '../test/data.js';
 import { scratchDirFor } from '../workers/storage/index.js';
+import { kioskNodeFlags } from '../workers/autoscaler/drivers/local.js';
 
 const VAL = NUCLEI_VAL;
 const { values } = parseArgs({
@@ -51,7 +52,8 @@ const { values } = parseArgs({
     'service-threads': { type: 'string' },
     // write V8 CPU profiles of the service's processes (API, CPU worker, inference worker) to this folder
     profile: { type: 'string' },
-    // extra node/V8 flags for the service's processes, space-separated (e.g. '--single-threaded-gc')
+    // extra node/V8 flags for the service's processes, space-separated, after those `kiosk start` gives them
+    // (kioskNodeFlags: --single-threaded-gc on 2 cores or fewer)
     'service-node-args': { type: 'string' },
     // CPU worker processes of the service (the local kiosk's autoscaler runs 1..min(4, cores/2))
     'cpu-workers': { type: 'string', default: '1' },
@@ -120,7 +122,7 @@ async function startService(env: NodeJS.ProcessEnv): Promise<Service> {
   const port = await freePort();
   const full = { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' };
   const prof = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values.profile)}`] : [];
-  prof.push(...(values['service-node-args']?.split(' ').filter(Boolean) ?? []));
+  prof.push(...kioskNodeFlags(), ...(values['service-node-args']?.split(' ').filter(Boolean) ?? []));
   const run = (script: string, args: string[] = []) =>
     spawn(process.execPath, [...prof, '--import', import.meta.resolve('tsx'), resolve(script), ...args], {
       env: full,

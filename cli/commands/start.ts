@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureWebBuilt } from '../../web/build.js';
 import { localCpuMax } from '../../workers/autoscaler/config.js';
+import { kioskNodeFlags } from '../../workers/autoscaler/drivers/local.js';
 import { POOL_QUEUES } from '../../workers/queues/names.js';
 import { UsageError, type Command } from '../command.js';
 import { startLocalWorkers, type LocalWorkers } from './start-workers.js';
@@ -126,7 +127,7 @@ function spawnService(name: string, script: string, args: string[], env: NodeJS.
   // --import takes the loader's URL: a bare 'tsx' would resolve from the working directory, not the repo.
   const child = spawn(
     process.execPath,
-    ['--import', import.meta.resolve('tsx'), join(repoRoot, script), ...args],
+    [...kioskNodeFlags(), '--import', import.meta.resolve('tsx'), join(repoRoot, script), ...args],
     {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

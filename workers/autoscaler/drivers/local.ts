@@ -25,15 +25,13 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'
  * The kiosk's worker entry, as `kiosk start` runs it: `node --import tsx workers/main.ts --pool <pool>` from
  * the repository root (REDIS_URL, the bucket and the rest come from the inherited environment).
  *
- * On a machine with 2 cores or fewer the workers run V8 with `--single-threaded-gc`: there, parallel GC
- * threads competed with the other kiosk processes and a CPU worker fell into storms of full GCs (89-131 per
- * 230 trivial jobs, 16 → 26-33 ms CPU per job) in 5 of 12 benchmark runs; with the flag, in 0 of 7.
+ * On a machine with 2 cores or fewer the workers run with kioskNodeFlags (below).
  */
 export function kioskWorkerCommand(pool: string, cores = availableParallelism()): WorkerCommand {
   return {
     command: process.execPath,
     args: [
-      ...(cores <= 2 ? ['--single-threaded-gc'] : []),
+      ...kioskNodeFlags(cores),
       '--import',
       'tsx',
       join(REPO_ROOT, 'workers', 'main.ts'),
@@ -42,6 +40,16 @@ export function kioskWorkerCommand(pool: string, cores = availableParallelism())
     ],
     cwd: REPO_ROOT,
   };
+}
+
+/**
+ * Node flags of the local kiosk's processes (API and workers). On a machine with 2 cores or fewer, V8's
+ * `--single-threaded-gc`: there, parallel GC threads competed with the other kiosk processes and a CPU
+ * worker fell into storms of full GCs (89-131 per 230 trivial jobs, 16 → 26-33 ms CPU per job) in 5 of 12
+ * benchmark runs; with the flag, in 0 of 7.
+ */
+export function kioskNodeFlags(cores = availableParallelism()): string[] {
+  return cores <= 2 ? ['--single-threaded-gc'] : [];
 }
 
 /** One line about a worker process (start, drain, exit), for the autoscaler's log. */
