@@ -448,6 +448,7 @@ const IOV_MAX = 1024;
 
 /** What is left of `parts` after the first `written` bytes went out (a write may stop short). */
 function unwritten(parts: readonly Uint8Array[], written: number): Uint8Array[] {
+  if (written <= 0) throw new Error('a write to the bucket folder made no progress'); // never loop forever
   const left: Uint8Array[] = [];
   for (const p of parts) {
     if (written >= p.byteLength) written -= p.byteLength;
