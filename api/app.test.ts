@@ -53,7 +53,7 @@ describe('API v1 with workers (trivial model)', () => {
     const created = await createJob(svc, { inputs: [key] });
     expect(created.statusCode, created.body).toBe(201);
     const job = created.json() as { id: string; status: string; model: string; modelVersion: string };
-    expect(job).toMatchObject({ status: 'new', model: 'trivial', modelVersion: '1' });
+    expect(job).toMatchObject({ status: 'new', model: 'trivial', modelVersion: '1', inputs: [key] });
     await svc.wait(job.id);
     const got = (await svc.app.inject({ url: `/v1/jobs/${job.id}` })).json() as Record<string, unknown>;
     expect(got).toMatchObject({ status: 'done', progress: 100, kind: 'image', name: 'cells.png' });
@@ -104,9 +104,16 @@ describe('API v1 with workers (trivial model)', () => {
       ['a.png', await val(STEMS[0]!)],
       ['b.png', await val(STEMS[1]!)],
     ]);
-    const multi = (await createJob(svc, { inputs: two, name: 'two' })).json() as { id: string; kind: string };
+    const multi = (await createJob(svc, { inputs: two, name: 'two' })).json() as {
+      id: string;
+      kind: string;
+      inputs: string[];
+    };
     expect(multi.kind).toBe('batch');
+    expect(multi.inputs).toEqual(two); // each file's upload, to run them again
     expect((await svc.wait(multi.id)).status).toBe('done');
+    const again = await createJob(svc, { inputs: multi.inputs });
+    expect(again.statusCode, again.body).toBe(201);
   });
 
   it('one bad file inside a zip fails by name while the others succeed', async () => {

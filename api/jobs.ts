@@ -161,20 +161,28 @@ export async function jobView(
   if (rec.status === 'done' && rec.labels_key) view.labelsUrl = await fileUrl(s, rec, rec.labels_key, base);
   const input = await inputUrl(s, rec, base);
   if (input) view.inputUrl = input;
+  if (rec.input_key?.startsWith('uploads/')) view.inputs = [rec.input_key];
   if (withChildren !== false && rec.children?.length) {
-    const kids = Array.isArray(withChildren)
-      ? withChildren
-      : await Promise.all(rec.children.map((id) => s.records.get(id)));
-    view.children = kids
-      .filter((k): k is JobRecord => k !== undefined)
-      .map((k) => ({
-        id: k.id,
-        name: k.name,
-        status: k.status,
-        progress: k.progress,
-        ...(k.reason ? { reason: k.reason } : {}),
-        ...(k.object_count !== undefined ? { objectCount: k.object_count } : {}),
-      }));
+    const kids = (
+      Array.isArray(withChildren)
+        ? withChildren
+        : await Promise.all(rec.children.map((id) => s.records.get(id)))
+    ).filter((k): k is JobRecord => k !== undefined);
+    // a batch of several files: each file's upload (a zip's entries are not inputs: the zip is)
+    if (
+      !view.inputs &&
+      kids.length === rec.children.length &&
+      kids.every((k) => k.input_key?.startsWith('uploads/'))
+    )
+      view.inputs = kids.map((k) => k.input_key!);
+    view.children = kids.map((k) => ({
+      id: k.id,
+      name: k.name,
+      status: k.status,
+      progress: k.progress,
+      ...(k.reason ? { reason: k.reason } : {}),
+      ...(k.object_count !== undefined ? { objectCount: k.object_count } : {}),
+    }));
   }
   return view;
 }

@@ -103,6 +103,13 @@ export const JobView = Type.Object(
           'the uploaded input: the image (image jobs, zip entries included) or the zip (a batch from one zip)',
       }),
     ),
+    inputs: Type.Optional(
+      Type.Array(Type.String(), {
+        description:
+          'upload keys of the inputs (the image, the zip, or each file of a batch of files): POST /v1/jobs ' +
+          'with them runs the same inputs again, with another model say',
+      }),
+    ),
     parent: Type.Optional(Type.String()),
     children: Type.Optional(Type.Array(ChildView)),
   },

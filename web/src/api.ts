@@ -43,12 +43,6 @@ export interface Job {
   readonly children?: readonly JobChild[];
 }
 
-export interface Upload {
-  readonly key: string;
-  readonly name: string;
-  readonly size: number;
-}
-
 export interface SegmentationOptions {
   micronsPerPixel?: number;
   channels?: number[];
@@ -174,13 +168,43 @@ export const api = {
 };
 
 /**
- * Uploads one file as multipart (XMLHttpRequest, for upload progress). `onProgress` gets 0..1.
- * Resolves to its upload record; rejects with ApiRequestError carrying the API's message.
+ * Uploads one file and creates its job in one request (POST /v1/jobs/upload): the job's fields as
+ * POST /v1/jobs takes them, without `inputs` (the file is the input). Resolves to the job (its `inputs`
+ * hold the upload key); rejects with ApiRequestError carrying the API's message.
  */
-export async function uploadFile(file: File, name: string, onProgress: (f: number) => void): Promise<Upload> {
+export async function submitFile(
+  file: File,
+  name: string,
+  job: Omit<CreateJob, 'inputs'>,
+  onProgress: (f: number) => void,
+): Promise<Job> {
+  const fields: Record<string, string> = {};
+  for (const [k, v] of Object.entries(job))
+    if (v !== undefined) fields[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  return postFormRetrying('/v1/jobs/upload', formOf(fields, file, name), name, onProgress, (body) => {
+    const j = body as Job | null;
+    return j && typeof j.id === 'string' ? j : undefined;
+  });
+}
+
+function formOf(fields: Record<string, string>, file: File, name: string): FormData {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  form.append('file', file, name);
+  return form;
+}
+
+/** postForm, again after the wait the kiosk asks for when it answers 429 (at most 5 times). */
+async function postFormRetrying<T>(
+  url: string,
+  form: FormData,
+  name: string,
+  onProgress: (f: number) => void,
+  accept: (body: unknown) => T | undefined,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await uploadOnce(file, name, onProgress);
+      return await postForm(url, form, name, onProgress, accept);
     } catch (err) {
       if (!(err instanceof RateLimited) || attempt >= 5) throw err instanceof RateLimited ? err.error : err;
       onProgress(0);
@@ -198,10 +222,17 @@ class RateLimited extends Error {
   }
 }
 
-function uploadOnce(file: File, name: string, onProgress: (f: number) => void): Promise<Upload> {
+/** POSTs a multipart form with XMLHttpRequest (upload progress); `accept` picks the result from a 2xx body. */
+function postForm<T>(
+  url: string,
+  form: FormData,
+  name: string,
+  onProgress: (f: number) => void,
+  accept: (body: unknown) => T | undefined,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', '/v1/uploads');
+    xhr.open('POST', url);
     authorizeXhr(xhr);
     xhr.responseType = 'json';
     xhr.upload.onprogress = (e) => {
@@ -210,8 +241,9 @@ function uploadOnce(file: File, name: string, onProgress: (f: number) => void): 
     xhr.onerror = () =>
       reject(new ApiRequestError(0, 'network', `could not reach the kiosk to upload ${name}`));
     xhr.onload = () => {
-      const body = xhr.response as { uploads?: Upload[]; error?: string; message?: string } | null;
-      if (xhr.status >= 200 && xhr.status < 300 && body?.uploads?.[0]) return resolve(body.uploads[0]);
+      const body = xhr.response as { error?: string; message?: string } | null;
+      const ok = xhr.status >= 200 && xhr.status < 300 ? accept(body) : undefined;
+      if (ok !== undefined) return resolve(ok);
       if (xhr.status === 401) askForToken(body?.message ?? 'unauthorized');
       const error = new ApiRequestError(
         xhr.status,
@@ -220,8 +252,6 @@ function uploadOnce(file: File, name: string, onProgress: (f: number) => void): 
       );
       reject(xhr.status === 429 ? new RateLimited(xhr.getResponseHeader('retry-after'), error) : error);
     };
-    const form = new FormData();
-    form.append('file', file, name);
     xhr.send(form);
   });
 }

@@ -28,6 +28,8 @@ export class JobStore {
   private readonly listeners = new Set<() => void>();
   private source?: EventSource;
   private fetching = new Set<string>();
+  /** Jobs asked for again while their fetch was under way. */
+  private readonly again = new Set<string>();
   private scheduled = false;
 
   connect(): void {
@@ -76,19 +78,25 @@ export class JobStore {
     return () => this.listeners.delete(fn);
   }
 
-  /** Fetches a job's full record (e.g. a finished one, for its object count and URLs). */
+  /**
+   * Fetches a job's full record (e.g. a finished one, for its object count and URLs). Asked again while a
+   * fetch is under way (the job finished meanwhile), it fetches once more when that one returns: the first
+   * may have read the record before the change.
+   */
   fetchJob(id: string): void {
-    if (this.fetching.has(id)) return;
+    if (this.fetching.has(id)) {
+      this.again.add(id);
+      return;
+    }
     this.fetching.add(id);
-    api.job(id).then(
-      (job) => {
-        this.fetching.delete(id);
-        this.put(job);
-      },
-      () => {
-        this.fetching.delete(id);
-      },
-    );
+    const settle = () => {
+      this.fetching.delete(id);
+      if (this.again.delete(id)) this.fetchJob(id);
+    };
+    api.job(id).then((job) => {
+      this.put(job);
+      settle();
+    }, settle);
   }
 
   private refreshRunning(): void {

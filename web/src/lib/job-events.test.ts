@@ -72,6 +72,13 @@ describe('upsertJob / removeJob', () => {
     expect(s.jobs.get('a')).toMatchObject({ status: 'done', progress: 100, object_count: 3 });
   });
 
+  it("a stale record keeps the failure's reason that came with the final event", () => {
+    let s = applyJobEvent(emptyJobs, { id: 'a', status: 'new' });
+    s = applyJobEvent(s, { id: 'a', status: 'failed', reason: 'preprocess: not a TIFF' });
+    s = upsertJob(s, rec({ status: 'pre-processing', progress: 5 })); // read before the failure
+    expect(s.jobs.get('a')).toMatchObject({ status: 'failed', reason: 'preprocess: not a TIFF' });
+  });
+
   it('removes a job and is a no-op for an unknown id', () => {
     const s = upsertJob(emptyJobs, rec());
     expect(removeJob(s, 'a').jobs.size).toBe(0);

@@ -131,7 +131,14 @@ export function applyJobEvent(state: JobsState, ev: JobEvent): JobsState {
 export function upsertJob(state: JobsState, rec: JobView): JobsState {
   const prev = state.jobs.get(rec.id);
   const keepPrev = prev && isFinal(prev.status) && !isFinal(rec.status);
-  const merged: JobView = keepPrev ? { ...rec, status: prev.status, progress: prev.progress } : rec;
+  const merged: JobView = keepPrev
+    ? {
+        ...rec,
+        status: prev.status,
+        progress: prev.progress,
+        ...(prev.reason !== undefined ? { reason: prev.reason } : {}),
+      }
+    : rec;
   const unknown = new Set(state.unknown);
   unknown.delete(rec.id);
   return { jobs: new Map(state.jobs).set(rec.id, merged), unknown };

@@ -3,7 +3,7 @@
  * Each file becomes its own job (a zip becomes one batch job over its images), so one bad file fails
  * alone with its reason while the others go on. The list survives a visit to the Viewer (module state).
  */
-import { api, ApiRequestError, uploadFile, type Job } from '../api.js';
+import { api, ApiRequestError, submitFile, type Job } from '../api.js';
 import { announce, h, progressBar, replace, statusBadge } from '../dom.js';
 import { filesFromDrop, filesFromInput, type PickedFile } from '../drop.js';
 import { packZip, type ZipEntry } from '../../../workers/image/zip.js';
@@ -183,16 +183,17 @@ export const mountSegment: Page = (root, { store }) => {
     it.phase = 'uploading';
     render();
     try {
-      const up = await uploadFile(it.file, it.path.split('/').pop() ?? it.path, (f) => {
-        it.upload = f;
-        render();
-      });
-      const job = await api.createJob({
-        ...chosen.value,
-        inputs: [up.key],
-        ...(it.path.includes('/') ? { name: it.path } : {}),
-      });
-      session.files.set(job.id, { file: it.file, uploadKey: up.key });
+      // One request: the file and the job's fields (POST /v1/jobs/upload).
+      const job = await submitFile(
+        it.file,
+        it.path.split('/').pop() ?? it.path,
+        { ...chosen.value, ...(it.path.includes('/') ? { name: it.path } : {}) },
+        (f) => {
+          it.upload = f;
+          render();
+        },
+      );
+      session.files.set(job.id, { file: it.file, uploadKey: job.inputs?.[0] ?? '' });
       it.jobId = job.id;
       it.phase = 'submitted';
       store.put(job);
