@@ -46,6 +46,8 @@ it("listenTo hears its own job's events only, listen hears every job's; both sto
   const done = watcher.waitForFinal(b, 5000); // a waiter of b among the listeners
   await records.finish(b, 'failed', { reason: 'test' });
   expect((await done).status).toBe('failed');
+  // waitForFinal may read the final record before the event reaches the other listeners: wait for it
+  await expect.poll(() => all.length).toBe(5);
   expect(own).toEqual(['a:new', 'a:done']);
   expect(all).toEqual(['a:new', 'b:new', 'b:predicting', 'a:done', 'b:failed']);
   stopOwn();
