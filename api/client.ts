@@ -200,7 +200,7 @@ export class KioskClient {
  * A multipart/form-data body: text fields, then the files (field `file`), each part's name escaped as
  * browsers do (`"` → %22, CR → %0D, LF → %0A).
  */
-export function multipartBody(
+function multipartBody(
   fields: Record<string, string>,
   files: readonly UploadFile[],
 ): { headers: Record<string, string>; body: Buffer } {

@@ -116,9 +116,8 @@ export async function deleteJob(s: KioskServices, rec: JobRecord): Promise<void>
   await s.records.forgetUploads(unused);
 }
 
-/** The public view of a record (the response schema is also the allowlist). */
 /**
- * The API's view of a record. `withChildren`: a batch lists its children's states, read from Redis (true),
+ * The public view of a record (the response schema is also the allowlist). `withChildren`: a batch lists its children's states, read from Redis (true),
  * taken from these records (a batch just created: no read needed), or not at all (false).
  */
 export async function jobView(

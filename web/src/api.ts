@@ -181,7 +181,7 @@ export async function submitFile(
   const fields: Record<string, string> = {};
   for (const [k, v] of Object.entries(job))
     if (v !== undefined) fields[k] = typeof v === 'string' ? v : JSON.stringify(v);
-  return postFormRetrying('/v1/jobs/upload', formOf(fields, file, name), name, onProgress, (body) => {
+  return postForm('/v1/jobs/upload', formOf(fields, file, name), name, onProgress, (body) => {
     const j = body as Job | null;
     return j && typeof j.id === 'string' ? j : undefined;
   });
@@ -194,25 +194,6 @@ function formOf(fields: Record<string, string>, file: File, name: string): FormD
   return form;
 }
 
-/** postForm, again after the wait the kiosk asks for when it answers 429 (at most 5 times). */
-async function postFormRetrying<T>(
-  url: string,
-  form: FormData,
-  name: string,
-  onProgress: (f: number) => void,
-  accept: (body: unknown) => T | undefined,
-): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await postForm(url, form, name, onProgress, accept);
-    } catch (err) {
-      if (!(err instanceof RateLimited) || attempt >= 5) throw err instanceof RateLimited ? err.error : err;
-      onProgress(0);
-      await sleep(retryDelayMs(err.retryAfter, attempt));
-    }
-  }
-}
-
 class RateLimited extends Error {
   constructor(
     readonly retryAfter: string | null,
@@ -222,36 +203,49 @@ class RateLimited extends Error {
   }
 }
 
-/** POSTs a multipart form with XMLHttpRequest (upload progress); `accept` picks the result from a 2xx body. */
-function postForm<T>(
+/**
+ * POSTs a multipart form with XMLHttpRequest (upload progress); `accept` picks the result from a 2xx body.
+ * A 429 is tried again after the wait the kiosk asks for, at most 5 times.
+ */
+async function postForm<T>(
   url: string,
   form: FormData,
   name: string,
   onProgress: (f: number) => void,
   accept: (body: unknown) => T | undefined,
 ): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open('POST', url);
-    authorizeXhr(xhr);
-    xhr.responseType = 'json';
-    xhr.upload.onprogress = (e) => {
-      if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
-    };
-    xhr.onerror = () =>
-      reject(new ApiRequestError(0, 'network', `could not reach the kiosk to upload ${name}`));
-    xhr.onload = () => {
-      const body = xhr.response as { error?: string; message?: string } | null;
-      const ok = xhr.status >= 200 && xhr.status < 300 ? accept(body) : undefined;
-      if (ok !== undefined) return resolve(ok);
-      if (xhr.status === 401) askForToken(body?.message ?? 'unauthorized');
-      const error = new ApiRequestError(
-        xhr.status,
-        body?.error ?? `http-${xhr.status}`,
-        body?.message ?? `upload failed (${xhr.status})`,
-      );
-      reject(xhr.status === 429 ? new RateLimited(xhr.getResponseHeader('retry-after'), error) : error);
-    };
-    xhr.send(form);
-  });
+  const once = () =>
+    new Promise<T>((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', url);
+      authorizeXhr(xhr);
+      xhr.responseType = 'json';
+      xhr.upload.onprogress = (e) => {
+        if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
+      };
+      xhr.onerror = () =>
+        reject(new ApiRequestError(0, 'network', `could not reach the kiosk to upload ${name}`));
+      xhr.onload = () => {
+        const body = xhr.response as { error?: string; message?: string } | null;
+        const ok = xhr.status >= 200 && xhr.status < 300 ? accept(body) : undefined;
+        if (ok !== undefined) return resolve(ok);
+        if (xhr.status === 401) askForToken(body?.message ?? 'unauthorized');
+        const error = new ApiRequestError(
+          xhr.status,
+          body?.error ?? `http-${xhr.status}`,
+          body?.message ?? `upload failed (${xhr.status})`,
+        );
+        reject(xhr.status === 429 ? new RateLimited(xhr.getResponseHeader('retry-after'), error) : error);
+      };
+      xhr.send(form);
+    });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await once();
+    } catch (err) {
+      if (!(err instanceof RateLimited) || attempt >= 5) throw err instanceof RateLimited ? err.error : err;
+      onProgress(0);
+      await sleep(retryDelayMs(err.retryAfter, attempt));
+    }
+  }
 }

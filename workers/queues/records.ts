@@ -206,15 +206,18 @@ export class JobRecords {
 
   /**
    * Creates a record; top-level jobs (no parent) go into the listing index, and each of its `uploads`
-   * notes the job as one of its users (so deleting another job of the same upload keeps it).
+   * notes the job as one of its users (so deleting another job of the same upload keeps it). Resolves to
+   * the record as written (progress 0, updated_at = created_at).
    */
-  async create(rec: Omit<JobRecord, 'updated_at' | 'progress'>): Promise<void> {
-    const fields = toFields({ ...rec, progress: 0, updated_at: rec.created_at });
+  async create(rec: Omit<JobRecord, 'updated_at' | 'progress'>): Promise<JobRecord> {
+    const full: JobRecord = { ...rec, progress: 0, updated_at: rec.created_at };
+    const fields = toFields({ ...full });
     const multi = this.redis.multi().hset(this.key(rec.id), fields);
     if (!rec.parent) multi.zadd(this.indexKey, Date.parse(rec.created_at), rec.id);
     for (const folder of rec.uploads ?? []) multi.sadd(this.uploadJobsKey(folder), rec.id);
     multi.publish(this.channel, JSON.stringify(eventOf(rec.id, fields)));
     await multi.exec();
+    return full;
   }
 
   async get(id: string): Promise<JobRecord | undefined> {

@@ -122,7 +122,7 @@ export class JobSubmitter {
     return (await this.submitImageJob(image, o)).id;
   }
 
-  /** submitImage, resolving to the record as created (what a reader of it would get now, unless a worker moved it on). */
+  /** submitImage, resolving to the job's record as created (no read back from Redis). */
   async submitImageJob(image: SubmittedImage, o: SubmitOptions): Promise<SubmittedJob> {
     const jobId = randomUUID();
     const record = await this.createRecord(jobId, 'image', image.name, o, {
@@ -236,8 +236,7 @@ export class JobSubmitter {
       status: 'new' | 'waiting';
     },
   ): Promise<JobRecord> {
-    const created_at = new Date().toISOString();
-    const rec = {
+    return this.records.create({
       id,
       kind,
       type: o.type,
@@ -246,11 +245,9 @@ export class JobSubmitter {
       model: o.model.name,
       model_version: o.model.version,
       options: o.options,
-      created_at,
+      created_at: new Date().toISOString(),
       ...extra,
-    };
-    await this.records.create(rec);
-    return { ...rec, progress: 0, updated_at: created_at };
+    });
   }
 
   async close(): Promise<void> {
