@@ -17,7 +17,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, setPriority, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KioskClient } from '../api/client.js';
@@ -50,13 +50,20 @@ const { values } = parseArgs({
     // onnxruntime threads of the service's inference worker (default: the service's own default, every core
     // but one, which leaves a core to the CPU worker so pre/post-processing overlap with inference)
     'service-threads': { type: 'string' },
-    // write V8 CPU profiles of the service's processes (API, CPU worker, inference worker) to this folder
+    // write V8 CPU profiles of the service's processes (API, CPU worker, inference worker) to this folder,
+    // and part B's measured time span to window.json in it (bench/profile-summary.ts --window reads it)
     profile: { type: 'string' },
     // extra node/V8 flags for the service's processes, space-separated, after those `kiosk start` gives them
     // (kioskNodeFlags: --single-threaded-gc on 2 cores or fewer)
     'service-node-args': { type: 'string' },
     // CPU worker processes of the service (the local kiosk's autoscaler runs 1..min(4, cores/2))
     'cpu-workers': { type: 'string', default: '1' },
+    // the service's bucket folder (default: a new folder under the system's temporary folder). On this
+    // machine's disk (ext4, mounted with discard) a file write takes 0.4 ms, or 5 ms for a while after a
+    // previous run deleted its files; /dev/shm takes the disk out of a comparison
+    bucket: { type: 'string' },
+    // niceness of the CPU worker processes (0: as the others), so inference outranks pre/post-processing
+    'cpu-nice': { type: 'string', default: '0' },
     // write each service process's standard output to <dir>/<process>.log (e.g. with --trace-gc)
     'service-log': { type: 'string' },
     // part B: jobs run before the measured ones, in-process and through the service alike (JIT warm-up)
@@ -139,6 +146,7 @@ async function startService(env: NodeJS.ProcessEnv): Promise<Service> {
   const cpus = Array.from({ length: CPU_WORKERS }, () => run('workers/main.ts', ['--pool', 'cpu']));
   const gpu = logTo(run('workers/main.ts', ['--pool', 'gpu']), 'gpu');
   cpus.forEach((c, i) => logTo(c, `cpu${i}`));
+  for (const c of cpus) if (Number(values['cpu-nice'])) setPriority(c.pid!, Number(values['cpu-nice']));
   const [url] = await Promise.all([
     waitLine(api, /api listening on (\S+)/, 'api'),
     ...cpus.map((cpu) => waitLine(cpu, /worker cpu ready/, 'cpu worker')),
@@ -182,19 +190,43 @@ async function runJobs(
   svc: Service,
   images: readonly { name: string; bytes: Uint8Array }[],
 ): Promise<{ ms: number; ids: string[] }> {
+  // The jobs' final events, heard from before the first submission (a job may finish before its submit
+  // call returns): the benchmark's client shares the service's cores, so it waits on the events alone,
+  // without reading each job's record (waitForFinal reads it twice).
+  const finished = new Set<string>();
+  const waiting = new Map<string, () => void>();
+  const stop = svc.watcher.listen((ev) => {
+    if (ev.status !== 'done' && ev.status !== 'failed') return;
+    finished.add(ev.id);
+    waiting.get(ev.id)?.();
+  });
+  const final = (id: string) => (finished.has(id) ? undefined : new Promise<void>((r) => waiting.set(id, r)));
   const t0 = performance.now();
   const ids: string[] = new Array<string>(images.length);
-  const finals: Promise<unknown>[] = [];
+  const finals: (Promise<void> | undefined)[] = [];
   let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(INFLIGHT, images.length) }, async () => {
-      for (let i = next++; i < images.length; i = next++) {
-        ids[i] = (await svc.client.submit([images[i]!])).id;
-        finals.push(svc.watcher.waitForFinal(ids[i], 3_600_000));
-      }
-    }),
-  );
-  await Promise.all(finals);
+  try {
+    await Promise.all(
+      Array.from({ length: Math.min(INFLIGHT, images.length) }, async () => {
+        for (let i = next++; i < images.length; i = next++) {
+          ids[i] = (await svc.client.submit([images[i]!])).id;
+          finals.push(final(ids[i]));
+        }
+      }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(finals),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => {
+          const left = ids.filter((id) => !finished.has(id));
+          reject(new Error(`${left.length} jobs not finished after 30 min (e.g. ${left[0]})`));
+        }, 1_800_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  } finally {
+    stop();
+  }
   return { ms: performance.now() - t0, ids };
 }
 
@@ -217,6 +249,9 @@ async function main(): Promise<void> {
     })),
   );
   const tmp = await mkdtemp(join(tmpdir(), 'bench-service-'));
+  const bucket = values.bucket
+    ? await mkdtemp(join(resolve(values.bucket), 'bench-bucket-'))
+    : join(tmp, 'bucket');
   const redis = await startPrivateRedis();
   try {
     // The model: shipped nuclear, else the same architecture with random weights.
@@ -244,7 +279,7 @@ async function main(): Promise<void> {
     const card: ModelCard = await readModelCard(modelDir);
     const common = {
       REDIS_URL: redis.url,
-      KIOSK_BUCKET: join(tmp, 'bucket'),
+      KIOSK_BUCKET: bucket,
       KIOSK_MODEL_CACHE: join(tmp, 'cache'),
       ...(values['service-threads'] ? { KIOSK_ONNX_THREADS: values['service-threads'] } : {}),
       KIOSK_RUNTIME: 'onnx',
@@ -257,9 +292,10 @@ async function main(): Promise<void> {
     if (values.only !== 'throughput') await partB(images, common, tmp);
   } finally {
     await redis.stop();
-    const scratch = scratchDirFor(join(tmp, 'bucket')); // the services' default (KIOSK_SCRATCH_DIR=auto)
+    const scratch = scratchDirFor(bucket); // the services' default (KIOSK_SCRATCH_DIR=auto)
     if (scratch) await rm(scratch, { recursive: true, force: true });
     await rm(tmp, { recursive: true, force: true });
+    await rm(bucket, { recursive: true, force: true });
   }
 }
 
@@ -360,8 +396,16 @@ async function partB(images: readonly Image[], common: NodeJS.ProcessEnv, tmp: s
   const svcCpu0 = await svc.cpuS();
   const cmds0 = await svc.redisCommands();
   const client0 = process.cpuUsage();
+  const window0 = process.hrtime.bigint() / 1000n; // µs of the monotonic clock, as V8's CPU profiles count
   const b = await runJobs(svc, images);
+  const window1 = process.hrtime.bigint() / 1000n;
   const client = process.cpuUsage(client0);
+  // The measured run's time span, for reading only its samples out of the processes' CPU profiles.
+  if (values.profile)
+    await writeFile(
+      join(values.profile, 'window.json'),
+      JSON.stringify({ startUs: Number(window0), endUs: Number(window1) }),
+    );
   const svcCpu1 = await svc.cpuS();
   const cmds1 = await svc.redisCommands();
   const svcCpuMs = (cpuTotal(svcCpu1) - cpuTotal(svcCpu0)) * 1000;
