@@ -5,7 +5,9 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { decodeImage } from '../image/decode.js';
 import { labelsFromRaw } from '../image/files.js';
 import type { Labels } from '../image/types.js';
-import { keys } from '../queues/names.js';
+import { Queue } from 'bullmq';
+import { bullConnection } from '../queues/connection.js';
+import { keys, QUEUE, stageJobId } from '../queues/names.js';
 import type { SubmitOptions } from '../queues/submit.js';
 import { createHarness, type Harness } from './service-harness.test-helpers.js';
 import type { SegmentationStages } from './stages.js';
@@ -233,6 +235,67 @@ describe('job flows on a real Redis (trivial model)', () => {
     const rec = await h.wait(id);
     expect(rec).toMatchObject({ status: 'failed', reason: 'cancelled by the user' });
     expect(h.runner.calls).toEqual([]);
+  });
+
+  it('a stage of a job that turned final before the stage started fails as cancelled, no scratch left', async () => {
+    // The record turns final while the stage jobs stay queued (what a cancel that could not remove them
+    // leaves): preprocess reads and decodes while its record update is under way, then stops there.
+    h = await createHarness(inject('redisUrl'), { startPools: false });
+    const id = await h.submitter.submitImage(
+      { name: 'x.png', inputKey: await upload(h, 'x.png', await valImage(valNames[1]!)) },
+      opts,
+    );
+    expect(await h.records.finish(id, 'failed', { reason: 'cancelled by the user' })).toBe(true);
+    const pre = new Queue(QUEUE.preprocess, { connection: bullConnection(h.redisUrl), prefix: h.prefix });
+    try {
+      h.startPools();
+      const job = (await pre.getJob(stageJobId(id, 'pre')))!;
+      for (let i = 0; i < 200 && (await job.getState()) !== 'failed'; i++)
+        await new Promise((r) => setTimeout(r, 25));
+      expect(await job.getState()).toBe('failed');
+      expect((await pre.getJob(stageJobId(id, 'pre')))!.failedReason).toMatch(/cancelled/);
+    } finally {
+      await pre.close();
+    }
+    expect(await h.storage.exists(keys.tiles(id, 1))).toBe(false);
+    expect(h.runner.calls).toEqual([]);
+    expect(await h.records.get(id)).toMatchObject({ status: 'failed', reason: 'cancelled by the user' });
+  });
+
+  it('cancelled while a stage runs: that stage finishes, the next one does not call the model', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inStage = new Promise<void>((r) => (entered = r));
+    const stages: SegmentationStages = {
+      ...trivialStages,
+      async preprocess(bytes, name, card, o) {
+        entered();
+        await gate;
+        return trivialStages.preprocess(bytes, name, card, o);
+      },
+    };
+    h = await createHarness(inject('redisUrl'), { stages });
+    const id = await h.submitter.submitImage(
+      { name: 'x.png', inputKey: await upload(h, 'x.png', await valImage(valNames[1]!)) },
+      opts,
+    );
+    await inStage;
+    expect(await h.submitter.cancel(id)).toBe(true); // its flow is running (locked): it stays queued
+    release();
+    const predict = new Queue(QUEUE.predict, { connection: bullConnection(h.redisUrl), prefix: h.prefix });
+    try {
+      let state = '';
+      for (let i = 0; i < 200 && state !== 'failed'; i++) {
+        state = (await (await predict.getJob(stageJobId(id, 'predict')))?.getState()) ?? 'removed';
+        if (state !== 'failed') await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(state).toBe('failed');
+    } finally {
+      await predict.close();
+    }
+    expect(h.runner.calls).toEqual([]);
+    expect(await h.records.get(id)).toMatchObject({ status: 'failed', reason: 'cancelled by the user' });
   });
 
   it('runs the tiles of several waiting jobs in one model call', async () => {

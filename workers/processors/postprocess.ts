@@ -6,6 +6,7 @@ import type { ImageJobData, StageResult } from '../queues/payloads.js';
 import { zipFiles } from './archive.js';
 import {
   enterStage,
+  enterStageSoon,
   runStage,
   seconds,
   stageOptions,
@@ -42,12 +43,16 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
           throw err;
         }
         const { outputs, meta, times } = unpackTensors<PredictedImage>(bytes, { copy: false });
-        await enterStage(ctx, jobId, {
+        const entered = enterStageSoon(ctx, jobId, {
           status: 'post-processing',
           progress: pass === 1 ? 75 : 90,
           ...(pass === 1 ? times : {}),
         });
-        labels = await ctx.stages.postprocess(outputs as HeadMaps, meta, model.card, opts);
+        try {
+          labels = await ctx.stages.postprocess(outputs as HeadMaps, meta, model.card, opts);
+        } finally {
+          await entered(); // a cancelled job says so, whatever the maps gave
+        }
         const nextScale = ctx.stages.nextScale?.(labels, meta, model.card, opts, pass);
         if (nextScale === undefined) break;
         const next: ImageJobData = { ...job.data, pass: pass + 1, scale: nextScale };
@@ -57,8 +62,14 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
         if (await job.moveToWaitingChildren(token)) throw new WaitingChildrenError();
         pass = next.pass!; // the second pass already finished: use its maps now
       }
-      await ctx.records.update(jobId, { status: 'saving-results', progress: 95 });
+      // The status goes out while the labels are encoded (caught at once: see enterStageSoon).
+      const saving = ctx.records.update(jobId, { status: 'saving-results', progress: 95 }).then(
+        () => undefined,
+        (err: unknown) => ({ err }),
+      );
       const tif = ctx.stages.encodeLabels(labels);
+      const notSaving = await saving;
+      if (notSaving) throw notSaving.err;
       const stem = fileStem(name);
       const tifName = `${stem}_feature_0.tif`;
       const labelsKey = keys.result(lab, jobId, tifName);

@@ -2,7 +2,7 @@ import { keys } from '../queues/names.js';
 import type { ImageJobData, StageResult } from '../queues/payloads.js';
 import { TileBatcher } from './batcher.js';
 import type { JobRecord } from '../queues/records.js';
-import { enterStage, runStage, seconds, type Processor, type WorkerContext } from './context.js';
+import { enterStageSoon, runStage, seconds, type Processor, type WorkerContext } from './context.js';
 import type { PreparedImage } from './stages.js';
 import { packTensorParts, unpackTensors } from './tensor-pack.js';
 
@@ -29,8 +29,14 @@ export function predictProcessor(ctx: WorkerContext): Processor<ImageJobData, St
       const t0 = performance.now();
       const { jobId } = job.data;
       const pass = job.data.pass ?? 1;
-      await enterStage(ctx, jobId, { status: 'predicting', progress: pass === 1 ? 30 : 85 });
-      const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
+      const entered = enterStageSoon(ctx, jobId, { status: 'predicting', progress: pass === 1 ? 30 : 85 });
+      let model, tiles;
+      try {
+        model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
+        tiles = await ctx.storage.get(keys.tiles(jobId, pass));
+      } finally {
+        await entered(); // a cancelled job stops here, before it loads a model (and says so)
+      }
       const id = `${model.name}@${model.version}`;
       let batcher = ctx.batchers.get(id);
       if (!batcher) {
@@ -39,10 +45,7 @@ export function predictProcessor(ctx: WorkerContext): Processor<ImageJobData, St
         batcher = ctx.batchers.get(id)!;
       }
       // Views into the bytes read, not copies: they are read once, here.
-      const prepared = unpackTensors<PreparedImage & { times?: StageTimes }>(
-        await ctx.storage.get(keys.tiles(jobId, pass)),
-        { copy: false },
-      );
+      const prepared = unpackTensors<PreparedImage & { times?: StageTimes }>(tiles, { copy: false });
       const outputs = await ctx.stages.predict(prepared, batcher.runner(), model.card);
       const key = keys.outputs(jobId, pass);
       const ms = performance.now() - t0;

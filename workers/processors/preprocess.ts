@@ -1,7 +1,7 @@
 import { keys } from '../queues/names.js';
 import type { ImageJobData, StageResult } from '../queues/payloads.js';
 import {
-  enterStage,
+  enterStageSoon,
   runStage,
   seconds,
   stageOptions,
@@ -21,23 +21,31 @@ export function preprocessProcessor(ctx: WorkerContext): Processor<ImageJobData,
       const { jobId, inputKey, name } = job.data;
       const pass = job.data.pass ?? 1;
       // The first pass starts the job: `started` then `pre-processing` in one record write (both events).
-      if (pass === 1) {
-        await enterStage(
-          ctx,
-          jobId,
-          { status: 'pre-processing', started_at: new Date().toISOString(), progress: 5 },
-          [{ status: 'started', progress: 1 }],
+      const entered =
+        pass === 1
+          ? enterStageSoon(
+              ctx,
+              jobId,
+              { status: 'pre-processing', started_at: new Date().toISOString(), progress: 5 },
+              [{ status: 'started', progress: 1 }],
+            )
+          : enterStageSoon(ctx, jobId, { status: 'pre-processing', progress: 80 });
+      let prepared;
+      try {
+        const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
+        const bytes = await ctx.storage.get(inputKey);
+        prepared = await ctx.stages.preprocess(
+          bytes,
+          name,
+          model.card,
+          stageOptions(ctx, job.data),
+          job.data.scale,
         );
-      } else await enterStage(ctx, jobId, { status: 'pre-processing', progress: 80 });
-      const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
-      const bytes = await ctx.storage.get(inputKey);
-      const prepared = await ctx.stages.preprocess(
-        bytes,
-        name,
-        model.card,
-        stageOptions(ctx, job.data),
-        job.data.scale,
-      );
+      } catch (err) {
+        await entered(); // a cancelled job says so, not why its input could not be read
+        throw err;
+      }
+      await entered();
       // One scratch object: the tiles for predict and the untiling metadata, which predict passes on, and
       // this stage's time, which postprocess records with predict's (one record write for the three stages'
       // times instead of one per stage).
