@@ -87,6 +87,9 @@ describe('relabelSequential / countObjects / objectAreas / rankLabels', () => {
   it('countObjects: the distinct non-zero ids, with or without background, with gaps', () => {
     expect(countObjects(grid(['12', '21']))).toBe(2);
     expect(countObjects({ data: Uint32Array.from([9, 0, 9, 2, 2, 40]), height: 2, width: 3 })).toBe(3);
+    // ids past the first table (4096) and past its doubling, seen again after others
+    const ids = [5000, 0, 70_000, 5000, 3, 70_000, 70_000, 0];
+    expect(countObjects({ data: Uint32Array.from(ids), height: 2, width: 4 })).toBe(3);
   });
   it('all background → no objects, zeros back', () => {
     const empty = grid(['...', '...']);

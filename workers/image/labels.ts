@@ -147,20 +147,30 @@ export function countObjects(labels: Labels): number {
   assertPlane('labels', labels);
   const data = labels.data;
   const n = data.length;
-  let max = 0;
-  for (let i = 0; i < n; i++) if (data[i]! > max) max = data[i]!;
-  if (max > Math.max(1 << 20, 4 * n)) return rankLabels(data).ids.length; // sparse huge ids
-  // A byte per possible id, not rankLabels' per-pixel ranks: this runs once per finished job.
-  const seen = new Uint8Array(max + 1);
+  const sparse = Math.max(1 << 20, 4 * n); // ids past this: a table per possible id would be too big
+  // One pass, a byte per possible id (grown as larger ids show up), and a pixel equal to the one before
+  // it — most pixels: objects and background lie in runs along a row — is not looked up at all. This runs
+  // once per finished job, on the CPU worker.
+  let seen = new Uint8Array(4096);
+  seen[0] = 1; // background is not an object
   let count = 0;
+  let prev = 0;
   for (let i = 0; i < n; i++) {
     const v = data[i]!;
+    if (v === prev) continue;
+    prev = v;
+    if (v >= seen.length) {
+      if (v > sparse) return rankLabels(data).ids.length;
+      const grown = new Uint8Array(Math.max(v + 1, 2 * seen.length));
+      grown.set(seen);
+      seen = grown;
+    }
     if (seen[v] === 0) {
       seen[v] = 1;
       count++;
     }
   }
-  return seen[0] === 1 ? count - 1 : count;
+  return count;
 }
 
 /** Pixel count of each object, keyed by id, in ascending id order. Background is not included. */
