@@ -109,6 +109,23 @@ export async function enterStage(
 }
 
 /**
+ * A promise to await later, whose rejection is caught at once: it must not count as unhandled while the
+ * caller works on (Node stops the process on an unhandled rejection). `await later()` gives its result or
+ * throws its error.
+ */
+export function awaitLater<T>(p: Promise<T>): () => Promise<T> {
+  const outcome = p.then(
+    (value) => ({ value }),
+    (err: unknown) => ({ err }),
+  );
+  return async () => {
+    const o = await outcome;
+    if ('err' in o) throw o.err;
+    return o.value;
+  };
+}
+
+/**
  * enterStage started now and awaited later (`await entered()`), so the stage's first work — reading its
  * input, the math — runs while the record update is on its way to Redis instead of after its round trip
  * (the CPU worker is the pipeline's busiest process: every wait in it is time the whole pipeline loses).
@@ -120,15 +137,7 @@ export function enterStageSoon(
   fields: Partial<JobRecord>,
   via?: Parameters<JobRecords['update']>[2],
 ): () => Promise<void> {
-  // The outcome is caught at once: a rejection must not go unhandled while the stage works.
-  const outcome = enterStage(ctx, jobId, fields, via).then(
-    () => undefined,
-    (err: unknown) => ({ err }),
-  );
-  return async () => {
-    const o = await outcome;
-    if (o) throw o.err;
-  };
+  return awaitLater(enterStage(ctx, jobId, fields, via));
 }
 
 export const seconds = (ms: number) => Math.round(ms) / 1000;

@@ -5,6 +5,7 @@ import { fileStem, keys } from '../queues/names.js';
 import type { ImageJobData, StageResult } from '../queues/payloads.js';
 import { zipFiles } from './archive.js';
 import {
+  awaitLater,
   enterStage,
   enterStageSoon,
   runStage,
@@ -62,14 +63,10 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
         if (await job.moveToWaitingChildren(token)) throw new WaitingChildrenError();
         pass = next.pass!; // the second pass already finished: use its maps now
       }
-      // The status goes out while the labels are encoded (caught at once: see enterStageSoon).
-      const saving = ctx.records.update(jobId, { status: 'saving-results', progress: 95 }).then(
-        () => undefined,
-        (err: unknown) => ({ err }),
-      );
+      // The status goes out while the labels are encoded.
+      const saving = awaitLater(ctx.records.update(jobId, { status: 'saving-results', progress: 95 }));
       const tif = ctx.stages.encodeLabels(labels);
-      const notSaving = await saving;
-      if (notSaving) throw notSaving.err;
+      await saving();
       const stem = fileStem(name);
       const tifName = `${stem}_feature_0.tif`;
       const labelsKey = keys.result(lab, jobId, tifName);
