@@ -1,7 +1,8 @@
 /**
  * Summarizes a V8 CPU profile (`node --cpu-prof`, or service.bench.ts --profile DIR): self and inclusive
- * time per function, as a share of the samples. With --window FILE (service.bench.ts writes
- * DIR/window.json) only the samples taken during the measured run count, not start-up or warm-up.
+ * time per function, as a share of the samples. With --window FILE (`{startUs, endUs}` or a list of them;
+ * service.bench.ts writes DIR/window.json) only the samples taken in those spans count, not start-up or
+ * warm-up.
  *
  *   node --import tsx bench/profile-summary.ts DIR/CPU.<...>.cpuprofile [--window DIR/window.json] [--top 40]
  */
@@ -29,9 +30,12 @@ if (positionals.length !== 1) {
   process.exit(2);
 }
 const p = JSON.parse(readFileSync(positionals[0]!, 'utf8')) as Profile;
-const win = values.window
-  ? (JSON.parse(readFileSync(values.window, 'utf8')) as { startUs: number; endUs: number })
+type Span = { startUs: number; endUs: number };
+// one span, or several (service.bench.ts: one per measured pass)
+const spans: Span[] | undefined = values.window
+  ? [JSON.parse(readFileSync(values.window, 'utf8')) as Span | Span[]].flat()
   : undefined;
+const inWindow = (us: number) => !spans || spans.some((w) => us >= w.startUs && us <= w.endUs);
 const top = Number(values.top);
 
 const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -42,7 +46,7 @@ let ts = p.startTime;
 p.samples.forEach((id, i) => {
   const dt = p.timeDeltas[i] ?? 0;
   ts += dt;
-  if (win && (ts < win.startUs || ts > win.endUs)) return;
+  if (!inWindow(ts)) return;
   timeOf.set(id, (timeOf.get(id) ?? 0) + dt);
 });
 const total = [...timeOf.values()].reduce((a, b) => a + b, 0);
@@ -61,7 +65,7 @@ for (const [id, t] of timeOf) {
     inclusive.set(name, (inclusive.get(name) ?? 0) + t);
   }
 }
-console.log(`${(total / 1000).toFixed(0)} ms sampled${win ? ' in the measured window' : ''}`);
+console.log(`${(total / 1000).toFixed(0)} ms sampled${spans ? ' in the measured window' : ''}`);
 for (const [title, m] of [
   ['self', self],
   ['inclusive', inclusive],

@@ -9,7 +9,8 @@
  *    this process (what `kiosk segment` does). Prints both throughputs, the ratio, and whether every
  *    service label image equals the in-process one.
  * B. orchestration overhead per job with the trivial model (TRIVIAL threshold runner + trivial stages):
- *    (service wall time − in-process time) / N for N jobs in flight, and the same for jobs run one at a time.
+ *    (service wall time − in-process time) / N for N jobs in flight — the median of --rounds rounds, each an
+ *    in-process pass then a service pass — and the same for jobs run one at a time.
  *
  * Model: models/nuclear/<newest> when it has model.onnx, else the default buildNetwork() with random weights
  * (same architecture and cost; labels meaningless but still compared). Redis: a private redis-server.
@@ -51,7 +52,7 @@ const { values } = parseArgs({
     // but one, which leaves a core to the CPU worker so pre/post-processing overlap with inference)
     'service-threads': { type: 'string' },
     // write V8 CPU profiles of the service's processes (API, CPU worker, inference worker) to this folder,
-    // and part B's measured time span to window.json in it (bench/profile-summary.ts --window reads it)
+    // and part B's measured service passes' time spans to window.json in it (for profile-summary.ts --window)
     profile: { type: 'string' },
     // extra node/V8 flags for the service's processes, space-separated, after those `kiosk start` gives them
     // (kioskNodeFlags: --single-threaded-gc on 2 cores or fewer)
@@ -68,11 +69,14 @@ const { values } = parseArgs({
     'service-log': { type: 'string' },
     // part B: jobs run before the measured ones, in-process and through the service alike (JIT warm-up)
     warmup: { type: 'string', default: '100' },
+    // part B: rounds of an in-process pass then a service pass (the overhead printed is their median)
+    rounds: { type: 'string', default: '3' },
   },
 });
 const N = Number(values.n);
 const INFLIGHT = Number(values.inflight);
 const WARMUP = Number(values.warmup);
+const ROUNDS = Number(values.rounds);
 const CPU_WORKERS = Number(values['cpu-workers']);
 const THREADS = availableParallelism();
 
@@ -360,22 +364,16 @@ async function partB(images: readonly Image[], common: NodeJS.ProcessEnv, tmp: s
     const maps = await trivialStages.predict(p, trivial, TRIVIAL_CARD);
     return trivialStages.encodeLabels(await trivialStages.postprocess(maps, p.meta, TRIVIAL_CARD, o));
   };
-  // Warm-up (JIT): the same --warmup images go through the service before its measured run.
+  const svc = await startService({
+    ...common,
+    KIOSK_PREFIX: 'bench-b',
+    KIOSK_TRIVIAL_MODEL: '1',
+    KIOSK_DEFAULT_MODEL: 'trivial',
+  });
+  // Warm-up (JIT): the same --warmup images in-process and through the service.
   const warm = images.slice(0, WARMUP);
   for (const img of warm) await inProcess(img, img.bytes);
-  // Three passes, the median kept (wall and CPU each): one pass takes 1-2 s, and this machine's speed drifts
-  // by tens of percent over seconds, which went straight into the overhead (service − in-process).
-  const passes: { wall: number; cpu: number }[] = [];
-  for (let k = 0; k < 3; k++) {
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    for (const img of images) await inProcess(img, img.bytes);
-    const cpuIn = process.cpuUsage(cpu0);
-    passes.push({ wall: performance.now() - t0, cpu: (cpuIn.user + cpuIn.system) / 1000 });
-  }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!;
-  const trivialInMs = median(passes.map((p) => p.wall));
-  const inCpuMs = median(passes.map((p) => p.cpu));
+  await runJobs(svc, warm);
   // The same with the file I/O `kiosk segment` does: read the image file, write <stem>.labels.tif.
   const outDir = join(tmp, 'segment-out');
   mkdirSync(outDir, { recursive: true });
@@ -386,56 +384,78 @@ async function partB(images: readonly Image[], common: NodeJS.ProcessEnv, tmp: s
   const ioInMs = performance.now() - t;
   const cpuIo = process.cpuUsage(cpuIo0);
   const ioCpuMs = (cpuIo.user + cpuIo.system) / 1000;
-  const svc = await startService({
-    ...common,
-    KIOSK_PREFIX: 'bench-b',
-    KIOSK_TRIVIAL_MODEL: '1',
-    KIOSK_DEFAULT_MODEL: 'trivial',
-  });
-  await runJobs(svc, warm);
-  const svcCpu0 = await svc.cpuS();
-  const cmds0 = await svc.redisCommands();
-  const client0 = process.cpuUsage();
-  const window0 = process.hrtime.bigint() / 1000n; // µs of the monotonic clock, as V8's CPU profiles count
-  const b = await runJobs(svc, images);
-  const window1 = process.hrtime.bigint() / 1000n;
-  const client = process.cpuUsage(client0);
-  // The measured run's time span, for reading only its samples out of the processes' CPU profiles.
-  if (values.profile)
-    await writeFile(
-      join(values.profile, 'window.json'),
-      JSON.stringify({ startUs: Number(window0), endUs: Number(window1) }),
-    );
-  const svcCpu1 = await svc.cpuS();
-  const cmds1 = await svc.redisCommands();
-  const svcCpuMs = (cpuTotal(svcCpu1) - cpuTotal(svcCpu0)) * 1000;
-  const partMs = (k: keyof ServiceCpu) => (((svcCpu1[k] - svcCpu0[k]) * 1000) / N).toFixed(2);
-  const cmds = [...cmds1]
-    .map(([name, v]) => {
+  // ROUNDS rounds of an in-process pass then a service pass, the overhead taken per round and its median
+  // kept: one pass takes 1-4 s and this machine's speed drifts by tens of percent over seconds, so the two
+  // sides of each difference are measured next to each other. CPU and Redis figures add up the service
+  // passes.
+  const rounds: { inWall: number; inCpu: number; svcWall: number }[] = [];
+  const windows: { startUs: number; endUs: number }[] = [];
+  let svcCpuMs = 0;
+  const partCpuMs: ServiceCpu = { api: 0, cpuWorker: 0, inferenceWorker: 0, redis: 0 };
+  let clientCpuMs = 0;
+  const cmdTotals = new Map<string, { calls: number; usec: number }>();
+  for (let r = 0; r < ROUNDS; r++) {
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (const img of images) await inProcess(img, img.bytes);
+    const inWall = performance.now() - t0;
+    const cpuIn = process.cpuUsage(cpu0);
+    const svcCpu0 = await svc.cpuS();
+    const cmds0 = await svc.redisCommands();
+    const client0 = process.cpuUsage();
+    const window0 = process.hrtime.bigint() / 1000n; // µs of the monotonic clock, as V8's CPU profiles count
+    const b = await runJobs(svc, images);
+    const window1 = process.hrtime.bigint() / 1000n;
+    const client = process.cpuUsage(client0);
+    const svcCpu1 = await svc.cpuS();
+    const cmds1 = await svc.redisCommands();
+    rounds.push({ inWall, inCpu: (cpuIn.user + cpuIn.system) / 1000, svcWall: b.ms });
+    windows.push({ startUs: Number(window0), endUs: Number(window1) });
+    svcCpuMs += (cpuTotal(svcCpu1) - cpuTotal(svcCpu0)) * 1000;
+    for (const k of Object.keys(partCpuMs) as (keyof ServiceCpu)[])
+      partCpuMs[k] += (svcCpu1[k] - svcCpu0[k]) * 1000;
+    clientCpuMs += (client.user + client.system) / 1000;
+    for (const [name, v] of cmds1) {
       const before = cmds0.get(name) ?? { calls: 0, usec: 0 };
-      return { name, calls: (v.calls - before.calls) / N, usec: (v.usec - before.usec) / N };
-    })
+      const sum = cmdTotals.get(name) ?? { calls: 0, usec: 0 };
+      cmdTotals.set(name, {
+        calls: sum.calls + v.calls - before.calls,
+        usec: sum.usec + v.usec - before.usec,
+      });
+    }
+  }
+  // The measured passes' time spans, for reading only their samples out of the processes' CPU profiles.
+  if (values.profile) await writeFile(join(values.profile, 'window.json'), JSON.stringify(windows));
+  const jobs = N * ROUNDS;
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const overheads = rounds.map((r) => (r.svcWall - r.inWall) / N);
+  const perJobIn = median(rounds.map((r) => r.inWall)) / N;
+  const inCpuMs = rounds.reduce((a, r) => a + r.inCpu, 0);
+  const partMs = (k: keyof ServiceCpu) => (partCpuMs[k] / jobs).toFixed(2);
+  const cmds = [...cmdTotals]
+    .map(([name, v]) => ({ name, calls: v.calls / jobs, usec: v.usec / jobs }))
     .filter((c) => c.calls > 0)
     .sort((x, y) => y.usec - x.usec);
+  const perJobSvc = median(rounds.map((r) => r.svcWall)) / N;
   const SEQ = Math.min(N, 30);
   t = performance.now();
   for (const img of images.slice(0, SEQ)) await runJobs(svc, [img]);
   const seqMs = performance.now() - t;
   await svc.stop();
-  const perJobIn = trivialInMs / N;
+  const f = (x: number) => x.toFixed(2);
   const lines = [
     `load average now ${loadavg()
       .map((l) => l.toFixed(1))
       .join(' ')}`,
-    `trivial model in-process: ${perJobIn.toFixed(2)} ms wall, ${(inCpuMs / N).toFixed(2)} ms CPU per image (decode, threshold, label, TIFF; median of 3 passes: ${passes.map((p) => (p.wall / N).toFixed(2)).join(', ')} ms)`,
-    `trivial model through the service, ${N} jobs in flight: ${(b.ms / N).toFixed(2)} ms wall per job`,
-    `orchestration overhead per job, wall (jobs in flight): ${(b.ms / N - perJobIn).toFixed(2)} ms (target < 5 ms)`,
-    `in-process with kiosk segment's file I/O (read the image file, write <stem>.labels.tif): ${(ioInMs / N).toFixed(2)} ms wall, ${(ioCpuMs / N).toFixed(2)} ms CPU per image → overhead vs that: ${(b.ms / N - ioInMs / N).toFixed(2)} ms wall (jobs in flight), ${((svcCpuMs - ioCpuMs) / N).toFixed(2)} ms CPU`,
-    `CPU per job: service (API + CPU worker + inference worker + Redis) ${(svcCpuMs / N).toFixed(2)} ms vs in-process ${(inCpuMs / N).toFixed(2)} ms → orchestration CPU overhead ${((svcCpuMs - inCpuMs) / N).toFixed(2)} ms per job (includes the HTTP upload; independent of machine load)`,
-    `CPU per job by part: API ${partMs('api')} ms, CPU worker ${partMs('cpuWorker')} ms, inference worker ${partMs('inferenceWorker')} ms, Redis ${partMs('redis')} ms; and this benchmark's client (uploads, waiting for the results) ${((client.user + client.system) / 1000 / N).toFixed(2)} ms, on the same cores`,
-    `Redis commands per job: ${cmds.reduce((a, c) => a + c.calls, 0).toFixed(1)} calls, ${(cmds.reduce((a, c) => a + c.usec, 0) / 1000).toFixed(2)} ms in commands; top: ${cmds
+    `trivial model in-process: ${f(perJobIn)} ms wall, ${f(inCpuMs / jobs)} ms CPU per image (decode, threshold, label, TIFF; median of ${ROUNDS} passes: ${rounds.map((r) => f(r.inWall / N)).join(', ')} ms)`,
+    `trivial model through the service, ${N} jobs in flight: ${f(perJobSvc)} ms wall per job (median of ${ROUNDS} passes: ${rounds.map((r) => f(r.svcWall / N)).join(', ')} ms)`,
+    `orchestration overhead per job, wall (jobs in flight): ${f(median(overheads))} ms (target < 5 ms; median of ${ROUNDS} rounds, each a service pass minus the in-process pass just before it: ${overheads.map(f).join(', ')} ms)`,
+    `in-process with kiosk segment's file I/O (read the image file, write <stem>.labels.tif; one pass): ${f(ioInMs / N)} ms wall, ${f(ioCpuMs / N)} ms CPU per image → overhead vs that: ${f(perJobSvc - ioInMs / N)} ms wall (jobs in flight), ${f(svcCpuMs / jobs - ioCpuMs / N)} ms CPU`,
+    `CPU per job: service (API + CPU worker + inference worker + Redis) ${f(svcCpuMs / jobs)} ms vs in-process ${f(inCpuMs / jobs)} ms → orchestration CPU overhead ${f((svcCpuMs - inCpuMs) / jobs)} ms per job (includes the HTTP upload)`,
+    `CPU per job by part: API ${partMs('api')} ms, CPU worker ${partMs('cpuWorker')} ms, inference worker ${partMs('inferenceWorker')} ms, Redis ${partMs('redis')} ms; and this benchmark's client (uploads, waiting for the results) ${f(clientCpuMs / jobs)} ms, on the same cores`,
+    `Redis commands per job: ${cmds.reduce((a, c) => a + c.calls, 0).toFixed(1)} calls, ${f(cmds.reduce((a, c) => a + c.usec, 0) / 1000)} ms in commands; top: ${cmds
       .slice(0, values.profile ? undefined : 8)
-      .map((c) => `${c.name} ${c.calls.toFixed(1)}× ${(c.usec / 1000).toFixed(2)} ms`)
+      .map((c) => `${c.name} ${c.calls.toFixed(1)}× ${f(c.usec / 1000)} ms`)
       .join(', ')}`,
     `trivial model one job at a time (upload → done, ${SEQ} jobs): ${(seqMs / SEQ).toFixed(1)} ms per job; overhead ${(seqMs / SEQ - perJobIn).toFixed(1)} ms (latency)`,
   ];
