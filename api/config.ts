@@ -105,7 +105,10 @@ export interface ServiceConfig {
   readonly stalledIntervalMs: number;
   /** KIOSK_PREDICT_CONCURRENCY: predict jobs one inference worker runs at once (their tiles share batches). @default 4 */
   readonly predictConcurrency: number;
-  /** KIOSK_CPU_CONCURRENCY: jobs per CPU queue one CPU worker runs at once. @default 1 */
+  /**
+   * KIOSK_CPU_CONCURRENCY: jobs per CPU queue one CPU worker runs at once; their compute takes turns, so a
+   * second job only fills the first one's waits on Redis (and holds no big arrays meanwhile). @default 2
+   */
   readonly cpuConcurrency: number;
   /** KIOSK_BATCH_TILES: most tiles per model call. @default 16 */
   readonly maxBatchTiles: number;
@@ -233,7 +236,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
     lockMs: int('KIOSK_LOCK_MS', 60_000, 1000),
     stalledIntervalMs: int('KIOSK_STALLED_INTERVAL_MS', 30_000, 500),
     predictConcurrency: int('KIOSK_PREDICT_CONCURRENCY', 4, 1, 256),
-    cpuConcurrency: int('KIOSK_CPU_CONCURRENCY', 1, 1, 256),
+    cpuConcurrency: int('KIOSK_CPU_CONCURRENCY', 2, 1, 256),
     maxBatchTiles: int('KIOSK_BATCH_TILES', 16, 1, 4096),
     onnxThreads: int('KIOSK_ONNX_THREADS', availableParallelism(), 1, 1024),
     onnxSpin: int('KIOSK_ONNX_SPIN', 0, 0, 1) === 1,

@@ -6,6 +6,7 @@ import type { JobRecord, JobRecords } from '../queues/records.js';
 import type { JobSubmitter } from '../queues/submit.js';
 import type { Storage } from '../storage/storage.js';
 import type { TileBatcher } from './batcher.js';
+import type { ComputeSlot } from './compute-slot.js';
 import type { SegmentationStages, StageOptions } from './stages.js';
 
 /** What every processor gets: where data lives, where state lives, the model registry and the stages. */
@@ -26,6 +27,16 @@ export interface WorkerContext {
   readonly batchers: Map<string, TileBatcher>;
   /** Where processors report what they could not put on a job (background failures). */
   readonly log: (msg: string) => void;
+  /**
+   * The CPU stages' compute runs one job at a time in this process (startPool gives the cpu pool one).
+   * @default - none: each job computes as soon as it runs
+   */
+  readonly computeSlot?: ComputeSlot;
+}
+
+/** Runs a stage's compute (its reads, math and writes) in the process's compute slot, if it has one. */
+export function inComputeSlot<T>(ctx: WorkerContext, body: () => Promise<T>): Promise<T> {
+  return ctx.computeSlot ? ctx.computeSlot.run(body) : body();
 }
 
 /** A typed BullMQ processor of one stage (`token` is the job's lock, for moveToWaitingChildren). */

@@ -298,6 +298,51 @@ describe('job flows on a real Redis (trivial model)', () => {
     expect(await h.records.get(id)).toMatchObject({ status: 'failed', reason: 'cancelled by the user' });
   });
 
+  it('a CPU worker runs 2 jobs per queue, but computes one at a time', async () => {
+    let computing = 0;
+    let most = 0;
+    let active = 0;
+    let mostActive = 0;
+    const busy = async <T>(f: () => T | Promise<T>): Promise<T> => {
+      most = Math.max(most, ++computing);
+      await new Promise((r) => setTimeout(r, 15)); // a wait inside the compute: another job could step in
+      try {
+        return await f();
+      } finally {
+        computing--;
+      }
+    };
+    const stages: SegmentationStages = {
+      ...trivialStages,
+      preprocess: (bytes, name, card, o) => busy(() => trivialStages.preprocess(bytes, name, card, o)),
+      postprocess: (maps, meta, card, o) => busy(() => trivialStages.postprocess(maps, meta, card, o)),
+    };
+    h = await createHarness(inject('redisUrl'), { stages, startPools: false });
+    const ids = [];
+    for (let i = 0; i < 6; i++)
+      ids.push(
+        await h.submitter.submitImage(
+          { name: `i${i}.png`, inputKey: await upload(h, `i${i}.png`, await valImage(valNames[i % 3]!)) },
+          opts,
+        ),
+      );
+    h.startPools();
+    const pre = new Queue(QUEUE.preprocess, { connection: bullConnection(h.redisUrl), prefix: h.prefix });
+    const watch = setInterval(() => {
+      void pre.getActiveCount().then((n) => (mostActive = Math.max(mostActive, (active = n))));
+    }, 5);
+    try {
+      const recs = await Promise.all(ids.map((id) => h!.wait(id)));
+      expect(recs.map((r) => r.status)).toEqual(ids.map(() => 'done'));
+    } finally {
+      clearInterval(watch);
+      await pre.close();
+    }
+    expect(active).toBe(0);
+    expect(mostActive).toBe(2); // two preprocess jobs taken at once by the one CPU worker...
+    expect(most).toBe(1); // ...whose compute never overlapped
+  });
+
   it('runs the tiles of several waiting jobs in one model call', async () => {
     h = await createHarness(inject('redisUrl'), { startPools: false, modelDelayMs: 40 });
     const ids = [];

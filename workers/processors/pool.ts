@@ -1,6 +1,7 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { JOB, QUEUE, type Pool } from '../queues/names.js';
 import type { ImageJobData, PackJobData, StageResult } from '../queues/payloads.js';
+import { ComputeSlot } from './compute-slot.js';
 import { failureRecorded, type WorkerContext } from './context.js';
 import { packProcessor } from './pack.js';
 import { postprocessProcessor } from './postprocess.js';
@@ -13,9 +14,10 @@ export interface PoolOptions {
   readonly prefix: string;
   readonly context: WorkerContext;
   /**
-   * Jobs one process runs at once per queue. CPU stages are synchronous math, so 1 per core; predict > 1
-   * lets the batcher run tiles of several jobs per model call.
-   * @default - 1 for cpu queues, 4 for predict
+   * Jobs one process runs at once per queue. CPU stages: 2, whose compute takes turns (one ComputeSlot per
+   * process), so one job's Redis round trips overlap the other's math; predict > 1 lets the batcher run
+   * tiles of several jobs per model call.
+   * @default - 2 for cpu queues, 4 for predict
    */
   readonly concurrency?: number;
   /** A job whose worker stops renewing its lock for this long is stalled and goes back to the queue (workers/main.ts: KIOSK_LOCK_MS). @default 60000 */
@@ -37,7 +39,8 @@ export interface RunningPool {
 
 /** Starts the BullMQ workers of one pool in this process: cpu = preprocess + postprocess, gpu = predict. */
 export function startPool(o: PoolOptions): RunningPool {
-  const ctx = o.context;
+  const ctx: WorkerContext =
+    o.pool === 'cpu' && !o.context.computeSlot ? { ...o.context, computeSlot: new ComputeSlot() } : o.context;
   const common = {
     connection: o.connection,
     prefix: o.prefix,
@@ -53,7 +56,7 @@ export function startPool(o: PoolOptions): RunningPool {
     workers.push(
       new Worker<ImageJobData, StageResult>(QUEUE.preprocess, pre, {
         ...common,
-        concurrency: o.concurrency ?? 1,
+        concurrency: o.concurrency ?? 2,
       }),
     );
     workers.push(
@@ -63,7 +66,7 @@ export function startPool(o: PoolOptions): RunningPool {
           job.name === JOB.pack
             ? pack(job as Job<PackJobData, StageResult>, token)
             : post(job as Job<ImageJobData, StageResult>, token),
-        { ...common, concurrency: o.concurrency ?? 1 },
+        { ...common, concurrency: o.concurrency ?? 2 },
       ),
     );
   } else {

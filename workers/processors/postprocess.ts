@@ -8,6 +8,7 @@ import {
   awaitLater,
   enterStage,
   enterStageSoon,
+  inComputeSlot,
   runStage,
   seconds,
   stageOptions,
@@ -32,52 +33,57 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
       let pass = job.data.pass ?? 1;
       const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
       const opts = stageOptions(ctx, job.data);
-      let labels;
-      for (;;) {
-        // The maps first: the record update that enters this stage also records the earlier stages' times.
-        let bytes;
-        try {
-          bytes = await ctx.storage.get(keys.outputs(jobId, pass));
-        } catch (err) {
-          // no maps: say 'cancelled' if the job was cancelled (its scratch may be gone), else the read error
-          await enterStage(ctx, jobId, { status: 'post-processing', progress: pass === 1 ? 75 : 90 });
-          throw err;
+      // The compute — maps in, labels, TIFF and zip out — takes its turn in this process's slot; finishing
+      // the record (a Redis round trip) is left outside, for the next job's compute to overlap.
+      const { labelsKey, outputKey, objectCount } = await inComputeSlot(ctx, async () => {
+        let labels;
+        for (;;) {
+          // The maps first: the record update that enters this stage also records the earlier stages' times.
+          let bytes;
+          try {
+            bytes = await ctx.storage.get(keys.outputs(jobId, pass));
+          } catch (err) {
+            // no maps: say 'cancelled' if the job was cancelled (its scratch may be gone), else the read error
+            await enterStage(ctx, jobId, { status: 'post-processing', progress: pass === 1 ? 75 : 90 });
+            throw err;
+          }
+          const { outputs, meta, times } = unpackTensors<PredictedImage>(bytes, { copy: false });
+          const entered = enterStageSoon(ctx, jobId, {
+            status: 'post-processing',
+            progress: pass === 1 ? 75 : 90,
+            ...(pass === 1 ? times : {}),
+          });
+          try {
+            labels = await ctx.stages.postprocess(outputs as HeadMaps, meta, model.card, opts);
+          } finally {
+            await entered(); // a cancelled job says so, whatever the maps gave
+          }
+          const nextScale = ctx.stages.nextScale?.(labels, meta, model.card, opts, pass);
+          if (nextScale === undefined) break;
+          const next: ImageJobData = { ...job.data, pass: pass + 1, scale: nextScale };
+          await job.updateData(next);
+          await ctx.submitter.addPass(job, next);
+          if (!token) throw new Error('postprocess needs its lock token to wait for a second pass');
+          if (await job.moveToWaitingChildren(token)) throw new WaitingChildrenError();
+          pass = next.pass!; // the second pass already finished: use its maps now
         }
-        const { outputs, meta, times } = unpackTensors<PredictedImage>(bytes, { copy: false });
-        const entered = enterStageSoon(ctx, jobId, {
-          status: 'post-processing',
-          progress: pass === 1 ? 75 : 90,
-          ...(pass === 1 ? times : {}),
-        });
-        try {
-          labels = await ctx.stages.postprocess(outputs as HeadMaps, meta, model.card, opts);
-        } finally {
-          await entered(); // a cancelled job says so, whatever the maps gave
-        }
-        const nextScale = ctx.stages.nextScale?.(labels, meta, model.card, opts, pass);
-        if (nextScale === undefined) break;
-        const next: ImageJobData = { ...job.data, pass: pass + 1, scale: nextScale };
-        await job.updateData(next);
-        await ctx.submitter.addPass(job, next);
-        if (!token) throw new Error('postprocess needs its lock token to wait for a second pass');
-        if (await job.moveToWaitingChildren(token)) throw new WaitingChildrenError();
-        pass = next.pass!; // the second pass already finished: use its maps now
-      }
-      // The status goes out while the labels are encoded.
-      const saving = awaitLater(ctx.records.update(jobId, { status: 'saving-results', progress: 95 }));
-      const tif = ctx.stages.encodeLabels(labels);
-      await saving();
-      const stem = fileStem(name);
-      const tifName = `${stem}_feature_0.tif`;
-      const labelsKey = keys.result(lab, jobId, tifName);
-      const outputKey = keys.result(lab, jobId, `${stem}.zip`);
-      await ctx.storage.put(labelsKey, tif);
-      await ctx.storage.put(outputKey, zipFiles([[tifName, tif]]));
+        // The status goes out while the labels are encoded.
+        const saving = awaitLater(ctx.records.update(jobId, { status: 'saving-results', progress: 95 }));
+        const tif = ctx.stages.encodeLabels(labels);
+        await saving();
+        const stem = fileStem(name);
+        const tifName = `${stem}_feature_0.tif`;
+        const labelsKey = keys.result(lab, jobId, tifName);
+        const outputKey = keys.result(lab, jobId, `${stem}.zip`);
+        await ctx.storage.put(labelsKey, tif);
+        await ctx.storage.put(outputKey, zipFiles([[tifName, tif]]));
+        return { labelsKey, outputKey, objectCount: countObjects(labels) };
+      });
       const ms = performance.now() - t0;
       await ctx.records.finish(jobId, 'done', {
         output_key: outputKey,
         labels_key: labelsKey,
-        object_count: countObjects(labels),
+        object_count: objectCount,
         postprocess_time: seconds(ms),
       });
       // Scratch goes only once the job is done: a worker killed between the two would otherwise leave a

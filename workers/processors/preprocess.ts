@@ -2,6 +2,7 @@ import { keys } from '../queues/names.js';
 import type { ImageJobData, StageResult } from '../queues/payloads.js';
 import {
   enterStageSoon,
+  inComputeSlot,
   runStage,
   seconds,
   stageOptions,
@@ -30,35 +31,38 @@ export function preprocessProcessor(ctx: WorkerContext): Processor<ImageJobData,
               [{ status: 'started', progress: 1 }],
             )
           : enterStageSoon(ctx, jobId, { status: 'pre-processing', progress: 80 });
-      let prepared;
-      try {
-        const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
-        const bytes = await ctx.storage.get(inputKey);
-        prepared = await ctx.stages.preprocess(
-          bytes,
-          name,
-          model.card,
-          stageOptions(ctx, job.data),
-          job.data.scale,
+      // The compute — read, decode, tiles, write — takes its turn in this process's slot.
+      return inComputeSlot(ctx, async () => {
+        let prepared;
+        try {
+          const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
+          const bytes = await ctx.storage.get(inputKey);
+          prepared = await ctx.stages.preprocess(
+            bytes,
+            name,
+            model.card,
+            stageOptions(ctx, job.data),
+            job.data.scale,
+          );
+        } catch (err) {
+          await entered(); // a cancelled job says so, not why its input could not be read
+          throw err;
+        }
+        await entered();
+        // One scratch object: the tiles for predict and the untiling metadata, which predict passes on, and
+        // this stage's time, which postprocess records with predict's (one record write for the three
+        // stages' times instead of one per stage).
+        const key = keys.tiles(jobId, pass);
+        const ms = performance.now() - t0;
+        await ctx.storage.put(
+          key,
+          packTensorParts({
+            ...prepared,
+            meta: prepared.meta ?? null,
+            times: { preprocess_time: seconds(ms) },
+          }),
         );
-      } catch (err) {
-        await entered(); // a cancelled job says so, not why its input could not be read
-        throw err;
-      }
-      await entered();
-      // One scratch object: the tiles for predict and the untiling metadata, which predict passes on, and
-      // this stage's time, which postprocess records with predict's (one record write for the three stages'
-      // times instead of one per stage).
-      const key = keys.tiles(jobId, pass);
-      const ms = performance.now() - t0;
-      await ctx.storage.put(
-        key,
-        packTensorParts({
-          ...prepared,
-          meta: prepared.meta ?? null,
-          times: { preprocess_time: seconds(ms) },
-        }),
-      );
-      return { key, ms };
+        return { key, ms };
+      });
     });
 }
