@@ -15,8 +15,9 @@ export interface PoolOptions {
   readonly context: WorkerContext;
   /**
    * Jobs one process runs at once per queue. CPU stages: 2, whose compute takes turns (one ComputeSlot per
-   * process), so one job's Redis round trips overlap the other's math; predict > 1 lets the batcher run
-   * tiles of several jobs per model call.
+   * process), so one job's Redis round trips overlap the other's math (batch pack jobs, which hold only
+   * compressed TIFFs and mostly wait on Redis, do not take turns); predict > 1 lets the batcher run tiles
+   * of several jobs per model call.
    * @default - 2 for cpu queues, 4 for predict
    */
   readonly concurrency?: number;

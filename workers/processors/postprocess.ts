@@ -28,14 +28,15 @@ import { unpackTensors } from './tensor-pack.js';
 export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData, StageResult> {
   return (job, token) =>
     runStage(ctx, job, async () => {
-      const t0 = performance.now();
       const { jobId, lab, name } = job.data;
       let pass = job.data.pass ?? 1;
       const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
       const opts = stageOptions(ctx, job.data);
-      // The compute — maps in, labels, TIFF and zip out — takes its turn in this process's slot; finishing
-      // the record (a Redis round trip) is left outside, for the next job's compute to overlap.
-      const { labelsKey, outputKey, objectCount } = await inComputeSlot(ctx, async () => {
+      // The compute — maps in, labels, TIFF and zip out — takes its turn in this process's slot (the stage's
+      // time counts from its turn); finishing the record (a Redis round trip) is left outside, for the next
+      // job's compute to overlap.
+      const { labelsKey, outputKey, objectCount, ms } = await inComputeSlot(ctx, async () => {
+        const t0 = performance.now();
         let labels;
         for (;;) {
           // The maps first: the record update that enters this stage also records the earlier stages' times.
@@ -77,9 +78,9 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
         const outputKey = keys.result(lab, jobId, `${stem}.zip`);
         await ctx.storage.put(labelsKey, tif);
         await ctx.storage.put(outputKey, zipFiles([[tifName, tif]]));
-        return { labelsKey, outputKey, objectCount: countObjects(labels) };
+        const objectCount = countObjects(labels);
+        return { labelsKey, outputKey, objectCount, ms: performance.now() - t0 };
       });
-      const ms = performance.now() - t0;
       await ctx.records.finish(jobId, 'done', {
         output_key: outputKey,
         labels_key: labelsKey,

@@ -18,7 +18,6 @@ import { packTensorParts } from './tensor-pack.js';
 export function preprocessProcessor(ctx: WorkerContext): Processor<ImageJobData, StageResult> {
   return (job) =>
     runStage(ctx, job, async () => {
-      const t0 = performance.now();
       const { jobId, inputKey, name } = job.data;
       const pass = job.data.pass ?? 1;
       // The first pass starts the job: `started` then `pre-processing` in one record write (both events).
@@ -31,8 +30,10 @@ export function preprocessProcessor(ctx: WorkerContext): Processor<ImageJobData,
               [{ status: 'started', progress: 1 }],
             )
           : enterStageSoon(ctx, jobId, { status: 'pre-processing', progress: 80 });
-      // The compute — read, decode, tiles, write — takes its turn in this process's slot.
+      // The compute — read, decode, tiles, write — takes its turn in this process's slot; the stage's time
+      // counts from its turn, not from the wait for it.
       return inComputeSlot(ctx, async () => {
+        const t0 = performance.now();
         let prepared;
         try {
           const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
