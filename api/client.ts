@@ -45,7 +45,8 @@ interface HttpResponse {
 interface RequestOptions {
   readonly method?: string;
   readonly headers?: Record<string, string>;
-  readonly body?: Buffer | string;
+  /** A string, a buffer, or parts sent one after another (a multipart upload: no copy of the files). */
+  readonly body?: Buffer | string | readonly Buffer[];
 }
 
 export class KioskClient {
@@ -81,7 +82,9 @@ export class KioskClient {
     const u = new URL(url);
     const https = u.protocol === 'https:';
     const headers: Record<string, string | number> = { ...o.headers };
-    if (o.body !== undefined) headers['content-length'] = Buffer.byteLength(o.body);
+    const parts =
+      o.body === undefined ? [] : typeof o.body === 'string' || Buffer.isBuffer(o.body) ? [o.body] : o.body;
+    if (o.body !== undefined) headers['content-length'] = parts.reduce((n, p) => n + Buffer.byteLength(p), 0);
     return new Promise((resolve, reject) => {
       const req = (https ? httpsRequest : httpRequest)(
         u,
@@ -96,7 +99,8 @@ export class KioskClient {
         },
       );
       req.on('error', reject);
-      req.end(o.body);
+      for (const p of parts) req.write(p);
+      req.end();
     });
   }
 
@@ -203,7 +207,7 @@ export class KioskClient {
 function multipartBody(
   fields: Record<string, string>,
   files: readonly UploadFile[],
-): { headers: Record<string, string>; body: Buffer } {
+): { headers: Record<string, string>; body: Buffer[] } {
   const boundary = `----kiosk${randomBytes(12).toString('hex')}`;
   const esc = (s: string) => s.replace(/"/g, '%22').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
   const parts: Buffer[] = [];
@@ -224,6 +228,6 @@ function multipartBody(
   parts.push(Buffer.from(`--${boundary}--\r\n`));
   return {
     headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
-    body: Buffer.concat(parts),
+    body: parts,
   };
 }
