@@ -72,8 +72,17 @@ describe('API v1 with workers (trivial model)', () => {
       o,
     );
     expect(Buffer.from(labels.data.buffer).equals(Buffer.from(expected.data.buffer))).toBe(true);
-    const zip = unzipSync((await svc.app.inject({ url: `/v1/jobs/${job.id}/result` })).rawPayload);
-    expect(Object.keys(zip)).toEqual(['cells_feature_0.tif']);
+    // the zip (made on download: a local bucket stores the TIFF only) holds that same TIFF, by either route
+    for (const url of [`/v1/jobs/${job.id}/result`, `/v1/jobs/${job.id}/files/cells.zip`]) {
+      const res = await svc.app.inject({ url });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toBe('application/zip');
+      expect(res.headers['content-disposition']).toBe('attachment; filename="cells.zip"');
+      expect(Number(res.headers['content-length'])).toBe(res.rawPayload.byteLength);
+      const zip = unzipSync(res.rawPayload);
+      expect(Object.keys(zip)).toEqual(['cells_feature_0.tif']);
+      expect(Buffer.from(zip['cells_feature_0.tif']!).equals(tif.rawPayload)).toBe(true);
+    }
     const list = (await svc.app.inject({ url: '/v1/jobs?limit=5' })).json() as { jobs: { id: string }[] };
     expect(list.jobs.map((j) => j.id)).toEqual([job.id]);
   });
@@ -376,8 +385,9 @@ describe('API v1: input URLs, delete, expiry of the local bucket', () => {
     const job = (await createJob(svc, { inputs: [key] })).json() as { id: string };
     const rec = await svc.wait(job.id);
     expect(rec.status).toBe('done');
-    const files = [rec.labels_key!, rec.output_key!, key!].map((k) => bucketPath(svc!, k));
+    const files = [rec.labels_key!, key!].map((k) => bucketPath(svc!, k));
     expect(files.every((f) => existsSync(f))).toBe(true);
+    expect(existsSync(bucketPath(svc, rec.output_key!))).toBe(false); // the zip is made on download
     await expect.poll(() => svc!.services.records.get(job.id), { timeout: 10_000 }).toBeUndefined();
     await expect
       .poll(() => files.filter((f) => existsSync(f)), { timeout: 10_000, interval: 200 })

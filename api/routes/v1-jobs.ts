@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { STATUSES, type JobStatus } from '../../workers/queues/records.js';
+import { singleImageZip, zipsOnDownload } from '../../workers/processors/archive.js';
+import { STATUSES, type JobRecord, type JobStatus } from '../../workers/queues/records.js';
 import { LocalFolderStorage } from '../../workers/storage/local.js';
 import { StorageError } from '../../workers/storage/storage.js';
 import { ExpiredObjectSweeper } from '../../workers/storage/sweep.js';
@@ -208,7 +210,7 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
           'file-not-found',
           `job ${rec.id} has no ${req.query.format} result (a batch has only the zip)`,
         );
-      return sendFile(s, reply, key);
+      return sendResult(s, reply, rec, key);
     },
   );
 
@@ -230,7 +232,7 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
       const key = `results/${rec.lab}/${rec.id}/${req.params.file}`;
       if (key !== rec.output_key && key !== rec.labels_key)
         throw new ApiError('file-not-found', `job ${rec.id} has no file ${req.params.file}`);
-      return sendFile(s, reply, key);
+      return sendResult(s, reply, rec, key);
     },
   );
 
@@ -251,14 +253,39 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
   );
 };
 
+/**
+ * Sends result `key` of job `rec`: an image job's zip is made here from its label TIFF where the bucket
+ * does not store it (zipsOnDownload: the local folder); anything else is a bucket object (sendFile).
+ */
+async function sendResult(s: KioskServices, reply: FastifyReply, rec: JobRecord, key: string) {
+  if (key !== rec.output_key || !rec.labels_key || !zipsOnDownload(s.storage)) return sendFile(s, reply, key);
+  let tif;
+  try {
+    tif = await s.storage.get(rec.labels_key);
+  } catch (err) {
+    if (err instanceof StorageError)
+      throw new ApiError('file-not-found', `no file ${fileName(key)} (it may have expired)`);
+    throw err;
+  }
+  const zip = singleImageZip(fileName(rec.labels_key), tif);
+  return reply
+    .header('content-type', 'application/zip')
+    .header('content-disposition', attachment(fileName(key)))
+    .header('content-length', zip.byteLength)
+    .send(Buffer.from(zip.buffer, zip.byteOffset, zip.byteLength));
+}
+
+const fileName = (key: string) => key.split('/').pop()!;
+const attachment = (file: string) => `attachment; filename="${file.replace(/"/g, '')}"`;
+
 /** Streams a bucket object (or redirects to its signed URL in the cloud). */
-async function sendFile(s: KioskServices, reply: import('fastify').FastifyReply, key: string) {
+async function sendFile(s: KioskServices, reply: FastifyReply, key: string) {
   const signed = await s.storage.signedUrl(key, s.config.signedUrlTtlS);
   if (signed) return reply.redirect(signed, 302);
   try {
     const size = await s.storage.size(key);
     const body = await s.storage.getStream(key);
-    const file = key.split('/').pop()!;
+    const file = fileName(key);
     const type = /\.zip$/i.test(file)
       ? 'application/zip'
       : /\.tiff?$/i.test(file)
@@ -266,14 +293,12 @@ async function sendFile(s: KioskServices, reply: import('fastify').FastifyReply,
         : /\.png$/i.test(file)
           ? 'image/png'
           : 'application/octet-stream';
-    reply
-      .header('content-type', type)
-      .header('content-disposition', `attachment; filename="${file.replace(/"/g, '')}"`);
+    reply.header('content-type', type).header('content-disposition', attachment(file));
     if (size !== undefined) reply.header('content-length', size);
     return reply.send(body);
   } catch (err) {
     if (err instanceof StorageError)
-      throw new ApiError('file-not-found', `no file ${key.split('/').pop()} (it may have expired)`);
+      throw new ApiError('file-not-found', `no file ${fileName(key)} (it may have expired)`);
     throw err;
   }
 }

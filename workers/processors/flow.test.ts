@@ -9,6 +9,8 @@ import { Queue } from 'bullmq';
 import { bullConnection } from '../queues/connection.js';
 import { keys, QUEUE, stageJobId } from '../queues/names.js';
 import type { SubmitOptions } from '../queues/submit.js';
+import type { Storage } from '../storage/storage.js';
+import { startPool } from './pool.js';
 import { createHarness, type Harness } from './service-harness.test-helpers.js';
 import type { SegmentationStages } from './stages.js';
 import { TRIVIAL_CARD, TrivialThresholdRunner, trivialStages } from './trivial-stages.js';
@@ -110,11 +112,36 @@ describe('job flows on a real Redis (trivial model)', () => {
     expect(labels.width).toBe(expected.width);
     expect(Buffer.from(labels.data.buffer).equals(Buffer.from(expected.data.buffer))).toBe(true);
     expect(rec.object_count).toBeGreaterThan(0);
-    const zip = unzipSync(await h.storage.get(rec.output_key!));
-    expect(Object.keys(zip)).toEqual(['cells_feature_0.tif']);
+    // a local folder bucket holds the label TIFF once: the API makes the zip when it is downloaded
+    expect(await h.storage.list(`results/default/${id}/`)).toEqual([rec.labels_key]);
     // intermediate arrays are cleaned up once the job is done (just after its record turns done)
     await expect.poll(() => h!.storage.list('scratch/')).toEqual([]);
     expect(await h.redis.ttl(h.records.key(id))).toBeGreaterThan(3000); // finished records expire
+  });
+
+  it('a bucket that signs URLs stores the zip too (a local folder standing in for GCS / S3)', async () => {
+    h = await createHarness(inject('redisUrl'), { startPools: false });
+    // the same folder, but its kind says cloud: output_url would be a signed URL to the zip object
+    const cloud = Object.assign(Object.create(h.storage) as object, { kind: 'gcs' }) as Storage;
+    for (const pool of ['cpu', 'gpu'] as const)
+      h.pools.push(
+        startPool({
+          pool,
+          connection: bullConnection(h.redisUrl),
+          prefix: h.prefix,
+          context: { ...h.context, storage: cloud },
+        }),
+      );
+    const key = await upload(h, 'cells.png', await valImage(valNames[0]!));
+    const id = await h.submitter.submitImage({ name: 'cells.png', inputKey: key }, opts);
+    const rec = await h.wait(id);
+    expect(rec.status).toBe('done');
+    expect((await h.storage.list(`results/default/${id}/`)).sort()).toEqual(
+      [rec.labels_key, rec.output_key].sort(),
+    );
+    const zip = unzipSync(await h.storage.get(rec.output_key!));
+    expect(Object.keys(zip)).toEqual(['cells_feature_0.tif']);
+    expect(Buffer.from(zip['cells_feature_0.tif']!).equals(await h.storage.get(rec.labels_key!))).toBe(true);
   });
 
   it('packs a batch into one zip and names the failed file with its reason', async () => {

@@ -3,7 +3,7 @@ import type { HeadMaps } from '../model/runners.js';
 import { countObjects } from '../image/labels.js';
 import { fileStem, keys } from '../queues/names.js';
 import type { ImageJobData, StageResult } from '../queues/payloads.js';
-import { zipFiles } from './archive.js';
+import { singleImageZip, zipsOnDownload } from './archive.js';
 import {
   awaitLater,
   enterStage,
@@ -20,7 +20,8 @@ import { unpackTensors } from './tensor-pack.js';
 
 /**
  * Stage 3 (cpu pool): head maps → label image → `<stem>_feature_0.tif` and `<stem>.zip` (the Kiosk's result
- * layout) under results/<lab>/<job>/. Result keys depend only on the job, so a retry overwrites them.
+ * layout) under results/<lab>/<job>/; in a local folder bucket the zip is made on download instead
+ * (zipsOnDownload). Result keys depend only on the job, so a retry overwrites them.
  *
  * When the stages ask for another pass (autoscale: the nuclei were far from the model's size), this job adds
  * preprocess → predict of pass 2 as its own children, waits for them, and runs again on their maps.
@@ -77,7 +78,7 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
         const labelsKey = keys.result(lab, jobId, tifName);
         const outputKey = keys.result(lab, jobId, `${stem}.zip`);
         await ctx.storage.put(labelsKey, tif);
-        await ctx.storage.put(outputKey, zipFiles([[tifName, tif]]));
+        if (!zipsOnDownload(ctx.storage)) await ctx.storage.put(outputKey, singleImageZip(tifName, tif));
         const objectCount = countObjects(labels);
         return { labelsKey, outputKey, objectCount, ms: performance.now() - t0 };
       });
