@@ -59,9 +59,14 @@ const { values } = parseArgs({
     'service-node-args': { type: 'string' },
     // CPU worker processes of the service (the local kiosk's autoscaler runs 1..min(4, cores/2))
     'cpu-workers': { type: 'string', default: '1' },
-    // the service's bucket folder (default: a new folder under the system's temporary folder). On this
-    // machine's disk (ext4, mounted with discard) a file write takes 0.4 ms, or 5 ms for a while after a
-    // previous run deleted its files; /dev/shm takes the disk out of a comparison
+    // the service's bucket folder (default: a new folder under the system's temporary folder). Each job
+    // creates files and folders there (its upload, its result). Where that file system is ext4 without a
+    // journal (the development VM's root, 2026-11-26: /proc/fs/jbd2 empty), creating a file costs 20 µs
+    // of kernel CPU, but 0.1-1 ms for a while after many files were deleted — the previous run's
+    // bucket, say: the kernel's inode allocator steps over recently freed inodes one by one (perf:
+    // find_inode_bit → recently_deleted, ~60 % of the samples); on a journaled ext4 (a loop-mounted
+    // image, mkfs defaults) it stayed at 20 µs. /dev/shm, or such a file system, takes that out of a
+    // comparison
     bucket: { type: 'string' },
     // niceness of the CPU worker processes (0: as the others), so inference outranks pre/post-processing
     'cpu-nice': { type: 'string', default: '0' },
