@@ -5,6 +5,7 @@ import { unzipSync, zipSync } from 'fflate';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { decodeImage } from '../workers/image/decode.js';
 import { labelsFromRaw } from '../workers/image/files.js';
+import { ZIP_ON_DOWNLOAD_MAX_BYTES, zipsOnDownload } from '../workers/processors/archive.js';
 import { TRIVIAL_CARD, TrivialThresholdRunner, trivialStages } from '../workers/processors/trivial-stages.js';
 import { LocalFolderStorage } from '../workers/storage/local.js';
 import {
@@ -85,6 +86,29 @@ describe('API v1 with workers (trivial model)', () => {
     }
     const list = (await svc.app.inject({ url: '/v1/jobs?limit=5' })).json() as { jobs: { id: string }[] };
     expect(list.jobs.map((j) => j.id)).toEqual([job.id]);
+  });
+
+  it('an image zip is made on download from a label TIFF up to 16 MiB; past that, the stored zip is sent', async () => {
+    expect(zipsOnDownload({ kind: 'local' }, ZIP_ON_DOWNLOAD_MAX_BYTES)).toBe(true);
+    expect(zipsOnDownload({ kind: 'local' }, ZIP_ON_DOWNLOAD_MAX_BYTES + 1)).toBe(false);
+    expect(zipsOnDownload({ kind: 'gcs' }, 1)).toBe(false); // a signed output_url needs the object
+    expect(zipsOnDownload({ kind: 's3' }, 1)).toBe(false);
+    svc = await startTestService(inject('redisUrl'));
+    const [key] = await upload(svc, [['cells.png', await val(STEMS[0]!)]]);
+    const job = (await createJob(svc, { inputs: [key] })).json() as { id: string };
+    const rec = await svc.wait(job.id);
+    const storage = svc.services.storage;
+    // as if the labels were large: postprocess then stores the zip, and the API sends that one
+    await storage.put(rec.labels_key!, new Uint8Array(ZIP_ON_DOWNLOAD_MAX_BYTES + 1));
+    await storage.put(rec.output_key!, zipSync({ 'cells_feature_0.tif': new Uint8Array([7]) }));
+    const big = await svc.app.inject({ url: `/v1/jobs/${job.id}/result` });
+    expect(big.statusCode).toBe(200);
+    expect([...unzipSync(big.rawPayload)['cells_feature_0.tif']!]).toEqual([7]);
+    // no labels at all (removed from the bucket by hand): 404 with a reason, not a crash
+    await storage.deletePrefix(`results/default/${job.id}/`);
+    const gone = await svc.app.inject({ url: `/v1/jobs/${job.id}/result` });
+    expect(gone.statusCode).toBe(404);
+    expect(gone.json()).toMatchObject({ error: 'file-not-found', message: /cells\.zip.*expired/ });
   });
 
   it('a zip of 5 images gives one zip of 5 label TIFFs; several files make a batch too', async () => {

@@ -258,7 +258,11 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
  * does not store it (zipsOnDownload: the local folder); anything else is a bucket object (sendFile).
  */
 async function sendResult(s: KioskServices, reply: FastifyReply, rec: JobRecord, key: string) {
-  if (key !== rec.output_key || !rec.labels_key || !zipsOnDownload(s.storage)) return sendFile(s, reply, key);
+  if (key !== rec.output_key || !rec.labels_key || s.storage.kind !== 'local') return sendFile(s, reply, key);
+  const size = await s.storage.size(rec.labels_key);
+  if (size === undefined)
+    throw new ApiError('file-not-found', `no file ${fileName(key)} (it may have expired)`);
+  if (!zipsOnDownload(s.storage, size)) return sendFile(s, reply, key); // stored by postprocess
   let tif;
   try {
     tif = await s.storage.get(rec.labels_key);

@@ -78,7 +78,8 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
         const labelsKey = keys.result(lab, jobId, tifName);
         const outputKey = keys.result(lab, jobId, `${stem}.zip`);
         await ctx.storage.put(labelsKey, tif);
-        if (!zipsOnDownload(ctx.storage)) await ctx.storage.put(outputKey, singleImageZip(tifName, tif));
+        if (!zipsOnDownload(ctx.storage, tif.byteLength))
+          await ctx.storage.put(outputKey, singleImageZip(tifName, tif));
         const objectCount = countObjects(labels);
         return { labelsKey, outputKey, objectCount, ms: performance.now() - t0 };
       });
