@@ -33,9 +33,9 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
       let pass = job.data.pass ?? 1;
       const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
       const opts = stageOptions(ctx, job.data);
-      // The compute — maps in, labels, TIFF and zip out — takes its turn in this process's slot (the stage's
-      // time counts from its turn); finishing the record (a Redis round trip) is left outside, for the next
-      // job's compute to overlap.
+      // The compute — maps in, labels and TIFF out (and the zip, where the bucket stores it) — takes its turn
+      // in this process's slot (the stage's time counts from its turn); finishing the record (a Redis round
+      // trip) is left outside, for the next job's compute to overlap.
       const { labelsKey, outputKey, objectCount, ms } = await inComputeSlot(ctx, async () => {
         const t0 = performance.now();
         let labels;
