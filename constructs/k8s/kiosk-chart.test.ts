@@ -266,3 +266,73 @@ describe('KioskChart', () => {
     expect(() => synth({ ...gkeProps, ...override })).toThrow(message);
   });
 });
+
+type Env = { name: string; value?: string }[];
+type Volume = { name: string; emptyDir?: { sizeLimit?: string } };
+type Mount = { name: string; mountPath: string };
+const envOf = (c: { env?: Env }) =>
+  Object.fromEntries((c.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+/** Every kiosk container (it has KIOSK_ROLE) with its pod, from Deployments and the training Job. */
+const kioskContainers = (objs: Manifest[]) =>
+  objs
+    .filter((o) => ['Deployment', 'Job'].includes(o.kind))
+    .flatMap((o) => {
+      const pod = podOf(o as never);
+      return (pod.containers as { env?: Env; volumeMounts?: Mount[] }[])
+        .filter((c) => c.env?.some((e) => e.name === 'KIOSK_ROLE'))
+        .map((c) => ({ c, pod, role: envOf(c).KIOSK_ROLE! }));
+    });
+const mebibytes = (q: string) => {
+  const m = /^(\d+)(Mi|Gi)$/.exec(q);
+  if (!m) throw new Error(`unexpected quantity ${q}`);
+  return Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1);
+};
+
+describe('KioskChart: writable paths and roles (issue 17)', () => {
+  it.each([
+    ['gke', gkeProps],
+    ['eks', eksProps],
+  ])(
+    '%s: every kiosk role keeps its model cache on a writable emptyDir, the GPU roles on one sized for models',
+    (_p, props) => {
+      const found = kioskContainers(synth(props));
+      expect(found.map((f) => f.role).sort()).toEqual([
+        'api',
+        'autoscaler',
+        'cpu-worker',
+        'gpu-worker',
+        'trainer',
+      ]);
+      for (const { c, pod, role } of found) {
+        // The path the kiosk itself computes from the container's environment (api/config.ts).
+        const dir = loadConfig({ ...envOf(c), REDIS_URL: 'redis://redis:6379' }).modelCacheDir;
+        expect(dir, role).toMatch(/^\//); // a relative default would land under /app: the read-only root
+        const mount = (c.volumeMounts ?? []).find(
+          (m) => dir === m.mountPath || dir.startsWith(`${m.mountPath}/`),
+        );
+        expect(mount, `${role}: ${dir} is on no volume`).toBeDefined();
+        const volume = (pod.volumes as Volume[]).find((v) => v.name === mount!.name);
+        expect(volume?.emptyDir, role).toBeDefined();
+        if (role === 'gpu-worker' || role === 'trainer') {
+          // Loaded bucket models are copied there: a volume of its own, so models never eat the scratch space.
+          expect(mount!.mountPath, role).not.toBe('/tmp');
+          // models/nuclear/1 is 16 MiB; room for dozens of trained versions.
+          expect(mebibytes(volume!.emptyDir!.sizeLimit!), role).toBeGreaterThanOrEqual(1024);
+        }
+      }
+    },
+  );
+
+  it('runs training inside the GPU worker: KIOSK_GPU_TRAIN=1 on the Deployment the autoscaler scales on train', () => {
+    const objs = synth(gkeProps);
+    const scaler = podOf(find(objs, 'Deployment', 'kiosk-autoscaler')).containers[0] as { env: Env };
+    const trainPool = configFromEnv(envOf(scaler)).pools.find((p) => p.queues.includes('train'));
+    expect(trainPool).toBeDefined();
+    const target = podOf(find(objs, 'Deployment', trainPool!.target)).containers[0] as { env: Env };
+    expect(envOf(target).KIOSK_GPU_TRAIN).toBe('1');
+    // It trains in its /tmp, as the dedicated trainer Job does: the same room for a training run.
+    const scratch = (name: string, kind: string) =>
+      (podOf(find(objs, kind, name)).volumes as Volume[]).find((v) => v.name === 'tmp')!.emptyDir!.sizeLimit;
+    expect(scratch(trainPool!.target, 'Deployment')).toBe(scratch('kiosk-train', 'Job'));
+  });
+});

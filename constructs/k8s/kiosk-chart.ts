@@ -10,7 +10,7 @@ import { KioskNetworkPolicies } from './network-policies.js';
 import { NvidiaDevicePlugin } from './nvidia-device-plugin.js';
 import { HTTPS_EGRESS_LABEL, REDIS_CLIENT_LABEL, type ComputeResources } from './pod-defaults.js';
 import { KioskRedis, REDIS_PORT, type SecretKeyRef } from './redis.js';
-import { kioskPodTemplate, KioskWorkload } from './workload.js';
+import { kioskPodTemplate, KioskWorkload, type PodVolume } from './workload.js';
 
 /** Full image references (`registry/name:tag`) per role. */
 export interface KioskImages {
@@ -53,6 +53,11 @@ export interface KioskChartProps {
   readonly redisPasswordSecret?: SecretKeyRef;
   /** @default 10 */
   readonly redisStorageGiB?: number;
+  /**
+   * Size of the model cache volume of the GPU worker and trainer pods, where the models they load from the
+   * bucket are copied (`models/nuclear/1` is 16 MiB). @default 2048
+   */
+  readonly modelCacheMiB?: number;
   /** Per-role requests/limits. @default - see `DEFAULT_RESOURCES` */
   readonly resources?: Partial<Record<KioskRole, ComputeResources>>;
 }
@@ -69,6 +74,21 @@ export const DEFAULT_RESOURCES: Readonly<Record<KioskRole, ComputeResources>> = 
 /** Source ranges of Google's HTTP(S) load balancers and health checks. */
 const GOOGLE_LB_CIDRS = ['130.211.0.0/22', '35.191.0.0/16'];
 const API_PORT = 8080;
+
+/**
+ * KIOSK_MODEL_CACHE of the roles that load models (the GPU worker's predict copies each bucket model version
+ * there before loading it: workers/registry/registry.ts): a volume of its own, so cached models never fill
+ * the /tmp scratch space a job or a training run needs.
+ */
+export const MODEL_CACHE_PATH = '/var/cache/kiosk/models';
+/**
+ * KIOSK_MODEL_CACHE of the other roles (API, CPU worker, autoscaler): they list and resolve models but never
+ * copy one. The setting still points into their /tmp emptyDir, since api/config.ts's default
+ * (`.kiosk/model-cache`, relative to /app) lies on the read-only root filesystem.
+ */
+export const SCRATCH_MODEL_CACHE_PATH = '/tmp/kiosk-model-cache';
+/** /tmp of the pods that train (the trainer Job and the GPU worker): a training run's data and checkpoints. */
+const TRAINING_SCRATCH_MIB = 16384;
 
 /**
  * The whole kiosk on Kubernetes: a namespace at Pod Security level `restricted`; Redis; the API (Deployment,
@@ -100,6 +120,16 @@ export class KioskChart extends Chart {
     const cpuNodes = { [POOL_LABEL]: 'cpu' };
     const gpuNodes = { [POOL_LABEL]: 'gpu' };
     const secret = props.redisPasswordSecret ?? { name: 'kiosk-redis', key: 'password' };
+    const modelCacheMiB = props.modelCacheMiB ?? 2048;
+    requireIntInRange('modelCacheMiB', modelCacheMiB, 64, 1_048_576);
+    const modelCache: PodVolume = {
+      volume: {
+        name: 'model-cache',
+        emptyDir: { sizeLimit: k8s.Quantity.fromString(`${modelCacheMiB}Mi`) },
+      },
+      mount: { name: 'model-cache', mountPath: MODEL_CACHE_PATH },
+    };
+    const loadsModels = (role: KioskRole) => role === 'gpu-worker' || role === 'trainer';
 
     new k8s.KubeNamespace(this, 'namespace', {
       metadata: {
@@ -128,6 +158,7 @@ export class KioskChart extends Chart {
       // Cloud mode: the API requires per-lab tokens (api/auth.ts) and refuses to start with KIOSK_AUTH=off.
       { name: 'KIOSK_MODE', value: 'cloud' },
       { name: 'KIOSK_AUTH', value: 'tokens' },
+      { name: 'KIOSK_MODEL_CACHE', value: loadsModels(role) ? MODEL_CACHE_PATH : SCRATCH_MODEL_CACHE_PATH },
       ...(provider === 'eks' ? [{ name: 'AWS_REGION', value: props.region }] : []),
     ];
     const optIn = { [REDIS_CLIENT_LABEL]: 'true', [HTTPS_EGRESS_LABEL]: 'true' };
@@ -222,12 +253,22 @@ export class KioskChart extends Chart {
       role: 'gpu-worker',
       image: props.images.gpuWorker,
       args: ['start', '--role=gpu-worker'],
-      env: env('gpu-worker'),
+      env: [
+        ...env('gpu-worker'),
+        // The GPU worker also takes the `train` queue (one training run at a time, in a child process): the
+        // autoscaler scales this Deployment on predict and train (KIOSK_SCALE_GPU below), and the cluster has
+        // no other GPU Deployment. The suspended `kiosk-train` Job is for a lab that wants dedicated training
+        // pods instead; it then sets KIOSK_GPU_TRAIN=0 here. Its bucket grants are the GPU worker's
+        // (ROLE_BUCKET_GRANTS['gpu-worker'] covers training/ and publishing under models/).
+        { name: 'KIOSK_GPU_TRAIN', value: '1' },
+      ],
       resources: resources('gpu-worker'),
       nodeSelector: gpuNodes,
       gpus: gpusPerWorker,
       podLabels: optIn,
-      scratchMiB: 4096,
+      // Training runs in /tmp (the same room the trainer Job has); inference jobs need little of it.
+      scratchMiB: TRAINING_SCRATCH_MIB,
+      volumes: [modelCache],
       serviceAccountAnnotations: annotations('gpu-worker'),
       replicas: 0,
       maxUnavailable: 1,
@@ -275,7 +316,8 @@ export class KioskChart extends Chart {
             nodeSelector: gpuNodes,
             gpus: gpusPerWorker,
             podLabels: optIn,
-            scratchMiB: 16384,
+            scratchMiB: TRAINING_SCRATCH_MIB,
+            volumes: [modelCache],
           });
           return { ...t, spec: { ...t.spec!, restartPolicy: 'Never' } };
         })(),

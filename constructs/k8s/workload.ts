@@ -32,6 +32,14 @@ export interface KioskPodProps {
   readonly kubernetesApiAccess?: boolean;
   /** Size of the /tmp scratch volume. @default 1024 */
   readonly scratchMiB?: number;
+  /** More writable volumes besides /tmp (the root filesystem is read-only), e.g. the model cache. @default - none */
+  readonly volumes?: readonly PodVolume[];
+}
+
+/** A pod volume and where the container mounts it. */
+export interface PodVolume {
+  readonly volume: k8s.Volume;
+  readonly mount: k8s.VolumeMount;
 }
 
 /** Renders a restricted pod spec for one role, running as `kiosk-<role>`. */
@@ -65,10 +73,10 @@ export function kioskPodTemplate(props: KioskPodProps): k8s.PodTemplateSpec {
             gpus > 0 ? { 'nvidia.com/gpu': k8s.Quantity.fromNumber(gpus) } : {},
           ),
           securityContext: restrictedContainerSecurity(),
-          volumeMounts: [scratch.mount],
+          volumeMounts: [scratch.mount, ...(props.volumes ?? []).map((v) => v.mount)],
         },
       ],
-      volumes: [scratch.volume],
+      volumes: [scratch.volume, ...(props.volumes ?? []).map((v) => v.volume)],
     },
   };
 }
