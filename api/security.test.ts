@@ -5,9 +5,9 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, skipBrowserTests } from '../web/e2e/browser.js';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { ensureWebBuilt } from '../web/build.js';
-import { DOCS_CSP, rateLimitExempt } from './security.js';
+import { DOCS_CSP, rateLimitExempt, uiCsp } from './security.js';
 import { startTestService, type TestService } from './service-harness.test-helpers.js';
 
 const EVIL = 'https://evil.example';
@@ -66,6 +66,44 @@ describe('security headers', () => {
     expect(directives(DOCS_CSP).get('frame-ancestors')).toBe("'none'");
     expect(directives(DOCS_CSP).get('script-src')).toBe("'self'");
   });
+});
+
+describe("the UI may fetch the bucket's signed URLs (the Viewer loads labels from them in the cloud)", () => {
+  it('S3 at a custom endpoint: connect-src adds exactly that origin; every other directive is unchanged', async () => {
+    const local = await service();
+    vi.stubEnv('AWS_ENDPOINT_URL_S3', 'http://10.88.0.1:4569'); // an S3-compatible server, as in the deploy rehearsal
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDDUMMY'); // presigning is local: no request is made
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'dummy-secret');
+    let s3: TestService;
+    let signed: string | undefined;
+    try {
+      s3 = await service({ KIOSK_BUCKET: 's3://lab-kiosk/kiosk' });
+      signed = await s3.services.storage.signedUrl('results/lab/j1/labels.tif', 60);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    expect(s3.services.storage.kind).toBe('s3');
+    expect(new URL(signed!).origin).toBe('http://10.88.0.1:4569');
+    const cloud = directives((await s3.app.inject({ url: '/' })).headers['content-security-policy'] as string);
+    const mine = directives((await local.app.inject({ url: '/' })).headers['content-security-policy'] as string);
+    expect(cloud.get('connect-src')).toBe("'self' http://10.88.0.1:4569");
+    expect(mine.get('connect-src')).toBe("'self'"); // a local folder: the API serves the files itself
+    cloud.delete('connect-src');
+    mine.delete('connect-src');
+    expect(cloud).toEqual(mine);
+    expect(cloud.get('img-src')).toBe("'self' data: blob:"); // the Viewer draws decoded bytes on a canvas
+  }); // prettier-ignore
+
+  it('takes origins only, never anything that would change the rest of the policy', () => {
+    expect(uiCsp(['https://lab-kiosk.s3.eu-west-1.amazonaws.com', 'http://[::1]:9000']).connectSrc).toEqual([
+      "'self'",
+      'https://lab-kiosk.s3.eu-west-1.amazonaws.com',
+      'http://[::1]:9000',
+    ]);
+    for (const bad of ['*', 'https://x.example; script-src *', 'https://x.example/path', 'ftp://x.example', "'unsafe-eval'"])
+      expect(() => uiCsp([bad]), bad).toThrow(/is not an http\(s\) origin/);
+  }); // prettier-ignore
 });
 
 describe('origins', () => {

@@ -3,8 +3,9 @@
  * call the API, and a rate limit per lab.
  *
  * - Headers (@fastify/helmet): a Content-Security-Policy the web UI runs under (its own scripts, styles,
- *   images, data:/blob: images, fetch/EventSource to itself; inline `style` attributes, which the UI's
- *   element builder sets, but no inline scripts or style elements), `frame-ancestors 'none'` and
+ *   images, data:/blob: images, fetch/EventSource to itself and to the origin of the bucket's signed URLs —
+ *   the Viewer fetches a job's labels and image there in the cloud; inline `style` attributes, which the
+ *   UI's element builder sets, but no inline scripts or style elements), `frame-ancestors 'none'` and
  *   X-Frame-Options DENY, `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`. The OpenAPI
  *   UI under /docs gets its own policy (Swagger UI needs inline styles and data: images).
  * - Origins: a browser page may call the API from the kiosk's own origin (the request's Host, or
@@ -43,6 +44,20 @@ const UI_CSP = {
   // A local kiosk is plain http on 127.0.0.1: upgrading its requests to https would break it.
   upgradeInsecureRequests: null,
 };
+
+/**
+ * The UI's policy for a kiosk whose bucket hands out signed URLs at `bucketOrigins` (Storage.
+ * signedUrlOrigins): those origins join connect-src, as exact origins (never a wildcard), and nothing else
+ * changes. Throws on anything that is not a plain http(s) origin, so nothing odd reaches the header.
+ */
+export function uiCsp(bucketOrigins: readonly string[]): typeof UI_CSP {
+  for (const o of bucketOrigins)
+    if (!/^https?:\/\/(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/i.test(o))
+      throw new Error(
+        `the bucket's signed URLs point at ${JSON.stringify(o)}, which is not an http(s) origin`,
+      );
+  return { ...UI_CSP, connectSrc: [...new Set(["'self'", ...bucketOrigins])] };
+}
 
 /** /docs (Swagger UI): inline styles and data: images (its icons), nothing from elsewhere. */
 export const DOCS_CSP =
@@ -85,7 +100,7 @@ function rateKey(req: FastifyRequest, s: KioskServices): string {
 export async function installSecurity(app: FastifyInstance, s: KioskServices): Promise<void> {
   const { config } = s;
   await app.register(fastifyHelmet, {
-    contentSecurityPolicy: { useDefaults: false, directives: UI_CSP },
+    contentSecurityPolicy: { useDefaults: false, directives: uiCsp(await s.storage.signedUrlOrigins()) },
     frameguard: { action: 'deny' },
     referrerPolicy: { policy: 'no-referrer' },
     crossOriginEmbedderPolicy: false,

@@ -93,6 +93,9 @@ export class FlakyStorage implements Storage {
   signedUrl(key: string, expiresInS: number): Promise<string | undefined> {
     return this.inner.signedUrl(key, expiresInS);
   }
+  signedUrlOrigins(): Promise<readonly string[]> {
+    return this.inner.signedUrlOrigins();
+  }
 }
 
 /**

@@ -23,6 +23,11 @@ export interface GcsFileLike {
 /** The part of a `@google-cloud/storage` Bucket this backend uses. */
 export interface GcsBucketLike {
   readonly name: string;
+  /**
+   * The client the bucket came from: its `apiEndpoint` is the host of the V4 signed URLs it makes.
+   * @default - `https://storage.googleapis.com`
+   */
+  readonly storage?: { readonly apiEndpoint?: string };
   file(name: string): GcsFileLike;
   getFiles(query: { prefix: string; autoPaginate: boolean }): Promise<[GcsFileLike[], ...unknown[]]>;
 }
@@ -121,7 +126,14 @@ export class GcsStorage implements Storage {
     );
     return url;
   }
+
+  /** V4 signed URLs are path-style on the client's API endpoint (`https://storage.googleapis.com`). */
+  async signedUrlOrigins(): Promise<readonly string[]> {
+    return [new URL(this.bucket.storage?.apiEndpoint ?? GCS_API_ENDPOINT).origin];
+  }
 }
+
+const GCS_API_ENDPOINT = 'https://storage.googleapis.com';
 
 /** Maps the client's errors onto StorageError: 404 → not-found, 429/5xx/network → unavailable. */
 async function gcsCall<T>(key: string, fn: () => Promise<T>): Promise<T> {

@@ -310,6 +310,10 @@ export class LocalFolderStorage implements Storage {
   async signedUrl(): Promise<undefined> {
     return undefined;
   }
+
+  async signedUrlOrigins(): Promise<readonly string[]> {
+    return []; // the API serves the files itself
+  }
 }
 
 /** A bounded set of folder paths, least recently used dropped first (a Map keeps insertion order). */

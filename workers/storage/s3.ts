@@ -132,6 +132,41 @@ export class S3Storage implements Storage {
     const cmd = new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) });
     return getSignedUrl(this.client, cmd, { expiresIn: expiresInS });
   }
+
+  /**
+   * The origin of this bucket's presigned URLs, as the SDK makes them: virtual-hosted
+   * (`https://<bucket>.s3.<region>.amazonaws.com`), path-style (`https://s3.<region>.amazonaws.com` for a
+   * bucket name with dots, or forcePathStyle), a custom endpoint (AWS_ENDPOINT_URL_S3; path-style for an IP
+   * address), FIPS, dual-stack, accelerate or an access point. Presigns a URL with a copy of the client's
+   * endpoint settings and throwaway credentials, so that the SDK's own endpoint rules decide, without
+   * asking for the real credentials (on EKS a call to STS) or any network.
+   */
+  async signedUrlOrigins(): Promise<readonly string[]> {
+    const c = this.client.config;
+    const probe = new S3Client({
+      credentials: { accessKeyId: 'origin-probe', secretAccessKey: 'origin-probe' },
+      region: c.region,
+      ...(c.isCustomEndpoint && c.endpoint ? { endpoint: c.endpoint } : {}),
+      forcePathStyle: c.forcePathStyle,
+      useFipsEndpoint: c.useFipsEndpoint,
+      useDualstackEndpoint: c.useDualstackEndpoint,
+      useAccelerateEndpoint: c.useAccelerateEndpoint,
+      useArnRegion: c.useArnRegion,
+      disableMultiregionAccessPoints: c.disableMultiregionAccessPoints,
+      useGlobalEndpoint: c.useGlobalEndpoint,
+    });
+    try {
+      const cmd = new GetObjectCommand({ Bucket: this.bucket, Key: this.key('origin-probe') });
+      return [new URL(await getSignedUrl(probe, cmd, { expiresIn: 60 })).origin];
+    } catch (err) {
+      throw new Error(
+        `cannot tell where the presigned URLs of S3 bucket ${this.bucket} point (set AWS_REGION, and ` +
+          `AWS_ENDPOINT_URL_S3 for an S3-compatible server): ${(err as Error).message}`,
+      );
+    } finally {
+      probe.destroy();
+    }
+  }
 }
 
 async function s3Call<T>(key: string, fn: () => Promise<T>): Promise<T> {

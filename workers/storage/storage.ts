@@ -54,6 +54,12 @@ export interface Storage {
    * folder): the API then serves the object itself.
    */
   signedUrl(key: string, expiresInS: number): Promise<string | undefined>;
+  /**
+   * The origins (`scheme://host[:port]`) that signedUrl's URLs point at, so a web page served by the kiosk
+   * may fetch them (the API lists them in its Content-Security-Policy's connect-src); none when this backend
+   * has no signed URLs. Worked out from the client's configuration: no credentials, no network.
+   */
+  signedUrlOrigins(): Promise<readonly string[]>;
 }
 
 export type StorageErrorCode = 'not-found' | 'bad-key' | 'unavailable';
