@@ -336,3 +336,26 @@ describe('KioskChart: writable paths and roles (issue 17)', () => {
     expect(scratch(trainPool!.target, 'Deployment')).toBe(scratch('kiosk-train', 'Job'));
   });
 });
+
+describe('KioskChart: the Redis volume gets a storage class that exists (issue 17)', () => {
+  const pvcClass = (objs: Manifest[]) =>
+    find(objs, 'StatefulSet', 'kiosk-redis').spec.volumeClaimTemplates[0].spec.storageClassName as string;
+
+  it('EKS (no default class from 1.30): a gp3 class of the EBS CSI driver, encrypted, bound where Redis lands', () => {
+    const objs = synth(eksProps);
+    const sc = find(objs, 'StorageClass', pvcClass(objs)) as unknown as Record<string, unknown>;
+    expect(sc).toMatchObject({
+      apiVersion: 'storage.k8s.io/v1',
+      provisioner: 'ebs.csi.aws.com',
+      volumeBindingMode: 'WaitForFirstConsumer',
+      parameters: { type: 'gp3', encrypted: 'true' },
+    });
+    expect((sc.metadata as { namespace?: string }).namespace).toBeUndefined(); // cluster-scoped
+  });
+
+  it("GKE: names GKE's own standard-rwo (PD CSI) class and synthesizes none", () => {
+    const objs = synth(gkeProps);
+    expect(pvcClass(objs)).toBe('standard-rwo');
+    expect(objs.some((o) => o.kind === 'StorageClass')).toBe(false);
+  });
+});

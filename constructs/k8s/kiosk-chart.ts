@@ -54,6 +54,11 @@ export interface KioskChartProps {
   /** @default 10 */
   readonly redisStorageGiB?: number;
   /**
+   * StorageClass of the Redis volume.
+   * @default - EKS: `kiosk-gp3`, synthesized here (EBS CSI driver, gp3, encrypted); GKE: `standard-rwo`
+   */
+  readonly redisStorageClassName?: string;
+  /**
    * Size of the model cache volume of the GPU worker and trainer pods, where the models they load from the
    * bucket are copied (`models/nuclear/1` is 16 MiB). @default 2048
    */
@@ -87,6 +92,20 @@ export const MODEL_CACHE_PATH = '/var/cache/kiosk/models';
  * (`.kiosk/model-cache`, relative to /app) lies on the read-only root filesystem.
  */
 export const SCRATCH_MODEL_CACHE_PATH = '/tmp/kiosk-model-cache';
+/**
+ * The Redis volume's class on GKE: `standard-rwo` (pd-balanced through the Compute Engine PD CSI driver) is
+ * on every GKE cluster and its default class since 1.24. Named rather than left to the default because a
+ * PVC's class can't change once created: Redis keeps the disk the chart says, whatever a lab later makes the
+ * default (on a cluster older than 1.24 the default was the in-tree `standard`, pd-standard).
+ */
+export const GKE_REDIS_STORAGE_CLASS = 'standard-rwo';
+/**
+ * The class synthesized for Redis on EKS, which has no default StorageClass from 1.30 on (before, a `gp2` class
+ * of the in-tree plugin, removed in 1.27 anyway): gp3 volumes through the EBS CSI driver add-on that
+ * `EksEbsCsiDriver` installs with the cluster.
+ */
+export const EKS_REDIS_STORAGE_CLASS = 'kiosk-gp3';
+
 /** /tmp of the pods that train (the trainer Job and the GPU worker): a training run's data and checkpoints. */
 const TRAINING_SCRATCH_MIB = 16384;
 
@@ -95,7 +114,7 @@ const TRAINING_SCRATCH_MIB = 16384;
  * Service, Ingress); CPU and GPU worker Deployments; a suspended training Job template; the autoscaler with
  * RBAC limited to scaling the workers; default-deny NetworkPolicies with the needed allowances;
  * PodDisruptionBudgets; one ServiceAccount per role annotated with its cloud identity. On EKS it adds the
- * NVIDIA device plugin. Every object has a fixed name, so re-applying updates in place.
+ * NVIDIA device plugin and the gp3 StorageClass of Redis's volume. Every object has a fixed name, so re-applying updates in place.
  */
 export class KioskChart extends Chart {
   readonly namespaceName: string;
@@ -140,10 +159,24 @@ export class KioskChart extends Chart {
         },
       },
     });
+    const redisStorageClass =
+      props.redisStorageClassName ?? (provider === 'eks' ? EKS_REDIS_STORAGE_CLASS : GKE_REDIS_STORAGE_CLASS);
+    if (provider === 'eks' && redisStorageClass === EKS_REDIS_STORAGE_CLASS) {
+      new k8s.KubeStorageClass(this, 'gp3-storage-class', {
+        metadata: { name: EKS_REDIS_STORAGE_CLASS, labels: { 'app.kubernetes.io/part-of': 'cellkiosk' } },
+        provisioner: 'ebs.csi.aws.com',
+        parameters: { type: 'gp3', encrypted: 'true', 'csi.storage.k8s.io/fstype': 'ext4' },
+        // An EBS volume lives in one zone: create it where the scheduler puts Redis, not in a random zone.
+        volumeBindingMode: 'WaitForFirstConsumer',
+        reclaimPolicy: 'Delete',
+        allowVolumeExpansion: true,
+      });
+    }
     const redis = new KioskRedis(this, 'redis', {
       namespace: ns,
       passwordSecret: secret,
       nodeSelector: cpuNodes,
+      storageClassName: redisStorageClass,
       ...(props.redisStorageGiB !== undefined ? { storageGiB: props.redisStorageGiB } : {}),
     });
 

@@ -26,7 +26,7 @@ export interface KioskRedisProps {
   readonly storageGiB?: number;
   /** StorageClass of the volume. @default - the cluster's default class */
   readonly storageClassName?: string;
-  /** @default - 250m / 512 MiB requested, 1 core / 1 GiB limit */
+  /** @default - 250m / 512 MiB requested, 1 core / 1 GiB limit (`maxmemory` follows the limit) */
   readonly resources?: ComputeResources;
   /** Node selector (the CPU pool). */
   readonly nodeSelector: Record<string, string>;
@@ -35,9 +35,35 @@ export interface KioskRedisProps {
 /** Port Redis listens on. */
 export const REDIS_PORT = 6379;
 
+/** Requests and limits of the Redis container when not configured. */
+const DEFAULT_REDIS_RESOURCES: ComputeResources = {
+  cpuMillis: 250,
+  memoryMiB: 512,
+  cpuLimitMillis: 1000,
+  memoryLimitMiB: 1024,
+};
+
+/**
+ * `maxmemory` as a share of the container's memory limit. Redis counts its dataset (`used_memory`) against
+ * maxmemory, but the cgroup also charges what lies beyond it: allocator fragmentation, client buffers, and
+ * during an AOF rewrite the pages the forked child keeps while Redis changes them (copy on write). Measured
+ * with redis-server 7.0 (jemalloc) at ~700 MiB of BullMQ-like job hashes, AOF on, rewriting while a client
+ * added and updated jobs (60k-110k writes during the 6-12 s rewrite): parent RSS plus the child's private
+ * pages peaked at 1.24, 1.25 and 1.29 × used_memory (script: constructs/k8s/testing/redis-rewrite-memory.mjs).
+ * At 70 % that peak stays under 0.91 of the limit; at 75 % it would reach 0.97, and 80 % would be OOM-killed
+ * by the worst of those runs — exactly what `noeviction` is there to prevent (writes are refused instead).
+ */
+export const REDIS_MAXMEMORY_SHARE = 0.7;
+
+/** `--maxmemory` for a memory limit in MiB, in Redis's `mb` unit (MiB). */
+export function redisMaxmemory(memoryLimitMiB: number): string {
+  return `${Math.floor(memoryLimitMiB * REDIS_MAXMEMORY_SHARE)}mb`;
+}
+
 /**
  * Redis for BullMQ job state: a one-replica StatefulSet with append-only persistence (`appendonly yes`,
- * `appendfsync everysec`) on a PersistentVolumeClaim, `maxmemory-policy noeviction` (BullMQ requires it),
+ * `appendfsync everysec`) on a PersistentVolumeClaim, `maxmemory` at 70 % of the memory limit with
+ * `maxmemory-policy noeviction` (BullMQ requires it: a full Redis refuses writes instead of being OOM-killed),
  * a password from a Secret, a headless Service `kiosk-redis`, and a PodDisruptionBudget that keeps it from
  * being evicted voluntarily (a drain waits until an operator moves it). Runs as uid 999 (the image's redis user).
  */
@@ -52,6 +78,8 @@ export class KioskRedis extends Construct {
     requireIntInRange('redis.storageGiB', storageGiB, 1, 16384);
     const ns = props.namespace;
     const scratch = scratchVolume(64);
+    const resources = props.resources ?? DEFAULT_REDIS_RESOURCES;
+    const memoryLimitMiB = resources.memoryLimitMiB ?? resources.memoryMiB;
     new k8s.KubeService(this, 'service', {
       metadata: { name: this.serviceName, namespace: ns, labels: this.labels },
       spec: {
@@ -81,6 +109,7 @@ export class KioskRedis extends Construct {
                   '--appendonly', 'yes',
                   '--appendfsync', 'everysec',
                   '--dir', '/data',
+                  '--maxmemory', redisMaxmemory(memoryLimitMiB),
                   '--maxmemory-policy', 'noeviction',
                   '--requirepass', '$(REDIS_PASSWORD)',
                 ], // prettier-ignore
@@ -102,15 +131,7 @@ export class KioskRedis extends Construct {
                   initialDelaySeconds: 15,
                   periodSeconds: 20,
                 },
-                resources: resourceRequirements(
-                  'redis.resources',
-                  props.resources ?? {
-                    cpuMillis: 250,
-                    memoryMiB: 512,
-                    cpuLimitMillis: 1000,
-                    memoryLimitMiB: 1024,
-                  },
-                ),
+                resources: resourceRequirements('redis.resources', resources),
                 securityContext: restrictedContainerSecurity(),
                 volumeMounts: [{ name: 'data', mountPath: '/data' }, scratch.mount],
               },

@@ -7,6 +7,7 @@ import { Job } from 'kubernetes-models/batch/v1';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1';
 import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 
 /** A synthesized manifest: what `Testing.synth(chart)` returns per object. */
@@ -37,6 +38,7 @@ const VALIDATORS: Record<string, Validator> = {
   'policy/v1/PodDisruptionBudget': model(PodDisruptionBudget),
   'rbac.authorization.k8s.io/v1/Role': model(Role),
   'rbac.authorization.k8s.io/v1/RoleBinding': model(RoleBinding),
+  'storage.k8s.io/v1/StorageClass': model(StorageClass),
 };
 
 /** Validates every object; throws naming the object and the schema error. Returns the number validated. */
