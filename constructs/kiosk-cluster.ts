@@ -1,6 +1,13 @@
 import { TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
-import { S3KioskBucket, EksKubeCluster, EksNetwork, EksNodePool, EksIrsaRole } from './eks/index.js';
+import {
+  EksEbsCsiDriver,
+  EksIrsaRole,
+  EksKubeCluster,
+  EksNetwork,
+  EksNodePool,
+  S3KioskBucket,
+} from './eks/index.js';
 import {
   GcsBucket,
   GkeCluster,
@@ -69,6 +76,7 @@ export class KioskCluster extends Construct {
     cpuPool: EksNodePool;
     gpuPool: EksNodePool;
     bucket: S3KioskBucket;
+    ebsCsi: EksEbsCsiDriver;
   };
 
   constructor(scope: Construct, id: string, props: KioskClusterProps) {
@@ -123,6 +131,12 @@ export class KioskCluster extends Construct {
       });
       const cpu = new EksNodePool(this, 'cpu-pool', { cluster, name: 'cpu', ...cpuPool });
       const gpu = new EksNodePool(this, 'gpu-pool', { cluster, name: 'gpu', ...props.gpuPool });
+      // Redis's volume (the chart's kiosk-gp3 StorageClass) is provisioned by this driver.
+      const ebsCsi = new EksEbsCsiDriver(this, 'ebs-csi', {
+        cluster,
+        name: props.name,
+        dependsOn: [cpu.nodeGroup],
+      });
       const bucket = new S3KioskBucket(this, 'bucket', props.bucket);
       for (const role of KIOSK_ROLES) {
         const identity = new EksIrsaRole(this, `identity-${role}`, {
@@ -134,7 +148,7 @@ export class KioskCluster extends Construct {
         for (const grant of ROLE_BUCKET_GRANTS[role]) bucket.grant(identity, grant);
         identities[role] = identity.arn;
       }
-      this.eks = { cluster, cpuPool: cpu, gpuPool: gpu, bucket };
+      this.eks = { cluster, cpuPool: cpu, gpuPool: gpu, bucket, ebsCsi };
       this.credentialsCommand = cluster.credentialsCommand;
       this.endpoint = cluster.cluster.endpoint;
     }

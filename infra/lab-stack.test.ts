@@ -172,6 +172,33 @@ describe('LabStack on EKS', () => {
     expect(cpu).toMatchObject({ capacity_type: 'ON_DEMAND', ami_type: 'AL2023_x86_64_STANDARD' });
   });
 
+  it('installs the EBS CSI driver add-on with an IRSA role of its own, once the CPU nodes exist (Redis needs a volume)', () => {
+    const s = synth(eks);
+    const addons = all(s, 'aws_eks_addon');
+    expect(addons.map((a) => a.addon_name)).toEqual(['aws-ebs-csi-driver']);
+    const addon = addons[0];
+    expect(addon.cluster_name).toMatch(/^\$\{aws_eks_cluster\..*\.name\}$/);
+    // Its controller runs on the nodes: created before them, the add-on stays DEGRADED and the apply times out.
+    expect(addon.depends_on).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^aws_eks_node_group\..*cpu-pool/)]),
+    );
+    // The role the add-on's ServiceAccount assumes: trusted by kube-system/ebs-csi-controller-sa only ...
+    const roleId = /^\$\{aws_iam_role\.([^.]+)\.arn\}$/.exec(addon.service_account_role_arn)![1]!;
+    const role = s.resource.aws_iam_role![roleId];
+    const trustId = /data\.aws_iam_policy_document\.([^.]+)\.json/.exec(role.assume_role_policy)![1]!;
+    const trust = s.data!.aws_iam_policy_document![trustId].statement[0];
+    expect(trust.actions).toEqual(['sts:AssumeRoleWithWebIdentity']);
+    expect(trust.condition.map((c: any) => c.values[0])).toEqual([
+      'system:serviceaccount:kube-system:ebs-csi-controller-sa',
+      'sts.amazonaws.com',
+    ]);
+    // ... holding AWS's managed policy for the driver.
+    const attached = all(s, 'aws_iam_role_policy_attachment').filter((a) => a.role.includes(`.${roleId}.`));
+    expect(attached.map((a) => a.policy_arn)).toEqual([
+      'arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy',
+    ]);
+  });
+
   it('blocks all public access to the bucket and denies plain HTTP', () => {
     const s = synth(eks);
     expect(all(s, 'aws_s3_bucket_public_access_block')[0]).toMatchObject({

@@ -22,6 +22,36 @@ export interface AwsGrantee {
 }
 
 /**
+ * The trust policy of an IRSA role: `sts:AssumeRoleWithWebIdentity` through the cluster's OIDC provider, for the
+ * one ServiceAccount `<namespace>/<serviceAccount>` with audience `sts.amazonaws.com`.
+ */
+export function irsaTrustPolicy(
+  scope: Construct,
+  id: string,
+  cluster: EksKubeCluster,
+  namespace: string,
+  serviceAccount: string,
+): DataAwsIamPolicyDocument {
+  const issuer = cluster.oidcIssuerHostPath;
+  return new DataAwsIamPolicyDocument(scope, id, {
+    statement: [
+      {
+        actions: ['sts:AssumeRoleWithWebIdentity'],
+        principals: [{ type: 'Federated', identifiers: [cluster.oidcProvider.arn] }],
+        condition: [
+          {
+            test: 'StringEquals',
+            variable: `${issuer}:sub`,
+            values: [`system:serviceaccount:${namespace}:${serviceAccount}`],
+          },
+          { test: 'StringEquals', variable: `${issuer}:aud`, values: ['sts.amazonaws.com'] },
+        ],
+      },
+    ],
+  });
+}
+
+/**
  * An IAM role for one kiosk role, assumable only through the cluster's OIDC provider by the ServiceAccount
  * `<namespace>/kiosk-<role>` with audience `sts.amazonaws.com` (IRSA). It has no policies of its own; grant
  * it bucket prefixes with `S3KioskBucket.grant*`.
@@ -33,23 +63,13 @@ export class EksIrsaRole extends Construct implements AwsGrantee {
   constructor(scope: Construct, id: string, props: EksIrsaRoleProps) {
     super(scope, id);
     this.grantId = props.role;
-    const issuer = props.cluster.oidcIssuerHostPath;
-    const trust = new DataAwsIamPolicyDocument(this, 'trust', {
-      statement: [
-        {
-          actions: ['sts:AssumeRoleWithWebIdentity'],
-          principals: [{ type: 'Federated', identifiers: [props.cluster.oidcProvider.arn] }],
-          condition: [
-            {
-              test: 'StringEquals',
-              variable: `${issuer}:sub`,
-              values: [`system:serviceaccount:${props.namespace}:${serviceAccountName(props.role)}`],
-            },
-            { test: 'StringEquals', variable: `${issuer}:aud`, values: ['sts.amazonaws.com'] },
-          ],
-        },
-      ],
-    });
+    const trust = irsaTrustPolicy(
+      this,
+      'trust',
+      props.cluster,
+      props.namespace,
+      serviceAccountName(props.role),
+    );
     this.role = new IamRole(this, 'role', {
       name: awsRoleName(props.name, props.role),
       assumeRolePolicy: trust.json,
