@@ -4,6 +4,7 @@
  * Requests carry the stored API token (./auth.ts); a 401 asks the user for one.
  */
 import { askForToken, authHeaders, authorizeXhr, withToken } from './auth.js';
+import { bucketBytes, isOtherOrigin } from './lib/bucket-fetch.js';
 
 export { authHeaders, authorizeXhr, withToken };
 
@@ -159,8 +160,12 @@ export const api = {
   remove: (id: string) => sendJson<unknown>('DELETE', `/v1/jobs/${encodeURIComponent(id)}`),
   labelsUrl: (id: string) => withToken(`/v1/jobs/${encodeURIComponent(id)}/result?format=tif`),
   zipUrl: (id: string) => withToken(`/v1/jobs/${encodeURIComponent(id)}/result?format=zip`),
-  /** The bytes of a URL (a result file), or ApiRequestError. */
+  /**
+   * The bytes of a URL (a result file), or ApiRequestError; a cloud bucket's signed URL (another origin)
+   * is fetched without the kiosk's token, and fails with a BucketFetchError that says why.
+   */
   bytes: async (url: string): Promise<Uint8Array> => {
+    if (isOtherOrigin(url)) return bucketBytes(url);
     const res = await kioskFetch(url, url.startsWith('/') ? { headers: authHeaders() } : {});
     if (!res.ok) throw await errorOf(res);
     return new Uint8Array(await res.arrayBuffer());
