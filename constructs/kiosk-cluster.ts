@@ -109,6 +109,7 @@ export class KioskCluster extends Construct {
       });
       for (const role of KIOSK_ROLES) {
         const identity = new GkeWorkloadIdentity(this, `identity-${role}`, {
+          cluster,
           project: props.project,
           name: props.name,
           role,

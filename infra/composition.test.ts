@@ -32,6 +32,7 @@ describe('a lab composing cellkiosk/constructs with its own resources', () => {
       resultsExpireDays: 365,
     });
     const lims = new GkeWorkloadIdentity(stack, 'lims', {
+      cluster: kiosk.gke!.cluster,
       project: 'imaging-core',
       name: 'core',
       role: 'api',

@@ -105,6 +105,21 @@ describe('LabStack on GKE', () => {
     expect(wi).toContain('serviceAccount:nuclei-lab-kiosk.svc.id.goog[cellkiosk/kiosk-cpu-worker]');
   });
 
+  it('binds workload identity only once the cluster (and with it PROJECT.svc.id.goog) exists', () => {
+    const s = synth(gke);
+    const [clusterId] = Object.keys(s.resource.google_container_cluster!);
+    const wi = all(s, 'google_service_account_iam_member').filter(
+      (m) => m.role === 'roles/iam.workloadIdentityUser',
+    );
+    expect(wi).toHaveLength(5);
+    for (const m of wi) {
+      expect(m.member).toMatch(/^serviceAccount:nuclei-lab-kiosk\.svc\.id\.goog\[cellkiosk\/kiosk-/);
+      // Without it Terraform creates the binding in parallel with the cluster, and on a project that never had
+      // a workload-identity cluster IAM answers "Identity Pool does not exist (nuclei-lab-kiosk.svc.id.goog)".
+      expect(m.depends_on).toContain(`google_container_cluster.${clusterId}`);
+    }
+  });
+
   it('outputs the endpoint and the get-credentials command', () => {
     const s = synth(gke);
     expect(s.output.credentials_command!.value).toBe(

@@ -3,8 +3,15 @@ import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-acco
 import { Construct } from 'constructs';
 import { gcpServiceAccountId } from '../identity-names.js';
 import { serviceAccountName, type KioskRole } from '../roles.js';
+import type { GkeCluster } from './cluster.js';
 
 export interface GkeWorkloadIdentityProps {
+  /**
+   * The cluster whose pods act as this identity. Its creation makes the project's workload identity pool
+   * (`<project>.svc.id.goog`) exist, so the binding waits for it: made earlier, on a project that never had
+   * such a cluster, IAM refuses it ("Identity Pool does not exist").
+   */
+  readonly cluster: GkeCluster;
   readonly project: string;
   /** Lab name; the service account id is `<name>-<short role>`. */
   readonly name: string;
@@ -47,6 +54,7 @@ export class GkeWorkloadIdentity extends Construct implements GcpGrantee {
       serviceAccountId: this.serviceAccount.name,
       role: 'roles/iam.workloadIdentityUser',
       member: ksa,
+      dependsOn: [props.cluster.cluster],
     });
     if (props.allowSignBlob) {
       new ServiceAccountIamMember(this, 'sign-blob', {
