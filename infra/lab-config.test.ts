@@ -129,6 +129,10 @@ describe('construct prop validation', () => {
       /'uploadsExpireDays' \(0\) must be an integer in 1\.\.3650/,
     ],
     [{ name: 'x' }, /'name' \('x'\) must be 3\.\.20/],
+    [
+      { bucket: { bucketName: 'lab1-data', webOrigins: ['https://kiosk.example.org/'] } },
+      /'webOrigins' \('https:\/\/kiosk\.example\.org\/'\) must be '\*' or an origin/,
+    ],
     [{ provider: 'eks', zones: ['us-east-1a'] }, /'zones' \(1 zones\) must list 2\.\.3/],
   ])('rejects %j', (props, message) => {
     expect(build(props)).toThrow(message);

@@ -82,7 +82,14 @@ describe('LabStack on GKE', () => {
       { action: { type: 'Delete' }, condition: { age: 7, matches_prefix: ['uploads/'] } },
       { action: { type: 'Delete' }, condition: { age: 30, matches_prefix: ['results/'] } },
     ]);
-    expect(b.cors[0].origin).toEqual(['https://kiosk.nuclei-lab.example.org']);
+    expect(b.cors).toEqual([
+      {
+        origin: ['https://kiosk.nuclei-lab.example.org', 'http://kiosk.nuclei-lab.example.org'],
+        method: ['GET', 'HEAD'],
+        response_header: ['Content-Type', 'ETag'],
+        max_age_seconds: 3600,
+      },
+    ]);
   });
 
   it('grants each identity only its prefixes on this bucket; the autoscaler nothing', () => {
@@ -128,7 +135,7 @@ describe('LabStack on GKE', () => {
     expect(s.output.cluster_endpoint!.value).toMatch(/google_container_cluster\..*\.endpoint/);
   });
 
-  it('uses defaults when the config leaves things out (regional cluster, 2 GPU nodes, no CORS)', () => {
+  it('uses defaults when the config leaves things out (regional cluster, 2 GPU nodes, CORS for any origin)', () => {
     const s = synth(
       parseLabConfig({
         name: 'lab2',
@@ -147,7 +154,15 @@ describe('LabStack on GKE', () => {
     expect(gpu.autoscaling).toMatchObject({ total_min_node_count: 0, total_max_node_count: 2 });
     expect(gpu.node_config.machine_type).toBe('g2-standard-4');
     expect(one(s, 'google_container_node_pool', 'cpu').node_config.machine_type).toBe('e2-standard-4');
-    expect(one(s, 'google_storage_bucket', 'lab2-data').cors).toBeUndefined();
+    // The viewer still fetches labels from signed URLs: GET from any origin, no credentials.
+    expect(one(s, 'google_storage_bucket', 'lab2-data').cors).toEqual([
+      {
+        origin: ['*'],
+        method: ['GET', 'HEAD'],
+        response_header: ['Content-Type', 'ETag'],
+        max_age_seconds: 3600,
+      },
+    ]);
   });
 });
 
@@ -211,6 +226,32 @@ describe('LabStack on EKS', () => {
     const attached = all(s, 'aws_iam_role_policy_attachment').filter((a) => a.role.includes(`.${roleId}.`));
     expect(attached.map((a) => a.policy_arn)).toEqual([
       'arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy',
+    ]);
+  });
+
+  it('lets the web UI fetch signed URLs cross-origin: GET/HEAD from its domain, or any origin without one', () => {
+    const rule = (config: LabConfig) => {
+      const cors = all(synth(config), 'aws_s3_bucket_cors_configuration');
+      expect(cors).toHaveLength(1);
+      expect(cors[0].bucket).toMatch(/^\$\{aws_s3_bucket\./);
+      return cors[0].cors_rule;
+    };
+    expect(rule(eks)).toEqual([
+      {
+        allowed_origins: ['https://kiosk.nuclei-lab.example.org', 'http://kiosk.nuclei-lab.example.org'],
+        allowed_methods: ['GET', 'HEAD'],
+        expose_headers: ['ETag'],
+        max_age_seconds: 3600,
+      },
+    ]);
+    const { domain: _none, ...noDomain } = eks;
+    expect(rule(noDomain)).toEqual([
+      {
+        allowed_origins: ['*'],
+        allowed_methods: ['GET', 'HEAD'],
+        expose_headers: ['ETag'],
+        max_age_seconds: 3600,
+      },
     ]);
   });
 

@@ -58,7 +58,9 @@ export class LabStack extends TerraformStack {
       },
       bucket: {
         bucketName: config.bucket,
-        ...(config.domain ? { webOrigins: [`https://${config.domain}`] } : {}),
+        // The web UI's origin; the Ingress serves it on both schemes (TLS is the lab's to add). Without a
+        // domain the bucket admits any origin (see bucketCorsOrigins).
+        ...(config.domain ? { webOrigins: [`https://${config.domain}`, `http://${config.domain}`] } : {}),
       },
       deletionProtection: config.deletionProtection,
     };

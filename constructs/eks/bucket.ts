@@ -8,7 +8,7 @@ import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy/index.j
 import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-public-access-block/index.js';
 import { S3BucketServerSideEncryptionConfigurationA } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration/index.js';
 import { Construct } from 'constructs';
-import { resolveBucketExpiry, type KioskBucketProps } from '../gke/bucket.js';
+import { bucketCorsOrigins, resolveBucketExpiry, type KioskBucketProps } from '../gke/bucket.js';
 import type { BucketAccess, PrefixGrant } from '../roles.js';
 import { KioskConfigError, requireBucketName } from '../validation.js';
 import type { AwsGrantee } from './identity.js';
@@ -23,7 +23,8 @@ const S3_ACTIONS: Readonly<Record<BucketAccess, readonly string[]>> = {
 /**
  * The kiosk's S3 bucket. Secure by default: all four public-access blocks on, ACLs disabled (bucket owner
  * enforced), SSE-S3 encryption, and a bucket policy denying any request not made over TLS. Lifecycle rules
- * expire `uploads/` and `results/` and abort stale multipart uploads; `models/` is kept. Grants are inline
+ * expire `uploads/` and `results/` and abort stale multipart uploads; `models/` is kept. A CORS rule lets the
+ * web UI GET signed URLs (`KioskBucketProps.webOrigins`). Grants are inline
  * role policies scoped to `arn:aws:s3:::<bucket>/<prefix>*` (and `s3:ListBucket` with `s3:prefix`).
  */
 export class S3KioskBucket extends Construct {
@@ -35,6 +36,7 @@ export class S3KioskBucket extends Construct {
     super(scope, id);
     requireBucketName('bucketName', 'eks', props.bucketName);
     const expiry = resolveBucketExpiry(props);
+    const origins = bucketCorsOrigins(props);
     this.bucketName = props.bucketName;
     this.arn = `arn:aws:s3:::${props.bucketName}`;
     this.bucket = new S3Bucket(this, 'bucket', {
@@ -76,20 +78,19 @@ export class S3KioskBucket extends Construct {
         },
       ],
     });
-    if (props.webOrigins?.length) {
-      new S3BucketCorsConfiguration(this, 'cors', {
-        bucket,
-        corsRule: [
-          {
-            allowedOrigins: [...props.webOrigins],
-            allowedMethods: ['GET', 'HEAD', 'PUT'],
-            allowedHeaders: ['Content-Type', 'Content-Length'],
-            exposeHeaders: ['ETag'],
-            maxAgeSeconds: 3600,
-          },
-        ],
-      });
-    }
+    // The web UI reads results (signed URLs) from the bucket (see bucketCorsOrigins); uploads go through the
+    // API, never PUT here. No allowed headers: a plain GET or HEAD needs no preflight.
+    new S3BucketCorsConfiguration(this, 'cors', {
+      bucket,
+      corsRule: [
+        {
+          allowedOrigins: origins,
+          allowedMethods: ['GET', 'HEAD'],
+          exposeHeaders: ['ETag'],
+          maxAgeSeconds: 3600,
+        },
+      ],
+    });
     const tlsOnly = new DataAwsIamPolicyDocument(this, 'tls-only', {
       statement: [
         {

@@ -9,7 +9,11 @@ import type { GcpGrantee } from './identity.js';
 export interface KioskBucketProps {
   /** Globally unique bucket name (validated against the cloud's naming rules). */
   readonly bucketName: string;
-  /** Web UI origins allowed to PUT uploads and GET results from the browser (CORS). @default - no CORS rule */
+  /**
+   * Origins of the web UI (`https://kiosk.example.org`), which fetches results from signed bucket URLs in the
+   * browser (the viewer's labels): the bucket's CORS rule lets them GET and HEAD objects.
+   * @default ['*'] - any origin (see `bucketCorsOrigins`)
+   */
   readonly webOrigins?: readonly string[];
   /** Days after which objects under `uploads/` are deleted. @default 7 */
   readonly uploadsExpireDays?: number;
@@ -34,6 +38,25 @@ export function resolveBucketExpiry(props: KioskBucketProps): { uploads: number;
   return { uploads, results };
 }
 
+/**
+ * The origins the bucket's CORS rule admits for GET and HEAD. Without configured origins, `*`: a signed URL is a
+ * bearer capability (whoever holds it may fetch that one object until it expires, from any origin or none), and
+ * the browser sends no credentials with it (no cookies, no Authorization: the signature is in the query), so
+ * CORS adds no protection to it; it only decides whether the page may read the bytes. The bucket stays private:
+ * an unsigned request is still refused. Throws unless each origin is `*` or `http(s)://host[:port]`.
+ */
+export function bucketCorsOrigins(props: KioskBucketProps): string[] {
+  const origins = props.webOrigins?.length ? [...props.webOrigins] : ['*'];
+  for (const o of origins) {
+    if (o !== '*' && !/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/.test(o)) {
+      throw new KioskConfigError(
+        `'webOrigins' ('${o}') must be '*' or an origin such as https://kiosk.example.org (no path, no trailing '/')`,
+      );
+    }
+  }
+  return origins;
+}
+
 /** GCS role and the access it stands for; object names are listable bucket-wide by any reader. */
 const GCS_ROLE: Readonly<Record<BucketAccess, string>> = {
   read: 'roles/storage.objectViewer',
@@ -55,6 +78,7 @@ export class GcsBucket extends Construct {
     super(scope, id);
     requireBucketName('bucketName', 'gke', props.bucketName);
     const expiry = resolveBucketExpiry(props);
+    const origins = bucketCorsOrigins(props);
     this.bucketName = props.bucketName;
     this.bucket = new StorageBucket(this, 'bucket', {
       name: props.bucketName,
@@ -69,18 +93,15 @@ export class GcsBucket extends Construct {
         { action: { type: 'Delete' }, condition: { age: expiry.results, matchesPrefix: ['results/'] } },
         { action: { type: 'AbortIncompleteMultipartUpload' }, condition: { age: 1 } },
       ],
-      ...(props.webOrigins?.length
-        ? {
-            cors: [
-              {
-                origin: [...props.webOrigins],
-                method: ['GET', 'HEAD', 'PUT'],
-                responseHeader: ['Content-Type', 'Content-Length', 'ETag'],
-                maxAgeSeconds: 3600,
-              },
-            ],
-          }
-        : {}),
+      // The web UI reads results (signed URLs) from the bucket; uploads go through the API, never PUT here.
+      cors: [
+        {
+          origin: origins,
+          method: ['GET', 'HEAD'],
+          responseHeader: ['Content-Type', 'ETag'],
+          maxAgeSeconds: 3600,
+        },
+      ],
     });
   }
 
