@@ -66,3 +66,10 @@ export function requireBucketName(prop: string, provider: CloudProvider, name: s
     throw new KioskConfigError(`'${prop}' ('${name}') is not a valid ${kind} bucket name: it ${problem}`);
   }
 }
+
+/** Why `domain` is not a host name the Ingress and the bucket's CORS origin can use, or undefined when it is. */
+export function domainProblem(domain: string): string | undefined {
+  return /^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/.test(domain)
+    ? undefined
+    : 'must be a lowercase DNS name such as kiosk.example.org';
+}

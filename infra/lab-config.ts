@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { GpuType, type CloudProvider } from '../constructs/gpu-type.js';
 import {
   bucketNameProblem,
+  domainProblem,
   KioskConfigError,
   requireIntInRange,
   requireOrdered,
@@ -190,9 +191,8 @@ export function parseLabConfig(input: unknown): LabConfig {
     fail(`'images.tag' ('${images.tag}') is not a valid image tag`);
 
   const domain = c.domain === undefined ? undefined : str(c, 'domain', '');
-  if (domain !== undefined && !/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/.test(domain)) {
-    fail(`'domain' ('${domain}') must be a lowercase DNS name such as kiosk.example.org`);
-  }
+  const badDomain = domain === undefined ? undefined : domainProblem(domain);
+  if (badDomain) fail(`'domain' ('${domain}') ${badDomain}`);
   const deletionProtection = c.deletionProtection ?? true;
   if (typeof deletionProtection !== 'boolean') fail(`'deletionProtection' must be true or false`);
   return {

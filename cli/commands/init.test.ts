@@ -62,6 +62,8 @@ describe('kiosk init', () => {
       'Bad_Bucket', // rejected
       'lab-bucket-1',
       '', // registry → ECR default
+      'Kiosk.Lab', // domain: rejected
+      'kiosk.lab.example.org',
     ];
     const r = await runKiosk(['init', '--interactive', `--out=${out}`], { stdin: answers.join('\n') + '\n' });
     expect(r.stderr).toBe('');
@@ -71,6 +73,10 @@ describe('kiosk init', () => {
     expect(r.stdout).toContain("'1234' is not a 12-digit AWS account id; try again.");
     expect(r.stdout).toContain("'0' must be a whole number >= 1; try again.");
     expect(r.stdout).toMatch(/'Bad_Bucket' may hold only lowercase letters, digits and "-".*; try again\./);
+    expect(r.stdout).toMatch(/Host name of the web UI.*optional/);
+    expect(r.stdout).toContain(
+      "'Kiosk.Lab' must be a lowercase DNS name such as kiosk.example.org; try again.",
+    );
     const config = parseLabConfig(JSON.parse(readFileSync(out, 'utf8')));
     expect(config).toMatchObject({
       name: 'cellkiosk',
@@ -82,7 +88,22 @@ describe('kiosk init', () => {
       cpu: { maxNodes: 5 },
       bucket: 'lab-bucket-1',
       images: { registry: '123456789012.dkr.ecr.us-west-2.amazonaws.com/cellkiosk' },
+      domain: 'kiosk.lab.example.org',
     });
+  });
+
+  it('leaves the domain out when the answer is empty (any host, bucket CORS for any origin)', async () => {
+    const out = join(dir, 'no-domain.json');
+    const flags = allFlags(out).filter(
+      (a) => a !== '--registry=europe-docker.pkg.dev/lab1-project/cellkiosk',
+    );
+    const r = await runKiosk([...flags, '--interactive'], { stdin: '\n\n' }); // registry → default, domain → none
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /without one the Ingress answers any host name and the bucket admits any origin/,
+    );
+    expect(JSON.parse(readFileSync(out, 'utf8')).domain).toBeUndefined();
   });
 
   it('fails naming the flag when stdin is not a terminal and a flag is missing', async () => {
@@ -119,6 +140,10 @@ describe('kiosk init', () => {
     [['--max-gpu-nodes=x'], /--max-gpu-nodes 'x' must be a whole number >= 1/],
     [['--min-gpu-nodes=5'], /--max-gpu-nodes '3' must be >= the fewest GPU nodes \(5\)/],
     [['--colour=blue'], /Unknown option '--colour'/],
+    [
+      ['--domain=https://kiosk.example.org'],
+      /--domain 'https:\/\/kiosk\.example\.org' must be a lowercase DNS name/,
+    ],
   ])('rejects bad flag values: %j', async (extra, message) => {
     const out = join(dir, 'bad.json');
     await expect(command.run([...allFlags(out).slice(1), ...extra])).rejects.toThrow(message);

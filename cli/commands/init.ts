@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { createInterface, type Interface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { GpuType, type CloudProvider } from '../../constructs/gpu-type.js';
-import { bucketNameProblem } from '../../constructs/validation.js';
+import { bucketNameProblem, domainProblem } from '../../constructs/validation.js';
 import { parseLabConfig } from '../../infra/lab-config.js';
 import { UsageError, type Command } from '../command.js';
 
@@ -28,7 +28,8 @@ Options:
   --cpu-nodes N          most CPU nodes (default 3; at least 1 runs)
   --bucket NAME          bucket for uploads, results and models (GCS/S3 naming rules)
   --registry HOST/PATH   container registry (default: Artifact Registry / ECR in your project/account)
-  --domain HOST          host name of the web UI (optional)
+  --domain HOST          host name of the web UI, e.g. kiosk.example.org (optional: without one the
+                         Ingress answers any host name and the bucket admits any origin for GET)
   --out PATH             where to write (default kiosk.config.json)
   --force                overwrite an existing file
   --yes                  take the default for every question not given as a flag
@@ -103,6 +104,11 @@ interface Question {
   /** Numbered choices; the answer may be the number or the text. */
   readonly choices?: readonly string[];
   readonly fallback?: string;
+  /**
+   * The question may be left unanswered (an empty answer, no flag even when stdin is not a terminal, or
+   * --yes): the answer is then ''. The text says what happens without an answer.
+   */
+  readonly optional?: string;
   /** Why an answer is unacceptable, or undefined. */
   readonly check?: (answer: string) => string | undefined;
 }
@@ -129,6 +135,7 @@ class Asker {
       return this.resolveChoice(q, given);
     }
     if (this.takeDefaults && q.fallback !== undefined) return q.fallback;
+    if (q.optional !== undefined && (this.takeDefaults || !this.interactive)) return '';
     if (!this.interactive) {
       throw new UsageError(
         `missing --${q.flag} ("${q.prompt}"): stdin is not a terminal, so every answer must be a flag` +
@@ -141,6 +148,8 @@ class Asker {
         process.stdout.write(`\n${q.prompt}:\n`);
         q.choices.forEach((c, i) => process.stdout.write(`  ${i + 1}) ${c}\n`));
         process.stdout.write(`Choose 1-${q.choices.length}${q.fallback ? ` [${q.fallback}]` : ''}: `);
+      } else if (q.optional !== undefined) {
+        process.stdout.write(`${q.prompt} (optional; ${q.optional}) [none]: `);
       } else {
         process.stdout.write(`${q.prompt}${q.fallback !== undefined ? ` [${q.fallback}]` : ''}: `);
       }
@@ -148,6 +157,7 @@ class Asker {
       if (line === undefined)
         throw new UsageError(`stdin ended before --${q.flag} (${q.prompt}) was answered`);
       const answer = line.trim() || q.fallback || '';
+      if (answer === '' && q.optional !== undefined) return '';
       const problem = this.problem(q, answer);
       if (!problem) return this.resolveChoice(q, answer);
       process.stdout.write(`  '${answer}' ${problem}; try again.\n`);
@@ -308,7 +318,13 @@ async function run(args: string[]): Promise<number> {
           ? `${region.split('-')[0]}-docker.pkg.dev/${project}/cellkiosk`
           : `${project}.dkr.ecr.${region}.amazonaws.com/cellkiosk`,
     });
-    const domain = typeof flags.domain === 'string' ? flags.domain : undefined;
+    const domain = await asker.ask({
+      flag: 'domain',
+      prompt: 'Host name of the web UI, e.g. kiosk.example.org',
+      // Signed URLs carry their own authorization, so a bucket open to any origin for GET exposes nothing.
+      optional: 'without one the Ingress answers any host name and the bucket admits any origin for GET',
+      check: domainProblem,
+    });
 
     const config = parseLabConfig({
       name,

@@ -4,7 +4,7 @@ import type { Construct } from 'constructs';
 import { workloadIdentityAnnotations, type IdentityTarget } from '../identity-names.js';
 import { POOL_LABEL } from '../node-pool-props.js';
 import { serviceAccountName, type KioskRole } from '../roles.js';
-import { KioskConfigError, requireIntInRange } from '../validation.js';
+import { domainProblem, KioskConfigError, requireIntInRange } from '../validation.js';
 import { AutoscalerRbac } from './autoscaler-rbac.js';
 import { KioskNetworkPolicies } from './network-policies.js';
 import { NvidiaDevicePlugin } from './nvidia-device-plugin.js';
@@ -129,11 +129,8 @@ export class KioskChart extends Chart {
     const gpuMax = props.gpuWorkerMaxReplicas ?? 2;
     requireIntInRange('cpuWorkerMaxReplicas', cpuMax, 1, 1000);
     requireIntInRange('gpuWorkerMaxReplicas', gpuMax, 0, 1000);
-    if (props.domain !== undefined && !/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/.test(props.domain)) {
-      throw new KioskConfigError(
-        `'domain' ('${props.domain}') must be a lowercase DNS name such as kiosk.example.org`,
-      );
-    }
+    const badDomain = props.domain === undefined ? undefined : domainProblem(props.domain);
+    if (badDomain) throw new KioskConfigError(`'domain' ('${props.domain}') ${badDomain}`);
     const resources = (role: KioskRole) => props.resources?.[role] ?? DEFAULT_RESOURCES[role];
     const annotations = (role: KioskRole) => workloadIdentityAnnotations(props.identity, role);
     const cpuNodes = { [POOL_LABEL]: 'cpu' };
