@@ -10,4 +10,5 @@ export * from './k8s/index.js';
 export * from './kiosk-cluster.js';
 export * from './node-pool-props.js';
 export * from './roles.js';
+export * from './unique-names.js';
 export * from './validation.js';

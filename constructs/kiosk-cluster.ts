@@ -18,7 +18,8 @@ import {
 } from './gke/index.js';
 import type { NodeGpu, NodePoolProps } from './node-pool-props.js';
 import { KIOSK_ROLES, ROLE_BUCKET_GRANTS, type KioskRole } from './roles.js';
-import { requireResourceName } from './validation.js';
+import { guardUniqueCloudNames } from './unique-names.js';
+import { KioskConfigError, requireRegion, requireResourceName } from './validation.js';
 
 /** Settings shared by both clouds. */
 interface KioskClusterCommonProps {
@@ -41,6 +42,13 @@ interface KioskClusterCommonProps {
   readonly bucket: KioskBucketProps;
   /** Refuse `terraform destroy` of the cluster. @default true */
   readonly deletionProtection?: boolean;
+  /**
+   * Prefix of this cluster's Terraform outputs (`<prefix>_cluster_endpoint`, ...): a stack holding more than one
+   * KioskCluster gives each but one a prefix, since outputs of one name would overwrite each other (synth
+   * refuses that). Letters, digits, '_' and '-', starting with a letter.
+   * @default - none: `cluster_endpoint`, `credentials_command`, `bucket_name`, `identity_<role>`
+   */
+  readonly outputPrefix?: string;
 }
 
 export interface GkeKioskClusterProps extends KioskClusterCommonProps {
@@ -59,7 +67,9 @@ export type KioskClusterProps = GkeKioskClusterProps | EksKioskClusterProps;
 /**
  * Everything the kiosk needs in one cloud account: network, cluster with workload identity (GKE) or IRSA
  * (EKS), a CPU pool and a GPU pool, the bucket, one identity per role granted exactly `ROLE_BUCKET_GRANTS`,
- * and outputs `cluster_endpoint`, `credentials_command`, `bucket_name` and `identity_<role>`.
+ * and outputs `cluster_endpoint`, `credentials_command`, `bucket_name` and `identity_<role>` (prefixed by
+ * `outputPrefix` when given). Synth fails when two constructs of the stack would make one GCP service account,
+ * IAM role or output (`guardUniqueCloudNames`).
  * The stack supplies the provider (`GoogleProvider` / `AwsProvider`); this construct creates none.
  */
 export class KioskCluster extends Construct {
@@ -82,6 +92,13 @@ export class KioskCluster extends Construct {
   constructor(scope: Construct, id: string, props: KioskClusterProps) {
     super(scope, id);
     requireResourceName('name', props.name);
+    requireRegion('region', props.provider, props.region);
+    if (props.outputPrefix !== undefined && !/^[a-zA-Z][a-zA-Z0-9_-]*$/.test(props.outputPrefix)) {
+      throw new KioskConfigError(
+        `'outputPrefix' ('${props.outputPrefix}') must be letters, digits, '_' or '-', starting with a letter`,
+      );
+    }
+    guardUniqueCloudNames(this);
     this.namespace = props.namespace ?? 'cellkiosk';
     const cpuPool = props.cpuPool ?? { minNodes: 1, maxNodes: 3 };
     const identities: Partial<Record<KioskRole, string>> = {};
@@ -155,8 +172,10 @@ export class KioskCluster extends Construct {
     }
     this.identities = identities as Record<KioskRole, string>;
 
-    const output = (name: string, value: string, description: string) =>
-      new TerraformOutput(this, name, { value, description }).overrideLogicalId(name);
+    const output = (name: string, value: string, description: string) => {
+      const id = props.outputPrefix ? `${props.outputPrefix}_${name}` : name;
+      new TerraformOutput(this, id, { value, description }).overrideLogicalId(id);
+    };
     output('cluster_endpoint', this.endpoint, 'Kubernetes API endpoint of the kiosk cluster');
     output('credentials_command', this.credentialsCommand, 'Run this to point kubectl at the cluster');
     output('bucket_name', props.bucket.bucketName, 'Bucket for uploads/, results/ and models/');

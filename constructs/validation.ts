@@ -33,6 +33,31 @@ export function requireResourceName(prop: string, name: string): void {
 }
 
 /**
+ * Region name patterns. GCP: `<area>-<direction><n>` (`us-central1`, `europe-west4`, `northamerica-northeast1`).
+ * AWS: `<2 letters>[-gov|-iso|-isob]-<direction>-<n>` (`us-east-1`, `eu-central-1`, `ap-southeast-2`,
+ * `us-gov-west-1`, `cn-northwest-1`). The patterns, not a list: a region the clouds open later still passes.
+ */
+const REGION_PATTERN: Readonly<Record<CloudProvider, RegExp>> = {
+  gke: /^[a-z]+-[a-z]+\d+$/,
+  eks: /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/,
+};
+const REGION_EXAMPLES: Readonly<Record<CloudProvider, string>> = {
+  gke: 'a gke region name such as us-central1 or europe-west4',
+  eks: 'an eks region name such as us-east-1 or eu-central-1',
+};
+
+/** Why `region` is not a region name of `provider`, or undefined when it is one. */
+export function regionProblem(provider: CloudProvider, region: string): string | undefined {
+  return REGION_PATTERN[provider].test(region) ? undefined : `is not ${REGION_EXAMPLES[provider]}`;
+}
+
+/** Throws `'region' ('mars-1') is not a gke region name such as us-central1 or europe-west4`. */
+export function requireRegion(prop: string, provider: CloudProvider, region: string): void {
+  const problem = regionProblem(provider, region);
+  if (problem) throw new KioskConfigError(`'${prop}' ('${region}') ${problem}`);
+}
+
+/**
  * Why `name` is not a valid bucket name on `provider`, or undefined when it is. Rules kept here:
  * both clouds — 3..63 characters, lowercase letters, digits and `-`, starting and ending with a letter or digit.
  * Dots are refused on both (GCS needs domain verification for them; S3 breaks TLS on virtual-hosted URLs).

@@ -133,7 +133,8 @@ describe('construct prop validation', () => {
       { bucket: { bucketName: 'lab1-data', webOrigins: ['https://kiosk.example.org/'] } },
       /'webOrigins' \('https:\/\/kiosk\.example\.org\/'\) must be '\*' or an origin/,
     ],
-    [{ provider: 'eks', zones: ['us-east-1a'] }, /'zones' \(1 zones\) must list 2\.\.3/],
+    [{ provider: 'eks', region: 'us-east-1', zones: ['us-east-1a'] }, /'zones' \(1 zones\) must list 2\.\.3/],
+    [{ region: 'mars-1' }, /'region' \('mars-1'\) is not a gke region name such as us-central1/],
   ])('rejects %j', (props, message) => {
     expect(build(props)).toThrow(message);
   });

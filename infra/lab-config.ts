@@ -7,6 +7,7 @@ import {
   KioskConfigError,
   requireIntInRange,
   requireOrdered,
+  requireRegion,
   requireResourceName,
 } from '../constructs/validation.js';
 
@@ -90,9 +91,6 @@ function int(o: Json, key: string, path: string, fallback?: number): number {
   return v;
 }
 
-/** Region names: GCP `us-central1`, AWS `us-east-1`. */
-const REGION = { gke: /^[a-z]+-[a-z]+\d+$/, eks: /^[a-z]{2}(-gov)?-[a-z]+-\d$/ };
-
 /** Validates untrusted JSON into a `LabConfig` with defaults applied; throws `KioskConfigError` naming the field. */
 export function parseLabConfig(input: unknown): LabConfig {
   const c = obj(input, '(config)');
@@ -118,11 +116,7 @@ export function parseLabConfig(input: unknown): LabConfig {
   const provider = str(c, 'provider', '');
   if (provider !== 'gke' && provider !== 'eks') fail(`'provider' ('${provider}') must be 'gke' or 'eks'`);
   const region = str(c, 'region', '');
-  if (!REGION[provider].test(region)) {
-    fail(
-      `'region' ('${region}') is not a ${provider} region name (e.g. ${provider === 'gke' ? 'us-central1' : 'us-east-1'})`,
-    );
-  }
+  requireRegion('region', provider, region);
   let project: string | undefined;
   let accountId: string | undefined;
   if (provider === 'gke') {

@@ -3,6 +3,7 @@ import { IamRole } from '@cdktf/provider-aws/lib/iam-role/index.js';
 import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment/index.js';
 import type { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
+import { guardUniqueCloudNames } from '../unique-names.js';
 import type { EksKubeCluster } from './cluster.js';
 import { irsaTrustPolicy } from './identity.js';
 
@@ -34,6 +35,7 @@ export class EksEbsCsiDriver extends Construct {
 
   constructor(scope: Construct, id: string, props: EksEbsCsiDriverProps) {
     super(scope, id);
+    guardUniqueCloudNames(this);
     const sa = EBS_CSI_SERVICE_ACCOUNT;
     const trust = irsaTrustPolicy(this, 'trust', props.cluster, sa.namespace, sa.name);
     this.role = new IamRole(this, 'role', { name: `${props.name}-ebs-csi`, assumeRolePolicy: trust.json });

@@ -3,13 +3,22 @@ import { IamRole } from '@cdktf/provider-aws/lib/iam-role/index.js';
 import { Construct } from 'constructs';
 import { awsRoleName } from '../identity-names.js';
 import { serviceAccountName, type KioskRole } from '../roles.js';
+import { guardUniqueCloudNames } from '../unique-names.js';
+import { KioskConfigError } from '../validation.js';
 import type { EksKubeCluster } from './cluster.js';
 
 export interface EksIrsaRoleProps {
   readonly cluster: EksKubeCluster;
-  /** Lab name; the role is named `<name>-kiosk-<role>`. */
+  /** Lab name; the role is named `<name>-kiosk-<role>` unless `roleName` says otherwise. */
   readonly name: string;
   readonly role: KioskRole;
+  /**
+   * The IAM role's name (1..64 of letters, digits and `+=,.@_-`). Give one when the stack holds another role
+   * of the same lab name and kiosk role (the `KioskCluster`'s own): IAM role names are unique per account,
+   * so synth refuses two alike (`guardUniqueCloudNames`).
+   * @default - `<name>-kiosk-<role>` (`awsRoleName`), what the chart's ServiceAccount annotations name
+   */
+  readonly roleName?: string;
   /** Kubernetes namespace of the only ServiceAccount allowed to assume the role. */
   readonly namespace: string;
 }
@@ -17,7 +26,7 @@ export interface EksIrsaRoleProps {
 /** Who an S3 grant is for: an IAM role to attach inline policies to. */
 export interface AwsGrantee {
   readonly role: IamRole;
-  /** Stable id fragment used to name the grant resources. */
+  /** Stable id fragment used to name the grant resources (unique among a bucket's grantees). */
   readonly grantId: string;
 }
 
@@ -62,7 +71,12 @@ export class EksIrsaRole extends Construct implements AwsGrantee {
 
   constructor(scope: Construct, id: string, props: EksIrsaRoleProps) {
     super(scope, id);
-    this.grantId = props.role;
+    const roleName = props.roleName ?? awsRoleName(props.name, props.role);
+    if (!/^[\w+=,.@-]{1,64}$/.test(roleName)) {
+      throw new KioskConfigError(`'roleName' ('${roleName}') must be 1..64 letters, digits or +=,.@_-`);
+    }
+    guardUniqueCloudNames(this);
+    this.grantId = props.roleName ?? props.role;
     const trust = irsaTrustPolicy(
       this,
       'trust',
@@ -71,7 +85,7 @@ export class EksIrsaRole extends Construct implements AwsGrantee {
       serviceAccountName(props.role),
     );
     this.role = new IamRole(this, 'role', {
-      name: awsRoleName(props.name, props.role),
+      name: roleName,
       assumeRolePolicy: trust.json,
     });
   }
