@@ -57,7 +57,14 @@ export function bucketCorsOrigins(props: KioskBucketProps): string[] {
   return origins;
 }
 
-/** GCS role and the access it stands for; object names are listable bucket-wide by any reader. */
+/**
+ * The predefined GCS role of each access level, granted with a condition on the object name (see `grant`):
+ * - read → objectViewer (objects.get, objects.list);
+ * - write → objectCreator (objects.create only). GCS needs objects.delete to replace an existing object, so a
+ *   `write` grant creates each key once: a second put of the same key gets 403 there (S3's PutObject
+ *   overwrites). A prefix whose keys are written again (retries) needs `readWrite` on GCS;
+ * - readWrite → objectUser (get, list, create, replace, delete).
+ */
 const GCS_ROLE: Readonly<Record<BucketAccess, string>> = {
   read: 'roles/storage.objectViewer',
   write: 'roles/storage.objectCreator',
@@ -121,9 +128,13 @@ export class GcsBucket extends Construct {
   }
 
   /**
-   * Writes one `google_storage_bucket_iam_member` with an IAM condition on the object-name prefix. Listing is
-   * evaluated on the bucket resource, so the condition also admits `resource.name == projects/_/buckets/<b>`
-   * for readers: they can list names bucket-wide but read contents only under `prefix`.
+   * Writes one `google_storage_bucket_iam_member` with an IAM condition on the object-name prefix
+   * (`resource.name.startsWith("projects/_/buckets/<b>/objects/<prefix>")`). `storage.objects.list` is
+   * authorized on the bucket, not on objects (its `resource.name` is `projects/_/buckets/<b>`, and the listed
+   * prefix is no attribute a condition can see), so a prefix condition alone would refuse every listing; the
+   * condition of an access that lists (read, readWrite) also admits the bucket itself. Such a role can
+   * therefore list names bucket-wide, though it reads and writes contents only under `prefix` (the grant
+   * checker, constructs/roles.ts, holds the code to S3's stricter rule: listings inside a granted prefix).
    */
   grant(grantee: GcpGrantee, grant: PrefixGrant): StorageBucketIamMember {
     if (!/^[a-z0-9][a-z0-9-]*\/$/.test(grant.prefix)) {
