@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Testing } from 'cdktf';
 import { describe, expect, it } from 'vitest';
+import { ROLE_BUCKET_GRANTS } from '../constructs/roles.js';
 import { parseLabConfig, type LabConfig } from './lab-config.js';
 import { LabStack } from './lab-stack.js';
 
@@ -102,10 +103,12 @@ describe('LabStack on GKE', () => {
       grants
         .filter((g) => g.member.includes(`identity-${role}_`))
         .map((g) => `${g.condition.title} ${g.role}`);
-    expect(of('gpu-worker').sort()).toEqual([
-      'gpu-worker models-read roles/storage.objectViewer',
-      'gpu-worker results-readWrite roles/storage.objectUser',
-    ]);
+    const gcsRole = { read: 'objectViewer', write: 'objectCreator', readWrite: 'objectUser' };
+    expect(of('gpu-worker').sort()).toEqual(
+      ROLE_BUCKET_GRANTS['gpu-worker']
+        .map((g) => `gpu-worker ${g.prefix.slice(0, -1)}-${g.access} roles/storage.${gcsRole[g.access]}`)
+        .sort(),
+    );
     expect(of('autoscaler')).toEqual([]);
     expect(all(s, 'google_project_iam_member').every((m) => m.member.includes('node-sa'))).toBe(true);
     const wi = all(s, 'google_service_account_iam_member').map((m) => m.member);
@@ -289,11 +292,9 @@ describe('LabStack on EKS', () => {
       .flatMap(([, d]) =>
         d.statement.filter((st: any) => st.sid === 'Objects').flatMap((st: any) => st.resources),
       );
-    expect(objectResources.sort()).toEqual([
-      'arn:aws:s3:::nuclei-lab-kiosk-data/models/*',
-      'arn:aws:s3:::nuclei-lab-kiosk-data/results/*',
-      'arn:aws:s3:::nuclei-lab-kiosk-data/uploads/*',
-    ]);
+    expect(objectResources.sort()).toEqual(
+      ROLE_BUCKET_GRANTS['cpu-worker'].map((g) => `arn:aws:s3:::nuclei-lab-kiosk-data/${g.prefix}*`).sort(),
+    );
     const policies = all(s, 'aws_iam_role_policy');
     expect(policies.filter((p) => p.role.includes('identity-autoscaler'))).toEqual([]);
     expect(all(s, 'aws_iam_role').map((r) => r.name)).toContain('nuclei-lab-kiosk-gpu-worker');
