@@ -3,20 +3,40 @@
 #   api (+ web UI), cpu-worker (pre/post-processing, ONNX Runtime inference fallback), autoscaler.
 # Build from the repository root:  docker build -f docker/cpu.Dockerfile -t REGISTRY/cellkiosk:TAG .
 # (docker/cpu.Dockerfile.dockerignore keeps node_modules, outputs and secrets out of the context.)
+# Build argument NODE_IMAGE: the Node 20 base. The default is the official image; the deploy rehearsal
+# passes a local Debian one (test/deploy/podman.ts), since it builds offline.
+# The build needs only the npm registry: no install step downloads anything from elsewhere.
 
 ARG NODE_IMAGE=node:20.19-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-# Production dependencies only; optional ones (tfjs-node, tfjs-node-gpu) belong to the GPU image.
-RUN npm ci --omit=dev --omit=optional && npm cache clean --force
+# Production dependencies, optional ones included: esbuild's platform binary (@esbuild/linux-x64 here) is
+# an optional dependency, needed by tsx at run time and by the web build below; without it esbuild's
+# postinstall fetches it outside the lockfile (a second npm install, else a download from
+# registry.npmjs.org). The tfjs-node packages (optional too) belong to the GPU image, and their install
+# scripts download libtensorflow: they are removed before any install script runs.
+RUN npm ci --omit=dev --ignore-scripts \
+ && rm -rf node_modules/@tensorflow/tfjs-node node_modules/@tensorflow/tfjs-node-gpu \
+ && npm rebuild \
+ && node -e "require('esbuild').transformSync('let n: number = 1', { loader: 'ts' })" \
+ && npm cache clean --force
+
+# The web UI, bundled with esbuild (web/build.ts) into web/dist, which the API serves at `/`.
+FROM deps AS web
+COPY tsconfig.json ./
+COPY web ./web
+COPY workers ./workers
+RUN npm run build:web && test -s web/dist/app.js && test -s web/dist/index.html
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
     # tsx compiles the TypeScript sources on start; its cache goes to /tmp (an emptyDir in the cluster,
-    # since the root filesystem is read-only).
-    TMPDIR=/tmp
+    # since the root filesystem is read-only). Bucket models are copied to KIOSK_MODEL_CACHE before
+    # loading: also under /tmp unless the chart names another writable folder.
+    TMPDIR=/tmp \
+    KIOSK_MODEL_CACHE=/tmp/kiosk-model-cache
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
@@ -24,9 +44,13 @@ COPY bin ./bin
 COPY cli ./cli
 COPY api ./api
 COPY web ./web
+COPY --from=web /app/web/dist ./web/dist
 COPY workers ./workers
 COPY constructs ./constructs
 COPY infra ./infra
+# The shipped model: api/config.ts's KIOSK_MODELS_DIR defaults to <repo>/models, so /app/models/nuclear/1
+# is a built-in model of a fresh cluster, with nothing to copy into the bucket first.
+COPY models ./models
 # The image's built-in `node` user (uid/gid 1000) matches the chart's runAsUser/runAsGroup.
 USER 1000:1000
 EXPOSE 8080

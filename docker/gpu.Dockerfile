@@ -5,6 +5,15 @@
 # (CUDA 11 minor-version compatibility); GKE installs one via gpu_driver_installation_config, the EKS
 # NVIDIA AMI ships one. If NVIDIA retires the 11.2.2 tag, any 11.x cudnn8 runtime tag works the same way.
 # Build from the repository root:  docker build -f docker/gpu.Dockerfile -t REGISTRY/cellkiosk-gpu:TAG .
+# Build arguments:
+#   CUDA_IMAGE, NODE_IMAGE  the CUDA base and the image Node 20 is copied from; defaults are the official ones.
+#   TFJS_NODE_GPU           1 (default): tfjs-node-gpu must install (its install script downloads
+#                           libtensorflow 2.9.1 GPU from storage.googleapis.com) or the build fails.
+#                           0: leave it out. For the offline deploy rehearsal (test/deploy/podman.ts), which
+#                           builds this image on a plain Debian base with no CUDA and no internet: its layout
+#                           and start-up are what it checks; inference falls back to the CPU backends.
+# The GPU image has no web/: its roles never load the web UI (cli/commands/start.ts imports web/build
+# only for the local kiosk).
 
 ARG CUDA_IMAGE=nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04
 ARG NODE_IMAGE=node:20.19-bullseye-slim
@@ -13,28 +22,44 @@ FROM ${NODE_IMAGE} AS node
 
 # Install in the CUDA image itself so native addons link against the same glibc (2.31) they run with.
 FROM ${CUDA_IMAGE} AS deps
+ARG TFJS_NODE_GPU=1
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 COPY --from=node /usr/local/lib/node_modules /usr/local/lib/node_modules
-RUN ln -s /usr/local/lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
- && apt-get update && apt-get install -y --no-install-recommends ca-certificates python3 make g++ \
- && rm -rf /var/lib/apt/lists/*
+# The compilers are tfjs-node-gpu's fallback (node-pre-gyp builds its addon when no prebuilt one fits).
+RUN case "$TFJS_NODE_GPU" in 0|1) ;; *) echo "TFJS_NODE_GPU must be 0 or 1, got '$TFJS_NODE_GPU'" >&2; exit 1;; esac \
+ && ln -sf /usr/local/lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
+ && if [ "$TFJS_NODE_GPU" = 1 ]; then \
+      apt-get update && apt-get install -y --no-install-recommends ca-certificates python3 make g++ \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-# Production + optional dependencies: tfjs-node-gpu's install step downloads libtensorflow 2.9.1 (GPU).
-# tfjs-node (CPU) is optional too and not needed here; drop it to save ~300 MB.
-RUN npm ci --omit=dev \
+# Production + optional dependencies (esbuild's platform binary, which tsx needs, is an optional one).
+# Install scripts run only once tfjs-node (CPU; not needed here, ~300 MB) is gone, so it downloads nothing.
+RUN npm ci --omit=dev --ignore-scripts \
  && rm -rf node_modules/@tensorflow/tfjs-node \
- && node -e "require('@tensorflow/tfjs-node-gpu/package.json')" \
+ && if [ "$TFJS_NODE_GPU" = 0 ]; then rm -rf node_modules/@tensorflow/tfjs-node-gpu; fi \
+ && npm rebuild \
+ && if [ "$TFJS_NODE_GPU" = 1 ]; then \
+      ls node_modules/@tensorflow/tfjs-node-gpu/lib/napi-v*/tfjs_binding.node \
+         node_modules/@tensorflow/tfjs-node-gpu/deps/lib/libtensorflow.so.2; \
+    fi \
+ && node -e "require('esbuild').transformSync('let n: number = 1', { loader: 'ts' })" \
  && npm cache clean --force
 
 FROM ${CUDA_IMAGE}
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 ENV NODE_ENV=production \
+    # tsx's cache and bucket models copied before loading go to /tmp (an emptyDir in the cluster; the
+    # root filesystem is read-only) unless the chart names another writable folder.
     TMPDIR=/tmp \
-    KIOSK_TF_RUNTIME=tfjs-node-gpu \
+    KIOSK_MODEL_CACHE=/tmp/kiosk-model-cache \
     # Let TensorFlow grow GPU memory on demand instead of grabbing all of it at start.
     TF_FORCE_GPU_ALLOW_GROWTH=true
-RUN groupadd --gid 1000 kiosk && useradd --uid 1000 --gid 1000 --no-create-home --shell /usr/sbin/nologin kiosk
+# uid/gid 1000 as the chart's runAsUser/runAsGroup (a base that has them already keeps its own).
+RUN (getent group 1000 >/dev/null || groupadd --gid 1000 kiosk) \
+ && (getent passwd 1000 >/dev/null \
+     || useradd --uid 1000 --gid 1000 --no-create-home --shell /usr/sbin/nologin kiosk)
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
@@ -44,6 +69,9 @@ COPY workers ./workers
 COPY constructs ./constructs
 COPY infra ./infra
 COPY api ./api
+# The shipped model (KIOSK_MODELS_DIR defaults to <repo>/models): the gpu-worker runs nuclear 1 and the
+# trainer starts from it without anything copied into the bucket first.
+COPY models ./models
 USER 1000:1000
 ENTRYPOINT ["node", "bin/kiosk.mjs"]
 CMD ["start", "--role=gpu-worker"]

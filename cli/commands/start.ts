@@ -5,7 +5,6 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureWebBuilt } from '../../web/build.js';
 import { localCpuMax } from '../../workers/autoscaler/config.js';
 import { kioskNodeFlags } from '../../workers/autoscaler/drivers/local.js';
 import { POOL_QUEUES } from '../../workers/queues/names.js';
@@ -286,9 +285,12 @@ export const command: Command = {
     };
     try {
       // The UI is bundled here, once, not in the API process (parallel API tests would race on web/dist).
-      await ensureWebBuilt().catch((e: unknown) =>
-        process.stderr.write(`web UI not rebuilt: ${e instanceof Error ? e.message : String(e)}\n`),
-      );
+      // Imported here, not at load time: `--role` runs in images without web/ (the GPU image has none).
+      await import('../../web/build.js')
+        .then(({ ensureWebBuilt }) => ensureWebBuilt())
+        .catch((e: unknown) =>
+          process.stderr.write(`web UI not rebuilt: ${e instanceof Error ? e.message : String(e)}\n`),
+        );
       api = spawnService('api', 'api/server.ts', [], env);
       const apiUp = waitForLine(api, /api listening on (\S+)/, 'the API', 120_000);
       apiUp.catch(() => undefined); // awaited below; a failure must not be unhandled meanwhile
