@@ -178,7 +178,11 @@ export class KioskCluster extends Construct {
     };
     output('cluster_endpoint', this.endpoint, 'Kubernetes API endpoint of the kiosk cluster');
     output('credentials_command', this.credentialsCommand, 'Run this to point kubectl at the cluster');
-    output('bucket_name', props.bucket.bucketName, 'Bucket for uploads/, results/ and models/');
+    output(
+      'bucket_name',
+      props.bucket.bucketName,
+      'The kiosk bucket (its prefixes and who may touch them: ROLE_BUCKET_GRANTS)',
+    );
     for (const role of KIOSK_ROLES) {
       output(
         `identity_${role.replace('-', '_')}`,
