@@ -9,6 +9,7 @@ import { JobWatcher } from '../workers/queues/watcher.js';
 import { ModelRegistry, type CustomModel } from '../workers/registry/registry.js';
 import { openStorage } from '../workers/storage/index.js';
 import { withStorageFaults } from '../workers/storage/flaky.js';
+import { withGrantCheck } from '../workers/storage/grant-check.js';
 import type { Storage } from '../workers/storage/storage.js';
 import type { ServiceConfig } from './config.js';
 import { TokenStore } from './tokens.js';
@@ -41,9 +42,11 @@ export async function createServices(
   config: ServiceConfig,
   o: ServiceOverrides = {},
 ): Promise<KioskServices> {
-  // withStorageFaults: a test aid, off unless KIOSK_FAULT_STORAGE_WRITE_FAIL_RATE is set (the fault suite)
+  // Test aids, off unless their variables are set: withStorageFaults (KIOSK_FAULT_STORAGE_WRITE_FAIL_RATE, the
+  // fault suite), withGrantCheck (KIOSK_GRANT_CHECK=<role>: only the calls that role's grants allow).
   const storage =
-    o.storage ?? withStorageFaults(await openStorage(config.bucket, { scratchDir: config.scratchDir }));
+    o.storage ??
+    withStorageFaults(withGrantCheck(await openStorage(config.bucket, { scratchDir: config.scratchDir })));
   const redis = connectRedis(config.redisUrl);
   const records = new JobRecords(redis, config.prefix, config.finishedTtlS);
   const connection = bullConnection(config.redisUrl);

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { singleImageZip, zipsOnDownload } from '../../workers/processors/archive.js';
 import { STATUSES, type JobRecord, type JobStatus } from '../../workers/queues/records.js';
-import { LocalFolderStorage } from '../../workers/storage/local.js';
+import { localFolderUnder } from '../../workers/storage/grant-check.js';
 import { StorageError } from '../../workers/storage/storage.js';
 import { ExpiredObjectSweeper } from '../../workers/storage/sweep.js';
 import { ApiError, errorResponses } from '../errors.js';
@@ -21,9 +21,11 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
   { services: s },
 ) => {
   // Expiry of a local folder bucket: the objects of jobs whose records expired (cloud: lifecycle rules).
-  if (s.storage instanceof LocalFolderStorage && s.config.sweepIntervalS > 0) {
+  const folder = localFolderUnder(s.storage);
+  if (folder && s.config.sweepIntervalS > 0) {
     const sweeper = new ExpiredObjectSweeper({
-      storage: s.storage,
+      storage: folder,
+      via: s.storage,
       records: s.records,
       unusedUploadTtlS: s.config.finishedTtlS,
       log: (msg) => app.log.warn(msg),

@@ -2,6 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobRecords } from '../queues/records.js';
 import type { LocalFolderStorage } from './local.js';
+import type { Storage } from './storage.js';
 
 export interface SweepResult {
   /** `results/<lab>/<job>/` folders removed (their job's record had expired or was deleted). */
@@ -13,7 +14,13 @@ export interface SweepResult {
 }
 
 export interface SweeperOptions {
+  /** The local folder bucket: its folders are read directly (which jobs left results, uploads). */
   readonly storage: LocalFolderStorage;
+  /**
+   * What its listings and deletes go through: the API's own bucket, which in tests checks each call against
+   * the API role's grants (workers/storage/grant-check.ts). @default - `storage`
+   */
+  readonly via?: Storage;
   readonly records: JobRecords;
   /** Seconds an upload no job ever used is kept (the job TTL: a client may submit it later). */
   readonly unusedUploadTtlS: number;
@@ -34,6 +41,7 @@ export class ExpiredObjectSweeper {
   /** One pass over the bucket. */
   async sweep(now = Date.now()): Promise<SweepResult> {
     const { storage, records } = this.o;
+    const bucket = this.o.via ?? storage;
     let results = 0;
     let scratch = 0;
     let uploads = 0;
@@ -42,15 +50,15 @@ export class ExpiredObjectSweeper {
       const alive = await records.existing(ids);
       for (const [i, id] of ids.entries()) {
         if (alive[i]) continue;
-        await storage.deletePrefix(`results/${lab}/${id}/`);
+        await bucket.deletePrefix(`results/${lab}/${id}/`);
         results++;
       }
     }
-    const scratchIds = [...new Set((await storage.list('scratch/')).map((k) => k.split('/')[1]!))];
+    const scratchIds = [...new Set((await bucket.list('scratch/')).map((k) => k.split('/')[1]!))];
     const scratchAlive = await records.existing(scratchIds);
     for (const [i, id] of scratchIds.entries()) {
       if (scratchAlive[i]) continue;
-      await storage.deletePrefix(`scratch/${id}/`);
+      await bucket.deletePrefix(`scratch/${id}/`);
       scratch++;
     }
     for (const lab of await subfolders(join(storage.root, 'uploads'))) {
@@ -65,7 +73,7 @@ export class ExpiredObjectSweeper {
           const st = await stat(storage.pathOf(folder.slice(0, -1))).catch(() => undefined);
           if (!st || now - st.mtimeMs < this.o.unusedUploadTtlS * 1000) continue;
         }
-        await storage.deletePrefix(folder);
+        await bucket.deletePrefix(folder);
         gone.push(folder);
       }
       await records.forgetUploads(gone);
