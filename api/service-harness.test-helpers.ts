@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { KioskRole } from '../constructs/roles.js';
 import type { TileBatcher } from '../workers/processors/batcher.js';
 import { startPool, type RunningPool } from '../workers/processors/pool.js';
 import type { SegmentationStages } from '../workers/processors/stages.js';
@@ -10,6 +11,9 @@ import { TRIVIAL_CARD, TrivialThresholdRunner, trivialStages } from '../workers/
 import { bullConnection } from '../workers/queues/connection.js';
 import type { JobRecord } from '../workers/queues/records.js';
 import type { CustomModel } from '../workers/registry/registry.js';
+import { GrantAudit } from '../workers/storage/grant-check.js';
+import { openStorage } from '../workers/storage/index.js';
+import type { Storage } from '../workers/storage/storage.js';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { createServices, type KioskServices } from './services.js';
@@ -21,7 +25,18 @@ import { createServices, type KioskServices } from './services.js';
  */
 export interface TestService {
   readonly app: FastifyInstance;
+  /** The API's services (with `grantCheck`, its bucket is the API role's grant-checked view). */
   readonly services: KioskServices;
+  /** The bucket itself, unchecked: what a test reads or plants directly. */
+  readonly bucket: Storage;
+  /** With `grantCheck`: every bucket call a role's code made outside its grants (close() fails on any). */
+  readonly audit?: GrantAudit;
+  /**
+   * The services of one role's process (made on first use, closed by close()): with `grantCheck`, separate
+   * services over that role's grant-checked view of the bucket, as the role's own process would have;
+   * without, the API's services.
+   */
+  servicesFor(role: KioskRole): Promise<KioskServices>;
   /** `http://127.0.0.1:<port>` when listening. */
   readonly url: string;
   readonly runner: TrivialThresholdRunner;
@@ -36,6 +51,13 @@ export interface TestServiceOptions {
   readonly modelsDir?: string;
   readonly listen?: boolean;
   readonly pools?: boolean;
+  /**
+   * Each role's code gets its own view of the bucket that allows only what that role's grants allow
+   * (constructs/roles.ts; workers/storage/grant-check.ts): the API, the cpu pool (cpu-worker) and the gpu pool
+   * (gpu-worker) run on separate services, as their processes would, and close() fails listing every call
+   * outside a role's grants. @default false
+   */
+  readonly grantCheck?: boolean;
 }
 
 /**
@@ -46,26 +68,28 @@ export interface TestServiceOptions {
 export function startWorkerPools(
   services: KioskServices,
   stages: SegmentationStages = trivialStages,
+  /** The gpu pool's own services (its role's bucket view). @default - `services` */
+  gpuServices: KioskServices = services,
 ): RunningPool[] {
-  const { config } = services;
-  const context = {
-    storage: services.storage,
-    records: services.records,
-    registry: services.registry,
+  const context = (s: KioskServices) => ({
+    storage: s.storage,
+    records: s.records,
+    registry: s.registry,
     stages,
-    submitter: services.submitter,
-    maxPixels: config.maxPixels,
-    maxFrames: config.maxFrames,
-    maxBatchTiles: config.maxBatchTiles,
+    submitter: s.submitter,
+    maxPixels: s.config.maxPixels,
+    maxFrames: s.config.maxFrames,
+    maxBatchTiles: s.config.maxBatchTiles,
     batchers: new Map<string, TileBatcher>(),
     log: () => undefined,
-  };
+  });
+  const { config } = services;
   return (['cpu', 'gpu'] as const).map((pool) =>
     startPool({
       pool,
       connection: bullConnection(config.redisUrl),
       prefix: config.prefix,
-      context,
+      context: context(pool === 'gpu' ? gpuServices : services),
       concurrency: pool === 'gpu' ? 4 : 1,
     }),
   );
@@ -88,15 +112,37 @@ export async function startTestService(redisUrl: string, o: TestServiceOptions =
     ...o.env,
   });
   const runner = new TrivialThresholdRunner();
+  const customModels = o.customModels ?? {
+    'trivial@1': { card: TRIVIAL_CARD, createRunner: async () => runner },
+  };
+  const bucket = await openStorage(config.bucket, { scratchDir: config.scratchDir });
+  const audit = o.grantCheck ? new GrantAudit(bucket) : undefined;
   const services = await createServices(config, {
-    customModels: o.customModels ?? { 'trivial@1': { card: TRIVIAL_CARD, createRunner: async () => runner } },
+    customModels,
+    storage: audit?.storageFor('api') ?? bucket,
   });
+  const roleServices = new Map<KioskRole, Promise<KioskServices>>();
+  const servicesFor = (role: KioskRole): Promise<KioskServices> => {
+    if (!audit || role === 'api') return Promise.resolve(services);
+    let made = roleServices.get(role);
+    if (!made) {
+      made = createServices(config, { customModels, storage: audit.storageFor(role) });
+      roleServices.set(role, made);
+    }
+    return made;
+  };
   const app = await buildApp({ config, services });
-  const pools: RunningPool[] = o.pools !== false ? startWorkerPools(services, o.stages) : [];
+  const pools: RunningPool[] =
+    o.pools !== false
+      ? startWorkerPools(await servicesFor('cpu-worker'), o.stages, await servicesFor('gpu-worker'))
+      : [];
   const url = o.listen ? await app.listen({ host: '127.0.0.1', port: 0 }) : '';
   return {
     app,
     services,
+    bucket,
+    ...(audit ? { audit } : {}),
+    servicesFor,
     url,
     runner,
     wait: (id, timeoutMs = 30_000) => services.watcher.waitForFinal(id, timeoutMs),
@@ -107,8 +153,10 @@ export async function startTestService(redisUrl: string, o: TestServiceOptions =
         await q.obliterate({ force: true }).catch(() => undefined);
       const stale = await services.redis.keys(`${prefix}:*`);
       if (stale.length) await services.redis.del(...stale);
+      for (const made of roleServices.values()) await (await made).close();
       await services.close();
       await rm(dir, { recursive: true, force: true });
+      audit?.assertNone(); // last, so a violation fails the suite after everything is cleaned up
     },
   };
 }

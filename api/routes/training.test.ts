@@ -266,12 +266,13 @@ describe('training API: bad data and parameters', () => {
         ...(await multipart([['data', 'd.zip', zip]], { epochs: '1', stepsPerEpoch: '1', cropSize: '32' })),
       });
       const id = res.json<{ id: string }>().id;
-      await svc.services.storage.put(
+      await svc.bucket.put(
         `training/${id}/data/train/${TRAIN_STEMS[0]}.image.png`,
         new TextEncoder().encode('garbage'),
       );
       const final = nextTrainingEvent(svc, id, (e) => e.status === 'done' || e.status === 'failed', 50_000);
-      const trainer = startTrainingWorkerFor(svc.services, {
+      // a dedicated training process's code (`kiosk start --role trainer`), with the trainer's grants
+      const trainer = startTrainingWorkerFor(await svc.servicesFor('trainer'), {
         scratchDir: join(dir, 'scratch-bad'),
         tfjsPrefer: 'wasm',
         log: () => undefined,
@@ -375,7 +376,7 @@ describe('fine-tuning nuclear through the API (kiosk train --host), then segment
       expect((await svc.app.inject({ method: 'GET', url: '/api/models' })).json()).toEqual({
         models: { nuclear: ['1', '2'] },
       });
-      expect(await svc.services.storage.list(`training/${String(trainings[0]!.id)}/checkpoint/`)).toEqual([]);
+      expect(await svc.bucket.list(`training/${String(trainings[0]!.id)}/checkpoint/`)).toEqual([]);
 
       // Segment a val image with the new version (v1 API).
       const image = await readFile(join(NUCLEI, 'val', `${VAL_STEM}.image.png`));
@@ -395,7 +396,7 @@ describe('fine-tuning nuclear through the API (kiosk train --host), then segment
       expect(rec.status, rec.reason).toBe('done');
       expect(rec.model_version).toBe('2');
       const labels = labelsFromRaw(
-        decodeImage(await svc.services.storage.get(rec.labels_key!), { name: 'labels' }),
+        decodeImage(await svc.bucket.get(rec.labels_key!), { name: 'labels' }),
         'labels',
       );
       const src = decodeImage(image, { name: 'a.png' });
@@ -453,7 +454,7 @@ describe('fine-tuning nuclear through the API (kiosk train --host), then segment
         model: { name: 'custom', version: '1' },
       });
       const card = JSON.parse(
-        Buffer.from(await svc.services.storage.get('models/custom/1/card.json')).toString(),
+        Buffer.from(await svc.bucket.get('models/custom/1/card.json')).toString(),
       ) as Record<string, unknown>;
       expect(card).toMatchObject({
         name: 'custom',
@@ -498,8 +499,8 @@ describe('fine-tuning nuclear through the API (kiosk train --host), then segment
       ).json<TrainingRecord>();
       expect(rec).toMatchObject({ status: 'failed', reason: 'cancelled by the user' });
       expect(rec.epoch).toBeLessThan(50);
-      expect(await svc.services.storage.list('models/never/')).toEqual([]);
-      expect(await svc.services.storage.list(`training/${id}/checkpoint/`)).toEqual([]);
+      expect(await svc.bucket.list('models/never/')).toEqual([]);
+      expect(await svc.bucket.list(`training/${id}/checkpoint/`)).toEqual([]);
     },
   );
 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** Where the training worker processes log bucket calls outside the trainer's grants (JSON lines). */
+const violationLog = () => join(dir, 'grant-violations.jsonl');
+
 /** Starts `workers/training/main.ts` as a real process on the test's Redis prefix and bucket; resolves once ready. */
 async function startWorkerProcess(): Promise<ChildProcess> {
   const c = svc.services.config;
@@ -49,6 +52,9 @@ async function startWorkerProcess(): Promise<ChildProcess> {
       KIOSK_TRAIN_STALLED_MS: '1000',
       KIOSK_TRAIN_SCRATCH: join(dir, 'scratch'),
       KIOSK_TFJS_BACKEND: 'wasm',
+      // the process may do only what the trainer role's grants allow; each call outside them is logged
+      KIOSK_GRANT_CHECK: 'trainer',
+      KIOSK_GRANT_CHECK_LOG: violationLog(),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -91,7 +97,7 @@ describe('a killed training worker', () => {
       expect(atKill.status).toBe('training');
       expect(atKill.checkpointEpoch).toBe(ev.epochRecord!.epoch);
       expect(atKill.checkpointEpoch).toBeLessThan(3);
-      expect(await svc.services.storage.exists(`training/${id}/checkpoint/latest.json`)).toBe(true);
+      expect(await svc.bucket.exists(`training/${id}/checkpoint/latest.json`)).toBe(true);
 
       // Worker B finds the stalled job and finishes it from that checkpoint.
       const finished = nextTrainingEvent(
@@ -112,12 +118,12 @@ describe('a killed training worker', () => {
       expect(rec.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
       expect(rec.history.map((h) => h.step)).toEqual([4, 8, 12]);
       expect(rec.model).toEqual({ name: 'nuclear', version: '2' });
-      const card = JSON.parse(
-        Buffer.from(await svc.services.storage.get('models/nuclear/2/card.json')).toString(),
-      ) as {
+      const card = JSON.parse(Buffer.from(await svc.bucket.get('models/nuclear/2/card.json')).toString()) as {
         training: { epochsRun: number; steps: number };
       };
       expect(card.training).toMatchObject({ epochsRun: 3, steps: 12 });
+      // both processes kept to the trainer's grants
+      expect(await readFile(violationLog(), 'utf8').catch(() => '')).toBe('');
     },
   );
 });

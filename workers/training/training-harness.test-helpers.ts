@@ -76,7 +76,9 @@ export interface TrainingService extends TestService {
 
 /**
  * The service with the real segmentation stages and the models in `modelsDir`; with `trainer`, a training
- * worker in this process too (its training runs in a child process, wasm backend).
+ * worker in this process too (its training runs in a child process, wasm backend), on the gpu worker's
+ * services (the gpu worker trains). Every role's bucket calls are grant-checked (startTestService's
+ * `grantCheck`): close() fails on a call outside the role's grants.
  */
 export async function startTrainingService(
   redisUrl: string,
@@ -88,10 +90,11 @@ export async function startTrainingService(
     customModels: {},
     modelsDir,
     listen: o.listen ?? false,
+    grantCheck: true,
     env: { KIOSK_BACKOFF_MS: '200', ...o.env },
   });
   if (!o.trainer) return svc;
-  const trainer = startTrainingWorkerFor(svc.services, {
+  const trainer = startTrainingWorkerFor(await svc.servicesFor('gpu-worker'), {
     scratchDir: o.scratchDir ?? join(modelsDir, '..', 'train-scratch'),
     tfjsPrefer: 'wasm',
     log: () => undefined,
