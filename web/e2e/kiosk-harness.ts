@@ -3,6 +3,11 @@
  * a CPU and an inference worker pool in this process, the private test Redis, a temp-folder bucket and a
  * `test-<uuid>` prefix. Uses the shipped `nuclear` model with the real pipeline stages when
  * models/nuclear/ exists, else the trivial test model. `close()` removes everything it made.
+ *
+ * As in the cluster, each role's code has its own services over its own view of the bucket, which allows
+ * only what that role's grants allow (constructs/roles.ts, workers/storage/grant-check.ts): the API (api),
+ * the CPU pool (cpu-worker), the inference pool and the training worker (gpu-worker: the GPU worker trains).
+ * `close()` fails, listing them, if any role's code made a bucket call outside its grants.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
@@ -15,6 +20,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../api/app.js';
 import { loadConfig } from '../../api/config.js';
 import { createServices, type KioskServices } from '../../api/services.js';
+import type { KioskRole } from '../../constructs/roles.js';
 import { bullConnection } from '../../workers/queues/connection.js';
 import { QUEUE } from '../../workers/queues/names.js';
 import type { TileBatcher } from '../../workers/processors/batcher.js';
@@ -26,6 +32,8 @@ import {
   TrivialThresholdRunner,
   trivialStages,
 } from '../../workers/processors/trivial-stages.js';
+import { GrantAudit } from '../../workers/storage/grant-check.js';
+import { openStorage } from '../../workers/storage/index.js';
 import { TRAIN_QUEUE } from '../../workers/training/queue.js';
 import { startTrainingWorkerFor } from '../../workers/training/services.js';
 import { buildWeb } from '../build.js';
@@ -34,7 +42,10 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface Kiosk {
   readonly url: string;
+  /** The API's services. */
   readonly services: KioskServices;
+  /** The bucket calls each role's code made outside its grants (close() fails on any). */
+  readonly audit: GrantAudit;
   /** 'nuclear' (real model) or 'trivial'. */
   readonly model: string;
   close(): Promise<void>;
@@ -78,32 +89,46 @@ export async function startKiosk(redisUrl: string, o: KioskOptions = {}): Promis
     ...o.env,
   });
   const runner = new TrivialThresholdRunner(0.5);
-  const services = await createServices(
-    config,
-    real ? {} : { customModels: { 'trivial@1': { card: TRIVIAL_CARD, createRunner: async () => runner } } },
-  );
-  const app: FastifyInstance = await buildApp({ config, services, webRoot });
+  const audit = new GrantAudit(await openStorage(config.bucket, { scratchDir: config.scratchDir }));
+  const servicesOf = (role: KioskRole) =>
+    createServices(config, {
+      storage: audit.storageFor(role),
+      ...(real
+        ? {}
+        : { customModels: { 'trivial@1': { card: TRIVIAL_CARD, createRunner: async () => runner } } }),
+    });
+  const services = await servicesOf('api');
+  const cpuServices = await servicesOf('cpu-worker');
+  const gpuServices = await servicesOf('gpu-worker');
+  const app: FastifyInstance = await buildApp({ config, services: services, webRoot });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  const context: WorkerContext = {
-    storage: services.storage,
-    records: services.records,
-    registry: services.registry,
+  const context = (s: KioskServices): WorkerContext => ({
+    storage: s.storage,
+    records: s.records,
+    registry: s.registry,
     stages: real ? pipelineStages : trivialStages,
-    submitter: services.submitter,
+    submitter: s.submitter,
     maxPixels: config.maxPixels,
     maxBatchTiles: config.maxBatchTiles,
     batchers: new Map<string, TileBatcher>(),
     log: (msg) => process.stderr.write(`[e2e worker] ${msg}\n`),
-  };
+  });
   const pools: RunningPool[] = (['cpu', 'gpu'] as const).map((pool) =>
-    startPool({ pool, connection: bullConnection(redisUrl), prefix, context, stalledIntervalMs: 5000 }),
+    startPool({
+      pool,
+      connection: bullConnection(redisUrl),
+      prefix,
+      context: context(pool === 'cpu' ? cpuServices : gpuServices),
+      stalledIntervalMs: 5000,
+    }),
   );
   const trainer = o.trainer
-    ? startTrainingWorkerFor(services, { scratchDir: join(dir, 'training'), log: () => undefined })
+    ? startTrainingWorkerFor(gpuServices, { scratchDir: join(dir, 'training'), log: () => undefined })
     : undefined;
   return {
     url,
-    services,
+    services: services,
+    audit,
     model,
     async close() {
       await Promise.all(pools.map((p) => p.close(true)));
@@ -116,8 +141,9 @@ export async function startKiosk(redisUrl: string, o: KioskOptions = {}): Promis
       }
       const stale = await services.redis.keys(`${prefix}:*`);
       if (stale.length) await services.redis.del(...stale);
-      await services.close();
+      for (const s of [cpuServices, gpuServices, services]) await s.close();
       await rm(dir, { recursive: true, force: true });
+      audit.assertNone(); // last, so a violation fails the suite after everything is cleaned up
     },
   };
 }

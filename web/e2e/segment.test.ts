@@ -385,4 +385,24 @@ describe.skipIf(skipBrowserTests)('web UI in Chromium', () => {
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('drop-zone');
   }, 60_000);
+
+  it('deletes a finished batch from Jobs: its results and its children’s leave the bucket', async () => {
+    await page.goto(`${kiosk.url}/#/jobs`);
+    await page.locator('#job-search').fill('plate1');
+    const row = page.locator('tr[data-status="done"]').first();
+    await expect.poll(() => row.getAttribute('data-job')).toMatch(/\S/);
+    const id = (await row.getAttribute('data-job'))!;
+    const job = (await (await fetch(`${kiosk.url}/v1/jobs/${id}`)).json()) as { children: { id: string }[] };
+    const ids = [id, ...job.children.map((c) => c.id)];
+    // the API deletes with its own grants (DELETE /v1/jobs/:id: results, leftover scratch, the upload)
+    const left = async () =>
+      (await kiosk.audit.bucket.list('results/')).filter((k) => ids.some((i) => k.includes(`/${i}/`)));
+    expect((await left()).length).toBeGreaterThan(0);
+    page.once('dialog', (d) => void d.accept());
+    await row.getByRole('button', { name: 'Delete plate1.zip' }).click();
+    await expect.poll(() => page.locator(`tr[data-job="${id}"]`).count()).toBe(0);
+    expect(await left()).toEqual([]);
+    expect((await fetch(`${kiosk.url}/v1/jobs/${id}`)).status).toBe(404);
+    expect(kiosk.audit.lines()).toEqual([]);
+  }, 60_000);
 });
