@@ -9,7 +9,8 @@
  *  5. with the real shipped model: a job that kills its CPU worker at each start (BullMQ's stall limit);
  *  6. with the real shipped model: a model version removed from the bucket while jobs reference it.
  * Then every accepted job must be done exactly once (one result, the right labels) or failed with a reason,
- * and the summary line `faults: N jobs, 0 lost, 0 duplicated, 0 failed without reason` is printed.
+ * and the summary line `faults: N jobs, 0 lost, 0 duplicated, 0 failed without reason` is printed. Every
+ * process's bucket calls stay within its role's grants (constructs/roles.ts): none is refused.
  */
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -421,7 +422,10 @@ it('every accepted job ends done exactly once or failed with a reason, whatever 
         `${((Date.now() - t0) / 1000).toFixed(1)} s in all`,
     );
     process.stdout.write(`${result.line}\n`);
+    const grantViolations = await kiosk.grantViolations();
+    log(`bucket calls outside their role's grants: ${grantViolations.length}`);
     const problems = [
+      ...grantViolations.map((s) => `outside its role's grants: ${s}`),
       ...result.lost.map((s) => `lost: ${s}`),
       ...result.duplicated.map((s) => `duplicated: ${s}`),
       ...result.failedWithoutReason.map((s) => `failed without reason: ${s}`),
@@ -434,6 +438,10 @@ it('every accepted job ends done exactly once or failed with a reason, whatever 
       `faults: ${expected.length} jobs, 0 lost, 0 duplicated, 0 failed without reason`,
     );
   } finally {
+    // a run that failed or timed out early still shows the calls its processes' grants refused
+    const refused = (await k?.grantViolations()) ?? [];
+    if (refused.length)
+      process.stdout.write(`bucket calls outside their role's grants:\n${refused.join('\n')}\n`);
     for (const c of connections) c.disconnect();
     await k?.stop();
     await rm(dir, { recursive: true, force: true });

@@ -3,10 +3,14 @@
  * and inference worker as separate OS processes, as the local kiosk and the cluster's pods run them, under a
  * small supervisor that restarts a process that dies (as Kubernetes or the local autoscaler would).
  * Each process runs in its own process group so `kill9()` takes it down the way a node loss does.
+ * Each kiosk process may make only the bucket calls its role's grants allow (KIOSK_GRANT_CHECK=<role>, see
+ * workers/storage/grant-check.ts); a call outside them fails and is logged to `grantLog` for the audit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { KioskRole } from '../../constructs/roles.js';
+import { formatViolation, type GrantViolation } from '../../workers/storage/grant-check.js';
 import { freePort } from '../redis.js';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
@@ -217,12 +221,26 @@ export class KioskProcesses {
     this.redis = new AofRedis(redisPort, `${o.dir}/redis`, this.log);
   }
 
+  /** Where every kiosk process appends the bucket calls its role's grants refused (JSON lines). */
+  get grantLog(): string {
+    return `${this.o.dir}/grant-violations.jsonl`;
+  }
+
+  /** The bucket calls outside their role's grants so far, one line each (none: []). */
+  async grantViolations(): Promise<string[]> {
+    const text = await readFile(this.grantLog, 'utf8').catch(() => '');
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => formatViolation(JSON.parse(l) as GrantViolation));
+  }
+
   static async start(o: KioskProcessesOptions): Promise<KioskProcesses> {
     await mkdir(`${o.dir}/redis`, { recursive: true });
     const k = new KioskProcesses(o, await freePort());
     await k.redis.start();
     const apiPort = await freePort();
-    k.api = k.node('api', 'api/server.ts', [], /api listening on (\S+)/, { PORT: String(apiPort) });
+    k.api = k.node('api', 'api', 'api/server.ts', [], /api listening on (\S+)/, { PORT: String(apiPort) });
     k.cpu = Array.from({ length: o.cpuWorkers }, (_, i) => k.worker(`cpu-${i + 1}`, 'cpu'));
     k.gpu = k.worker('gpu', 'gpu');
     const [url] = await Promise.all([k.api.start(), ...k.cpu.map((w) => w.start()), k.gpu.start()]);
@@ -232,6 +250,7 @@ export class KioskProcesses {
 
   private node(
     name: string,
+    role: KioskRole,
     script: string,
     args: string[],
     ready: RegExp,
@@ -247,6 +266,8 @@ export class KioskProcesses {
           ...this.o.env,
           REDIS_URL: this.redis.url,
           LOG_LEVEL: 'warn',
+          KIOSK_GRANT_CHECK: role,
+          KIOSK_GRANT_CHECK_LOG: this.grantLog,
           ...extra,
         },
         ready,
@@ -257,7 +278,8 @@ export class KioskProcesses {
 
   /** A worker process (`workers/main.ts --pool`), with `env` on top of the kiosk's. */
   worker(name: string, pool: 'cpu' | 'gpu', env: Record<string, string> = {}): Managed {
-    return this.node(name, 'workers/main.ts', ['--pool', pool], new RegExp(`worker ${pool} ready`), {
+    const role = pool === 'cpu' ? 'cpu-worker' : 'gpu-worker'; // the gpu worker also trains
+    return this.node(name, role, 'workers/main.ts', ['--pool', pool], new RegExp(`worker ${pool} ready`), {
       ...this.o.workerEnv?.(name),
       ...env,
     });
