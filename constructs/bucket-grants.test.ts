@@ -7,7 +7,15 @@ import { TerraformStack, Testing } from 'cdktf';
 import { describe, expect, it } from 'vitest';
 import { GpuType } from './gpu-type.js';
 import { KioskCluster } from './kiosk-cluster.js';
-import { KIOSK_ROLES, ROLE_BUCKET_GRANTS, type BucketAccess, type KioskRole } from './roles.js';
+import {
+  ACCESS_OPS,
+  BUCKET_OPS,
+  KIOSK_ROLES,
+  ROLE_BUCKET_GRANTS,
+  type BucketAccess,
+  type BucketOp,
+  type KioskRole,
+} from './roles.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- synthesized Terraform JSON is untyped */
 interface Synthed {
@@ -41,21 +49,37 @@ function synth(provider: 'gke' | 'eks'): Synthed {
 /** The table's grants of a role as `prefix access` lines, sorted. */
 const tableOf = (role: KioskRole) => ROLE_BUCKET_GRANTS[role].map((g) => `${g.prefix} ${g.access}`).sort();
 
-/** What each access level must allow on S3: object actions, and whether listing (under the prefix) is allowed. */
-const S3_EXPECTED: Record<BucketAccess, { actions: string[]; list: boolean }> = {
-  read: { actions: ['s3:GetObject'], list: true },
-  write: { actions: ['s3:AbortMultipartUpload', 's3:PutObject'], list: false },
-  readWrite: {
-    actions: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'],
-    list: true,
-  },
+/** The cloud permissions each bucket operation stands for (ACCESS_OPS lists an access level's operations). */
+const S3_ACTIONS: Record<Exclude<BucketOp, 'list'>, string[]> = {
+  read: ['s3:GetObject'],
+  write: ['s3:PutObject', 's3:AbortMultipartUpload'],
+  delete: ['s3:DeleteObject'],
 };
-/** ... and on GCS: the predefined role, and whether the condition admits the bucket itself (objects.list). */
-const GCS_EXPECTED: Record<BucketAccess, { role: string; list: boolean }> = {
-  read: { role: 'roles/storage.objectViewer', list: true },
-  write: { role: 'roles/storage.objectCreator', list: false },
-  readWrite: { role: 'roles/storage.objectUser', list: true },
+const GCS_PERMISSION: Record<BucketOp, string> = {
+  read: 'storage.objects.get',
+  list: 'storage.objects.list',
+  write: 'storage.objects.create',
+  delete: 'storage.objects.delete',
 };
+/** The object permissions of the predefined GCS roles (cloud.google.com/storage/docs/access-control/iam-roles). */
+const GCS_PREDEFINED: Record<string, string[]> = {
+  'roles/storage.objectViewer': ['storage.objects.get', 'storage.objects.list'],
+  'roles/storage.objectCreator': ['storage.objects.create'],
+  'roles/storage.objectUser': [
+    'storage.objects.create',
+    'storage.objects.delete',
+    'storage.objects.get',
+    'storage.objects.list',
+  ],
+};
+
+/** The access level whose operations are exactly `ops` (each level's set differs), or undefined. */
+function accessOf(ops: Iterable<BucketOp>): BucketAccess | undefined {
+  const key = BUCKET_OPS.filter((op) => new Set(ops).has(op)).join();
+  return (Object.keys(ACCESS_OPS) as BucketAccess[]).find(
+    (a) => BUCKET_OPS.filter((op) => ACCESS_OPS[a].includes(op)).join() === key,
+  );
+}
 
 describe('bucket IAM follows ROLE_BUCKET_GRANTS', () => {
   it('the table is not empty (or this test would prove nothing)', () => {
@@ -77,17 +101,23 @@ describe('bucket IAM follows ROLE_BUCKET_GRANTS', () => {
         const docId = /^\$\{data\.aws_iam_policy_document\.([^.]+)\.json\}$/.exec(p.policy)![1]!;
         const statements = s.data!.aws_iam_policy_document![docId].statement as any[];
         const objects = statements.find((st) => st.sid === 'Objects');
-        const m = new RegExp(`^arn:aws:s3:::${BUCKET}/([a-z0-9-]+/)\\*$`).exec(objects.resources[0]);
-        expect(m, `${role}: ${objects.resources[0]}`).not.toBeNull();
-        const prefix = m![1]!;
         const list = statements.find((st) => st.sid === 'List');
-        const access = (Object.keys(S3_EXPECTED) as BucketAccess[]).find(
-          (a) =>
-            JSON.stringify(S3_EXPECTED[a].actions) === JSON.stringify([...objects.actions].sort()) &&
-            S3_EXPECTED[a].list === (list !== undefined),
-        );
-        expect(access, `${role} ${prefix}: actions ${objects.actions} match no access level`).toBeDefined();
-        expect(objects.resources).toEqual([`arn:aws:s3:::${BUCKET}/${prefix}*`]);
+        const ops = new Set<BucketOp>(list ? ['list'] : []);
+        for (const action of objects?.actions ?? []) {
+          const op = (Object.keys(S3_ACTIONS) as Exclude<BucketOp, 'list'>[]).find((o) =>
+            S3_ACTIONS[o].includes(action),
+          );
+          expect(op, `${role}: unexpected action ${action}`).toBeDefined();
+          ops.add(op!);
+        }
+        for (const op of ops)
+          if (op !== 'list') expect(objects.actions, role).toEqual(expect.arrayContaining(S3_ACTIONS[op]));
+        const resource: string =
+          objects?.resources[0] ?? `arn:aws:s3:::${BUCKET}/${list.condition[0].values[0]}`;
+        const m = new RegExp(`^arn:aws:s3:::${BUCKET}/([a-z0-9-]+/)\\*$`).exec(resource);
+        expect(m, `${role}: ${resource}`).not.toBeNull();
+        const prefix = m![1]!;
+        if (objects) expect(objects.resources).toEqual([`arn:aws:s3:::${BUCKET}/${prefix}*`]);
         if (list) {
           // Listing only under the prefix; S3 also checks this permission, with the key as s3:prefix, to answer
           // 404 rather than 403 for a missing key under it (a missing checkpoint pointer, say).
@@ -98,7 +128,9 @@ describe('bucket IAM follows ROLE_BUCKET_GRANTS', () => {
             condition: [{ test: 'StringLike', variable: 's3:prefix', values: [`${prefix}*`] }],
           });
         }
-        expect(statements.length).toBe(list ? 2 : 1);
+        expect(statements.length).toBe((list ? 1 : 0) + (objects ? 1 : 0));
+        const access = accessOf(ops);
+        expect(access, `${role} ${prefix}: operations ${[...ops]} are no access level`).toBeDefined();
         return `${prefix} ${access}`;
       });
       expect(found.sort(), role).toEqual(tableOf(role));
@@ -129,10 +161,20 @@ describe('bucket IAM follows ROLE_BUCKET_GRANTS', () => {
           `^resource\\.name\\.startsWith\\("${bucketResource}/objects/([a-z0-9-]+/)"\\)( \\|\\| resource\\.name == "${bucketResource}")?$`,
         ).exec(b.condition.expression);
         expect(m, `${role}: ${b.condition.expression}`).not.toBeNull();
-        const access = (Object.keys(GCS_EXPECTED) as BucketAccess[]).find(
-          (a) => GCS_EXPECTED[a].role === b.role && GCS_EXPECTED[a].list === (m![2] !== undefined),
-        );
-        expect(access, `${role} ${m![1]}: ${b.role} matches no access level`).toBeDefined();
+        const custom = /^\$\{google_project_iam_custom_role\.([^.]+)\.name\}$/.exec(b.role);
+        const permissions: string[] = custom
+          ? s.resource.google_project_iam_custom_role![custom[1]!].permissions
+          : GCS_PREDEFINED[b.role]!;
+        expect(permissions, `${role}: unexpected role ${b.role}`).toBeDefined();
+        const ops = permissions.map((p) => {
+          const op = BUCKET_OPS.find((o) => GCS_PERMISSION[o] === p);
+          expect(op, `${role}: unexpected permission ${p}`).toBeDefined();
+          return op!;
+        });
+        // An access that lists must admit the bucket itself (objects.list is checked on the bucket), no other.
+        expect(m![2] !== undefined, `${role} ${m![1]}: bucket clause`).toBe(ops.includes('list'));
+        const access = accessOf(ops);
+        expect(access, `${role} ${m![1]}: ${b.role} is no access level`).toBeDefined();
         return `${m![1]} ${access}`;
       });
       expect(found.sort(), role).toEqual(tableOf(role));

@@ -1,4 +1,5 @@
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role/index.js';
+import { ProjectIamCustomRole } from '@cdktf/provider-google/lib/project-iam-custom-role/index.js';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account/index.js';
 import { TerraformOutput, TerraformStack, Token } from 'cdktf';
 import type { IConstruct } from 'constructs';
@@ -7,7 +8,8 @@ const guarded = new WeakSet<TerraformStack>();
 
 /**
  * Makes synth of `scope`'s stack fail when two constructs would create the same cloud name or Terraform output:
- * a GCP service account id (per project), an IAM role name, or an output id. Terraform itself can't tell: two
+ * a GCP service account id or custom role id (per project), an IAM role name, or an output id. Terraform
+ * itself can't tell: two
  * resources with one `account_id` are two resources until the second one's apply gets a 409, and two outputs
  * with one id silently become one (the last written wins). Idempotent per stack; the kiosk's constructs call it.
  */
@@ -38,6 +40,16 @@ export function duplicateCloudNames(stack: TerraformStack): string[] {
         `google_service_account '${id}'${project ? ` in project ${project}` : ''}`,
         c.node.path,
         "give one a distinct 'serviceAccountId' (GkeWorkloadIdentity) or a different lab 'name'",
+      );
+    } else if (c instanceof ProjectIamCustomRole) {
+      const id = c.roleIdInput;
+      if (!literal(id)) continue;
+      const project = literal(c.projectInput) ? c.projectInput : undefined;
+      claim(
+        `google_project_iam_custom_role:${project ?? ''}:${id}`,
+        `google_project_iam_custom_role '${id}'${project ? ` in project ${project}` : ''}`,
+        c.node.path,
+        'give the buckets different names',
       );
     } else if (c instanceof IamRole) {
       const name = c.nameInput;

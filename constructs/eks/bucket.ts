@@ -9,15 +9,19 @@ import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-pub
 import { S3BucketServerSideEncryptionConfigurationA } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration/index.js';
 import { Construct } from 'constructs';
 import { bucketCorsOrigins, resolveBucketExpiry, type KioskBucketProps } from '../gke/bucket.js';
-import type { BucketAccess, PrefixGrant } from '../roles.js';
+import { ACCESS_OPS, type BucketOp, type PrefixGrant } from '../roles.js';
 import { KioskConfigError, requireBucketName } from '../validation.js';
 import type { AwsGrantee } from './identity.js';
 
-/** S3 actions per access level on objects; `ListBucket` is granted separately, limited to the prefix. */
-const S3_ACTIONS: Readonly<Record<BucketAccess, readonly string[]>> = {
+/**
+ * S3 object actions per bucket operation (an access level's operations: ACCESS_OPS). `list` is no object
+ * action: it is `s3:ListBucket` on the bucket with the condition `s3:prefix` like `<prefix>*`, which S3 also
+ * consults, with the key as `s3:prefix`, to answer 404 instead of 403 for a missing key under the prefix.
+ */
+const S3_OBJECT_ACTIONS: Readonly<Record<Exclude<BucketOp, 'list'>, readonly string[]>> = {
   read: ['s3:GetObject'],
   write: ['s3:PutObject', 's3:AbortMultipartUpload'],
-  readWrite: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+  delete: ['s3:DeleteObject'],
 };
 
 /**
@@ -121,7 +125,11 @@ export class S3KioskBucket extends Construct {
     return this.grant(grantee, { prefix, access: 'readWrite' });
   }
 
-  /** Writes one inline `aws_iam_role_policy` on the grantee's role for this prefix and access. */
+  /**
+   * Writes one inline `aws_iam_role_policy` on the grantee's role for this prefix and access: the object
+   * actions of the access's operations (`S3_OBJECT_ACTIONS`) on `<bucket>/<prefix>*`, and `s3:ListBucket`
+   * limited to the prefix when the access lists.
+   */
   grant(grantee: AwsGrantee, grant: PrefixGrant): IamRolePolicy {
     if (!/^[a-z0-9][a-z0-9-]*\/$/.test(grant.prefix)) {
       throw new KioskConfigError(
@@ -129,21 +137,22 @@ export class S3KioskBucket extends Construct {
       );
     }
     const slug = `${grant.prefix.slice(0, -1)}-${grant.access}`;
-    const statements = [
-      { sid: 'Objects', actions: [...S3_ACTIONS[grant.access]], resources: [`${this.arn}/${grant.prefix}*`] },
-    ];
-    if (grant.access !== 'write') {
-      statements.push({ sid: 'List', actions: ['s3:ListBucket'], resources: [this.arn] });
-    }
+    const ops = ACCESS_OPS[grant.access];
+    const actions = ops.flatMap((op) => (op === 'list' ? [] : S3_OBJECT_ACTIONS[op]));
     const doc = new DataAwsIamPolicyDocument(this, `${grantee.grantId}-${slug}-doc`, {
-      statement: statements.map((st) =>
-        st.sid === 'List'
-          ? {
-              ...st,
-              condition: [{ test: 'StringLike', variable: 's3:prefix', values: [`${grant.prefix}*`] }],
-            }
-          : st,
-      ),
+      statement: [
+        ...(actions.length ? [{ sid: 'Objects', actions, resources: [`${this.arn}/${grant.prefix}*`] }] : []),
+        ...(ops.includes('list')
+          ? [
+              {
+                sid: 'List',
+                actions: ['s3:ListBucket'],
+                resources: [this.arn],
+                condition: [{ test: 'StringLike', variable: 's3:prefix', values: [`${grant.prefix}*`] }],
+              },
+            ]
+          : []),
+      ],
     });
     return new IamRolePolicy(this, `${grantee.grantId}-${slug}`, {
       name: `bucket-${slug}`,

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
+import { ProjectIamCustomRole } from '@cdktf/provider-google/lib/project-iam-custom-role/index.js';
 import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket/index.js';
 import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member/index.js';
 import { Construct } from 'constructs';
-import type { BucketAccess, PrefixGrant } from '../roles.js';
+import { ACCESS_OPS, BUCKET_OPS, type BucketOp, type PrefixGrant } from '../roles.js';
 import { KioskConfigError, requireBucketName, requireIntInRange } from '../validation.js';
 import type { GcpGrantee } from './identity.js';
 
@@ -57,19 +59,32 @@ export function bucketCorsOrigins(props: KioskBucketProps): string[] {
   return origins;
 }
 
+/** The GCS permission of each bucket operation (an access level's operations: ACCESS_OPS). */
+const GCS_PERMISSION: Readonly<Record<BucketOp, string>> = {
+  read: 'storage.objects.get',
+  list: 'storage.objects.list',
+  write: 'storage.objects.create',
+  delete: 'storage.objects.delete',
+};
+
 /**
- * The predefined GCS role of each access level, granted with a condition on the object name (see `grant`):
+ * Predefined GCS roles whose object permissions are exactly an access level's operations; an access without
+ * one here (`delete`: list and delete, no reading) gets a custom role of the project holding just those
+ * permissions (see `roleFor`).
  * - read → objectViewer (objects.get, objects.list);
  * - write → objectCreator (objects.create only). GCS needs objects.delete to replace an existing object, so a
  *   `write` grant creates each key once: a second put of the same key gets 403 there (S3's PutObject
- *   overwrites). A prefix whose keys are written again (retries) needs `readWrite` on GCS;
+ *   overwrites). A prefix whose keys are written again (retries) needs `readWrite` (roles.ts says the same);
  * - readWrite → objectUser (get, list, create, replace, delete).
  */
-const GCS_ROLE: Readonly<Record<BucketAccess, string>> = {
-  read: 'roles/storage.objectViewer',
-  write: 'roles/storage.objectCreator',
-  readWrite: 'roles/storage.objectUser',
-};
+const PREDEFINED_ROLES: readonly { readonly ops: readonly BucketOp[]; readonly role: string }[] = [
+  { ops: ['read', 'list'], role: 'roles/storage.objectViewer' },
+  { ops: ['write'], role: 'roles/storage.objectCreator' },
+  { ops: ['read', 'list', 'write', 'delete'], role: 'roles/storage.objectUser' },
+];
+
+/** `ops` in BUCKET_OPS order, without repeats. */
+const opsKey = (ops: readonly BucketOp[]): BucketOp[] => BUCKET_OPS.filter((op) => ops.includes(op));
 
 /**
  * The kiosk's GCS bucket. Secure by default: public access prevention `enforced`, uniform bucket-level access
@@ -80,10 +95,14 @@ const GCS_ROLE: Readonly<Record<BucketAccess, string>> = {
 export class GcsBucket extends Construct {
   readonly bucket: StorageBucket;
   readonly bucketName: string;
+  private readonly project: string;
+  /** Custom roles made for access levels no predefined role matches, by their operations. */
+  private readonly customRoles = new Map<string, ProjectIamCustomRole>();
 
   constructor(scope: Construct, id: string, props: GcsBucketProps) {
     super(scope, id);
     requireBucketName('bucketName', 'gke', props.bucketName);
+    this.project = props.project;
     const expiry = resolveBucketExpiry(props);
     const origins = bucketCorsOrigins(props);
     this.bucketName = props.bucketName;
@@ -132,7 +151,7 @@ export class GcsBucket extends Construct {
    * (`resource.name.startsWith("projects/_/buckets/<b>/objects/<prefix>")`). `storage.objects.list` is
    * authorized on the bucket, not on objects (its `resource.name` is `projects/_/buckets/<b>`, and the listed
    * prefix is no attribute a condition can see), so a prefix condition alone would refuse every listing; the
-   * condition of an access that lists (read, readWrite) also admits the bucket itself. Such a role can
+   * condition of an access that lists (ACCESS_OPS: read, readWrite, delete) also admits the bucket itself. Such a role can
    * therefore list names bucket-wide, though it reads and writes contents only under `prefix` (the grant
    * checker, constructs/roles.ts, holds the code to S3's stricter rule: listings inside a granted prefix).
    */
@@ -142,15 +161,46 @@ export class GcsBucket extends Construct {
         `'prefix' ('${grant.prefix}') must be lowercase letters, digits or '-' ending in '/'`,
       );
     }
+    const ops = ACCESS_OPS[grant.access];
     const bucketResource = `projects/_/buckets/${this.bucketName}`;
     let expression = `resource.name.startsWith("${bucketResource}/objects/${grant.prefix}")`;
-    if (grant.access !== 'write') expression += ` || resource.name == "${bucketResource}"`;
+    if (ops.includes('list')) expression += ` || resource.name == "${bucketResource}"`;
     const slug = `${grant.prefix.slice(0, -1)}-${grant.access}`;
     return new StorageBucketIamMember(this, `${grantee.grantId}-${slug}`, {
       bucket: this.bucket.name,
-      role: GCS_ROLE[grant.access],
+      role: this.roleFor(ops),
       member: grantee.member,
       condition: { title: `${grantee.grantId} ${slug}`, expression },
     });
+  }
+
+  /**
+   * The role holding exactly the permissions of `ops`: a predefined one where it exists, else a custom role
+   * of the project, one per set of operations, named after the bucket (`kiosk_<bucket>_list_delete`), so two
+   * labs' stacks in one project make two. Creating it needs `iam.roles.create` on the project (Owner or
+   * Role Administrator); the provider undeletes a custom role of the same id that a destroy left behind.
+   */
+  private roleFor(ops: readonly BucketOp[]): string {
+    const key = opsKey(ops);
+    const predefined = PREDEFINED_ROLES.find((r) => r.ops.join() === key.join());
+    if (predefined) return predefined.role;
+    let custom = this.customRoles.get(key.join());
+    if (!custom) {
+      // Role ids: 3..64 of letters, digits, '_' and '.'.
+      let bucket = this.bucketName.replace(/-/g, '_');
+      if (bucket.length > 36) {
+        const hash = createHash('sha256').update(this.bucketName).digest('hex').slice(0, 6);
+        bucket = `${bucket.slice(0, 29)}_${hash}`;
+      }
+      custom = new ProjectIamCustomRole(this, `role-${key.join('-')}`, {
+        project: this.project,
+        roleId: `kiosk_${bucket}_${key.join('_')}`,
+        title: `cellkiosk ${this.bucketName}: objects ${key.join(', ')}`,
+        description: `Object ${key.join(' and ')} on bucket ${this.bucketName}, granted per prefix with IAM conditions`,
+        permissions: key.map((op) => GCS_PERMISSION[op]),
+      });
+      this.customRoles.set(key.join(), custom);
+    }
+    return custom.name;
   }
 }
