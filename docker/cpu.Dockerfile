@@ -15,13 +15,21 @@ COPY package.json package-lock.json .npmrc ./
 # Production dependencies, optional ones included: esbuild's platform binary (@esbuild/linux-x64 here) is
 # an optional dependency, needed by tsx at run time and by the web build below; without it esbuild's
 # postinstall fetches it outside the lockfile (a second npm install, else a download from
-# registry.npmjs.org). The tfjs-node packages (optional too) belong to the GPU image, and their install
-# scripts download libtensorflow: they are removed before any install script runs.
-RUN npm ci --omit=dev --ignore-scripts \
- && rm -rf node_modules/@tensorflow/tfjs-node node_modules/@tensorflow/tfjs-node-gpu \
+# registry.npmjs.org). Install scripts run only after what this image does not use is pruned (in this
+# stage's package.json only; the image's own copy is the repository's):
+#   - the tfjs-node packages (optional): the GPU image's; their install scripts download libtensorflow;
+#   - the Terraform providers (@cdktf/provider-aws, -google, ~700 MB): `kiosk init` / `npm run synth` run
+#     where the lab deploys from; no role imports them;
+#   - onnxruntime-node's macOS and Windows binaries (~220 MB).
+# npm's download cache is a build cache mount, shared by both images' builds and kept out of the layers.
+RUN --mount=type=cache,id=cellkiosk-npm,target=/root/.npm \
+    npm ci --omit=dev --ignore-scripts \
+ && npm pkg delete optionalDependencies.@tensorflow/tfjs-node optionalDependencies.@tensorflow/tfjs-node-gpu \
+      dependencies.@cdktf/provider-aws dependencies.@cdktf/provider-google \
+ && npm prune --omit=dev --ignore-scripts \
+ && rm -rf node_modules/onnxruntime-node/bin/napi-v*/darwin node_modules/onnxruntime-node/bin/napi-v*/win32 \
  && npm rebuild \
- && node -e "require('esbuild').transformSync('let n: number = 1', { loader: 'ts' })" \
- && npm cache clean --force
+ && node -e "require('esbuild').transformSync('let n: number = 1', { loader: 'ts' })"
 
 # The web UI, bundled with esbuild (web/build.ts) into web/dist, which the API serves at `/`.
 FROM deps AS web

@@ -35,17 +35,24 @@ RUN case "$TFJS_NODE_GPU" in 0|1) ;; *) echo "TFJS_NODE_GPU must be 0 or 1, got 
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 # Production + optional dependencies (esbuild's platform binary, which tsx needs, is an optional one).
-# Install scripts run only once tfjs-node (CPU; not needed here, ~300 MB) is gone, so it downloads nothing.
-RUN npm ci --omit=dev --ignore-scripts \
- && rm -rf node_modules/@tensorflow/tfjs-node \
- && if [ "$TFJS_NODE_GPU" = 0 ]; then rm -rf node_modules/@tensorflow/tfjs-node-gpu; fi \
+# Install scripts run only after what this image does not use is pruned (in this stage's package.json only),
+# so nothing else downloads: tfjs-node (CPU, optional; its install downloads libtensorflow), the Terraform
+# providers (@cdktf/provider-aws, -google, ~700 MB; synth runs where the lab deploys from, no role imports
+# them), onnxruntime-node's macOS and Windows binaries (~220 MB); with TFJS_NODE_GPU=0 tfjs-node-gpu too.
+# npm's download cache is a build cache mount, shared by both images' builds and kept out of the layers.
+RUN --mount=type=cache,id=cellkiosk-npm,target=/root/.npm \
+    npm ci --omit=dev --ignore-scripts \
+ && npm pkg delete optionalDependencies.@tensorflow/tfjs-node \
+      dependencies.@cdktf/provider-aws dependencies.@cdktf/provider-google \
+ && if [ "$TFJS_NODE_GPU" = 0 ]; then npm pkg delete optionalDependencies.@tensorflow/tfjs-node-gpu; fi \
+ && npm prune --omit=dev --ignore-scripts \
+ && rm -rf node_modules/onnxruntime-node/bin/napi-v*/darwin node_modules/onnxruntime-node/bin/napi-v*/win32 \
  && npm rebuild \
  && if [ "$TFJS_NODE_GPU" = 1 ]; then \
       ls node_modules/@tensorflow/tfjs-node-gpu/lib/napi-v*/tfjs_binding.node \
          node_modules/@tensorflow/tfjs-node-gpu/deps/lib/libtensorflow.so.2; \
     fi \
- && node -e "require('esbuild').transformSync('let n: number = 1', { loader: 'ts' })" \
- && npm cache clean --force
+ && node -e "require('esbuild').transformSync('let n: number = 1', { loader: 'ts' })"
 
 FROM ${CUDA_IMAGE}
 COPY --from=node /usr/local/bin/node /usr/local/bin/node

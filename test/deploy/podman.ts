@@ -228,6 +228,8 @@ export function aptMirror(): string {
 
 export interface ImageBuild {
   readonly tag: string;
+  /** The image's size in bytes (as `podman images` counts it); absent where not built here. */
+  readonly bytes?: number;
   /** Seconds this call spent (0 when `reused`). */
   readonly seconds: number;
   /** The image already existed and was kept. */
@@ -524,6 +526,9 @@ export interface KioskBuildOptions {
   readonly only?: 'cpu' | 'gpu';
 }
 
+const imageBytes = async (podman: Podman, tag: string) =>
+  Number((await podman.run(['image', 'inspect', '--format', '{{.Size}}', tag])).trim());
+
 /** One `podman build` with progress lines for its steps (the step lines carry the time since start). */
 async function podmanBuild(podman: Podman, name: string, args: readonly string[]): Promise<number> {
   const t0 = performance.now();
@@ -589,8 +594,9 @@ export async function buildKioskImages(podman: Podman, o: KioskBuildOptions = {}
         ...common, '--build-arg', `NODE_IMAGE=${base}`,
         '-f', join(ctx.dir, 'docker', 'cpu.Dockerfile'), '-t', cpuTag, ctx.dir,
       ]); // prettier-ignore
-      cpu = { tag: cpuTag, seconds, reused: false };
-      progress(`kiosk images: ${cpuTag} built in ${seconds} s`);
+      const bytes = await imageBytes(podman, cpuTag);
+      cpu = { tag: cpuTag, seconds, reused: false, bytes };
+      progress(`kiosk images: ${cpuTag} built in ${seconds} s, ${(bytes / 1e9).toFixed(2)} GB`);
     }
     if (o.only !== 'cpu') {
       progress(`kiosk images: building ${gpuTag} (docker/gpu.Dockerfile on the CPU base, TFJS_NODE_GPU=0)`);
@@ -599,8 +605,9 @@ export async function buildKioskImages(podman: Podman, o: KioskBuildOptions = {}
         '--build-arg', 'TFJS_NODE_GPU=0',
         '-f', join(ctx.dir, 'docker', 'gpu.Dockerfile'), '-t', gpuTag, ctx.dir,
       ]); // prettier-ignore
-      gpu = { tag: gpuTag, seconds, reused: false };
-      progress(`kiosk images: ${gpuTag} built in ${seconds} s`);
+      const bytes = await imageBytes(podman, gpuTag);
+      gpu = { tag: gpuTag, seconds, reused: false, bytes };
+      progress(`kiosk images: ${gpuTag} built in ${seconds} s, ${(bytes / 1e9).toFixed(2)} GB`);
     }
     return { cpu, gpu, contextFiles: ctx.files };
   } finally {
