@@ -34,18 +34,19 @@ RUN case "$TFJS_NODE_GPU" in 0|1) ;; *) echo "TFJS_NODE_GPU must be 0 or 1, got 
     fi
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-# Production + optional dependencies (esbuild's platform binary, which tsx needs, is an optional one).
-# Install scripts run only after what this image does not use is pruned (in this stage's package.json only),
-# so nothing else downloads: tfjs-node (CPU, optional; its install downloads libtensorflow), the Terraform
+# Production + optional dependencies (esbuild's platform binary, which tsx needs, is an optional one),
+# the lockfile's versions, less what this image does not use (removed from this stage's package.json only,
+# so neither downloaded nor run): tfjs-node (CPU; its install downloads libtensorflow), the Terraform
 # providers (@cdktf/provider-aws, -google, ~700 MB; synth runs where the lab deploys from, no role imports
-# them), onnxruntime-node's macOS and Windows binaries (~220 MB); with TFJS_NODE_GPU=0 tfjs-node-gpu too.
-# npm's download cache is a build cache mount, shared by both images' builds and kept out of the layers.
+# them), with TFJS_NODE_GPU=0 tfjs-node-gpu too; then onnxruntime-node's macOS and Windows binaries
+# (~220 MB). `npm ci --dry-run` fails the build when package-lock.json is out of step with package.json.
+# npm's download cache is a build cache mount, shared by both images, kept out of the layers.
 RUN --mount=type=cache,id=cellkiosk-npm,target=/root/.npm \
-    npm ci --omit=dev --ignore-scripts \
+    npm ci --dry-run --omit=dev --ignore-scripts \
  && npm pkg delete optionalDependencies.@tensorflow/tfjs-node \
       dependencies.@cdktf/provider-aws dependencies.@cdktf/provider-google \
  && if [ "$TFJS_NODE_GPU" = 0 ]; then npm pkg delete optionalDependencies.@tensorflow/tfjs-node-gpu; fi \
- && npm prune --omit=dev --ignore-scripts \
+ && npm install --omit=dev --ignore-scripts --no-audit --no-fund \
  && rm -rf node_modules/onnxruntime-node/bin/napi-v*/darwin node_modules/onnxruntime-node/bin/napi-v*/win32 \
  && npm rebuild \
  && if [ "$TFJS_NODE_GPU" = 1 ]; then \
