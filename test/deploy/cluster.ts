@@ -118,20 +118,9 @@ export class RehearsalCluster {
   }
 
   private async reconcile(): Promise<void> {
-    const out = await this.p.podman.run([
-      'ps',
-      '-a',
-      '--filter',
-      `label=${LABEL}`,
-      '--format',
-      '{{.Names}} {{.State}}',
-    ]);
+    const out = await this.p.podman.run(['ps', '-a', '--filter', `label=${LABEL}`, '--format', 'json']);
     const states = new Map(
-      out
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => l.split(' ') as [string, string]),
+      (JSON.parse(out || '[]') as { Names: string[]; State: string }[]).map((c) => [c.Names[0]!, c.State]),
     );
     for (const [name, v] of [...this.live]) {
       const state = states.get(name);
@@ -181,7 +170,8 @@ export class RehearsalCluster {
             kubernetesService: this.p.kubernetesService,
           }
         : {}),
-      claimVolumes: Object.fromEntries(w.claims.map((c) => [c, `${c}-${name}`])),
+      // One volume per claim and pod, named after this run's network: a fresh cluster gets fresh PVCs.
+      claimVolumes: Object.fromEntries(w.claims.map((c) => [c, `${c}-${name}-${this.p.network}`])),
     });
     writeFileSync(envFile, envFileText(run.env), { mode: 0o600 });
     await this.p.podman.run(['rm', '-f', name]).catch(() => undefined);
@@ -219,5 +209,10 @@ export class RehearsalCluster {
     const first = names.filter((n) => byOrder(n) === 0);
     await Promise.all(first.map((n) => this.stopPod(n)));
     await Promise.all(names.filter((n) => byOrder(n) === 1).map((n) => this.stopPod(n)));
+    for (const w of this.p.workloads)
+      for (const c of w.claims)
+        await this.p.podman
+          .run(['volume', 'rm', '-f', `${c}-${w.name}-0-${this.p.network}`])
+          .catch(() => undefined);
   }
 }

@@ -171,7 +171,8 @@ export async function startKubeApi(p: KubeApiProps): Promise<KubeApi> {
       });
     });
   });
-  server.listen(0, p.host);
+  // All interfaces: the bridge's gateway address exists only once the first container joins the network.
+  server.listen(0, '0.0.0.0');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   return {

@@ -144,6 +144,22 @@ progress(`images ready: ${JSON.stringify(built)} (${timings.images} s)`);
 // ---- 3. Network, bucket, API server stand-in.
 const network = `cellkiosk-rehearsal-${process.pid}`;
 await podman.run(['network', 'create', network]);
+// Interrupted (Ctrl-C, CI timeout): remove this run's containers and network before exiting.
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    progress(`${sig}: removing this run's containers and network`);
+    void podman
+      .run(['ps', '-aq', '--filter', `network=${network}`])
+      .then((ids) => (ids.trim() ? podman.run(['rm', '-f', '-t', '2', ...ids.trim().split('\n')]) : ''))
+      .then(() => podman.run(['network', 'rm', '-f', network]))
+      .then(() => podman.run(['volume', 'ls', '-q']))
+      .then((vols) => {
+        const mine = vols.split('\n').filter((v) => v.endsWith(network));
+        return mine.length ? podman.run(['volume', 'rm', '-f', ...mine]) : '';
+      })
+      .catch(() => undefined)
+      .finally(() => process.exit(130));
+  });
 const gateway = (
   await podman.run(['network', 'inspect', network, '--format', '{{range .Subnets}}{{.Gateway}}{{end}}'])
 ).trim();
@@ -303,10 +319,9 @@ try {
     .split('\n')
     .pop()!;
   const auth = { authorization: `Bearer ${token}` };
-  const models = (await (await fetch(`${api}/v1/models`, { headers: auth })).json()) as {
-    name: string;
-    version: string;
-  }[];
+  const { models } = (await (await fetch(`${api}/v1/models`, { headers: auth })).json()) as {
+    models: { name: string; version: string }[];
+  };
   check(
     models.some((m) => m.name === 'nuclear'),
     `GET /v1/models lists the shipped model (${JSON.stringify(models.map((m) => `${m.name}@${m.version}`))})`,
@@ -415,7 +430,7 @@ try {
       continue;
     }
     resultsViaSignedUrls++;
-    const stem = basename(jobs[i]!.image).replace(/\.png$/, '');
+    const stem = basename(jobs[i]!.image).replace(/\.image\.png$/, '');
     const local = segFiles.find((f) => f.startsWith(`${stem}.`) && f.endsWith('.tif'));
     if (!local) {
       check(false, `kiosk segment wrote no labels for ${stem} (${segFiles.slice(0, 3).join(', ')} ...)`);
@@ -446,6 +461,10 @@ try {
     viewerOk && bucketRequests.length > 0,
     `the viewer drew job ${jobs[0]!.id} with labels from the bucket (${bucketRequests.length} bucket requests; console errors: ${consoleErrors.join(' | ') || 'none'})`,
   );
+  const cspErrors = consoleErrors.filter((e) =>
+    /Content Security Policy|Refused to (connect|load)|CORS/.test(e),
+  );
+  check(cspErrors.length === 0, `no CSP or CORS errors in the page (${cspErrors.join(' | ') || 'none'})`);
   webUiOk &&= viewerOk;
 
   // ---- 10. A short training → a new model version → a job that uses it.
@@ -493,7 +512,8 @@ try {
     trainedModel = `${trained.model.name} v${trained.model.version}`;
     const f = new FormData();
     f.append('file', new Blob([readFileSync(images[0]!)], { type: 'image/png' }), basename(images[0]!));
-    f.append('options', JSON.stringify({ model: trained.model.name, modelVersion: trained.model.version }));
+    f.append('model', trained.model.name);
+    f.append('modelVersion', String(trained.model.version));
     const r = await fetch(`${api}/v1/jobs/upload`, { method: 'POST', headers: auth, body: f });
     const j = (await r.json()) as Job;
     if (r.status >= 300) throw new Error(`a job with the trained model: ${r.status} ${JSON.stringify(j)}`);

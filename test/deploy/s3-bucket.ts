@@ -165,7 +165,8 @@ export async function startRehearsalBucket(props: RehearsalBucketProps): Promise
     req.pipe(up);
   });
   server.keepAliveTimeout = 60_000;
-  server.listen(0, props.host);
+  // All interfaces: the bridge's gateway address exists only once the first container joins the network.
+  server.listen(0, '0.0.0.0');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   return {
