@@ -59,6 +59,36 @@ describe('decidePool', () => {
     expect(d.decision).toMatchObject({ readyWork: 9, desired: 2 });
   });
 
+  it('jobs waiting on children keep the pool at 1 or more, never idle (CPU pool while predict runs)', () => {
+    const cpu: PoolPolicy = {
+      ...gpu,
+      pool: 'cpu',
+      queues: ['preprocess', 'postprocess'],
+      max: 8,
+      jobsPerReplica: 2,
+    };
+    const waiting = { postprocess: { waitingChildren: 20 } };
+    // the deploy rehearsal's case: the autoscaler's first look finds the batch preprocessed, 20 postprocess
+    // jobs waiting on their predicts; the pool went to 0 ("idle: no work seen")
+    expect(decidePool(cpu, waiting, 1, 0).decision).toMatchObject({ desired: 1, raw: 1 });
+    expect(decidePool(cpu, waiting, 0, 0).decision).toMatchObject({ desired: 1, action: 'up' });
+    // from 8, down to 1 after the stabilization window (30 s), not to 0; then idle grace (60 s) once none wait
+    expect(
+      run(
+        cpu,
+        [
+          [0, { postprocess: { waiting: 16 } }],
+          [10, waiting],
+          [45, waiting],
+          [50, {}],
+          [100, {}],
+          [111, {}],
+        ],
+        8,
+      ),
+    ).toEqual([8, 8, 1, 1, 1, 0]);
+  });
+
   it('min clamp: a pool with min 1 never goes below 1, even idle past the grace period', () => {
     const p = { ...gpu, min: 1 };
     expect(decidePool(p, {}, 0, 0).decision).toMatchObject({ desired: 1, action: 'up' });

@@ -8,9 +8,12 @@
  *         + Σ over its upstream queues of weight × (waiting + prioritized + delayed + active).
  *    Upstream work is work that will arrive here (e.g. every preprocess job becomes a predict job), so the GPU
  *    pool starts scaling out while the CPU pool is still preprocessing, not once predict jobs pile up — a GPU
- *    node takes minutes to start. `waiting-children` jobs are reported but not counted (they wait for
- *    upstream stages, which are counted where they are queued).
- * 2. raw = ceil(work / jobsPerReplica), clamped to [min, max].
+ *    node takes minutes to start. `waiting-children` jobs are not counted as work (they wait for upstream
+ *    stages, which are counted where they are queued), but they are work on its way: while a pool's own
+ *    queues hold any, the pool keeps at least one replica and is not idle. (Found by the deploy rehearsal:
+ *    a batch's 20 postprocess jobs waiting on their predict children left the CPU pool at no work, and it
+ *    went to 0 mid-batch, to be scaled up again, a pod start later, when the first predict finished.)
+ * 2. raw = ceil(work / jobsPerReplica) (at least 1 with jobs waiting on children), clamped to [min, max].
  * 3. Scale up at once. Scale down to the largest raw recommendation of the last `scaleDownStabilizationMs`
  *    (as the Kubernetes HPA's scaleDown stabilization window): a burst then a gap never flaps the count.
  * 4. With no work at all, keep the replicas for `idleGraceMs` after the last time there was work, then go
@@ -136,13 +139,16 @@ export function decidePool(
     0,
   );
   const work = readyWork + futureWork;
-  const raw = clamp(Math.ceil(work / p.jobsPerReplica), p.min, p.max);
+  const onTheWay = p.queues.reduce((s, q) => s + (counts[q]?.waitingChildren ?? 0), 0);
+  const raw = clamp(Math.max(Math.ceil(work / p.jobsPerReplica), onTheWay > 0 ? 1 : 0), p.min, p.max);
   const reasons: string[] = [];
   reasons.push(
-    `work ${fmt(work)} (ready ${readyWork}, upstream ${fmt(futureWork)}) / ${p.jobsPerReplica} per replica → ${raw} in [${p.min}, ${p.max}]`,
+    `work ${fmt(work)} (ready ${readyWork}, upstream ${fmt(futureWork)}) / ${p.jobsPerReplica} per replica` +
+      (onTheWay > 0 ? `, ${onTheWay} waiting on children (at least 1)` : '') +
+      ` → ${raw} in [${p.min}, ${p.max}]`,
   );
 
-  const lastWorkAtMs = work > 0 ? nowMs : history.lastWorkAtMs;
+  const lastWorkAtMs = work > 0 || onTheWay > 0 ? nowMs : history.lastWorkAtMs;
   const windowStart = nowMs - p.scaleDownStabilizationMs;
   const recommendations = [
     ...history.recommendations.filter((r) => r.atMs > windowStart),
@@ -153,7 +159,7 @@ export function decidePool(
   if (raw >= current) {
     desired = raw;
     reasons.push(raw > current ? `scale up at once to ${raw}` : `hold ${current}`);
-  } else if (work === 0) {
+  } else if (work === 0 && onTheWay === 0) {
     const idleMs = lastWorkAtMs === undefined ? Number.POSITIVE_INFINITY : nowMs - lastWorkAtMs;
     if (idleMs >= p.idleGraceMs) {
       desired = p.min;

@@ -120,9 +120,9 @@ describe('simulate', () => {
   });
 
   it('a lingering empty node is reused without the node start-up', () => {
-    // One CPU worker preprocesses 3 images, 200 s each; the GPU pool (idle grace 0) scales up for each
-    // predict job and down after it. The first GPU node pays the 100 s start-up; the next two requests
-    // arrive within the 1000 s release delay and reuse the empty node at once.
+    // One CPU worker preprocesses 3 images, 200 s each; the GPU pool (idle grace 0) keeps one worker while
+    // predict jobs wait on their preprocess (from t = 0) and runs each predict as it arrives. The one GPU node
+    // pays the 100 s start-up; it is never released (work is always on its way), so no second start-up.
     const r = simulate({
       images: 3,
       megapixels: 1,
@@ -140,7 +140,7 @@ describe('simulate', () => {
       intervalSeconds: 1,
     });
     expect(r.makespanSeconds).toBeCloseTo(601, 9); // 600 (third preprocess) + 1, no second start-up
-    expect(r.pools.gpu!.nodeHours).toBeCloseTo((r.billedSeconds - 200) / 3600, 1); // one node, requested at 200
+    expect(r.pools.gpu!.nodeHours).toBeCloseTo(r.billedSeconds / 3600, 1); // one node, requested at 0
   });
 
   it('GPU look-ahead: counting the preprocess backlog starts slow GPU nodes while CPU nodes still boot', () => {
@@ -148,11 +148,11 @@ describe('simulate', () => {
       simulate({
         images: 40,
         megapixels: 1,
-        stages: [stage('preprocess', 'cpu', 5), stage('predict', 'gpu', 1)],
+        stages: [stage('preprocess', 'cpu', 5), stage('predict', 'gpu', 40)],
         pools: [
           { ...local(policy('cpu', ['preprocess'], 4, { jobsPerReplica: 10 })), nodeStartupSeconds: 120 },
           {
-            policy: policy('gpu', ['predict'], 1, upstream ? { upstream: [{ queue: 'preprocess' }] } : {}),
+            policy: policy('gpu', ['predict'], 4, upstream ? { upstream: [{ queue: 'preprocess' }] } : {}),
             nodeStartupSeconds: 300,
             workerStartupSeconds: 0,
             nodeReleaseSeconds: 0,
@@ -161,9 +161,12 @@ describe('simulate', () => {
         ],
         intervalSeconds: 5,
       }).makespanSeconds;
-    // with: GPU asked for at 0, up at 300, 40 predicts → 340; without: first predict job at 125 → up at 425
-    expect(run(true)).toBeCloseTo(340, 9);
-    expect(run(false)).toBeCloseTo(465, 9);
+    // with: 40 preprocess jobs → 4 GPU nodes asked for at 0, up at 300 (every predict ready by 170), 10
+    // rounds of 40 s → 700. Without: the predicts waiting on their preprocess keep one GPU node (asked for at
+    // 0, up at 300); the other three are asked for only once predict jobs are ready (from 125), up at 425+,
+    // when the first node has run 3 of the 40 predicts.
+    expect(run(true)).toBeCloseTo(700, 9);
+    expect(run(false)).toBeGreaterThan(run(true) + 50);
   });
 
   it('refuses plans that cannot finish, naming the stage or pool', () => {
