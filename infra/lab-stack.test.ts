@@ -5,6 +5,10 @@ import { ROLE_BUCKET_GRANTS } from '../constructs/roles.js';
 import { parseLabConfig, type LabConfig } from './lab-config.js';
 import { LabStack } from './lab-stack.js';
 
+/** Every bucket prefix some role is granted, sorted. */
+const grantedPrefixes = () =>
+  [...new Set(Object.values(ROLE_BUCKET_GRANTS).flatMap((gs) => gs.map((g) => g.prefix)))].sort();
+
 /* eslint-disable @typescript-eslint/no-explicit-any -- synthesized Terraform JSON is untyped */
 type Resources = Record<string, Record<string, any>>;
 interface Synthed {
@@ -80,10 +84,15 @@ describe('LabStack on GKE', () => {
     expect(b.public_access_prevention).toBe('enforced');
     expect(b.uniform_bucket_level_access).toBe(true);
     expect(b.force_destroy).toBe(false);
-    expect(b.lifecycle_rule.slice(0, 2)).toEqual([
+    expect(b.lifecycle_rule.slice(0, 4)).toEqual([
       { action: { type: 'Delete' }, condition: { age: 7, matches_prefix: ['uploads/'] } },
       { action: { type: 'Delete' }, condition: { age: 30, matches_prefix: ['results/'] } },
+      { action: { type: 'Delete' }, condition: { age: 7, matches_prefix: ['scratch/'] } },
+      { action: { type: 'Delete' }, condition: { age: 30, matches_prefix: ['training/'] } },
     ]);
+    // every prefix the kiosk writes expires, but the model registry: a new prefix needs a decision here
+    const expiring = b.lifecycle_rule.flatMap((r: any) => r.condition.matches_prefix ?? []);
+    expect(grantedPrefixes().filter((p) => !expiring.includes(p))).toEqual(['models/']);
     expect(b.cors).toEqual([
       {
         origin: ['https://kiosk.nuclei-lab.example.org', 'http://kiosk.nuclei-lab.example.org'],
@@ -271,10 +280,14 @@ describe('LabStack on EKS', () => {
       { test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] },
     ]);
     const rules = all(s, 'aws_s3_bucket_lifecycle_configuration')[0].rule;
-    expect(rules.slice(0, 2).map((r: any) => [r.filter[0].prefix, r.expiration[0].days])).toEqual([
+    expect(rules.slice(0, 4).map((r: any) => [r.filter[0].prefix, r.expiration[0].days])).toEqual([
       ['uploads/', 7],
       ['results/', 30],
+      ['scratch/', 7],
+      ['training/', 30],
     ]);
+    const expiring = rules.filter((r: any) => r.expiration).map((r: any) => r.filter[0].prefix);
+    expect(grantedPrefixes().filter((p) => !expiring.includes(p))).toEqual(['models/']);
   });
 
   it('scopes each IRSA role to one ServiceAccount and its bucket prefixes', () => {

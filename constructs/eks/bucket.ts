@@ -74,6 +74,9 @@ export class S3KioskBucket extends Construct {
       rule: [
         expire('uploads/', expiry.uploads),
         expire('results/', expiry.results),
+        // No sweeper runs in the cloud: what crashed jobs and trainings leave behind goes by age.
+        expire('scratch/', expiry.scratch),
+        expire('training/', expiry.training),
         {
           id: 'abort-incomplete-uploads',
           status: 'Enabled',

@@ -21,6 +21,16 @@ export interface KioskBucketProps {
   readonly uploadsExpireDays?: number;
   /** Days after which objects under `results/` are deleted. @default 30 */
   readonly resultsExpireDays?: number;
+  /**
+   * Days after which objects under `scratch/` (a job's intermediate arrays, deleted when it finishes) are
+   * deleted: what a job killed mid-way leaves behind. Longer than a job may wait in the queue. @default 7
+   */
+  readonly scratchExpireDays?: number;
+  /**
+   * Days after which objects under `training/` (a training job's data and checkpoints; checkpoints are
+   * deleted when it finishes) are deleted. Longer than a training job may wait and run. @default 30
+   */
+  readonly trainingExpireDays?: number;
   /** Let `terraform destroy` delete a non-empty bucket. @default false */
   readonly forceDestroy?: boolean;
 }
@@ -32,12 +42,21 @@ export interface GcsBucketProps extends KioskBucketProps {
 }
 
 /** Checks the shared bucket props; returns the expiry days with defaults applied. */
-export function resolveBucketExpiry(props: KioskBucketProps): { uploads: number; results: number } {
+export function resolveBucketExpiry(props: KioskBucketProps): {
+  uploads: number;
+  results: number;
+  scratch: number;
+  training: number;
+} {
   const uploads = props.uploadsExpireDays ?? 7;
   const results = props.resultsExpireDays ?? 30;
+  const scratch = props.scratchExpireDays ?? 7;
+  const training = props.trainingExpireDays ?? 30;
   requireIntInRange('uploadsExpireDays', uploads, 1, 3650);
   requireIntInRange('resultsExpireDays', results, 1, 3650);
-  return { uploads, results };
+  requireIntInRange('scratchExpireDays', scratch, 1, 3650);
+  requireIntInRange('trainingExpireDays', training, 1, 3650);
+  return { uploads, results, scratch, training };
 }
 
 /**
@@ -117,6 +136,10 @@ export class GcsBucket extends Construct {
       lifecycleRule: [
         { action: { type: 'Delete' }, condition: { age: expiry.uploads, matchesPrefix: ['uploads/'] } },
         { action: { type: 'Delete' }, condition: { age: expiry.results, matchesPrefix: ['results/'] } },
+        // No sweeper runs in the cloud (the local kiosk's sweeps its folder): what crashed jobs and
+        // trainings leave behind goes by age.
+        { action: { type: 'Delete' }, condition: { age: expiry.scratch, matchesPrefix: ['scratch/'] } },
+        { action: { type: 'Delete' }, condition: { age: expiry.training, matchesPrefix: ['training/'] } },
         { action: { type: 'AbortIncompleteMultipartUpload' }, condition: { age: 1 } },
       ],
       // The web UI reads results (signed URLs) from the bucket; uploads go through the API, never PUT here.
