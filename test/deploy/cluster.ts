@@ -204,11 +204,9 @@ export class RehearsalCluster {
     if (this.timer) clearTimeout(this.timer);
     await this.busy;
     for (const w of firstOrder) this.desired.set(w, 0);
-    const byOrder = (n: string) => (firstOrder.includes(this.live.get(n)?.workload ?? '') ? 0 : 1);
-    const names = [...this.live.keys()].sort((a, b) => byOrder(a) - byOrder(b));
-    const first = names.filter((n) => byOrder(n) === 0);
-    await Promise.all(first.map((n) => this.stopPod(n)));
-    await Promise.all(names.filter((n) => byOrder(n) === 1).map((n) => this.stopPod(n)));
+    const pods = [...this.live].map(([name, v]) => ({ name, first: firstOrder.includes(v.workload) }));
+    await Promise.all(pods.filter((p) => p.first).map((p) => this.stopPod(p.name)));
+    await Promise.all(pods.filter((p) => !p.first).map((p) => this.stopPod(p.name)));
     for (const w of this.p.workloads)
       for (const c of w.claims)
         await this.p.podman
