@@ -86,7 +86,7 @@ export interface K8sObject {
 
 /** A Deployment or StatefulSet, as the rehearsal's controller runs it. */
 export interface Workload {
-  readonly kind: 'Deployment' | 'StatefulSet';
+  readonly kind: 'Deployment' | 'StatefulSet' | 'Job';
   readonly name: string;
   readonly namespace: string;
   readonly replicas: number;
@@ -123,6 +123,24 @@ export function workloadsOf(objects: readonly K8sObject[]): Workload[] {
         labels: spec.template.metadata?.labels ?? {},
         pod: spec.template.spec,
         claims: (spec.volumeClaimTemplates ?? []).map((c) => c.metadata.name),
+      };
+    });
+}
+
+/** The chart's Jobs (the suspended training Job), as one-pod workloads with 0 replicas until started. */
+export function jobsOf(objects: readonly K8sObject[]): Workload[] {
+  return objects
+    .filter((o) => o.kind === 'Job')
+    .map((o) => {
+      const spec = o.spec as { template: { metadata?: { labels?: Record<string, string> }; spec: PodSpec } };
+      return {
+        kind: 'Job' as const,
+        name: o.metadata.name,
+        namespace: o.metadata.namespace ?? 'default',
+        replicas: 0,
+        labels: spec.template.metadata?.labels ?? {},
+        pod: spec.template.spec,
+        claims: [],
       };
     });
 }

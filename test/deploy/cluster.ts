@@ -107,7 +107,9 @@ export class RehearsalCluster {
     let cpu = 0;
     let gpus = 0;
     for (const [, v] of this.live) {
-      const r = this.request(this.workload(v.workload));
+      const other = this.p.workloads.find((x) => x.name === v.workload);
+      if (!other) continue; // a Job's pod, started by hand (runJob)
+      const r = this.request(other);
       if (r.pool !== need.pool) continue;
       cpu += r.cpu;
       gpus += r.gpus;
@@ -152,7 +154,20 @@ export class RehearsalCluster {
     }
   }
 
-  private async startPod(w: Workload): Promise<void> {
+  /**
+   * Starts one pod of a Job (what `kubectl patch job ... suspend: false` does), outside the pools' capacity:
+   * on one machine it runs beside the GPU worker. Its exit is recorded like any pod's.
+   */
+  async runJob(job: Workload): Promise<string> {
+    return this.startPod(job);
+  }
+
+  /** Stops one pod (a Job's, when the rehearsal has seen it up). */
+  async stop(name: string): Promise<void> {
+    await this.stopPod(name);
+  }
+
+  private async startPod(w: Workload): Promise<string> {
     const name = w.kind === 'StatefulSet' ? `${w.name}-0` : `${w.name}-${++this.counter}`;
     const envFile = join(this.p.dir, `${name}.env`);
     const sa = w.pod.serviceAccountName;
@@ -186,6 +201,7 @@ export class RehearsalCluster {
     ).trim();
     this.live.set(name, { workload: w.name, ip });
     progress(`pod ${name} started (${ip}, user ${run.user || 'image default'})`);
+    return name;
   }
 
   private async stopPod(name: string): Promise<void> {

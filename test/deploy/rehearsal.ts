@@ -24,7 +24,7 @@ import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { decodeTiff } from '../../workers/image/tiff-read.js';
-import { chartLookups, readManifests, workloadsOf } from './chart-to-podman.js';
+import { chartLookups, jobsOf, readManifests, workloadsOf } from './chart-to-podman.js';
 import { RehearsalCluster } from './cluster.js';
 import { readRolePolicies } from './iam-policy.js';
 import { startKubeApi } from './kube-api.js';
@@ -530,6 +530,34 @@ try {
       end.status === 'done' && String(end.modelVersion) === String(trained.model.version),
       `a job ran on ${trainedModel}: ${end.status}, model ${end.model}@${end.modelVersion} ${end.reason ?? ''}`,
     );
+  }
+
+  // ---- 10b. The training Job (suspended in the chart; a lab unsuspends it for a dedicated trainer) starts
+  // from the GPU image and waits for work.
+  const trainJob = jobsOf(objects).find((j) => j.pod.containers[0]!.args?.includes('--role=trainer'));
+  if (!trainJob) check(false, 'the chart has a training Job');
+  else {
+    const pod = await cluster.runJob(trainJob);
+    const ready = await waitFor(
+      `${pod} to be ready`,
+      async () => ((await podman.run(['logs', pod])).includes('worker train ready') ? true : undefined),
+      90_000,
+      1000,
+    ).catch(() => false);
+    await sleep(5000);
+    const state = (
+      await podman.run([
+        'inspect',
+        pod,
+        '--format',
+        '{{.State.Status}} {{.HostConfig.ReadonlyRootfs}} {{.Config.User}}',
+      ])
+    ).trim();
+    check(
+      ready && state === 'running true 1000:1000',
+      `the training Job's pod ${pod} is up, read-only, uid 1000 (${state})`,
+    );
+    await cluster.stop(pod);
   }
 
   // ---- 11. Every role stayed up (only the killed pod was replaced), and nothing was out of its grants.
