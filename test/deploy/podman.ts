@@ -22,6 +22,7 @@ import {
   readFileSync,
   readlinkSync,
   realpathSync,
+  renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -153,23 +154,26 @@ export function podmanEnv(
   for (const d of ['root', 'run', 'tmp', 'networks']) mkdirSync(join(stateDir, d), { recursive: true });
   const nofile = hardNofile();
   const conf = join(stateDir, 'containers.conf');
-  writeFileSync(
-    conf,
-    [
-      '# written by test/deploy/podman.ts',
-      '[containers]',
-      `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=8192:8192"]`,
-      '[engine]',
-      'runtime = "runc"',
-      'cgroup_manager = "cgroupfs"',
-      'events_logger = "file"',
-      `events_logfile_path = "${join(stateDir, 'events.log')}"`,
-      `tmp_dir = "${join(stateDir, 'tmp')}"`,
-      '[network]',
-      `network_config_dir = "${join(stateDir, 'networks')}"`,
-      '',
-    ].join('\n'),
-  );
+  const text = [
+    '# written by test/deploy/podman.ts',
+    '[containers]',
+    `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=8192:8192"]`,
+    '[engine]',
+    'runtime = "runc"',
+    'cgroup_manager = "cgroupfs"',
+    'events_logger = "file"',
+    `events_logfile_path = "${join(stateDir, 'events.log')}"`,
+    `tmp_dir = "${join(stateDir, 'tmp')}"`,
+    '[network]',
+    `network_config_dir = "${join(stateDir, 'networks')}"`,
+    '',
+  ].join('\n');
+  // Several processes may share the state dir: write only a changed file, atomically (rename).
+  if (!existsSync(conf) || readFileSync(conf, 'utf8') !== text) {
+    const tmp = `${conf}.${process.pid}`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, conf);
+  }
   const env = { ...process.env, CONTAINERS_CONF: conf, TMPDIR: join(stateDir, 'tmp') };
   const globalArgs = ['--root', join(stateDir, 'root'), '--runroot', join(stateDir, 'run')];
   const run = (args: readonly string[], o?: RunOptions) =>
