@@ -154,22 +154,26 @@ describe('a lab composing cellkiosk/constructs with its own resources', () => {
     );
   });
 
+  /** A cluster of `provider` in `region` (EKS: two zones of it). */
+  const clusterIn = (provider: string, region: string): KioskClusterProps =>
+    provider === 'gke'
+      ? gkeCluster({ region, zones: [] })
+      : ({
+          ...gkeCluster(),
+          provider: 'eks',
+          region,
+          zones: [`${region}a`, `${region}b`],
+        } as KioskClusterProps);
+
   it.each([
     ['gke', 'mars-1', /'region' \('mars-1'\) is not a gke region name such as us-central1 or europe-west4/],
     ['gke', 'us-east-1', /'region' \('us-east-1'\) is not a gke region name/],
     ['eks', 'mars-1', /'region' \('mars-1'\) is not an eks region name such as us-east-1 or eu-central-1/],
     ['eks', 'europe-west4', /'region' \('europe-west4'\) is not an eks region name/],
   ])('refuses a %s cluster in region %s', (provider, region, message) => {
-    const props =
-      provider === 'gke'
-        ? gkeCluster({ region, zones: [] })
-        : ({
-            ...gkeCluster(),
-            provider: 'eks',
-            region,
-            zones: [`${region}a`, `${region}b`],
-          } as KioskClusterProps);
-    expect(() => Testing.synthScope((s) => void new KioskCluster(s, 'k', props))).toThrow(message);
+    expect(() =>
+      Testing.synthScope((s) => void new KioskCluster(s, 'k', clusterIn(provider, region))),
+    ).toThrow(message);
   });
 
   it.each([
@@ -180,16 +184,10 @@ describe('a lab composing cellkiosk/constructs with its own resources', () => {
     ],
   ])('accepts real %s regions', (provider, regions) => {
     for (const region of regions) {
-      const props =
-        provider === 'gke'
-          ? gkeCluster({ region, zones: [] })
-          : ({
-              ...gkeCluster(),
-              provider: 'eks',
-              region,
-              zones: [`${region}a`, `${region}b`],
-            } as KioskClusterProps);
-      expect(() => Testing.synthScope((s) => void new KioskCluster(s, 'k', props)), region).not.toThrow();
+      expect(
+        () => Testing.synthScope((s) => void new KioskCluster(s, 'k', clusterIn(provider, region))),
+        region,
+      ).not.toThrow();
     }
   });
 

@@ -30,10 +30,10 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { NUCLEI_VAL } from '../data.js';
+import { freePort } from '../redis.js';
 import {
   buildBaseImage,
   buildKioskImages,
@@ -48,17 +48,6 @@ const { values } = parseArgs({
   options: { ref: { type: 'string' }, 'no-cache': { type: 'boolean', default: false } },
   strict: true,
 });
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
