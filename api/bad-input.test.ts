@@ -219,13 +219,13 @@ describe('bad input → 4xx with a reason, before anything is queued', () => {
 
   it('refuses zips over KIOSK_MAX_ZIP_ENTRIES, KIOSK_MAX_ZIP_RATIO or KIOSK_MAX_ZIP_MB, and empty zips', async () => {
     const m = await submit('many.zip', zipSync({ 'a.png': smallPng, 'b.png': smallPng, 'c.png': smallPng, 'd.png': smallPng }));
-    expect(m.body).toEqual({ error: 'bad-archive', message: 'many.zip: zip lists 4 entries, more than the limit of 3' });
+    expect(m.body).toEqual({ error: 'bad-archive', message: 'many.zip: zip lists 4 entries, more than the limit of 3 (KIOSK_MAX_ZIP_ENTRIES)' });
     const b = await submit('bomb.zip', zipSync({ 'zeros.tif': new Uint8Array(4 << 20) }, { level: 9 }));
     expect(b.body.error).toBe('bad-archive');
-    expect(b.body.message).toMatch(/^bomb\.zip: zip entry 'zeros\.tif' expands \d+ to 4194304 bytes \(ratio \d+ > 10\)/);
+    expect(b.body.message).toMatch(/^bomb\.zip: zip entry 'zeros\.tif' expands \d+ to 4194304 bytes \(ratio \d+ > 10\) \(KIOSK_MAX_ZIP_RATIO\)$/);
     const big = await submit('big.zip', zipSync({ 'noise.tif': nibbles(1.5 * 2 ** 20) }, { level: 9 }));
     expect(big.body.error).toBe('bad-archive');
-    expect(big.body.message).toMatch(/^big\.zip: zip entry 'noise\.tif' brings the uncompressed total to 1572864 bytes, over the limit of 1048576/);
+    expect(big.body.message).toMatch(/^big\.zip: zip entry 'noise\.tif' brings the uncompressed total to 1572864 bytes, over the limit of 1048576 \(KIOSK_MAX_ZIP_MB\)$/);
     expect(await submit('empty.zip', zipSync({}))).toEqual({
       status: 400,
       body: { error: 'empty-archive', message: 'empty.zip holds no files' },

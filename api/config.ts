@@ -43,12 +43,26 @@ export interface ServiceConfig {
   readonly maxFilesPerUpload: number;
   /** KIOSK_MAX_PIXELS: largest decoded image, in values (H·W·C·Z). @default 2^28 */
   readonly maxPixels: number;
-  /** KIOSK_MAX_ZIP_ENTRIES: most images in one zip. @default 10000 */
+  /**
+   * KIOSK_MAX_ZIP_ENTRIES: most entries one zip's central directory may list. A zip is judged from its
+   * central directory (this, KIOSK_MAX_ZIP_ENTRY_MB, KIOSK_MAX_ZIP_RATIO, KIOSK_MAX_ZIP_MB) before anything
+   * of it is unpacked; a refusal is a 400 naming the setting and the entry. @default 10000
+   */
   readonly maxZipEntries: number;
-  /** KIOSK_MAX_ZIP_MB: most uncompressed bytes in one zip. @default 4096 */
+  /**
+   * KIOSK_MAX_ZIP_MB: most uncompressed bytes the zips of one job may declare in all (their entries are
+   * unpacked streaming into the bucket, each stopped at the size it declares). @default 4096
+   */
   readonly maxZipBytes: number;
+  /** KIOSK_MAX_ZIP_ENTRY_MB: most uncompressed bytes one zip entry may declare. @default 512 */
+  readonly maxZipEntryBytes: number;
   /** KIOSK_MAX_ZIP_RATIO: highest uncompressed/compressed ratio of a zip entry over 1 MiB. @default 1100 */
   readonly maxZipRatio: number;
+  /**
+   * KIOSK_MAX_JOB_IMAGES: most images (a batch's children: files plus zip entries) in one job; over it,
+   * 400 naming the setting, before anything is unpacked or queued. @default 10000
+   */
+  readonly maxJobImages: number;
   /** KIOSK_MAX_FRAMES: most pages (TIFF IFDs, thumbnails included) in one image file. @default 10000 */
   readonly maxFrames: number;
   /** KIOSK_MAX_REQUEST_MB: most bytes of all files in one multipart upload request. @default 4096 */
@@ -75,6 +89,23 @@ export interface ServiceConfig {
    * ends (token guessing); 0 turns it off. Only with KIOSK_AUTH=tokens. @default 30
    */
   readonly authFailLimit: number;
+  /**
+   * KIOSK_TRUST_PROXY: which proxies in front of the API may name the client's address in X-Forwarded-For
+   * (fastify's `trustProxy`); the per-address failed-authentication count and the rate limit without a
+   * token use that address. `false`: none, the client is the TCP peer (a local kiosk, or an API reached
+   * directly); `true`: every peer (only when nothing but the proxy can reach the API); a number `n`: the
+   * n proxies nearest the API (the address n hops back in X-Forwarded-For); or comma-separated addresses
+   * and CIDRs of the proxies (`10.0.0.0/8,130.211.0.0/22`). Behind a cloud Ingress set it to the load
+   * balancer's hops or ranges, else every user shares the load balancer's address (docs/security.md).
+   * @default false
+   */
+  readonly trustProxy: boolean | number | readonly string[];
+  /**
+   * KIOSK_BODY_TIMEOUT_S: seconds a request body may go without a byte arriving (a stalled or truncated
+   * upload) before the API answers 408 'request-timeout' and closes the connection; counted only while
+   * a body is being received, so a slow but moving upload of any size is not cut. @default 60
+   */
+  readonly bodyTimeoutS: number;
   /**
    * KIOSK_CORS_ORIGINS: comma-separated origins (`https://lab.example.org`) whose pages may call the API from
    * a browser, besides the kiosk's own. @default - none (same-origin only)
@@ -202,6 +233,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
   const rateStore = env.KIOSK_RATE_STORE || (mode === 'cloud' ? 'redis' : 'memory');
   if (rateStore !== 'redis' && rateStore !== 'memory')
     problems.push(`'KIOSK_RATE_STORE' must be redis or memory; got ${JSON.stringify(rateStore)}`);
+  const trustProxy = parseTrustProxy(env.KIOSK_TRUST_PROXY, problems);
   const config: ServiceConfig = {
     host: env.HOST || (mode === 'cloud' ? '0.0.0.0' : '127.0.0.1'),
     port: int('PORT', 8080, 0, 65535),
@@ -216,7 +248,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
     maxPixels: int('KIOSK_MAX_PIXELS', 2 ** 28, 1),
     maxZipEntries: int('KIOSK_MAX_ZIP_ENTRIES', 10_000, 1),
     maxZipBytes: int('KIOSK_MAX_ZIP_MB', 4096, 1, 1 << 20) * 2 ** 20,
+    maxZipEntryBytes: int('KIOSK_MAX_ZIP_ENTRY_MB', 512, 1, 1 << 20) * 2 ** 20,
     maxZipRatio: int('KIOSK_MAX_ZIP_RATIO', 1100, 2),
+    maxJobImages: int('KIOSK_MAX_JOB_IMAGES', 10_000, 1),
     maxFrames: int('KIOSK_MAX_FRAMES', 10_000, 1),
     maxRequestBytes: int('KIOSK_MAX_REQUEST_MB', 4096, 1, 1 << 20) * 2 ** 20,
     maxBodyBytes: int('KIOSK_MAX_BODY_KB', 1024, 1, 1 << 20) * 1024,
@@ -224,6 +258,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
     rateWindowS: int('KIOSK_RATE_WINDOW_S', 60, 1, 86_400),
     rateStore: rateStore as ServiceConfig['rateStore'],
     authFailLimit: int('KIOSK_AUTH_FAIL_LIMIT', 30, 0),
+    trustProxy,
+    bodyTimeoutS: int('KIOSK_BODY_TIMEOUT_S', 60, 1, 86_400),
     corsOrigins,
     finishedTtlS: int('KIOSK_JOB_TTL_S', 7 * 86_400, 1),
     ...(publicUrl ? { publicUrl: publicUrl.replace(/\/+$/, '') } : {}),
@@ -247,4 +283,21 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
   };
   if (problems.length) throw new ConfigError(`bad configuration:\n  - ${problems.join('\n  - ')}`);
   return config;
+}
+
+/** KIOSK_TRUST_PROXY → fastify's trustProxy: false/true, a hop count, or proxy addresses and CIDRs. */
+function parseTrustProxy(raw: string | undefined, problems: string[]): ServiceConfig['trustProxy'] {
+  const v = (raw ?? '').trim();
+  if (v === '' || v === 'false' || v === '0') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v) && Number(v) <= 64) return Number(v);
+  const list = v.split(',').map((x) => x.trim());
+  const ipv4 = /^(\d{1,3})(\.\d{1,3}){3}(\/\d{1,2})?$/;
+  const ipv6 = /^[0-9a-fA-F:]*:[0-9a-fA-F:.]*(\/\d{1,3})?$/;
+  if (list.every((x) => ipv4.test(x) || ipv6.test(x))) return list;
+  problems.push(
+    `'KIOSK_TRUST_PROXY' must be false, true, a hop count (0-64) or comma-separated proxy addresses/CIDRs; ` +
+      `got ${JSON.stringify(raw)}`,
+  );
+  return false;
 }

@@ -1,12 +1,18 @@
 import type {} from '@fastify/multipart';
 import { randomUUID } from 'node:crypto';
-import { Transform } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
+import { crc32 as zlibCrc32, createInflateRaw } from 'node:zlib';
 import type { FastifyRequest } from 'fastify';
 import { inspectImage, isTiff, unsupportedFormatOf } from '../workers/image/decode.js';
 import { isPng } from '../workers/image/png.js';
 import { ImageError, type ImageErrorCode } from '../workers/image/types.js';
-import { unpackZip } from '../workers/image/zip.js';
-import { keys } from '../workers/queues/names.js';
+import {
+  isZipArchive,
+  readZipDirectory,
+  ZipLimitError,
+  type ZipDirectoryEntry,
+} from '../workers/image/zip.js';
+import { keys, uploadFolder } from '../workers/queues/names.js';
 import type { SubmittedImage } from '../workers/queues/submit.js';
 import { StorageError } from '../workers/storage/storage.js';
 import { ApiError, type ErrorCode } from './errors.js';
@@ -121,9 +127,18 @@ export async function saveMultipartFiles(
   return { files, fields, bytes };
 }
 
-/** Deletes uploaded files that no job will use (a refused request's), ignoring ones already gone. */
+/**
+ * Deletes uploaded files that no job will use (a refused request's) with their folders: each upload has a
+ * folder of its own (`uploads/<lab>/<id>/`, which also holds a zip's unpacked `.d/` entries), so nothing of
+ * a refused request is left behind. Ones already gone are ignored.
+ */
 export async function deleteUploads(s: KioskServices, uploadKeys: readonly string[]): Promise<void> {
-  await Promise.all(uploadKeys.map((k) => s.storage.delete(k).catch(() => undefined)));
+  await Promise.all(
+    uploadKeys.map((k) => {
+      const folder = uploadFolder(k);
+      return (folder ? s.storage.deletePrefix(folder) : s.storage.delete(k)).catch(() => undefined);
+    }),
+  );
 }
 
 /** True when `key` is an upload of `lab` (`uploads/<lab>/...`, no `..` segment): the keys a lab may read. */
@@ -136,6 +151,26 @@ const IMAGE_ERROR_CODES: Partial<Record<ImageErrorCode, ErrorCode>> = {
   'too-many-frames': 'too-many-frames',
 };
 
+/** Bytes read from an upload to decide what it is (a zip, a TIFF, a PNG or neither). */
+export const SNIFF_BYTES = 64 * 1024;
+
+/** Input bytes handed to the inflater at a time when a zip entry is unpacked (its output is 16 KiB chunks). */
+const UNZIP_STEP = 64 * 1024;
+
+function checkUploadKey(key: string, label: string, lab: string): void {
+  if (!isUploadOf(key, lab)) {
+    throw new ApiError(
+      'upload-not-found',
+      `${label}: ${JSON.stringify(key)} is not an upload of this lab (uploads/${lab}/...)`,
+    );
+  }
+}
+
+const notFound = (err: unknown, key: string, label: string): unknown =>
+  err instanceof StorageError
+    ? new ApiError('upload-not-found', `${label}: no uploaded file ${JSON.stringify(key)}`)
+    : err;
+
 async function readUpload(
   s: KioskServices,
   key: string,
@@ -143,32 +178,149 @@ async function readUpload(
   lab: string,
   known?: ReadonlyMap<string, Uint8Array>,
 ): Promise<Uint8Array> {
-  if (!isUploadOf(key, lab)) {
-    throw new ApiError(
-      'upload-not-found',
-      `${label}: ${JSON.stringify(key)} is not an upload of this lab (uploads/${lab}/...)`,
-    );
-  }
+  checkUploadKey(key, label, lab);
   const held = known?.get(key);
   if (held) return held;
   try {
     return await s.storage.get(key);
   } catch (err) {
-    if (err instanceof StorageError)
-      throw new ApiError('upload-not-found', `${label}: no uploaded file ${JSON.stringify(key)}`);
-    throw err;
+    throw notFound(err, key, label);
   }
 }
 
 /**
+ * The first `n` bytes of an upload (fewer when it is shorter), read from the start of its stream, which is
+ * then closed: deciding what a file is never reads the whole of it.
+ */
+async function readUploadHead(
+  s: KioskServices,
+  key: string,
+  label: string,
+  lab: string,
+  n: number,
+  known?: ReadonlyMap<string, Uint8Array>,
+): Promise<Uint8Array> {
+  checkUploadKey(key, label, lab);
+  const held = known?.get(key);
+  if (held) return held.subarray(0, n);
+  let stream: Readable;
+  try {
+    stream = await s.storage.getStream(key);
+  } catch (err) {
+    throw notFound(err, key, label);
+  }
+  const chunks: Buffer[] = [];
+  let got = 0;
+  try {
+    for await (const chunk of stream) {
+      const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      chunks.push(b);
+      got += b.length;
+      if (got >= n) break;
+    }
+  } catch (err) {
+    throw notFound(err, key, label);
+  } finally {
+    stream.destroy();
+  }
+  return new Uint8Array(Buffer.concat(chunks).subarray(0, n));
+}
+
+/** The bytes of `bytes` in UNZIP_STEP pieces (views, not copies). */
+function* pieces(bytes: Uint8Array): Generator<Buffer> {
+  for (let p = 0; p < bytes.length; p += UNZIP_STEP) {
+    const v = bytes.subarray(p, p + UNZIP_STEP);
+    yield Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  }
+}
+
+/**
+ * One zip entry's bytes as a stream: inflated by node:zlib (in libuv's thread pool, off the event loop) in
+ * 16 KiB chunks, counted as they come and stopped with ImageError as soon as they pass the size the central
+ * directory declares (a lying header cannot make more), then held to that size, the entry's CRC-32 and
+ * "not itself a zip" at the end. Nothing holds the whole entry.
+ */
+function zipEntryStream(zip: Uint8Array, e: ZipDirectoryEntry): Readable {
+  const bad = (why: string) => new ImageError('bad-archive', `zip entry '${e.name}' ${why}`);
+  let written = 0;
+  let crc = 0;
+  let head = Buffer.alloc(0);
+  const check = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      written += chunk.length;
+      if (written > e.size) return done(bad(`inflates past its declared ${e.size} bytes (zip bomb?)`));
+      if (head.length < 4) {
+        head = Buffer.concat([head, chunk.subarray(0, 4 - head.length)]);
+        if (isZipArchive(head))
+          return done(
+            bad('is itself a zip archive; nested archives are not unpacked (put its files in the outer zip)'),
+          );
+      }
+      crc = zlibCrc32(chunk, crc);
+      done(null, chunk);
+    },
+    flush(done) {
+      if (written !== e.size) return done(bad(`holds ${written} bytes, its header says ${e.size}`));
+      if (crc >>> 0 !== e.crc) return done(bad('fails its CRC-32 check'));
+      done();
+    },
+  });
+  const source = Readable.from(pieces(zip.subarray(e.dataStart, e.dataStart + e.compressedSize)), {
+    objectMode: false,
+  });
+  const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] =
+    e.method === 8 ? [source, createInflateRaw(), check] : [source, check];
+  pipeline(stages, (err) => {
+    if (err && !check.destroyed) check.destroy(err);
+  });
+  return check;
+}
+
+/** An error met while unpacking a zip entry, as the API answers it (damaged deflate data → bad-archive). */
+function unpackError(err: unknown, zipName: string, entry: string): unknown {
+  if (err instanceof ImageError) return new ApiError('bad-archive', `${zipName}: ${err.message}`);
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('Z_'))
+    return new ApiError(
+      'bad-archive',
+      `${zipName}: zip entry '${entry}' has damaged deflate data: ${(err as Error).message}`,
+    );
+  return err;
+}
+
+/** The setting behind each zip limit, named in its refusal. */
+const ZIP_LIMIT_SETTINGS: Record<ZipLimitError['limit'], string> = {
+  maxEntries: 'KIOSK_MAX_ZIP_ENTRIES',
+  maxEntryBytes: 'KIOSK_MAX_ZIP_ENTRY_MB',
+  maxTotalBytes: 'KIOSK_MAX_ZIP_MB',
+  maxRatio: 'KIOSK_MAX_ZIP_RATIO',
+};
+
+type Planned =
+  | { readonly kind: 'image'; readonly input: { key: string; name: string } }
+  | {
+      readonly kind: 'zip';
+      readonly input: { key: string; name: string };
+      readonly entries: ZipDirectoryEntry[];
+    };
+
+/**
  * Turns uploaded files into the images of a job, deciding what each file is by its bytes, never its name
- * (a PNG named `.tif` is a PNG; non-image bytes named `.png` are refused). A zip is unpacked (unpackZip
- * refuses `../` and absolute paths, symlinks, nested zips, too many entries, bombs) into
- * `<zip key>.d/<entry>`; its entries are not checked here, so one bad file fails alone, by name, in the
- * workers. Any other file must be a TIFF or PNG whose header passes inspectImage (pixel and frame limits,
- * sample type, compression, directories inside the file), else 4xx with the reason. `batch` is true when
- * the job has to be a parent (a zip, or more than one file). `known`: bytes of uploads already in memory (the
- * request that uploaded them), read instead of the bucket.
+ * (a PNG named `.tif` is a PNG; non-image bytes named `.png` are refused), in two passes so that a refused
+ * job unpacks nothing:
+ *
+ * 1. Judge every input: its first SNIFF_BYTES decide what it is (a non-image is refused from those alone).
+ *    A zip is judged from its central directory (readZipDirectory: `../` and absolute paths, symlinks,
+ *    encryption, KIOSK_MAX_ZIP_ENTRIES, KIOSK_MAX_ZIP_ENTRY_MB, KIOSK_MAX_ZIP_RATIO, KIOSK_MAX_ZIP_MB — the
+ *    last over all zips of the job); a TIFF or PNG must pass inspectImage (pixel and frame limits, sample
+ *    type, compression, directories inside the file). One upload named twice is refused (`duplicate-input`),
+ *    and so is a job of more than KIOSK_MAX_JOB_IMAGES images (`too-many-images`).
+ * 2. Unpack each zip entry by entry, streaming (zipEntryStream: inflated off the event loop, stopped at its
+ *    declared size, CRC-checked), into `<zip key>.d/<entry>`. Any failure removes the `.d/` folders made.
+ *
+ * A zip's entries are not checked as images here, so one bad file fails alone, by name, in the workers.
+ * `batch` is true when the job has to be a parent (a zip, or more than one file). `known`: bytes of uploads
+ * already in memory (the request that uploaded them), read instead of the bucket.
  */
 export async function expandInputs(
   s: KioskServices,
@@ -176,51 +328,106 @@ export async function expandInputs(
   lab: string,
   known?: ReadonlyMap<string, Uint8Array>,
 ): Promise<{ images: SubmittedImage[]; batch: boolean }> {
-  const images: SubmittedImage[] = [];
-  let batch = inputs.length > 1;
+  const seen = new Set<string>();
   for (const input of inputs) {
-    const bytes = await readUpload(s, input.key, input.name, lab, known);
-    if (isZipBytes(bytes)) {
-      batch = true;
+    if (seen.has(input.key))
+      throw new ApiError(
+        'duplicate-input',
+        `${input.name}: the inputs name upload ${JSON.stringify(input.key)} more than once`,
+      );
+    seen.add(input.key);
+  }
+  const plan: Planned[] = [];
+  let count = 0;
+  let zipBytes = 0;
+  const tooMany = (where: string) =>
+    new ApiError(
+      'too-many-images',
+      `this job would have more than ${s.config.maxJobImages} images (KIOSK_MAX_JOB_IMAGES), ` +
+        `reached at ${where}; send them as several jobs`,
+    );
+  for (const input of inputs) {
+    const head = await readUploadHead(s, input.key, input.name, lab, SNIFF_BYTES, known);
+    if (isZipBytes(head)) {
+      const bytes = await readUpload(s, input.key, input.name, lab, known);
       let entries;
       try {
-        entries = unpackZip(bytes, {
+        entries = readZipDirectory(bytes, {
           maxEntries: s.config.maxZipEntries,
+          maxEntryBytes: s.config.maxZipEntryBytes,
           maxTotalBytes: s.config.maxZipBytes,
           maxRatio: s.config.maxZipRatio,
         });
       } catch (err) {
+        if (err instanceof ZipLimitError)
+          throw new ApiError(
+            'bad-archive',
+            `${input.name}: ${err.message} (${ZIP_LIMIT_SETTINGS[err.limit]})`,
+          );
         if (err instanceof ImageError) throw new ApiError('bad-archive', `${input.name}: ${err.message}`);
         throw err;
       }
       if (entries.length === 0) throw new ApiError('empty-archive', `${input.name} holds no files`);
-      for (const e of entries) {
-        const key = `${input.key}.d/${e.name}`;
-        await s.storage.put(key, e.data);
-        images.push({ name: e.name, inputKey: key });
-      }
+      zipBytes += entries.reduce((n, e) => n + e.size, 0);
+      if (zipBytes > s.config.maxZipBytes)
+        throw new ApiError(
+          'bad-archive',
+          `${input.name}: the zips of this job declare ${zipBytes} uncompressed bytes in all, over the limit ` +
+            `of ${s.config.maxZipBytes} (KIOSK_MAX_ZIP_MB)`,
+        );
+      count += entries.length;
+      if (count > s.config.maxJobImages) throw tooMany(input.name);
+      plan.push({ kind: 'zip', input, entries });
       continue;
     }
-    if (!isTiff(bytes) && !isPng(bytes)) {
+    if (!isTiff(head) && !isPng(head)) {
       if (isZipName(input.name)) {
         throw new ApiError(
           'bad-archive',
-          `${input.name} is not a zip archive (it starts with bytes ${firstBytes(bytes)})`,
+          `${input.name} is not a zip archive (it starts with bytes ${firstBytes(head)})`,
         );
       }
-      const known = unsupportedFormatOf(bytes);
+      const known = unsupportedFormatOf(head);
       throw new ApiError(
         'not-an-image',
-        `${input.name} is not a TIFF or PNG image (${known ? `a ${known} file; ` : ''}it starts with bytes ${firstBytes(bytes)})`,
+        `${input.name} is not a TIFF or PNG image (${known ? `a ${known} file; ` : ''}it starts with bytes ${firstBytes(head)})`,
       );
     }
+    count += 1;
+    if (count > s.config.maxJobImages) throw tooMany(input.name);
+    const bytes = await readUpload(s, input.key, input.name, lab, known);
     try {
       inspectImage(bytes, { name: input.name, maxPixels: s.config.maxPixels, maxFrames: s.config.maxFrames });
     } catch (err) {
       if (!(err instanceof ImageError)) throw err;
       throw new ApiError(IMAGE_ERROR_CODES[err.code] ?? 'bad-image', err.message);
     }
-    images.push({ name: input.name, inputKey: input.key });
+    plan.push({ kind: 'image', input });
   }
-  return { images, batch };
+
+  const images: SubmittedImage[] = [];
+  const unpacked: string[] = [];
+  try {
+    for (const p of plan) {
+      if (p.kind === 'image') {
+        images.push({ name: p.input.name, inputKey: p.input.key });
+        continue;
+      }
+      const bytes = await readUpload(s, p.input.key, p.input.name, lab, known);
+      unpacked.push(`${p.input.key}.d/`);
+      for (const e of p.entries) {
+        const key = `${p.input.key}.d/${e.name}`;
+        try {
+          await s.storage.putStream(key, zipEntryStream(bytes, e));
+        } catch (err) {
+          throw unpackError(err, p.input.name, e.name);
+        }
+        images.push({ name: e.name, inputKey: key });
+      }
+    }
+  } catch (err) {
+    await Promise.all(unpacked.map((d) => s.storage.deletePrefix(d).catch(() => undefined)));
+    throw err;
+  }
+  return { images, batch: inputs.length > 1 || plan.some((p) => p.kind === 'zip') };
 }

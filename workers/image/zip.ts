@@ -28,6 +28,8 @@ export interface UnzipLimits {
   readonly maxEntries?: number;
   /** Most uncompressed bytes over all kept entries. @default 2^31 - 1 (2 GiB) */
   readonly maxTotalBytes?: number;
+  /** Most uncompressed bytes one entry may declare. @default - maxTotalBytes */
+  readonly maxEntryBytes?: number;
   /**
    * Highest uncompressed/compressed ratio for an entry over 1 MiB. Deflate cannot exceed about 1032:1 and an
    * all-zero label image reaches about 1020:1, so the default admits every honest entry and refuses only
@@ -202,10 +204,41 @@ export function packZip(entries: readonly ZipEntry[]): Uint8Array {
   return out;
 }
 
-/** Extracts the files of a zip archive; see the module comment for what is refused and skipped. */
-export function unpackZip(bytes: Uint8Array, limits: UnzipLimits = {}): ZipEntry[] {
+/** One file a zip's central directory lists, checked against the limits but not inflated (readZipDirectory). */
+export interface ZipDirectoryEntry {
+  /** The normalised name (see safeName). */
+  readonly name: string;
+  /** 0 (stored) or 8 (deflate). */
+  readonly method: 0 | 8;
+  readonly crc: number;
+  /** Bytes of the entry's data in the archive. */
+  readonly compressedSize: number;
+  /** The size the central directory declares once inflated: inflating past it is refused. */
+  readonly size: number;
+  /** Where the entry's data starts in the archive. */
+  readonly dataStart: number;
+}
+
+/** A zip refused by one of UnzipLimits' limits (`limit` names it), as opposed to a damaged or unsafe zip. */
+export class ZipLimitError extends ImageError {
+  constructor(
+    readonly limit: 'maxEntries' | 'maxEntryBytes' | 'maxTotalBytes' | 'maxRatio',
+    message: string,
+  ) {
+    super('bad-archive', message);
+  }
+}
+
+/**
+ * Reads and judges a zip's central directory without inflating anything: every entry's name, method, flags
+ * and mode, the entry count, each declared size (`maxEntryBytes`), ratio (`maxRatio`) and their total
+ * (`maxTotalBytes`), and that each entry's data lies inside the archive. Throws ImageError 'bad-archive'
+ * (ZipLimitError for a limit) naming the entry; skipped entries (directories, dotfiles) are left out.
+ */
+export function readZipDirectory(bytes: Uint8Array, limits: UnzipLimits = {}): ZipDirectoryEntry[] {
   const maxEntries = limits.maxEntries ?? 10_000;
   const maxTotal = limits.maxTotalBytes ?? 2 ** 31 - 1;
+  const maxEntry = limits.maxEntryBytes ?? maxTotal;
   const maxRatio = limits.maxRatio ?? 1100;
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let eocd = -1;
@@ -222,11 +255,11 @@ export function unpackZip(bytes: Uint8Array, limits: UnzipLimits = {}): ZipEntry
   if (count === 0xffff || cdStart === 0xffffffff)
     throw new ImageError('bad-archive', 'Zip64 archives are not supported');
   if (count > maxEntries) {
-    throw new ImageError('bad-archive', `zip lists ${count} entries, more than the limit of ${maxEntries}`);
+    throw new ZipLimitError('maxEntries', `zip lists ${count} entries, more than the limit of ${maxEntries}`);
   }
   if (cdStart + cdSize > eocd)
     throw new ImageError('bad-archive', `zip central directory (${cdStart}+${cdSize}) is out of bounds`);
-  const out: ZipEntry[] = [];
+  const out: ZipDirectoryEntry[] = [];
   const names = new Set<string>();
   let total = 0;
   let p = cdStart;
@@ -249,38 +282,58 @@ export function unpackZip(bytes: Uint8Array, limits: UnzipLimits = {}): ZipEntry
     p += 46 + skip;
     const name = safeName(rawName, 'bad-archive');
     if (name === null) continue;
-    const bad = (why: string): ImageError => new ImageError('bad-archive', `zip entry '${name}' ${why}`);
+    const why = (s: string) => `zip entry '${name}' ${s}`;
+    const bad = (s: string): ImageError => new ImageError('bad-archive', why(s));
     if (names.has(name)) throw bad('appears twice');
     names.add(name);
     if ((unixMode & S_IFMT) === S_IFLNK) throw bad('is a symbolic link');
     if (flags & 1) throw bad('is encrypted');
     if (method !== 0 && method !== 8) throw bad(`uses compression method ${method} (only store and deflate)`);
     if (csize === 0xffffffff || usize === 0xffffffff || local === 0xffffffff) throw bad('needs Zip64');
+    if (usize > maxEntry)
+      throw new ZipLimitError(
+        'maxEntryBytes',
+        why(`declares ${usize} bytes, over the limit of ${maxEntry} per entry`),
+      );
     const ratio = usize / Math.max(csize, 1);
     if (usize > RATIO_EXEMPT_BYTES && ratio > maxRatio) {
-      throw bad(`expands ${csize} to ${usize} bytes (ratio ${Math.round(ratio)} > ${maxRatio})`);
+      throw new ZipLimitError(
+        'maxRatio',
+        why(`expands ${csize} to ${usize} bytes (ratio ${Math.round(ratio)} > ${maxRatio})`),
+      );
     }
     total += usize;
     if (total > maxTotal)
-      throw bad(`brings the uncompressed total to ${total} bytes, over the limit of ${maxTotal}`);
+      throw new ZipLimitError(
+        'maxTotalBytes',
+        why(`brings the uncompressed total to ${total} bytes, over the limit of ${maxTotal}`),
+      );
     if (local + 30 > bytes.length || v.getUint32(local, true) !== 0x04034b50)
       throw bad(`has no local header at ${local}`);
     const dataStart = local + 30 + v.getUint16(local + 26, true) + v.getUint16(local + 28, true);
     if (dataStart + csize > bytes.length)
       throw bad(`data (${csize} bytes at ${dataStart}) runs past the archive end`);
-    const src = bytes.subarray(dataStart, dataStart + csize);
-    const data = method === 0 ? src.slice() : inflateBounded(src, usize, bad);
-    if (data.length !== usize) throw bad(`holds ${data.length} bytes, its header says ${usize}`);
-    if (crc32(data) !== crc) throw bad('fails its CRC-32 check');
-    if (isZipArchive(data))
-      throw bad('is itself a zip archive; nested archives are not unpacked (put its files in the outer zip)');
-    out.push({ name, data });
+    out.push({ name, method, crc, compressedSize: csize, size: usize, dataStart });
   }
   return out;
 }
 
+/** Extracts the files of a zip archive; see the module comment for what is refused and skipped. */
+export function unpackZip(bytes: Uint8Array, limits: UnzipLimits = {}): ZipEntry[] {
+  return readZipDirectory(bytes, limits).map((e) => {
+    const bad = (why: string): ImageError => new ImageError('bad-archive', `zip entry '${e.name}' ${why}`);
+    const src = bytes.subarray(e.dataStart, e.dataStart + e.compressedSize);
+    const data = e.method === 0 ? src.slice() : inflateBounded(src, e.size, bad);
+    if (data.length !== e.size) throw bad(`holds ${data.length} bytes, its header says ${e.size}`);
+    if (crc32(data) !== e.crc) throw bad('fails its CRC-32 check');
+    if (isZipArchive(data))
+      throw bad('is itself a zip archive; nested archives are not unpacked (put its files in the outer zip)');
+    return { name: e.name, data };
+  });
+}
+
 /** True when `data` starts like a zip archive (a local header, or the end record of an empty zip). */
-function isZipArchive(data: Uint8Array): boolean {
+export function isZipArchive(data: Uint8Array): boolean {
   return data.length >= 4 && data[0] === 0x50 && data[1] === 0x4b && (data[2] === 3 || data[2] === 5);
 }
 
