@@ -55,6 +55,13 @@ export function installMetrics(app: FastifyInstance, s: KioskServices): Registry
     '/metrics',
     { schema: { summary: 'Prometheus metrics', tags: ['catalog'], produces: ['text/plain'] } },
     async (_req, reply) => {
+      // Most samples come from Redis: while the connection is down, 503 at once instead of a scrape that
+      // waits in ioredis' offline queue until Redis comes back (issue 18 #2).
+      if (s.redis.status !== 'ready')
+        return reply
+          .status(503)
+          .type('text/plain')
+          .send(`metrics unavailable: Redis is not connected (${s.redis.status})\n`);
       const shared = await readSharedMetrics(s.redis, s.config.prefix).catch((err: unknown) => {
         onError(err);
         return [];

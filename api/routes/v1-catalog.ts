@@ -17,6 +17,19 @@ const Model = Type.Object({
   ),
 });
 
+/** How long /v1/health waits for Redis and for the bucket before it answers 503. */
+export const HEALTH_TIMEOUT_MS = 1000;
+
+/** `p`, or a rejection saying that `what` did not answer within `ms` (`p` is left to settle later). */
+export function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, rej) => {
+    timer = setTimeout(() => rej(new Error(`${what} did not answer within ${ms / 1000} s`)), ms);
+  });
+  p.catch(() => undefined); // a late failure is not an unhandled rejection
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** API v1: models (shared ones and the caller's lab's), job types, health (public). */
 export const v1CatalogRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }> = async (
   app,
@@ -71,14 +84,18 @@ export const v1CatalogRoutes: FastifyPluginAsyncTypebox<{ services: KioskService
       },
     },
     async (_req, reply) => {
-      const redis = await s.redis.ping().then(
-        () => 'ok',
-        (e: unknown) => `unreachable: ${e instanceof Error ? e.message : String(e)}`,
-      );
-      const bucket = await s.storage.list(`models/`).then(
-        () => `ok (${s.storage.kind})`,
-        (e: unknown) => `unreachable: ${e instanceof Error ? e.message : String(e)}`,
-      );
+      const why = (e: unknown) => `unreachable: ${e instanceof Error ? e.message : String(e)}`;
+      // Answered within HEALTH_TIMEOUT_MS whatever Redis does: a connection that is down is reported at
+      // once (a PING would wait in ioredis' offline queue until Redis came back), a frozen one times out.
+      const [redis, bucket] = await Promise.all([
+        s.redis.status !== 'ready'
+          ? `unreachable: connection ${s.redis.status}`
+          : bounded(s.redis.ping(), HEALTH_TIMEOUT_MS, 'Redis').then(() => 'ok', why),
+        bounded(s.storage.list(`models/`), HEALTH_TIMEOUT_MS, 'the bucket').then(
+          () => `ok (${s.storage.kind})`,
+          why,
+        ),
+      ]);
       const ok = redis === 'ok' && bucket.startsWith('ok');
       return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', redis, bucket });
     },

@@ -1,0 +1,108 @@
+/**
+ * Health and metrics while Redis is away (issue 18 #2): the API answers 503 within a second, whether its
+ * Redis was killed (the connection is down: a command would wait in ioredis' offline queue until Redis came
+ * back) or frozen (SIGSTOP: connected, never answering). A real redis-server of the test's own, stopped and
+ * started on the same port.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../test/redis.js';
+import { startTestService, type TestService } from './service-harness.test-helpers.js';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function redisOn(port: number, dir: string): Promise<ChildProcess> {
+  const proc = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const { Redis } = await import('ioredis');
+  for (let i = 0; ; i++) {
+    const r = new Redis(port, '127.0.0.1', {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    try {
+      await r.connect();
+      await r.ping();
+      return proc;
+    } catch {
+      if (i > 100) throw new Error(`redis-server did not start on port ${port}`);
+      await sleep(50);
+    } finally {
+      r.disconnect();
+    }
+  }
+}
+
+/** The answer to GET `url`, its time, or 'no answer' after 5 s (the code before the fix waited forever). */
+async function timed(svc: TestService, url: string) {
+  const t0 = performance.now();
+  const r = await Promise.race([svc.app.inject({ url }), sleep(5000).then(() => 'no answer' as const)]);
+  return { r, ms: performance.now() - t0 };
+}
+
+describe('health and metrics while Redis is away', () => {
+  const procs: ChildProcess[] = [];
+  let dir = '';
+  let svc: TestService | undefined;
+  afterAll(async () => {
+    await svc?.close();
+    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('issue 18 #2: /v1/health and /metrics answer 503 within a second when Redis is killed or frozen', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiosk-health-redis-'));
+    const port = await freePort();
+    let redis = await redisOn(port, dir);
+    procs.push(redis);
+    svc = await startTestService(`redis://127.0.0.1:${port}`, { pools: false });
+    expect((await svc.app.inject({ url: '/v1/health' })).statusCode).toBe(200);
+
+    // Frozen: the connection is up, Redis never answers.
+    redis.kill('SIGSTOP');
+    const frozen = await timed(svc, '/v1/health');
+    console.log(`health with Redis frozen: ${frozen.ms.toFixed(0)} ms`);
+    expect(frozen.r).not.toBe('no answer');
+    if (frozen.r === 'no answer') return;
+    expect(frozen.r.statusCode).toBe(503);
+    expect(frozen.r.json()).toMatchObject({
+      status: 'unavailable',
+      redis: 'unreachable: Redis did not answer within 1 s',
+      bucket: expect.stringMatching(/^ok/),
+    });
+    expect(frozen.ms).toBeLessThan(1500);
+
+    // Killed: the connection is down.
+    redis.kill('SIGKILL');
+    const services = svc.services;
+    await expect.poll(() => services.redis.status, { timeout: 5000 }).not.toBe('ready');
+    for (const url of ['/v1/health', '/metrics']) {
+      const gone = await timed(svc, url);
+      console.log(`${url} with Redis killed: ${gone.ms.toFixed(0)} ms`);
+      expect(gone.r, url).not.toBe('no answer');
+      if (gone.r === 'no answer') return;
+      expect(gone.r.statusCode, url).toBe(503);
+      expect(gone.r.body).toMatch(
+        /unreachable: connection (reconnecting|connecting|close)|Redis is not connected/,
+      );
+      expect(gone.ms, url).toBeLessThan(1000);
+    }
+
+    // Back on the same port: healthy again.
+    redis = await redisOn(port, dir);
+    procs.push(redis);
+    await expect
+      .poll(async () => (await svc!.app.inject({ url: '/v1/health' })).statusCode, { timeout: 10_000 })
+      .toBe(200);
+    expect((await svc.app.inject({ url: '/metrics' })).statusCode).toBe(200);
+  }, 30_000);
+});
