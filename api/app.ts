@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
@@ -5,7 +6,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { installAuth } from './auth.js';
 import type { ServiceConfig } from './config.js';
-import { ErrorBody, ERRORS, installErrorHandler } from './errors.js';
+import { ErrorBody, ERRORS, installErrorHandler, installJsonParser } from './errors.js';
 import { installMetrics } from './metrics.js';
 import { installSecurity } from './security.js';
 import { compatRoutes } from './routes/compat.js';
@@ -30,6 +31,56 @@ export interface AppOptions {
   readonly webRoot?: string;
 }
 
+/** KIOSK_TRUST_PROXY as fastify takes it (a hop count as a function: fastify's types lack the number form). */
+function trustProxyOption(tp: ServiceConfig['trustProxy']): FastifyServerOptions['trustProxy'] {
+  if (typeof tp === 'number') return (_address: string, hop: number) => hop < tp;
+  return typeof tp === 'boolean' ? tp : [...tp];
+}
+
+/**
+ * KIOSK_BODY_TIMEOUT_S: a request whose body stops arriving for that long (a truncated or stalled upload)
+ * is answered 408 'request-timeout' and its connection closed, instead of holding the connection and the
+ * handler waiting on it forever. Only the client's silence counts: the clock runs while the body is being
+ * read (its stream flowing) and no byte comes, not while the API holds it back (backpressure from a slow
+ * bucket) or before a handler reads it, and it stops once the body is complete. The socket's own timers
+ * (keep-alive) are left alone; event streams and other bodiless requests are not watched.
+ */
+function installBodyTimeout(app: FastifyInstance, seconds: number): void {
+  const limitMs = seconds * 1000;
+  const tickMs = Math.max(50, Math.min(1000, limitMs / 4));
+  app.addHook('onRequest', async (req, reply) => {
+    const raw = req.raw;
+    const hasBody =
+      raw.headers['transfer-encoding'] !== undefined || Number(raw.headers['content-length']) > 0;
+    const socket = raw.socket as Socket | null;
+    // app.inject()'s requests have a mock socket (and their whole body at once)
+    if (!hasBody || raw.complete || !socket || typeof socket.bytesRead !== 'number') return;
+    let seen = socket.bytesRead;
+    let lastMove = performance.now();
+    const timer = setInterval(() => {
+      if (raw.complete || socket.destroyed) return void clearInterval(timer);
+      if (socket.bytesRead !== seen || raw.readableFlowing !== true) {
+        seen = socket.bytesRead;
+        lastMove = performance.now();
+        return;
+      }
+      if (performance.now() - lastMove < limitMs) return;
+      clearInterval(timer);
+      const message = `the request body stopped arriving: no byte for ${seconds} s (KIOSK_BODY_TIMEOUT_S)`;
+      req.log.info({ url: req.url }, message);
+      if (reply.raw.headersSent) return void socket.destroy();
+      const body = JSON.stringify({ error: 'request-timeout', message });
+      socket.end(
+        'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n' +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      socket.destroySoon();
+    }, tickMs);
+    timer.unref();
+    raw.once('close', () => clearInterval(timer));
+  });
+}
+
 /**
  * Builds the API: v1 routes under /v1, the DeepCell-compatible routes under /api (trailing slashes
  * accepted everywhere), OpenAPI UI at /docs, Prometheus at /metrics, the web UI at /. Does not listen
@@ -42,11 +93,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logger: opts.logger ?? false,
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: services.config.maxBodyBytes,
+    trustProxy: trustProxyOption(services.config.trustProxy),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.addHook('onClose', async () => {
     if (owned) await services.close();
   });
   installErrorHandler(app);
+  installJsonParser(app);
+  installBodyTimeout(app, services.config.bodyTimeoutS);
   app.addSchema(ErrorBody);
   // Security headers, allowed web origins, rate limit per lab (api/security.ts): before every route.
   await installSecurity(app, services);

@@ -53,6 +53,9 @@ const SIGNED_ROUTES = new Set(['/v1/jobs/:id/result', '/v1/jobs/:id/files/:file'
 
 type Query = Record<string, string | undefined>;
 
+/** A credential's verdict: a token's or a signed link's. */
+type Credential = { ok: true; lab: string; role: Role; tokenId?: string } | { ok: false; reason: string };
+
 function deny(reply: FastifyReply, status: 401 | 403, message: string): FastifyReply {
   if (status === 401) reply.header('www-authenticate', 'Bearer realm="cellkiosk"');
   return reply.status(status).send({ error: status === 401 ? 'unauthorized' : 'forbidden', message });
@@ -90,6 +93,7 @@ export function installAuth(app: FastifyInstance, s: KioskServices): void {
   app.decorateRequest('role', 'member');
   app.decorateRequest('tokenId', undefined);
   const { config, tokens } = s;
+  // req.ip: the TCP peer, or the client a trusted proxy names (KIOSK_TRUST_PROXY)
   const failKey = (req: FastifyRequest) => `${config.prefix}:auth-fail:${req.ip}`;
   /** A 401 that also counts against the caller's address (KIOSK_AUTH_FAIL_LIMIT). */
   const fail = async (req: FastifyRequest, reply: FastifyReply, message: string) => {
@@ -111,51 +115,62 @@ export function installAuth(app: FastifyInstance, s: KioskServices): void {
       // No route (a 404), public routes and CORS preflights (OPTIONS, never a lab's data): no token.
       if (route === undefined || isPublic(route) || req.method === 'OPTIONS') return;
       const { token, problem } = presented(req, route);
-      // The failed-authentication count and the token's record are read at once (one round trip of
-      // latency); a verdict on the token counts only once the address is known to be under the limit.
-      const verdict =
+      const q = (req.query ?? {}) as Query;
+      const signed =
+        problem === undefined &&
+        token === undefined &&
+        q.signature !== undefined &&
+        SIGNED_ROUTES.has(route) &&
+        req.method === 'GET';
+      // The failed-authentication count and the credential (a token's record, or a signed link's HMAC) are
+      // read at once (one round trip of latency). A valid credential always passes: the count is per
+      // client address, and behind one NAT or proxy other people's failures must not lock a lab out (a
+      // 256-bit secret is not guessed anyway). Any other request from an address over the limit answers 429.
+      const checking: Promise<{ v: Credential } | { err: unknown }> | undefined =
         problem === undefined && token !== undefined
           ? tokens.verify(token).then(
-              (v) => ({ v }),
+              (v) => ({
+                v: v.ok
+                  ? { ok: true, lab: v.token.lab, role: v.token.role, tokenId: v.token.id }
+                  : { ok: false, reason: v.reason },
+              }),
               (err: unknown) => ({ err }),
             )
-          : undefined;
-      if (config.authFailLimit > 0) {
-        // One GET per request; the TTL is read only for an address already over the limit.
-        const key = failKey(req);
-        const n = await s.redis.get(key);
-        if (Number(n) >= config.authFailLimit) {
-          const wait = Math.max(1, await s.redis.ttl(key));
-          reply.header('retry-after', String(wait));
-          return reply.status(429).send({
-            error: 'rate-limited',
-            message: `${n} failed authentications from this address in ${config.rateWindowS} s; retry in ${wait} s`,
-          });
-        }
+          : signed
+            ? tokens.verifySigned(req.url.split('?')[0]!, q).then(
+                (v) => ({ v: v.ok ? { ok: true, lab: v.lab, role: 'member' } : v }),
+                (err: unknown) => ({ err }),
+              )
+            : undefined;
+      const [n, verdict] = await Promise.all([
+        config.authFailLimit > 0 ? s.redis.get(failKey(req)) : undefined,
+        checking,
+      ]);
+      if (verdict && 'err' in verdict) throw verdict.err;
+      const cred = verdict?.v;
+      if (Number(n) >= config.authFailLimit && config.authFailLimit > 0 && !cred?.ok) {
+        // The TTL is read only for an address already over the limit.
+        const wait = Math.max(1, await s.redis.ttl(failKey(req)));
+        reply.header('retry-after', String(wait));
+        return reply.status(429).send({
+          error: 'rate-limited',
+          message:
+            `${n} failed authentications from this address in ${config.rateWindowS} s; retry in ${wait} s ` +
+            '(a valid token is still accepted)',
+        });
       }
       if (problem) return deny(reply, 401, problem);
-      if (verdict !== undefined) {
-        const r = await verdict;
-        if ('err' in r) throw r.err;
-        const v = r.v;
-        if (!v.ok) return fail(req, reply, v.reason);
-        req.lab = v.token.lab;
-        req.role = v.token.role;
-        req.tokenId = v.token.id;
-      } else {
-        const q = (req.query ?? {}) as Query;
-        if (q.signature === undefined || !SIGNED_ROUTES.has(route) || req.method !== 'GET')
-          return deny(
-            reply,
-            401,
-            'this kiosk needs an API token: send "Authorization: Bearer <token>" (an admin makes one with ' +
-              '`npx kiosk token create --lab LAB`)',
-          );
-        const v = await tokens.verifySigned(req.url.split('?')[0]!, q);
-        if (!v.ok) return fail(req, reply, v.reason);
-        req.lab = v.lab;
-        req.role = 'member';
-      }
+      if (!cred)
+        return deny(
+          reply,
+          401,
+          'this kiosk needs an API token: send "Authorization: Bearer <token>" (an admin makes one with ' +
+            '`npx kiosk token create --lab LAB`)',
+        );
+      if (!cred.ok) return fail(req, reply, cred.reason);
+      req.lab = cred.lab;
+      req.role = cred.role;
+      req.tokenId = cred.tokenId;
     }
     const needs = req.routeOptions.config.role;
     if (needs === 'admin' && req.role !== 'admin')

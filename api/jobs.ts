@@ -1,4 +1,6 @@
 import type { FastifyRequest } from 'fastify';
+import { MAX_SCALE, MIN_SCALE } from '../workers/pipeline/options.js';
+import type { CardLike } from '../workers/processors/stages.js';
 import { jobTypes } from '../workers/queues/job-types.js';
 import { BadInputError } from '../workers/queues/errors.js';
 import { keys } from '../workers/queues/names.js';
@@ -50,6 +52,7 @@ export async function createJob(
       throw new ApiError(err.code as 'unknown-model' | 'unknown-model-version', err.message);
     throw err;
   }
+  checkScaleOptions(job.options, model.name, model.version, model.card);
   const { images, batch } = await expandInputs(s, job.inputs, job.lab, known);
   const submit = {
     lab: job.lab,
@@ -60,6 +63,33 @@ export async function createJob(
   if (!batch) return s.submitter.submitImageJob(images[0]!, submit);
   const name = job.name ?? (job.inputs.length === 1 ? job.inputs[0]!.name : `${images.length} images`);
   return s.submitter.submitBatchJob(name, images, submit);
+}
+
+const round = (x: number) => Number(x.toPrecision(4));
+
+/**
+ * Refuses (400, naming the allowed range) a `scale` or `micronsPerPixel` the pipeline would refuse later in
+ * a worker: the rescale factor — `scale`, or the images' µm/px over the model's (its card's `input.mpp`) —
+ * must be in [1/8, 8], the same test as the pipeline's scaleFromOptions.
+ */
+function checkScaleOptions(o: SegmentationOptions, name: string, version: string, card: CardLike): void {
+  if (o.scale !== undefined && !(o.scale >= MIN_SCALE && o.scale <= MAX_SCALE))
+    throw new ApiError(
+      'bad-request',
+      `'scale' must be in [${MIN_SCALE}, ${MAX_SCALE}] (image px → model px); got ${o.scale}`,
+    );
+  const mpp = o.micronsPerPixel;
+  if (mpp === undefined || o.scale !== undefined) return;
+  const modelMpp = (card.input as { mpp?: unknown } | undefined)?.mpp;
+  if (typeof modelMpp !== 'number' || !(modelMpp > 0)) return;
+  const factor = mpp / modelMpp;
+  if (!(factor >= MIN_SCALE && factor <= MAX_SCALE))
+    throw new ApiError(
+      'bad-request',
+      `'micronsPerPixel' must be in [${round(modelMpp * MIN_SCALE)}, ${round(modelMpp * MAX_SCALE)}] µm/px for ` +
+        `model ${name} version ${version} (made at ${modelMpp} µm/px; images are rescaled by at most 8x either ` +
+        `way); got ${mpp}`,
+    );
 }
 
 /** The base URL clients should use for links: KIOSK_PUBLIC_URL, else this request's scheme and host. */

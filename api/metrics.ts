@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { readAutoscalerReport } from '../workers/autoscaler/decision-store.js';
 import { createKioskMetrics, trackAutoscaler, trackQueues } from '../workers/metrics/kiosk-metrics.js';
-import { metricsWithShared, readSharedMetrics } from '../workers/metrics/shared.js';
+import { metricsWithShared, readSharedMetrics, type MetricsJson } from '../workers/metrics/shared.js';
 import { bullConnection } from '../workers/queues/connection.js';
 import { TRAIN_QUEUE } from '../workers/training/queue.js';
 import type { KioskServices } from './services.js';
@@ -19,6 +19,11 @@ import type { KioskServices } from './services.js';
  * - the workers' stage, throughput, failure and inference metrics, added up over the workers that share
  *   them through Redis (the local kiosk, KIOSK_METRICS_SHARE=redis; in a cluster Prometheus scrapes the
  *   worker pods instead).
+ *
+ * /metrics is public (Prometheus and the autoscaler scrape it without a token), so with KIOSK_AUTH=tokens it
+ * holds no lab's data: a `model` label naming a lab-private model (one trained by a lab, visible to that lab
+ * only) reads `model="lab-private"`, its samples added up with the other private models'; shared models
+ * (shipped, or in the bucket without a lab) keep their names (docs/security.md).
  */
 export function installMetrics(app: FastifyInstance, s: KioskServices): Registry {
   const register = new Registry();
@@ -62,13 +67,45 @@ export function installMetrics(app: FastifyInstance, s: KioskServices): Registry
           .status(503)
           .type('text/plain')
           .send(`metrics unavailable: Redis is not connected (${s.redis.status})\n`);
-      const shared = await readSharedMetrics(s.redis, s.config.prefix).catch((err: unknown) => {
+      let shared = await readSharedMetrics(s.redis, s.config.prefix).catch((err: unknown) => {
         onError(err);
         return [];
       });
+      if (s.config.auth === 'tokens' && shared.length) {
+        const names = await sharedModelNames(s).catch((err: unknown) => {
+          onError(err);
+          return new Set<string>();
+        });
+        shared = shared.map((metrics) => withoutPrivateModels(metrics, names));
+      }
       reply.header('content-type', register.contentType);
       return metricsWithShared(register, shared);
     },
   );
   return register;
+}
+
+/** The label that replaces a lab-private model's name on /metrics. */
+export const PRIVATE_MODEL_LABEL = 'lab-private';
+
+/** Names of the models every lab sees (shipped, registered in code, in the bucket without a lab). */
+async function sharedModelNames(s: KioskServices): Promise<Set<string>> {
+  return new Set((await s.registry.list()).filter((m) => m.lab === undefined).map((m) => m.name));
+}
+
+/**
+ * `metrics` with every `model` label that is not a shared model's (its name, or `name/version`,
+ * `name@version`, `name:version`) replaced by PRIVATE_MODEL_LABEL; prom-client's aggregation then adds up
+ * the samples that now share labels.
+ */
+export function withoutPrivateModels(metrics: MetricsJson, shared: ReadonlySet<string>): MetricsJson {
+  const isShared = (model: string) => shared.has(model) || shared.has(model.replace(/[/@:][^/@:]*$/, ''));
+  return metrics.map((m) => ({
+    ...m,
+    values: m.values.map((v) => {
+      const model = (v.labels as Record<string, string | number | undefined>).model;
+      if (model === undefined || isShared(String(model))) return v;
+      return { ...v, labels: { ...v.labels, model: PRIVATE_MODEL_LABEL } };
+    }),
+  })) as MetricsJson;
 }

@@ -14,7 +14,10 @@ export const SegmentationOptions = Type.Object(
     micronsPerPixel: Type.Optional(
       Type.Number({
         exclusiveMinimum: 0,
-        description: 'µm per pixel of the images; without it the nucleus size is estimated (two passes)',
+        maximum: 100,
+        description:
+          'µm per pixel of the images; without it the nucleus size is estimated (two passes). At most 8x ' +
+          "the model's own µm/px either way (a job outside that range is refused)",
       }),
     ),
     scale: Type.Optional(

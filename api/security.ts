@@ -17,7 +17,8 @@
  *   API process serves a local kiosk: KIOSK_RATE_STORE): KIOSK_RATE_LIMIT
  *   requests per KIOSK_RATE_WINDOW_S per lab when the caller authenticated with a token (or a signed
  *   link), else per client address; over it, 429 'rate-limited' with Retry-After. /v1/health,
- *   /api/health-check, /metrics, /docs and the web UI's files are not counted.
+ *   /api/health-check, /metrics, /docs and the web UI's files are not counted (judged on the decoded path
+ *   and the matched route, so an encoded `/%761/jobs` is counted as /v1/jobs).
  */
 import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
@@ -66,12 +67,26 @@ export const DOCS_CSP =
   "object-src 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /** Paths outside the rate limit: health checks, metrics scrapes, the API docs and the web UI's files. */
-export function rateLimitExempt(url: string): boolean {
-  const path = url.split('?')[0]!;
-  if (path === '/v1/health' || path === '/api/health-check' || path.startsWith('/api/health-check/'))
-    return true;
-  if (path === '/metrics' || path === '/docs' || path.startsWith('/docs/')) return true;
-  return !path.startsWith('/v1/') && !path.startsWith('/api/') && path !== '/v1' && path !== '/api';
+const EXEMPT_ROUTES = new Set(['/v1/health', '/api/health-check', '/metrics']);
+
+/**
+ * True for requests outside the rate limit: health checks, metrics scrapes, the API docs and the web UI's
+ * files. Judged on the path as the router reads it — percent-decoded (`/%761/jobs` is `/v1/jobs`) — and,
+ * when given, on the route it matched: a /v1 or /api route other than the health checks is always
+ * counted, whatever the raw URL looks like. A path that does not decode is counted.
+ */
+export function rateLimitExempt(url: string, route?: string): boolean {
+  if (route !== undefined && /^\/(v1|api)(\/|$)/.test(route) && !EXEMPT_ROUTES.has(route)) return false;
+  let path: string;
+  try {
+    path = decodeURIComponent(url.split('?')[0]!);
+  } catch {
+    return false;
+  }
+  path = path.replace(/\/{2,}/g, '/');
+  if (EXEMPT_ROUTES.has(path) || path.startsWith('/api/health-check/') || path === '/v1/health/') return true;
+  if (path === '/metrics/' || path === '/docs' || path.startsWith('/docs/')) return true;
+  return !/^\/(v1|api)(\/|$)/.test(path);
 }
 
 /** True when `origin` is the kiosk's own (the request's Host, or KIOSK_PUBLIC_URL) or listed. */
@@ -137,7 +152,7 @@ export async function installSecurity(app: FastifyInstance, s: KioskServices): P
     // Runs after the authentication hook (an app-level onRequest hook; these are route-level), so
     // request.lab is the caller's.
     keyGenerator: (req) => rateKey(req, s),
-    allowList: (req) => rateLimitExempt(req.url),
+    allowList: (req) => rateLimitExempt(req.url, req.routeOptions.url),
     ...(config.rateStore === 'redis' ? { redis: s.redis } : {}),
     nameSpace: `${config.prefix}:rate-limit:`,
     // Redis down: serve (the request fails on its own if it needs Redis) rather than refuse everything.

@@ -57,6 +57,8 @@ const RedisBody = Type.Object(
   },
   { additionalProperties: true },
 );
+/** Most seconds /api/redis/expire accepts (2^31 - 1): past about 9.2e15 Redis refuses EXPIRE outright. */
+const MAX_EXPIRE_S = 2 ** 31 - 1;
 const Value = Type.Union([Type.String(), Type.Null(), Type.Array(Type.Union([Type.String(), Type.Null()]))]);
 
 /** A number from a DeepCell string/number field: '' or absent → undefined; junk → 400 naming the field. */
@@ -193,7 +195,14 @@ export const compatRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }
         body: Type.Object(
           {
             hash: Type.String({ minLength: 1, maxLength: 128 }),
-            expireIn: Type.Optional(Type.Integer({ minimum: 1, default: 3600 })),
+            expireIn: Type.Optional(
+              Type.Integer({
+                minimum: 1,
+                maximum: MAX_EXPIRE_S,
+                default: 3600,
+                description: `seconds, 1 to ${MAX_EXPIRE_S} (2^31 - 1, about 68 years)`,
+              }),
+            ),
           },
           { additionalProperties: true },
         ),
@@ -207,8 +216,9 @@ export const compatRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }
     async (req, reply) => {
       const rec = await s.records.get(req.body.hash);
       if (!rec || rec.lab !== req.lab) return reply.status(404).send({ value: 0 });
-      await s.records.expire(rec.id, req.body.expireIn ?? 3600);
-      return reply.send({ value: 1 });
+      // Redis' own answer: 0 when the record went away meanwhile (a refused command throws: 500)
+      const set = await s.records.expire(rec.id, req.body.expireIn ?? 3600);
+      return set ? reply.send({ value: 1 }) : reply.status(404).send({ value: 0 });
     },
   );
 

@@ -112,7 +112,8 @@ for i = 3, 2 + n do redis.call('PUBLISH', ARGV[1], ARGV[i]) end
 return 1`);
 
 // Moves a job that is not final yet to done/failed in one step: status, progress (100 when done, else as it
-// was), finished_at, updated_at, total_time (from created_at), the given fields; starts its expiry clock;
+// was), finished_at, updated_at, total_time (from created_at), the given fields; starts its expiry clock
+// (unless the job has one already: a user's expire, set while it ran, is kept);
 // publishes its event; and counts it in its batch parent's progress (publishing that too).
 // KEYS[1] job; ARGV: channel, ttl, status, now (ISO), now (ms), id, reason ('' = none), record key prefix,
 // then field/value pairs. Returns 1 finished, 0 final already, -1 missing.
@@ -146,7 +147,7 @@ if created then
   redis.call('HSET', key, 'total_time', total)
 end
 local ttl = tonumber(ARGV[2])
-if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+if ttl > 0 and redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ttl) end
 local ev = { id = ARGV[6], status = status, progress = progress }
 if ARGV[7] ~= '' then ev.reason = ARGV[7] end
 redis.call('PUBLISH', ARGV[1], cjson.encode(ev))
@@ -285,14 +286,23 @@ export class JobRecords {
     return r === 1;
   }
 
-  /** Sets a finished job's remaining lifetime (the Kiosk's `expire`). Resolves false for an unknown id. */
+  /**
+   * Sets a job's remaining lifetime (the Kiosk's `expire`), its children's too; a job still running keeps
+   * it when it finishes (instead of the finished-job TTL). Resolves to Redis' answer for the job's record:
+   * true when the expiry is set, false for an unknown id. Throws when Redis refuses the command (an
+   * expiry Redis cannot represent), so success is never reported for an expiry that was not set.
+   */
   async expire(id: string, seconds: number): Promise<boolean> {
+    if (!Number.isSafeInteger(seconds) || seconds < 1)
+      throw new RangeError(`an expiry must be a whole number of seconds >= 1; got ${seconds}`);
     const rec = await this.get(id);
     if (!rec) return false;
     const multi = this.redis.multi().expire(this.key(id), seconds);
     for (const child of rec.children ?? []) multi.expire(this.key(child), seconds);
-    await multi.exec();
-    return true;
+    const replies = (await multi.exec()) ?? [];
+    const failed = replies.find(([err]) => err);
+    if (failed) throw failed[0]!;
+    return replies[0]?.[1] === 1;
   }
 
   /** Newest first; records that expired are dropped from the index as they are met. */
