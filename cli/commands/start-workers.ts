@@ -28,8 +28,13 @@ export interface LocalWorkers {
    * rejects when one of them exits while starting, or after `timeoutMs`.
    */
   ready(timeoutMs: number): Promise<ReadyWorker[]>;
-  /** Stops deciding, drains every worker (running jobs finish) and waits for them to exit. */
+  /**
+   * Stops deciding and drains every worker at once (running jobs finish); resolves when they have exited,
+   * even while the autoscaler's own stop still waits on a Redis that is gone.
+   */
   stop(): Promise<void>;
+  /** Pids of the worker processes started and not yet exited. */
+  livePids(): number[];
   /** Passes a signal to every worker (a second Ctrl-C: SIGINT returns running jobs to the queue). */
   signal(sig: NodeJS.Signals): void;
 }
@@ -161,7 +166,13 @@ export async function startLocalWorkers(o: LocalWorkersOptions): Promise<LocalWo
         check();
       });
     },
-    stop: () => service.stop(),
+    stop: () => {
+      // The loop's stop waits on its tick and queues (Redis) before it closes the driver: the driver is
+      // closed now, so the workers drain whether or not Redis answers.
+      service.stop().catch((err: unknown) => write(`[autoscaler] stopping: ${String(err)}`));
+      return service.driver.close();
+    },
+    livePids: () => [...spawnedAt.keys()],
     signal: (sig) => service.driver.signalWorkers?.(sig),
   };
 }

@@ -1,0 +1,214 @@
+/**
+ * The local kiosk's process supervision (issue 18 #2, #3, #4), with real processes: `npm start` in a temp
+ * folder (a package.json whose start script is `node bin/kiosk.mjs start`, as the repo's), its own
+ * redis-server killed with SIGKILL and then frozen with SIGSTOP, a second kiosk started in the same folder,
+ * and a redis-server that will not start. Every process the kiosk started is found by its working folder
+ * or the INIT_CWD=<folder> npm gives the script (inherited by all of them) and killed at the end whatever
+ * happened.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../test/redis.js';
+
+const KIOSK = resolve('bin/kiosk.mjs');
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return !/^\S+ \S+ Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/\(.*\)/, 'x')); // a zombie is gone
+  } catch {
+    return false;
+  }
+};
+
+/** Every pid a kiosk of these tests had, killed at the end if still alive. */
+const seen = new Set<number>();
+
+/**
+ * The processes started for the kiosk in `cwd`: those working in it, those with INIT_CWD=<cwd> (npm gives it
+ * to its script, all inherit it), and its redis-server, also found by the port in .kiosk/redis.url (Redis
+ * overwrites its environment with its process title, `redis-server 127.0.0.1:PORT`).
+ */
+function kioskProcs(cwd: string): { pid: number; cmd: string }[] {
+  let redisTitle: string | undefined;
+  try {
+    const port = new URL(readFileSync(join(cwd, '.kiosk', 'redis.url'), 'utf8').trim()).port;
+    redisTitle = `redis-server 127.0.0.1:${port}`;
+  } catch {
+    redisTitle = undefined;
+  }
+  const found: { pid: number; cmd: string }[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      const env = readFileSync(`/proc/${name}/environ`, 'utf8').split('\0');
+      const dir = readlinkSync(`/proc/${name}/cwd`);
+      const inside = dir === cwd || dir.startsWith(`${cwd}/`); // redis-server works in .kiosk/redis
+      if (!inside && !env.includes(`INIT_CWD=${cwd}`) && cmd !== redisTitle) continue;
+      if (alive(Number(name))) found.push({ pid: Number(name), cmd });
+    } catch {
+      // gone, or not ours
+    }
+  }
+  for (const p of found) seen.add(p.pid);
+  return found;
+}
+
+const redisOf = (cwd: string) => kioskProcs(cwd).filter((p) => p.cmd.startsWith('redis-server '));
+
+function kiosk(args: string[], cwd: string, env: NodeJS.ProcessEnv) {
+  const r = spawnSync(process.execPath, [KIOSK, ...args], { cwd, env, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('the local kiosk supervises its processes (npm start)', () => {
+  const dirs: string[] = [];
+  let cwd = '';
+  let url = '';
+  let npm: ChildProcess | undefined;
+  let out = '';
+  const baseEnv: NodeJS.ProcessEnv = { ...process.env };
+  delete baseEnv.REDIS_URL;
+  for (const k of Object.keys(baseEnv)) if (k.startsWith('npm_')) delete baseEnv[k];
+  delete baseEnv.INIT_CWD;
+
+  const until = async (pattern: RegExp, timeoutMs: number, from = 0) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = pattern.exec(out.slice(from));
+      if (m) return m;
+      if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${out}`);
+      await sleep(50);
+    }
+  };
+
+  beforeAll(async () => {
+    cwd = await mkdtemp(join(tmpdir(), 'kiosk-supervision-'));
+    dirs.push(cwd);
+    await writeFile(
+      join(cwd, 'package.json'),
+      JSON.stringify({ name: 'kiosk-supervision', private: true, scripts: { start: `node ${KIOSK} start` } }),
+    );
+    const port = await freePort();
+    const env = {
+      ...baseEnv,
+      PORT: String(port),
+      KIOSK_TRIVIAL_MODEL: '1',
+      KIOSK_DEFAULT_MODEL: 'trivial',
+      KIOSK_SCALE_INTERVAL_S: '0.5',
+      KIOSK_GPU_WORKERS: '0..1', // no inference worker while idle: a faster start
+      KIOSK_STOP_GRACE_S: '2',
+    };
+    npm = spawn('npm', ['start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const s of [npm.stdout!, npm.stderr!]) s.on('data', (d: Buffer) => (out += d.toString()));
+    url = (await until(/cellkiosk is running at (\S+)/, 120_000))[1]!;
+    expect(url).toBe(`http://127.0.0.1:${port}`);
+  }, 150_000);
+
+  afterAll(async () => {
+    for (const d of dirs) kioskProcs(d);
+    for (const pid of seen)
+      if (alive(pid)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    if (npm && npm.exitCode === null) npm.kill('SIGKILL');
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it("issue 18 #4: a second kiosk in the same folder refuses, naming the first one's pid and URL", async () => {
+    const launcher = kioskProcs(cwd).find((p) => p.cmd === `node ${KIOSK} start`)!;
+    expect(launcher).toBeDefined();
+    const t0 = Date.now();
+    const second = kiosk(['start'], cwd, { ...baseEnv, PORT: String(await freePort()) });
+    console.log(`second kiosk refused after ${Date.now() - t0} ms`);
+    expect(second.code).toBe(1);
+    expect(second.err).toContain(
+      `another kiosk is already running in this folder: pid ${launcher.pid}, ${url} (lock ${cwd}/.kiosk/kiosk.lock)`,
+    );
+    expect(redisOf(cwd)).toHaveLength(1); // no second redis-server on the same AOF
+    expect((await fetch(`${url}/v1/health`)).status).toBe(200);
+  }, 70_000);
+
+  it("issue 18 #4: Redis' own reason is shown when it will not start", async () => {
+    const other = await mkdtemp(join(tmpdir(), 'kiosk-supervision-bad-aof-'));
+    dirs.push(other);
+    await mkdir(join(other, '.kiosk', 'redis', 'appendonlydir'), { recursive: true });
+    await writeFile(
+      join(other, '.kiosk', 'redis', 'appendonlydir', 'appendonly.aof.manifest'),
+      'not a manifest\n',
+    );
+    const r = kiosk(['start'], other, { ...baseEnv, PORT: String(await freePort()) });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /redis-server \(data in \S+\) exited with code 1 before it was ready; its last lines:\n/,
+    );
+    expect(r.err).toMatch(/Invalid AOF manifest file format/);
+    // Its lock went with it: the folder is free again.
+    expect(readdirSync(join(other, '.kiosk'))).not.toContain('kiosk.lock');
+  }, 70_000);
+
+  it('issue 18 #2: the kiosk restarts its own Redis after kill -9, and says so', async () => {
+    const [first] = redisOf(cwd);
+    expect(first).toBeDefined();
+    const port = /--port (\d+)|:(\d+)/.exec(readFileSync(join(cwd, '.kiosk', 'redis.url'), 'utf8'));
+    const from = out.length;
+    const t0 = Date.now();
+    process.kill(first!.pid, 'SIGKILL');
+    await until(
+      new RegExp(
+        `redis-server \\(pid ${first!.pid}\\) exited with signal SIGKILL; restarting it on port ${port![2]}`,
+      ),
+      10_000,
+      from,
+    );
+    const back = await until(
+      new RegExp(
+        `redis-server is back on redis://127\\.0\\.0\\.1:${port![2]} \\(pid (\\d+)\\) ([\\d.]+) s after it exited`,
+      ),
+      15_000,
+      from,
+    );
+    console.log(
+      `kill -9 of the kiosk's Redis → back ${((Date.now() - t0) / 1000).toFixed(1)} s later (${back[2]} s by its own count)`,
+    );
+    expect(redisOf(cwd).map((p) => p.pid)).toEqual([Number(back[1])]);
+    await expect.poll(async () => (await fetch(`${url}/v1/health`)).status, { timeout: 10_000 }).toBe(200);
+  }, 40_000);
+
+  it('issue 18 #3: SIGTERM to `npm start` stops everything, in bounded time even with its Redis frozen', async () => {
+    const procs = kioskProcs(cwd);
+    const [redis] = redisOf(cwd);
+    expect(redis).toBeDefined();
+    expect(procs.filter((p) => /workers\/main\.ts/.test(p.cmd)).length).toBeGreaterThanOrEqual(1);
+    expect(procs.filter((p) => /api\/server\.ts/.test(p.cmd))).toHaveLength(1);
+    // Redis frozen: connected, never answering (worse than gone: nothing sees it exit).
+    process.kill(redis!.pid, 'SIGSTOP');
+    const h0 = performance.now();
+    const health = await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(5000) });
+    console.log(
+      `health with the kiosk's Redis frozen: ${health.status} in ${(performance.now() - h0).toFixed(0)} ms`,
+    );
+    expect(health.status).toBe(503);
+    const from = out.length;
+    const t0 = Date.now();
+    npm!.kill('SIGTERM');
+    const deadline = t0 + 25_000;
+    while (procs.some((p) => alive(p.pid)) && Date.now() < deadline) await sleep(100);
+    const secs = (Date.now() - t0) / 1000;
+    console.log(`SIGTERM to npm start with Redis frozen → everything stopped in ${secs.toFixed(1)} s`);
+    console.log(out.slice(from));
+    expect(procs.filter((p) => alive(p.pid)).map((p) => `${p.pid} ${p.cmd}`)).toEqual([]);
+    expect(kioskProcs(cwd)).toEqual([]);
+    expect(readdirSync(join(cwd, '.kiosk'))).not.toContain('kiosk.lock');
+  }, 40_000);
+});
