@@ -8,9 +8,9 @@ import { isPng } from '../workers/image/png.js';
 import { ImageError, type ImageErrorCode } from '../workers/image/types.js';
 import {
   isZipArchive,
-  readZipDirectory,
+  readZipCentralDirectory,
   ZipLimitError,
-  type ZipDirectoryEntry,
+  type ZipCentralEntry,
 } from '../workers/image/zip.js';
 import { keys, uploadFolder } from '../workers/queues/names.js';
 import type { SubmittedImage } from '../workers/queues/submit.js';
@@ -154,9 +154,6 @@ const IMAGE_ERROR_CODES: Partial<Record<ImageErrorCode, ErrorCode>> = {
 /** Bytes read from an upload to decide what it is (a zip, a TIFF, a PNG or neither). */
 export const SNIFF_BYTES = 64 * 1024;
 
-/** Input bytes handed to the inflater at a time when a zip entry is unpacked (its output is 16 KiB chunks). */
-const UNZIP_STEP = 64 * 1024;
-
 function checkUploadKey(key: string, label: string, lab: string): void {
   if (!isUploadOf(key, lab)) {
     throw new ApiError(
@@ -226,11 +223,142 @@ async function readUploadHead(
   return new Uint8Array(Buffer.concat(chunks).subarray(0, n));
 }
 
-/** The bytes of `bytes` in UNZIP_STEP pieces (views, not copies). */
-function* pieces(bytes: Uint8Array): Generator<Buffer> {
-  for (let p = 0; p < bytes.length; p += UNZIP_STEP) {
-    const v = bytes.subarray(p, p + UNZIP_STEP);
-    yield Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+/** Bytes of an upload's end read to find a zip's central directory (10,000 entries of 100-byte names: 1.5 MB). */
+const ZIP_TAIL_BYTES = 8 * 2 ** 20 + 0xffff + 22;
+
+/** An upload as a stream: from memory when this request holds its bytes, else from the bucket. */
+async function openUpload(
+  s: KioskServices,
+  key: string,
+  label: string,
+  known?: ReadonlyMap<string, Uint8Array>,
+): Promise<Readable> {
+  const held = known?.get(key);
+  if (held) return Readable.from([Buffer.from(held.buffer, held.byteOffset, held.byteLength)]);
+  try {
+    return await s.storage.getStream(key);
+  } catch (err) {
+    throw notFound(err, key, label);
+  }
+}
+
+/**
+ * The last `n` bytes of an upload (`tail`, starting at byte `tailStart`) and its size, keeping no more than
+ * those in memory while the upload streams past (no backend reads a range).
+ */
+async function readUploadTail(
+  s: KioskServices,
+  key: string,
+  label: string,
+  n: number,
+  known?: ReadonlyMap<string, Uint8Array>,
+): Promise<{ tail: Uint8Array; tailStart: number; size: number }> {
+  const held = known?.get(key);
+  if (held)
+    return {
+      tail: held.subarray(Math.max(0, held.length - n)),
+      tailStart: Math.max(0, held.length - n),
+      size: held.length,
+    };
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  let size = 0;
+  try {
+    for await (const chunk of await openUpload(s, key, label)) {
+      const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      chunks.push(b);
+      kept += b.length;
+      size += b.length;
+      while (kept - chunks[0]!.length >= n) kept -= chunks.shift()!.length;
+    }
+  } catch (err) {
+    throw notFound(err, key, label);
+  }
+  const all = Buffer.concat(chunks);
+  const tail = all.subarray(Math.max(0, all.length - n));
+  return { tail, tailStart: size - tail.length, size };
+}
+
+/** Reads a stream front to back: skip to an offset, read a few bytes, or hand on the next `n` bytes. */
+class ByteReader {
+  private buf: Buffer = Buffer.alloc(0);
+  /** Offset in the stream of `buf[0]`. */
+  pos = 0;
+  constructor(private readonly it: AsyncIterator<Buffer | Uint8Array>) {}
+
+  private async more(): Promise<void> {
+    const r = await this.it.next();
+    if (r.done)
+      throw new ImageError('bad-archive', `zip ends at byte ${this.pos + this.buf.length}, inside an entry`);
+    const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+    this.buf = this.buf.length ? Buffer.concat([this.buf, b]) : b;
+  }
+
+  async skipTo(offset: number): Promise<void> {
+    while (this.pos + this.buf.length < offset) {
+      this.pos += this.buf.length;
+      this.buf = Buffer.alloc(0);
+      await this.more();
+    }
+    this.buf = this.buf.subarray(offset - this.pos);
+    this.pos = offset;
+  }
+
+  async read(n: number): Promise<Buffer> {
+    while (this.buf.length < n) await this.more();
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(n);
+    this.pos += n;
+    return out;
+  }
+
+  async *take(n: number): AsyncGenerator<Buffer> {
+    for (let left = n; left > 0;) {
+      if (this.buf.length === 0) await this.more();
+      const c = this.buf.subarray(0, Math.min(left, this.buf.length));
+      this.buf = this.buf.subarray(c.length);
+      this.pos += c.length;
+      left -= c.length;
+      yield c;
+    }
+  }
+}
+
+/**
+ * Unpacks a zip's entries (judged from its central directory) into `<zip key>.d/<entry>`, reading the zip
+ * once, front to back, as a stream: entries in the order of their data, each local header checked, each
+ * entry streamed through zipEntryStream into the bucket. Entries whose data overlap are refused (one
+ * deflate stream shared by many entries is a known bomb). Neither the zip nor an entry is held whole.
+ */
+async function unpackZipStreaming(
+  s: KioskServices,
+  input: { readonly key: string; readonly name: string },
+  entries: readonly ZipCentralEntry[],
+  known?: ReadonlyMap<string, Uint8Array>,
+): Promise<void> {
+  const stream = await openUpload(s, input.key, input.name, known);
+  const reader = new ByteReader(stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+  let end = 0;
+  let current = '';
+  try {
+    for (const e of [...entries].sort((a, b) => a.localOffset - b.localOffset)) {
+      current = e.name;
+      const bad = (why: string) => new ImageError('bad-archive', `zip entry '${e.name}' ${why}`);
+      if (e.localOffset < end) throw bad(`overlaps the entry before it (zip bomb?)`);
+      await reader.skipTo(e.localOffset);
+      const header = await reader.read(30);
+      if (header.readUInt32LE(0) !== 0x04034b50) throw bad(`has no local header at ${e.localOffset}`);
+      await reader.skipTo(e.localOffset + 30 + header.readUInt16LE(26) + header.readUInt16LE(28));
+      const dataStart = reader.pos;
+      end = dataStart + e.compressedSize;
+      const body = Readable.from(reader.take(e.compressedSize), { objectMode: false });
+      await s.storage.putStream(`${input.key}.d/${e.name}`, zipEntryStream(body, e));
+      await reader.skipTo(end);
+    }
+  } catch (err) {
+    throw unpackError(err, input.name, current);
+  } finally {
+    stream.destroy();
   }
 }
 
@@ -240,7 +368,7 @@ function* pieces(bytes: Uint8Array): Generator<Buffer> {
  * directory declares (a lying header cannot make more), then held to that size, the entry's CRC-32 and
  * "not itself a zip" at the end. Nothing holds the whole entry.
  */
-function zipEntryStream(zip: Uint8Array, e: ZipDirectoryEntry): Readable {
+function zipEntryStream(source: Readable, e: ZipCentralEntry): Readable {
   const bad = (why: string) => new ImageError('bad-archive', `zip entry '${e.name}' ${why}`);
   let written = 0;
   let crc = 0;
@@ -264,9 +392,6 @@ function zipEntryStream(zip: Uint8Array, e: ZipDirectoryEntry): Readable {
       if (crc >>> 0 !== e.crc) return done(bad('fails its CRC-32 check'));
       done();
     },
-  });
-  const source = Readable.from(pieces(zip.subarray(e.dataStart, e.dataStart + e.compressedSize)), {
-    objectMode: false,
   });
   const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] =
     e.method === 8 ? [source, createInflateRaw(), check] : [source, check];
@@ -301,7 +426,7 @@ type Planned =
   | {
       readonly kind: 'zip';
       readonly input: { key: string; name: string };
-      readonly entries: ZipDirectoryEntry[];
+      readonly entries: ZipCentralEntry[];
     };
 
 /**
@@ -349,10 +474,16 @@ export async function expandInputs(
   for (const input of inputs) {
     const head = await readUploadHead(s, input.key, input.name, lab, SNIFF_BYTES, known);
     if (isZipBytes(head)) {
-      const bytes = await readUpload(s, input.key, input.name, lab, known);
       let entries;
       try {
-        entries = readZipDirectory(bytes, {
+        const { tail, tailStart, size } = await readUploadTail(
+          s,
+          input.key,
+          input.name,
+          ZIP_TAIL_BYTES,
+          known,
+        );
+        entries = readZipCentralDirectory(tail, tailStart, size, {
           maxEntries: s.config.maxZipEntries,
           maxEntryBytes: s.config.maxZipEntryBytes,
           maxTotalBytes: s.config.maxZipBytes,
@@ -413,17 +544,9 @@ export async function expandInputs(
         images.push({ name: p.input.name, inputKey: p.input.key });
         continue;
       }
-      const bytes = await readUpload(s, p.input.key, p.input.name, lab, known);
       unpacked.push(`${p.input.key}.d/`);
-      for (const e of p.entries) {
-        const key = `${p.input.key}.d/${e.name}`;
-        try {
-          await s.storage.putStream(key, zipEntryStream(bytes, e));
-        } catch (err) {
-          throw unpackError(err, p.input.name, e.name);
-        }
-        images.push({ name: e.name, inputKey: key });
-      }
+      await unpackZipStreaming(s, p.input, p.entries, known);
+      for (const e of p.entries) images.push({ name: e.name, inputKey: `${p.input.key}.d/${e.name}` });
     }
   } catch (err) {
     await Promise.all(unpacked.map((d) => s.storage.deletePrefix(d).catch(() => undefined)));

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { zipSync } from 'fflate';
 import { encode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readZipDirectory } from '../workers/image/zip.js';
 import type { LocalFolderStorage } from '../workers/storage/local.js';
 import { multipart, startTestService, type TestService } from './service-harness.test-helpers.js';
 import { zipBomb } from './zip-bomb.test-helpers.js';
@@ -195,5 +196,47 @@ describe('issue 18: every upload bounded in memory and time before it is accepte
     });
     expect(refused.statusCode).toBe(400);
     expect(await folders()).toEqual(before);
+  });
+});
+
+describe('zips unpacked streaming, read once front to back', () => {
+  it('unpacks stored and deflated entries, in folders, byte for byte', async () => {
+    const noise = Uint8Array.from({ length: 3 * MiB }, (_, i) => (i * 2654435761) >>> 27);
+    const files = { 'b/two.png': png, 'a.tif': noise, 'c.raw': new Uint8Array(5000).fill(3) };
+    // the noise stored (method 0), the rest deflated
+    const zip = zipSync({ ...files, 'a.tif': [noise, { level: 0 }] }, { level: 6 });
+    expect(readZipDirectory(zip).map((e) => [e.name, e.method])).toEqual([
+      ['b/two.png', 8],
+      ['a.tif', 0],
+      ['c.raw', 8],
+    ]);
+    const [key] = await uploads([['mixed.zip', zip]]);
+    const r = await create([key!]);
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    for (const [name, bytes] of Object.entries(files))
+      expect(Buffer.from(await svc.bucket.get(`${key}.d/${name}`)).equals(Buffer.from(bytes)), name).toBe(
+        true,
+      );
+    await svc.app.inject({ method: 'POST', url: `/v1/jobs/${r.body.id}/cancel` });
+  });
+
+  it('refuses entries whose data overlap (one deflate stream shared by many entries)', async () => {
+    const one = zipBomb(1, 1);
+    // a second directory entry pointing at the first entry's local header
+    const v = new DataView(one.buffer, one.byteOffset, one.byteLength);
+    const cdSize = v.getUint32(one.length - 22 + 12, true);
+    const cdStart = v.getUint32(one.length - 22 + 16, true);
+    const entry = Buffer.from(one.subarray(cdStart, cdStart + cdSize));
+    const twin = Buffer.from(entry);
+    twin.write('zeros-9', 46, 'latin1');
+    const out = Buffer.concat([one.subarray(0, cdStart), entry, twin, one.subarray(one.length - 22)]);
+    out.writeUInt16LE(2, out.length - 22 + 8);
+    out.writeUInt16LE(2, out.length - 22 + 10);
+    out.writeUInt32LE(2 * cdSize, out.length - 22 + 12);
+    const [key] = await uploads([['overlap.zip', new Uint8Array(out)]]);
+    const r = await create([key!]);
+    expect(r.body.error).toBe('bad-archive');
+    expect(r.body.message).toMatch(/^overlap\.zip: zip entry 'zeros-\d\.tif' overlaps the entry before it/);
+    expect(await readdir(join(uploadsDir(), key!.split('/')[2]!))).toEqual(['overlap.zip']);
   });
 });

@@ -28,7 +28,7 @@ export interface UnzipLimits {
   readonly maxEntries?: number;
   /** Most uncompressed bytes over all kept entries. @default 2^31 - 1 (2 GiB) */
   readonly maxTotalBytes?: number;
-  /** Most uncompressed bytes one entry may declare. @default - maxTotalBytes */
+  /** Most uncompressed bytes one entry may declare. @default - no limit of its own (maxTotalBytes bounds it) */
   readonly maxEntryBytes?: number;
   /**
    * Highest uncompressed/compressed ratio for an entry over 1 MiB. Deflate cannot exceed about 1032:1 and an
@@ -204,8 +204,8 @@ export function packZip(entries: readonly ZipEntry[]): Uint8Array {
   return out;
 }
 
-/** One file a zip's central directory lists, checked against the limits but not inflated (readZipDirectory). */
-export interface ZipDirectoryEntry {
+/** One file a zip's central directory lists, checked against the limits but not read (readZipCentralDirectory). */
+export interface ZipCentralEntry {
   /** The normalised name (see safeName). */
   readonly name: string;
   /** 0 (stored) or 8 (deflate). */
@@ -215,7 +215,12 @@ export interface ZipDirectoryEntry {
   readonly compressedSize: number;
   /** The size the central directory declares once inflated: inflating past it is refused. */
   readonly size: number;
-  /** Where the entry's data starts in the archive. */
+  /** Where the entry's local header starts in the archive. */
+  readonly localOffset: number;
+}
+
+/** A central-directory entry whose local header was read: where its data starts (readZipDirectory). */
+export interface ZipDirectoryEntry extends ZipCentralEntry {
   readonly dataStart: number;
 }
 
@@ -230,19 +235,27 @@ export class ZipLimitError extends ImageError {
 }
 
 /**
- * Reads and judges a zip's central directory without inflating anything: every entry's name, method, flags
+ * Reads and judges a zip's central directory without reading any entry: every entry's name, method, flags
  * and mode, the entry count, each declared size (`maxEntryBytes`), ratio (`maxRatio`) and their total
- * (`maxTotalBytes`), and that each entry's data lies inside the archive. Throws ImageError 'bad-archive'
- * (ZipLimitError for a limit) naming the entry; skipped entries (directories, dotfiles) are left out.
+ * (`maxTotalBytes`), and that each local header and its data could lie inside the archive. Needs only the
+ * archive's last bytes: `tail` holds bytes `tailStart` to the end of an archive of `archiveSize` bytes (the
+ * whole archive when `tailStart` is 0); a central directory that starts before the tail is refused. Throws
+ * ImageError 'bad-archive' (ZipLimitError for a limit) naming the entry; skipped entries (directories,
+ * dotfiles) are left out.
  */
-export function readZipDirectory(bytes: Uint8Array, limits: UnzipLimits = {}): ZipDirectoryEntry[] {
+export function readZipCentralDirectory(
+  tail: Uint8Array,
+  tailStart: number,
+  archiveSize: number,
+  limits: UnzipLimits = {},
+): ZipCentralEntry[] {
   const maxEntries = limits.maxEntries ?? 10_000;
   const maxTotal = limits.maxTotalBytes ?? 2 ** 31 - 1;
-  const maxEntry = limits.maxEntryBytes ?? maxTotal;
+  const maxEntry = limits.maxEntryBytes ?? Infinity;
   const maxRatio = limits.maxRatio ?? 1100;
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const v = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
   let eocd = -1;
-  for (let p = bytes.length - 22; p >= Math.max(0, bytes.length - 22 - 0xffff); p--) {
+  for (let p = tail.length - 22; p >= Math.max(0, tail.length - 22 - 0xffff); p--) {
     if (v.getUint32(p, true) === 0x06054b50) {
       eocd = p;
       break;
@@ -257,15 +270,23 @@ export function readZipDirectory(bytes: Uint8Array, limits: UnzipLimits = {}): Z
   if (count > maxEntries) {
     throw new ZipLimitError('maxEntries', `zip lists ${count} entries, more than the limit of ${maxEntries}`);
   }
-  if (cdStart + cdSize > eocd)
+  if (cdStart + cdSize > tailStart + eocd)
     throw new ImageError('bad-archive', `zip central directory (${cdStart}+${cdSize}) is out of bounds`);
-  const out: ZipDirectoryEntry[] = [];
+  if (cdStart < tailStart)
+    throw new ImageError(
+      'bad-archive',
+      `zip central directory (${cdSize} bytes) is larger than the ${tail.length - 22} bytes read for it`,
+    );
+  const out: ZipCentralEntry[] = [];
   const names = new Set<string>();
   let total = 0;
-  let p = cdStart;
+  let p = cdStart - tailStart;
   for (let i = 0; i < count; i++) {
     if (p + 46 > eocd || v.getUint32(p, true) !== 0x02014b50) {
-      throw new ImageError('bad-archive', `zip central directory entry ${i} at byte ${p} is damaged`);
+      throw new ImageError(
+        'bad-archive',
+        `zip central directory entry ${i} at byte ${tailStart + p} is damaged`,
+      );
     }
     const flags = v.getUint16(p + 8, true);
     const unixMode = v.getUint32(p + 38, true) >>> 16;
@@ -278,7 +299,7 @@ export function readZipDirectory(bytes: Uint8Array, limits: UnzipLimits = {}): Z
     const local = v.getUint32(p + 42, true);
     if (p + 46 + nlen > eocd)
       throw new ImageError('bad-archive', `zip entry ${i} name runs past the directory`);
-    const rawName = new TextDecoder('utf-8').decode(bytes.subarray(p + 46, p + 46 + nlen));
+    const rawName = new TextDecoder('utf-8').decode(tail.subarray(p + 46, p + 46 + nlen));
     p += 46 + skip;
     const name = safeName(rawName, 'bad-archive');
     if (name === null) continue;
@@ -308,14 +329,29 @@ export function readZipDirectory(bytes: Uint8Array, limits: UnzipLimits = {}): Z
         'maxTotalBytes',
         why(`brings the uncompressed total to ${total} bytes, over the limit of ${maxTotal}`),
       );
+    if (local + 30 + csize > archiveSize)
+      throw bad(`data (${csize} bytes after the local header at ${local}) runs past the archive end`);
+    out.push({ name, method, crc, compressedSize: csize, size: usize, localOffset: local });
+  }
+  return out;
+}
+
+/**
+ * readZipCentralDirectory over a whole archive in memory, then each entry's local header: where its data
+ * starts, and that the data lies inside the archive.
+ */
+export function readZipDirectory(bytes: Uint8Array, limits: UnzipLimits = {}): ZipDirectoryEntry[] {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return readZipCentralDirectory(bytes, 0, bytes.length, limits).map((e) => {
+    const bad = (why: string): ImageError => new ImageError('bad-archive', `zip entry '${e.name}' ${why}`);
+    const local = e.localOffset;
     if (local + 30 > bytes.length || v.getUint32(local, true) !== 0x04034b50)
       throw bad(`has no local header at ${local}`);
     const dataStart = local + 30 + v.getUint16(local + 26, true) + v.getUint16(local + 28, true);
-    if (dataStart + csize > bytes.length)
-      throw bad(`data (${csize} bytes at ${dataStart}) runs past the archive end`);
-    out.push({ name, method, crc, compressedSize: csize, size: usize, dataStart });
-  }
-  return out;
+    if (dataStart + e.compressedSize > bytes.length)
+      throw bad(`data (${e.compressedSize} bytes at ${dataStart}) runs past the archive end`);
+    return { ...e, dataStart };
+  });
 }
 
 /** Extracts the files of a zip archive; see the module comment for what is refused and skipped. */
