@@ -95,8 +95,8 @@ export interface ServiceConfig {
    * token use that address. `false`: none, the client is the TCP peer (a local kiosk, or an API reached
    * directly); `true`: every peer (only when nothing but the proxy can reach the API); a number `n`: the
    * n proxies nearest the API (the address n hops back in X-Forwarded-For); or comma-separated addresses
-   * and CIDRs of the proxies (`10.0.0.0/8,130.211.0.0/22`). Behind a cloud Ingress set it to the load
-   * balancer's hops or ranges, else every user shares the load balancer's address (docs/security.md).
+   * and CIDRs of the proxies (`10.0.0.0/16`). Behind a cloud Ingress set it (GKE's load balancer: 2; AWS's
+   * ALB: 1), else every user shares the load balancer's address (docs/security.md).
    * @default false
    */
   readonly trustProxy: boolean | number | readonly string[];

@@ -240,6 +240,28 @@ describe('issue 18: the API', () => {
     expect(() => loadConfig({ ...env, KIOSK_TRUST_PROXY: 'the ingress' })).toThrow(/KIOSK_TRUST_PROXY/);
   });
 
+  it('issue 18 #10: KIOSK_TRUST_PROXY=2 (GKE: client, forwarding rule) takes the client two hops back', async () => {
+    const s = await start({
+      KIOSK_AUTH: 'tokens',
+      KIOSK_AUTH_FAIL_LIMIT: '2',
+      KIOSK_RATE_WINDOW_S: '30',
+      KIOSK_TRUST_PROXY: '2',
+    });
+    const bad = 'ck_000000000000_' + 'R'.repeat(43);
+    // X-Forwarded-For: <whatever the client sent>, <client>, <load balancer>; the peer is Google's proxy
+    const via = (xff: string) => ({
+      remoteAddress: '35.191.0.9',
+      headers: { 'x-forwarded-for': xff, 'x-api-key': bad },
+    });
+    for (let i = 0; i < 2; i++)
+      await s.app.inject({ url: '/v1/jobs', ...via(`1.1.1.${i}, 203.0.113.1, 34.1.1.1`) });
+    // the guesser cannot dodge the count by changing what it sends itself
+    expect(
+      (await s.app.inject({ url: '/v1/jobs', ...via('9.9.9.9, 203.0.113.1, 34.1.1.1') })).statusCode,
+    ).toBe(429);
+    expect((await s.app.inject({ url: '/v1/jobs', ...via('203.0.113.2, 34.1.1.1') })).statusCode).toBe(401);
+  });
+
   it('issue 18 #11: /api/redis/expire refuses an expiry Redis cannot set instead of reporting success', async () => {
     const s = await start({});
     const key = await upload(s);
