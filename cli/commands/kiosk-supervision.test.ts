@@ -202,13 +202,84 @@ describe('the local kiosk supervises its processes (npm start)', () => {
     const from = out.length;
     const t0 = Date.now();
     npm!.kill('SIGTERM');
-    const deadline = t0 + 25_000;
+    const deadline = t0 + 15_000;
     while (procs.some((p) => alive(p.pid)) && Date.now() < deadline) await sleep(100);
     const secs = (Date.now() - t0) / 1000;
     console.log(`SIGTERM to npm start with Redis frozen → everything stopped in ${secs.toFixed(1)} s`);
     console.log(out.slice(from));
     expect(procs.filter((p) => alive(p.pid)).map((p) => `${p.pid} ${p.cmd}`)).toEqual([]);
+    expect(out.slice(from)).toMatch(/npm \(its process \d+\) went away: stopping/);
+    expect(out.slice(from)).toMatch(
+      /Redis \(redis:\/\/127\.0\.0\.1:\d+\) does not answer: stopping the workers now/,
+    );
     expect(kioskProcs(cwd)).toEqual([]);
     expect(readdirSync(join(cwd, '.kiosk'))).not.toContain('kiosk.lock');
   }, 40_000);
+});
+
+describe('the local kiosk stops within bounded time when a worker does not (kiosk start, Ctrl-C twice)', () => {
+  let cwd = '';
+  let start: ChildProcess | undefined;
+  let out = '';
+  const env: NodeJS.ProcessEnv = { ...process.env, KIOSK_STOP_GRACE_S: '2' };
+  delete env.REDIS_URL;
+
+  afterAll(async () => {
+    kioskProcs(cwd);
+    for (const pid of seen)
+      if (alive(pid)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    if (cwd) await rm(cwd, { recursive: true, force: true });
+  });
+
+  it('issue 18 #3: Ctrl-C twice with a worker that never stops: jobs returned, then it is killed, then Redis stops', async () => {
+    cwd = await mkdtemp(join(tmpdir(), 'kiosk-supervision-stuck-'));
+    start = spawn(process.execPath, [KIOSK, 'start'], {
+      cwd,
+      env: {
+        ...env,
+        PORT: String(await freePort()),
+        KIOSK_TRIVIAL_MODEL: '1',
+        KIOSK_DEFAULT_MODEL: 'trivial',
+        KIOSK_GPU_WORKERS: '0..1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    for (const st of [start.stdout!, start.stderr!]) st.on('data', (d: Buffer) => (out += d.toString()));
+    const code = new Promise<number | null>((r) => start!.once('exit', (c) => r(c)));
+    const deadline = Date.now() + 120_000;
+    while (!/cellkiosk is running at/.test(out)) {
+      if (Date.now() > deadline || start.exitCode !== null)
+        throw new Error(`the kiosk did not start:\n${out}`);
+      await sleep(50);
+    }
+    const procs = kioskProcs(cwd);
+    const [worker] = procs.filter((p) => /workers\/main\.ts/.test(p.cmd));
+    expect(worker).toBeDefined();
+    expect(redisOf(cwd)).toHaveLength(1);
+    // A worker that never stops (frozen: its SIGTERM and SIGINT wait), Redis fine.
+    process.kill(worker!.pid, 'SIGSTOP');
+    const from = out.length;
+    const t0 = Date.now();
+    start.kill('SIGINT');
+    await sleep(300);
+    start.kill('SIGINT');
+    const exitCode = await Promise.race([code, sleep(20_000).then(() => 'still running')]);
+    const secs = (Date.now() - t0) / 1000;
+    const said = out.slice(from);
+    console.log(`Ctrl-C twice with a frozen worker → the kiosk exited in ${secs.toFixed(1)} s:\n${said}`);
+    expect(exitCode).toBe(0);
+    expect(said).toMatch(
+      /SIGINT: returning running jobs to the queue now \(Ctrl-C again to kill everything\)/,
+    );
+    expect(said).toMatch(new RegExp(`still running: workers ${worker!.pid}; killing it`));
+    expect(secs).toBeLessThan(10);
+    expect(procs.filter((p) => alive(p.pid)).map((p) => `${p.pid} ${p.cmd}`)).toEqual([]);
+    expect(kioskProcs(cwd)).toEqual([]);
+  }, 150_000);
 });

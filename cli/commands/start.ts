@@ -183,6 +183,37 @@ const within = (p: Promise<unknown>, ms: number): Promise<boolean> =>
     );
   });
 
+/** Whether Redis at `url` answers PING within `ms` (tried again every 100 ms: it may be restarting). */
+async function redisAnswers(url: string, ms: number): Promise<boolean> {
+  const { Redis } = await import('ioredis');
+  const { redisOptions } = await import('../../workers/queues/connection.js');
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const r = new Redis({
+      ...redisOptions(url),
+      lazyConnect: true,
+      connectTimeout: 500,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    r.on('error', () => undefined);
+    const ok = await Promise.race([
+      r
+        .connect()
+        .then(() => r.ping())
+        .then(
+          () => true,
+          () => false,
+        ),
+      sleep(Math.max(100, Math.min(500, deadline - Date.now()))).then(() => false),
+    ]);
+    r.disconnect();
+    if (ok) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(100);
+  }
+}
+
 /**
  * Keeps the kiosk's own redis-server running: one that exits (kill -9, a crash, the OOM killer) is started
  * again at once on the same port with the same data (its AOF), and says so on stderr; the API, workers and
@@ -254,6 +285,7 @@ export class RedisSupervisor {
     const proc = this.current.proc;
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     proc.kill('SIGTERM');
+    proc.kill('SIGCONT'); // one stopped (SIGSTOP) handles its SIGTERM too
     if (await within(exited(proc), ms)) return;
     this.write(`redis-server (pid ${proc.pid}) did not stop within ${ms / 1000} s: killing it`);
     proc.kill('SIGKILL');
@@ -505,6 +537,7 @@ export const command: Command = {
      * Stops everything, always within bounded time: the API and the workers drain (running jobs finish) for
      * up to KIOSK_STOP_GRACE_S; then the workers return their running jobs to the queue (SIGINT) for up to
      * 10 s; then whatever is left is killed (its jobs go back to the queue when BullMQ sees them stalled).
+     * When Redis does not answer, jobs can neither finish nor be returned: the workers are killed at once.
      * Redis stops last (SIGKILL when it does not stop within 5 s).
      */
     const stopAll = (force: boolean): Promise<void> =>
@@ -531,14 +564,24 @@ export const command: Command = {
             ...(apiAlive() ? [`the API (pid ${api!.pid})`] : []),
             ...(workers?.livePids().length ? [`workers ${workers.livePids().join(', ')}`] : []),
           ].join(' and ');
-        if (!force && !(await phase(graceMs)) && !hurried) {
+        // Without Redis running jobs can neither finish nor go back to the queue: no use waiting for them.
+        const answering = force || (await redisAnswers(redis.url, 1500));
+        if (!answering) {
+          write(
+            `Redis (${redis.url}) does not answer: stopping the workers now (their running jobs go back to the ` +
+              `queue as stalled once Redis is back)`,
+          );
+          workers?.signal('SIGKILL');
+          if (apiAlive()) api!.kill('SIGKILL');
+          await phase(5000);
+        } else if (!(await phase(graceMs)) && !hurried) {
           write(
             `${left() || 'the workers'} did not stop within ${graceS} s (running jobs, or Redis not answering): ` +
               `returning running jobs to the queue`,
           );
           workers?.signal('SIGINT'); // workers: a second signal returns their jobs to the queue now
         }
-        if (!(await phase(force ? 5000 : returnMs))) {
+        if (!done && !(await phase(force ? 5000 : returnMs))) {
           write(`still running: ${left()}; killing ${left().includes(' and ') ? 'them' : 'it'}`);
           workers?.signal('SIGKILL');
           if (apiAlive()) api!.kill('SIGKILL');
