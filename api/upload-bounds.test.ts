@@ -240,3 +240,27 @@ describe('zips unpacked streaming, read once front to back', () => {
     expect(await readdir(join(uploadsDir(), key!.split('/')[2]!))).toEqual(['overlap.zip']);
   });
 });
+
+describe('training data', () => {
+  it('issue 18 #1: a zip bomb sent as training data is refused from its central directory', async () => {
+    const bomb = zipBomb(2, 80); // 2 × 80 MiB: over KIOSK_MAX_ZIP_ENTRY_MB (64 here), inside the rest
+    const t0 = performance.now();
+    const res = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/trainings/upload',
+      ...(await multipart([['data', 'bomb.zip', bomb]], { epochs: '1' })),
+    });
+    const ms = performance.now() - t0;
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({
+      problems: [
+        {
+          file: 'bomb.zip',
+          code: 'bad-archive',
+          message: `bomb.zip: zip entry 'zeros-0.tif' declares ${80 * MiB} bytes, over the limit of ${64 * MiB} per entry`,
+        },
+      ],
+    });
+    expect(ms).toBeLessThan(1000);
+  });
+});

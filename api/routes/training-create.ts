@@ -121,6 +121,7 @@ export async function createTraining(
     ]);
   const limits = {
     maxEntries: s.config.maxZipEntries,
+    maxEntryBytes: s.config.maxZipEntryBytes,
     maxTotalBytes: s.config.maxZipBytes,
     maxRatio: s.config.maxZipRatio,
   };
