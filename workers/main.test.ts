@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../test/redis.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -52,6 +53,40 @@ describe('workers/main.ts', () => {
       expect(w.output()).not.toMatch(/ready/); // it was stopped while starting
     }
   }, 120_000);
+
+  it('issue 18 #3: a second signal ends the worker within seconds even when its Redis is frozen', async () => {
+    // Its own redis-server (the suite's shared one must not be frozen), stopped with SIGSTOP: connected, silent.
+    const port = await freePort();
+    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', ''], {
+      stdio: 'ignore',
+    });
+    try {
+      const w = await worker(['--pool', 'cpu'], { REDIS_URL: `redis://127.0.0.1:${port}` });
+      try {
+        await expect.poll(() => w.output(), { timeout: 60_000, interval: 20 }).toMatch(/worker cpu ready/);
+        redis.kill('SIGSTOP');
+        const t0 = Date.now();
+        w.child.kill('SIGTERM');
+        await new Promise((r) => setTimeout(r, 300));
+        w.child.kill('SIGINT');
+        const end = await Promise.race([
+          w.exit,
+          new Promise((r) => setTimeout(() => r('still running'), 20_000)),
+        ]);
+        console.log(
+          `worker with Redis frozen: ${typeof end === 'string' ? end : 'exited'} ${((Date.now() - t0) / 1000).toFixed(1)} s after SIGTERM`,
+        );
+        expect(end, w.output()).toEqual({ code: 1, signal: null });
+        expect(w.output()).toMatch(
+          /running jobs not returned to the queue within 10 s \(Redis away\?\): exiting/,
+        );
+      } finally {
+        w.child.kill('SIGKILL');
+      }
+    } finally {
+      redis.kill('SIGKILL');
+    }
+  }, 90_000);
 
   it('refuses a bad --pool or KIOSK_METRICS_SHARE with the reason', async () => {
     const pool = await worker(['--pool', 'tpu']);

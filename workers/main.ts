@@ -6,7 +6,8 @@
  * (see api/config.ts; REDIS_URL required). Prints `worker <pool> ready` when it takes jobs.
  * SIGTERM/SIGINT (also during start-up): stop taking jobs, finish the running ones, exit — a running training
  * job goes back to the queue at once and resumes from its checkpoint; a second signal returns running jobs
- * to the queue at once (another worker picks them up).
+ * to the queue at once (another worker picks them up), or exits after 10 s when it cannot (Redis away: they
+ * go back as stalled).
  *
  * Metrics (workers/metrics): stage durations and jobs by outcome for every stage job, model time and batch
  * size for every model call. KIOSK_METRICS_PORT serves them on GET /metrics (0: any free port, printed);
@@ -28,6 +29,9 @@ import { trivialModels, trivialStages } from './processors/trivial-stages.js';
 import { bullConnection } from './queues/connection.js';
 import type { Pool } from './queues/names.js';
 import type { RunningTrainingWorker } from './training/worker.js';
+
+/** How long a second signal waits for the running jobs to go back to the queue before the worker exits. */
+const FORCE_EXIT_MS = 10_000;
 
 export async function runWorker(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { pool: { type: 'string' } }, strict: true });
@@ -102,6 +106,14 @@ export async function runWorker(argv: string[]): Promise<void> {
     const closing = Promise.all([running.close(force), trainer?.close(true)]);
     if (force) {
       void closing.finally(() => process.exit(1));
+      // Returning jobs needs Redis: when it is away the close would wait for it forever (issue 18 #3).
+      setTimeout(() => {
+        log(
+          `running jobs not returned to the queue within ${FORCE_EXIT_MS / 1000} s (Redis away?): exiting; ` +
+            'they go back to the queue as stalled',
+        );
+        process.exit(1);
+      }, FORCE_EXIT_MS).unref();
       return;
     }
     stopped ??= closing
