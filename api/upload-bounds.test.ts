@@ -104,18 +104,24 @@ describe('issue 18: every upload bounded in memory and time before it is accepte
   });
 
   it('issue 18 #1: an entry that inflates past the size its header declares stops there and leaves nothing', async () => {
-    const liar = zipBomb(1, 8);
-    const v = new DataView(liar.buffer, liar.byteOffset, liar.byteLength);
-    const cd = v.getUint32(liar.length - 22 + 16, true);
-    v.setUint32(22, 2 * MiB, true); // local header
-    v.setUint32(cd + 24, 2 * MiB, true); // central directory
-    const [key] = await uploads([['liar.zip', liar]]);
-    const r = await create([key!]);
-    expect(r.body).toEqual({
-      error: 'bad-archive',
-      message: `liar.zip: zip entry 'zeros-0.tif' inflates past its declared ${2 * MiB} bytes (zip bomb?)`,
-    });
-    expect(await readdir(join(uploadsDir(), key!.split('/')[2]!))).toEqual(['liar.zip']);
+    // 8 MiB declared as 2 MiB (streamed), and 1 MiB declared as 512 KiB (small: inflated at once)
+    for (const [mib, declared] of [
+      [8, 2 * MiB],
+      [1, MiB / 2],
+    ] as const) {
+      const liar = zipBomb(1, mib);
+      const v = new DataView(liar.buffer, liar.byteOffset, liar.byteLength);
+      const cd = v.getUint32(liar.length - 22 + 16, true);
+      v.setUint32(22, declared, true); // local header
+      v.setUint32(cd + 24, declared, true); // central directory
+      const [key] = await uploads([['liar.zip', liar]]);
+      const r = await create([key!]);
+      expect(r.body).toEqual({
+        error: 'bad-archive',
+        message: `liar.zip: zip entry 'zeros-0.tif' inflates past its declared ${declared} bytes (zip bomb?)`,
+      });
+      expect(await readdir(join(uploadsDir(), key!.split('/')[2]!))).toEqual(['liar.zip']);
+    }
   });
 
   it('issue 18 #5: inputs that repeat one upload key are refused', async () => {
