@@ -107,3 +107,47 @@ describe('health and metrics while Redis is away', () => {
     expect((await svc.app.inject({ url: '/metrics' })).statusCode).toBe(200);
   }, 30_000);
 });
+
+describe('the API process stops while Redis is away', () => {
+  it('issue 18 #3: SIGTERM stops the API within seconds even when its Redis is frozen', async () => {
+    const where = await mkdtemp(join(tmpdir(), 'kiosk-api-stop-'));
+    const port = await freePort();
+    const redis = await redisOn(port, where);
+    const api = spawn(process.execPath, ['--import', 'tsx', 'api/server.ts'], {
+      env: {
+        ...process.env,
+        REDIS_URL: `redis://127.0.0.1:${port}`,
+        PORT: String(await freePort()),
+        HOST: '127.0.0.1',
+        KIOSK_BUCKET: join(where, 'bucket'),
+        KIOSK_MODEL_CACHE: join(where, 'cache'),
+        KIOSK_TRIVIAL_MODEL: '1',
+        KIOSK_DEFAULT_MODEL: 'trivial',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    for (const st of [api.stdout, api.stderr]) st.on('data', (d: Buffer) => (out += d.toString()));
+    const exit = new Promise<number | null>((r) => api.once('exit', (code) => r(code)));
+    try {
+      await expect.poll(() => out, { timeout: 60_000, interval: 50 }).toMatch(/api listening on/);
+      redis.kill('SIGSTOP');
+      const t0 = Date.now();
+      api.kill('SIGTERM');
+      const end = await Promise.race([exit, sleep(20_000).then(() => 'still running')]);
+      const secs = (Date.now() - t0) / 1000;
+      console.log(
+        `API with Redis frozen: ${typeof end === 'string' ? end : 'exited'} ${secs.toFixed(1)} s after SIGTERM`,
+      );
+      expect(end, out).toBe(1);
+      expect(out).toMatch(
+        /api: not stopped within 10 s of SIGTERM \(requests in flight, or Redis not answering\): exiting/,
+      );
+    } finally {
+      api.kill('SIGKILL');
+      redis.kill('SIGKILL');
+      await rm(where, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

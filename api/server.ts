@@ -4,10 +4,14 @@ import { loadConfig } from './config.js';
 import { createServices } from './services.js';
 import { trivialModels } from '../workers/processors/trivial-stages.js';
 
+/** How long the API takes to stop on SIGTERM/SIGINT before it exits anyway. */
+const STOP_TIMEOUT_MS = 10_000;
+
 /**
  * The API process: validates the configuration (cloud mode without authentication is refused), builds the
  * app, listens on HOST:PORT (127.0.0.1 only while authentication is off, and says so), and on SIGTERM or
- * SIGINT stops accepting requests, finishes the ones in flight and closes its connections.
+ * SIGINT stops accepting requests, finishes the ones in flight and closes its connections (exiting after 10 s
+ * in any case: a Redis that is away would hold it forever).
  */
 export async function startServer(): Promise<void> {
   const config = loadConfig();
@@ -29,6 +33,13 @@ export async function startServer(): Promise<void> {
   process.stdout.write(`api listening on ${url}\n`);
   const stop = async (signal: string) => {
     app.log.info(`${signal}: shutting down`);
+    // Closing waits for the requests in flight and for Redis: bounded, as a Redis that is away never answers.
+    setTimeout(() => {
+      process.stderr.write(
+        `api: not stopped within ${STOP_TIMEOUT_MS / 1000} s of ${signal} (requests in flight, or Redis not answering): exiting\n`,
+      );
+      process.exit(1);
+    }, STOP_TIMEOUT_MS).unref();
     await app.close();
     await services.close();
     process.exit(0);
