@@ -447,6 +447,35 @@ function unpackError(err: unknown, zipName: string, entry: string): unknown {
   return err;
 }
 
+/** Bytes shared by waiters: take(n) waits until n more fit (n is capped at the limit), release gives back. */
+class ByteBudget {
+  private used = 0;
+  private waiters: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+
+  async take(bytes: number): Promise<() => void> {
+    const n = Math.min(bytes, this.limit);
+    while (this.used + n > this.limit) await new Promise<void>((r) => this.waiters.push(r));
+    this.used += n;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.used -= n;
+      for (const w of this.waiters.splice(0)) w();
+    };
+  }
+}
+
+const budgets = new WeakMap<KioskServices, ByteBudget>();
+
+/** The bytes of whole images the API may hold at once to check their headers: KIOSK_MAX_UPLOAD_MB. */
+function inspectBudget(s: KioskServices): ByteBudget {
+  let b = budgets.get(s);
+  if (!b) budgets.set(s, (b = new ByteBudget(s.config.maxUploadBytes)));
+  return b;
+}
+
 /** The setting behind each zip limit, named in its refusal. */
 const ZIP_LIMIT_SETTINGS: Record<ZipLimitError['limit'], string> = {
   maxEntries: 'KIOSK_MAX_ZIP_ENTRIES',
@@ -560,12 +589,20 @@ export async function expandInputs(
     }
     count += 1;
     if (count > s.config.maxJobImages) throw tooMany(input.name);
-    const bytes = await readUpload(s, input.key, input.name, lab, known);
+    // The header check reads the whole image (a TIFF's directories may lie anywhere in it): the API holds
+    // at most KIOSK_MAX_UPLOAD_MB of images for it at once, over all requests.
+    const held = known?.has(input.key);
+    const release = held
+      ? () => undefined
+      : await inspectBudget(s).take((await s.storage.size(input.key)) ?? 0);
     try {
+      const bytes = await readUpload(s, input.key, input.name, lab, known);
       inspectImage(bytes, { name: input.name, maxPixels: s.config.maxPixels, maxFrames: s.config.maxFrames });
     } catch (err) {
       if (!(err instanceof ImageError)) throw err;
       throw new ApiError(IMAGE_ERROR_CODES[err.code] ?? 'bad-image', err.message);
+    } finally {
+      release();
     }
     plan.push({ kind: 'image', input });
   }

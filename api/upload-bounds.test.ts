@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { zipSync } from 'fflate';
 import { encode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { encodeTiff } from '../workers/image/tiff-write.js';
 import { readZipDirectory } from '../workers/image/zip.js';
 import type { LocalFolderStorage } from '../workers/storage/local.js';
 import { multipart, startTestService, type TestService } from './service-harness.test-helpers.js';
@@ -180,6 +181,44 @@ describe('issue 18: every upload bounded in memory and time before it is accepte
     }
     expect(read).toBeGreaterThan(0);
     expect(read).toBeLessThanOrEqual(256 * 1024);
+  });
+
+  it('issue 18 #6: images checked at once hold at most KIOSK_MAX_UPLOAD_MB of the API memory', async () => {
+    // four 9 MB TIFFs whose jobs are created at once: their headers are checked one after another (two do not
+    // fit in 16 MiB), where before each request read its whole image whenever it came to it
+    const side = 3000;
+    const tif = encodeTiff(
+      { data: new Uint8Array(side * side).fill(7), dtype: 'uint8', shape: [side, side], axes: 'YX' },
+      { compression: 'none' },
+    );
+    expect(tif.length).toBeGreaterThan(8 * MiB);
+    const keys = await uploads([['a.tif', tif]]);
+    for (const n of ['b', 'c', 'd']) keys.push(...(await uploads([[`${n}.tif`, tif]])));
+    const storage = svc.services.storage;
+    const { get } = storage;
+    let inFlight = 0;
+    let most = 0;
+    storage.get = async (k) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      try {
+        const b = await get.call(storage, k);
+        // held while the header check runs: give the other requests time to start theirs
+        await new Promise((r) => setTimeout(r, 30));
+        return b;
+      } finally {
+        inFlight--;
+      }
+    };
+    let answers;
+    try {
+      answers = await Promise.all(keys.map((k) => create([k])));
+    } finally {
+      storage.get = get;
+    }
+    expect(answers.map((a) => a.status)).toEqual([201, 201, 201, 201]);
+    expect(most).toBe(1);
+    for (const a of answers) await svc.app.inject({ method: 'POST', url: `/v1/jobs/${a.body.id}/cancel` });
   });
 
   it('issue 18 #12: a refused upload request leaves no upload folders behind', async () => {
