@@ -282,4 +282,47 @@ describe('the local kiosk stops within bounded time when a worker does not (kios
     expect(procs.filter((p) => alive(p.pid)).map((p) => `${p.pid} ${p.cmd}`)).toEqual([]);
     expect(kioskProcs(cwd)).toEqual([]);
   }, 150_000);
+
+  it("issue 18 #4: after its launcher was killed with SIGKILL, a new kiosk refuses to run a second Redis on the first one's data", async () => {
+    // The folder of the test before, stopped cleanly: a kiosk starts there again (the lock went with it).
+    const first = spawn(process.execPath, [KIOSK, 'start'], {
+      cwd,
+      env: { ...env, PORT: String(await freePort()), KIOSK_GPU_WORKERS: '0..1', KIOSK_TRIVIAL_MODEL: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let said = '';
+    for (const st of [first.stdout, first.stderr]) st.on('data', (d: Buffer) => (said += d.toString()));
+    const deadline = Date.now() + 120_000;
+    while (!/cellkiosk is running at/.test(said)) {
+      if (Date.now() > deadline || first.exitCode !== null)
+        throw new Error(`the kiosk did not start:\n${said}`);
+      await sleep(50);
+    }
+    const [redis] = redisOf(cwd);
+    expect(redis).toBeDefined();
+    first.kill('SIGKILL'); // its redis-server, API and workers are left running
+    await new Promise((r) => first.once('exit', r));
+    expect(alive(redis!.pid)).toBe(true);
+    const second = spawn(process.execPath, [KIOSK, 'start'], {
+      cwd,
+      env: { ...env, PORT: String(await freePort()) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    second.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await Promise.race([
+      new Promise((r) => second.once('exit', r)),
+      sleep(30_000).then(() => 'still running'),
+    ]);
+    second.kill('SIGKILL');
+    kioskProcs(cwd);
+    expect(code, err).toBe(1);
+    expect(err).toMatch(
+      new RegExp(
+        `a redis-server left running by an earlier kiosk in this folder \\(pid ${redis!.pid}, redis://127\\.0\\.0\\.1:\\d+\\) ` +
+          `still uses its data \\(${cwd}/\\.kiosk/redis\\); a second one would corrupt it\\. Stop it first: kill ${redis!.pid}`,
+      ),
+    );
+    expect(redisOf(cwd)).toHaveLength(1);
+  }, 150_000);
 });

@@ -215,6 +215,37 @@ async function redisAnswers(url: string, ms: number): Promise<boolean> {
 }
 
 /**
+ * A redis-server still running on the data in `dir` (its URL noted in `urlFile` by a kiosk that did not stop:
+ * killed with SIGKILL, its children left behind), with its pid; undefined when there is none.
+ */
+async function leftoverRedis(
+  urlFile: string,
+  dir: string,
+): Promise<{ url: string; pid: string } | undefined> {
+  let url: string;
+  try {
+    url = readFileSync(urlFile, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  if (!(await redisAnswers(url, 300))) return undefined;
+  const { Redis } = await import('ioredis');
+  const { redisOptions } = await import('../../workers/queues/connection.js');
+  const r = new Redis({ ...redisOptions(url), maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => undefined);
+  try {
+    const [, usedDir] = (await r.config('GET', 'dir')) as [string, string];
+    if (resolve(usedDir) !== resolve(dir)) return undefined; // another Redis on that port since
+    const pid = /process_id:(\d+)/.exec(await r.info('server'))?.[1] ?? '?';
+    return { url, pid };
+  } catch {
+    return undefined;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/**
  * Keeps the kiosk's own redis-server running: one that exits (kill -9, a crash, the OOM killer) is started
  * again at once on the same port with the same data (its AOF), and says so on stderr; the API, workers and
  * autoscaler reconnect by themselves. `stop()` stops it for good (SIGTERM: it writes its AOF; SIGKILL after
@@ -503,6 +534,12 @@ export const command: Command = {
     else {
       const dir = join(kioskDir, 'redis');
       try {
+        const left = await leftoverRedis(join(kioskDir, REDIS_URL_FILE), dir);
+        if (left)
+          throw new Error(
+            `a redis-server left running by an earlier kiosk in this folder (pid ${left.pid}, ${left.url}) still ` +
+              `uses its data (${dir}); a second one would corrupt it. Stop it first: kill ${left.pid}`,
+          );
         const own = await startRedis(dir);
         redis = { url: own.url, supervisor: new RedisSupervisor(dir, own, write) };
       } catch (err) {
