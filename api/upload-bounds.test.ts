@@ -104,6 +104,22 @@ describe('issue 18: every upload bounded in memory and time before it is accepte
     expect(await readdir(join(uploadsDir(), key!.split('/')[2]!))).toEqual(['bomb.zip']);
   });
 
+  it('issue 18 #1: a zip over KIOSK_MAX_ZIP_MB is refused from its central directory, before any entry is inflated', async () => {
+    // 5 × 60 MiB: each entry under KIOSK_MAX_ZIP_ENTRY_MB (64), 300 MiB in all over KIOSK_MAX_ZIP_MB (256).
+    // Before, the first four entries (240 MiB) were inflated in memory before the fifth was refused.
+    const [key] = await uploads([['over.zip', zipBomb(5, 60)]]);
+    const t0 = performance.now();
+    const r = await create([key!]);
+    const ms = performance.now() - t0;
+    expect(r.body).toEqual({
+      error: 'bad-archive',
+      message:
+        `over.zip: zip entry 'zeros-4.tif' brings the uncompressed total to ${300 * MiB} bytes, over the limit ` +
+        `of ${256 * MiB} (KIOSK_MAX_ZIP_MB)`,
+    });
+    expect(ms).toBeLessThan(1000);
+  });
+
   it('issue 18 #1: an entry that inflates past the size its header declares stops there and leaves nothing', async () => {
     // 8 MiB declared as 2 MiB (streamed), and 1 MiB declared as 512 KiB (small: inflated at once)
     for (const [mib, declared] of [
