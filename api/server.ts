@@ -2,6 +2,7 @@ import { buildApp } from './app.js';
 import { listenAddress } from './auth.js';
 import { loadConfig } from './config.js';
 import { createServices } from './services.js';
+import { watchParent } from '../workers/parent-watch.js';
 import { trivialModels } from '../workers/processors/trivial-stages.js';
 
 /** How long the API takes to stop on SIGTERM/SIGINT before it exits anyway. */
@@ -44,8 +45,18 @@ export async function startServer(): Promise<void> {
     await services.close();
     process.exit(0);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  let stopping = false;
+  const onSignal = (signal: string) => {
+    if (stopping) process.exit(1); // a second signal: now
+    stopping = true;
+    void stop(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  watchParent((why) => {
+    process.stderr.write(`api: ${why}: stopping\n`);
+    if (!stopping) onSignal('SIGTERM');
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

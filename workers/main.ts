@@ -26,6 +26,7 @@ import type { WorkerContext } from './processors/context.js';
 import { pipelineStages } from './processors/pipeline-stages.js';
 import { startPool, type RunningPool } from './processors/pool.js';
 import { trivialModels, trivialStages } from './processors/trivial-stages.js';
+import { watchParent } from './parent-watch.js';
 import { bullConnection } from './queues/connection.js';
 import type { Pool } from './queues/names.js';
 import type { RunningTrainingWorker } from './training/worker.js';
@@ -56,6 +57,10 @@ export async function runWorker(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  watchParent((why) => {
+    log(`${why}: stopping`);
+    if (signals === 0) onSignal('SIGTERM');
+  });
   log(`starting (pid ${process.pid})`);
 
   const config = loadConfig();

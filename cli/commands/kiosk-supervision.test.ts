@@ -283,7 +283,7 @@ describe('the local kiosk stops within bounded time when a worker does not (kios
     expect(kioskProcs(cwd)).toEqual([]);
   }, 150_000);
 
-  it("issue 18 #4: after its launcher was killed with SIGKILL, a new kiosk refuses to run a second Redis on the first one's data", async () => {
+  it("issue 18 #3/#4: after its launcher was killed with SIGKILL, its API and workers stop, and a new kiosk refuses to run a second Redis on the first one's data", async () => {
     // The folder of the test before, stopped cleanly: a kiosk starts there again (the lock went with it).
     const first = spawn(process.execPath, [KIOSK, 'start'], {
       cwd,
@@ -300,8 +300,19 @@ describe('the local kiosk stops within bounded time when a worker does not (kios
     }
     const [redis] = redisOf(cwd);
     expect(redis).toBeDefined();
-    first.kill('SIGKILL'); // its redis-server, API and workers are left running
+    const children = kioskProcs(cwd).filter((p) => /api\/server\.ts|workers\/main\.ts/.test(p.cmd));
+    expect(children.length).toBeGreaterThanOrEqual(2);
+    const t0 = Date.now();
+    first.kill('SIGKILL'); // nothing tells its children in their own process groups
     await new Promise((r) => first.once('exit', r));
+    // The API and the workers see their launcher gone and stop (they no longer serve on without it) ...
+    const until = Date.now() + 15_000;
+    while (children.some((p) => alive(p.pid)) && Date.now() < until) await sleep(100);
+    console.log(
+      `launcher SIGKILLed → its API and workers stopped ${((Date.now() - t0) / 1000).toFixed(1)} s later`,
+    );
+    expect(children.filter((p) => alive(p.pid)).map((p) => `${p.pid} ${p.cmd}`)).toEqual([]);
+    // ... its redis-server cannot see it: left running, and a new kiosk must not run a second one on its data.
     expect(alive(redis!.pid)).toBe(true);
     const second = spawn(process.execPath, [KIOSK, 'start'], {
       cwd,

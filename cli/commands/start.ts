@@ -560,6 +560,8 @@ export const command: Command = {
       KIOSK_SCALE_INTERVAL_S: process.env.KIOSK_SCALE_INTERVAL_S || '2',
       // Workers come and go on no fixed port: they share their metrics through Redis, the API adds them up.
       KIOSK_METRICS_SHARE: 'redis',
+      // The API and the workers stop when this launcher is gone (killed with SIGKILL): workers/parent-watch.ts
+      KIOSK_PARENT_PID: String(process.pid),
       ...scale,
     };
     delete env.KIOSK_METRICS_PORT; // several workers would race for one port
