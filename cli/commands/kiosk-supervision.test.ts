@@ -337,3 +337,34 @@ describe('the local kiosk stops within bounded time when a worker does not (kios
     expect(redisOf(cwd)).toHaveLength(1);
   }, 150_000);
 });
+
+describe('kiosk token and the folder lock', () => {
+  it('issue 18 #4: kiosk token starts no second redis-server in a folder whose kiosk holds the lock (its Redis restarting)', async () => {
+    const where = await mkdtemp(join(tmpdir(), 'kiosk-supervision-token-'));
+    // A live process holding the folder's lock in place of a kiosk whose redis-server is restarting (no
+    // .kiosk/redis.url answers): its command line names a kiosk, as the launcher's does.
+    const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'kiosk-holder'], {
+      stdio: 'ignore',
+    });
+    try {
+      await mkdir(join(where, '.kiosk'), { recursive: true });
+      await writeFile(
+        join(where, '.kiosk', 'kiosk.lock'),
+        JSON.stringify({ pid: holder.pid, url: 'http://127.0.0.1:8080' }),
+      );
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      delete env.REDIS_URL;
+      const r = kiosk(['token', 'list'], where, env);
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toContain(
+        `another kiosk is already running in this folder: pid ${holder.pid}, http://127.0.0.1:8080`,
+      );
+      expect(r.err).toMatch(/Its Redis does not answer now \(restarting\?\): try again in a moment\./);
+      expect(readdirSync(join(where, '.kiosk'))).toEqual(['kiosk.lock']); // no redis-server was started here
+    } finally {
+      holder.kill('SIGKILL');
+      for (const p of kioskProcs(where)) process.kill(p.pid, 'SIGKILL');
+      await rm(where, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

@@ -24,10 +24,14 @@ The tokens live in the kiosk's Redis: REDIS_URL when set (KIOSK_PREFIX as the ki
 else the local kiosk's in .kiosk/ (when the kiosk is not running, its redis-server is started for the
 command and stopped after).`;
 
-/** The local kiosk's Redis: the running one's URL (.kiosk/redis.url), else a redis-server started on its data. */
-async function localRedis(): Promise<{ url: string; proc?: ChildProcess }> {
+/**
+ * The local kiosk's Redis: the running one's URL (.kiosk/redis.url), else a redis-server started on its data
+ * under the folder's kiosk lock (a kiosk holding it — its Redis restarting — is not given a second
+ * redis-server on the same AOF, and a kiosk started meanwhile refuses).
+ */
+async function localRedis(): Promise<{ url: string; proc?: ChildProcess; release?: () => void }> {
   const kioskDir = resolve('.kiosk');
-  const { startRedis, REDIS_URL_FILE } = await import('./start.js');
+  const { startRedis, takeKioskLock, REDIS_URL_FILE } = await import('./start.js');
   const file = join(kioskDir, REDIS_URL_FILE);
   if (existsSync(file)) {
     const url = readFileSync(file, 'utf8').trim();
@@ -44,7 +48,20 @@ async function localRedis(): Promise<{ url: string; proc?: ChildProcess }> {
     probe.disconnect();
     if (alive) return { url };
   }
-  return startRedis(join(kioskDir, 'redis'));
+  let lock: { release(): void };
+  try {
+    lock = takeKioskLock(kioskDir, '(none: `kiosk token` uses its Redis for a moment)');
+  } catch (err) {
+    throw new Error(
+      `${err instanceof Error ? err.message : String(err)}\nIts Redis does not answer now (restarting?): try again in a moment.`,
+    );
+  }
+  try {
+    return { ...(await startRedis(join(kioskDir, 'redis'))), release: () => lock.release() };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
 }
 
 async function withStore<T>(fn: (store: TokenStore) => Promise<T>): Promise<T> {
@@ -59,6 +76,7 @@ async function withStore<T>(fn: (store: TokenStore) => Promise<T>): Promise<T> {
       local.proc.kill('SIGTERM'); // redis-server writes its AOF and exits
       await exited;
     }
+    local.release?.();
   }
 }
 
