@@ -88,6 +88,9 @@ function presented(req: FastifyRequest, route: string): { token?: string; proble
  * Installs the authentication hook (first, so an unauthenticated upload is refused before its body is
  * read). Call before the routes are registered.
  */
+/** How long a request waits for Redis to check its credential before it is answered 503. */
+export const AUTH_REDIS_TIMEOUT_MS = 2000;
+
 export function installAuth(app: FastifyInstance, s: KioskServices): void {
   app.decorateRequest('lab', '');
   app.decorateRequest('role', 'member');
@@ -142,10 +145,23 @@ export function installAuth(app: FastifyInstance, s: KioskServices): void {
                 (err: unknown) => ({ err }),
               )
             : undefined;
-      const [n, verdict] = await Promise.all([
-        config.authFailLimit > 0 ? s.redis.get(failKey(req)) : undefined,
-        checking,
-      ]);
+      // Bounded: with Redis frozen (or down longer than a restart) the request is answered 503 after
+      // AUTH_REDIS_TIMEOUT_MS instead of hanging until Redis returns (issue 18 #2).
+      const both = Promise.all([config.authFailLimit > 0 ? s.redis.get(failKey(req)) : undefined, checking]);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>(
+        (res) => (timer = setTimeout(() => res('late'), AUTH_REDIS_TIMEOUT_MS)),
+      );
+      const answered = await Promise.race([both, late]).finally(() => clearTimeout(timer));
+      if (answered === 'late') {
+        both.catch(() => undefined); // settles when Redis returns; nobody waits for it any more
+        reply.header('retry-after', '5');
+        return reply.status(503).send({
+          error: 'unavailable',
+          message: `Redis did not answer within ${AUTH_REDIS_TIMEOUT_MS / 1000} s while checking the credential; retry shortly`,
+        });
+      }
+      const [n, verdict] = answered;
       if (verdict && 'err' in verdict) throw verdict.err;
       const cred = verdict?.v;
       if (Number(n) >= config.authFailLimit && config.authFailLimit > 0 && !cred?.ok) {
