@@ -11,6 +11,7 @@ import {
   startTestService,
   startWorkerPools,
   type TestService,
+  uploadFiles,
 } from './service-harness.test-helpers.js';
 import { NUCLEI_VAL } from '../test/data.js';
 
@@ -51,15 +52,7 @@ afterAll(async () => {
   await svc.close();
 });
 
-async function uploads(files: [string, Uint8Array][]): Promise<string[]> {
-  const res = await svc.app.inject({
-    method: 'POST',
-    url: '/v1/uploads',
-    ...(await multipart(files.map(([n, b]) => ['file', n, b]))),
-  });
-  expect(res.statusCode, res.body).toBe(201);
-  return (res.json() as { uploads: { key: string }[] }).uploads.map((u) => u.key);
-}
+const uploads = (files: [string, Uint8Array][]) => uploadFiles(svc, files);
 
 async function create(body: object) {
   const res = await svc.app.inject({ method: 'POST', url: '/v1/jobs', payload: body });

@@ -175,3 +175,18 @@ export async function multipart(
     headers: { 'content-type': req.headers.get('content-type')! },
   };
 }
+
+/** Uploads `files` ([name, bytes]) in one POST /v1/uploads, expects 201, and returns their keys. */
+export async function uploadFiles(
+  svc: TestService,
+  files: readonly [string, Uint8Array][],
+): Promise<string[]> {
+  const res = await svc.app.inject({
+    method: 'POST',
+    url: '/v1/uploads',
+    ...(await multipart(files.map(([n, b]) => ['file', n, b]))),
+  });
+  if (res.statusCode !== 201)
+    throw new Error(`POST /v1/uploads: expected 201, got ${res.statusCode}: ${res.body}`);
+  return (res.json() as { uploads: { key: string }[] }).uploads.map((u) => u.key);
+}

@@ -8,7 +8,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { encodeTiff } from '../workers/image/tiff-write.js';
 import { readZipDirectory } from '../workers/image/zip.js';
 import type { LocalFolderStorage } from '../workers/storage/local.js';
-import { multipart, startTestService, type TestService } from './service-harness.test-helpers.js';
+import {
+  multipart,
+  startTestService,
+  type TestService,
+  uploadFiles,
+} from './service-harness.test-helpers.js';
 import { zipBomb } from './zip-bomb.test-helpers.js';
 
 // Issue 18, items 1, 5, 6 and 12: every upload bounded in memory and time before it is accepted. One
@@ -36,15 +41,7 @@ afterAll(async () => {
   await svc.close();
 });
 
-async function uploads(files: [string, Uint8Array][]): Promise<string[]> {
-  const res = await svc.app.inject({
-    method: 'POST',
-    url: '/v1/uploads',
-    ...(await multipart(files.map(([n, b]) => ['file', n, b]))),
-  });
-  expect(res.statusCode, res.body).toBe(201);
-  return (res.json() as { uploads: { key: string }[] }).uploads.map((u) => u.key);
-}
+const uploads = (files: [string, Uint8Array][]) => uploadFiles(svc, files);
 
 async function create(inputs: string[]) {
   const res = await svc.app.inject({ method: 'POST', url: '/v1/jobs', payload: { inputs } });

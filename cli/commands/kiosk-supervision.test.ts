@@ -7,60 +7,21 @@
  * happened.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alive, KioskProcs } from '../../test/kiosk-procs.js';
 import { freePort } from '../../test/redis.js';
 
 const KIOSK = resolve('bin/kiosk.mjs');
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return !/^\S+ \S+ Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/\(.*\)/, 'x')); // a zombie is gone
-  } catch {
-    return false;
-  }
-};
-
-/** Every pid a kiosk of these tests had, killed at the end if still alive. */
-const seen = new Set<number>();
-
-/**
- * The processes started for the kiosk in `cwd`: those working in it, those with INIT_CWD=<cwd> (npm gives it
- * to its script, all inherit it), and its redis-server, also found by the port in .kiosk/redis.url (Redis
- * overwrites its environment with its process title, `redis-server 127.0.0.1:PORT`).
- */
-function kioskProcs(cwd: string): { pid: number; cmd: string }[] {
-  let redisTitle: string | undefined;
-  try {
-    const port = new URL(readFileSync(join(cwd, '.kiosk', 'redis.url'), 'utf8').trim()).port;
-    redisTitle = `redis-server 127.0.0.1:${port}`;
-  } catch {
-    redisTitle = undefined;
-  }
-  const found: { pid: number; cmd: string }[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      const env = readFileSync(`/proc/${name}/environ`, 'utf8').split('\0');
-      const dir = readlinkSync(`/proc/${name}/cwd`);
-      const inside = dir === cwd || dir.startsWith(`${cwd}/`); // redis-server works in .kiosk/redis
-      if (!inside && !env.includes(`INIT_CWD=${cwd}`) && cmd !== redisTitle) continue;
-      if (alive(Number(name))) found.push({ pid: Number(name), cmd });
-    } catch {
-      // gone, or not ours
-    }
-  }
-  for (const p of found) seen.add(p.pid);
-  return found;
-}
-
-const redisOf = (cwd: string) => kioskProcs(cwd).filter((p) => p.cmd.startsWith('redis-server '));
+/** The kiosks' processes, found by folder or by the INIT_CWD npm gives the script. */
+const found = new KioskProcs('INIT_CWD');
+const kioskProcs = (cwd: string) => found.find(cwd);
+const redisOf = (cwd: string) => found.redisOf(cwd);
 
 function kiosk(args: string[], cwd: string, env: NodeJS.ProcessEnv) {
   const r = spawnSync(process.execPath, [KIOSK, ...args], { cwd, env, encoding: 'utf8', timeout: 60_000 });
@@ -112,15 +73,7 @@ describe('the local kiosk supervises its processes (npm start)', () => {
   }, 150_000);
 
   afterAll(async () => {
-    for (const d of dirs) kioskProcs(d);
-    for (const pid of seen)
-      if (alive(pid)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
+    found.killAll(dirs);
     if (npm && npm.exitCode === null) npm.kill('SIGKILL');
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
@@ -225,15 +178,7 @@ describe('the local kiosk stops within bounded time when a worker does not (kios
   delete env.REDIS_URL;
 
   afterAll(async () => {
-    kioskProcs(cwd);
-    for (const pid of seen)
-      if (alive(pid)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
+    found.killAll([cwd]);
     if (cwd) await rm(cwd, { recursive: true, force: true });
   });
 

@@ -13,7 +13,7 @@
  * working folder, a tag in its environment, or its Redis' process title) is killed at the end whatever happened.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KioskClient, KioskClientError } from '../../api/client.js';
 import { zipBomb } from '../../api/zip-bomb.test-helpers.js';
+import { alive, KioskProcs } from '../kiosk-procs.js';
 import { freePort } from '../redis.js';
 import { listAll } from './audit.js';
 import { makeFaultImages } from './images.js';
@@ -31,44 +32,9 @@ const TAG = 'KIOSK_FAULTS_ATTACK_DIR';
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const log = (msg: string) => process.stdout.write(`faults: ${msg}\n`);
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return !/^\S+ \S+ Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/\(.*\)/, 'x'));
-  } catch {
-    return false;
-  }
-};
-
-/** Every pid the kiosk had, killed at the end if still alive. */
-const seen = new Set<number>();
-
-/** The kiosk's processes: working in `cwd`, tagged with it, or its redis-server (by its process title). */
-function kioskProcs(cwd: string): { pid: number; cmd: string }[] {
-  let redisTitle: string | undefined;
-  try {
-    const port = new URL(readFileSync(join(cwd, '.kiosk', 'redis.url'), 'utf8').trim()).port;
-    redisTitle = `redis-server 127.0.0.1:${port}`;
-  } catch {
-    redisTitle = undefined;
-  }
-  const found: { pid: number; cmd: string }[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      const env = readFileSync(`/proc/${name}/environ`, 'utf8').split('\0');
-      const dir = readlinkSync(`/proc/${name}/cwd`);
-      const inside = dir === cwd || dir.startsWith(`${cwd}/`);
-      if (!inside && !env.includes(`${TAG}=${cwd}`) && cmd !== redisTitle) continue;
-      if (alive(Number(name))) found.push({ pid: Number(name), cmd });
-    } catch {
-      // gone, or not ours
-    }
-  }
-  for (const p of found) seen.add(p.pid);
-  return found;
-}
+/** The kiosk's processes, found by folder or by the TAG in their environment. */
+const found = new KioskProcs(TAG);
+const kioskProcs = (cwd: string) => found.find(cwd);
 
 /** kB from /proc/<pid>/status (VmRSS, VmHWM). */
 const vm = (pid: number, field: 'VmRSS' | 'VmHWM') => {
@@ -127,18 +93,48 @@ describe('the fault suite: attacks on a real local kiosk (issue 18)', () => {
 
   afterAll(async () => {
     if (notes.length) log(`attacks: ${notes.join('; ')}`);
-    if (cwd) kioskProcs(cwd);
-    for (const pid of seen)
-      if (alive(pid)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
+    found.killAll(cwd ? [cwd] : []);
     if (launcher && launcher.exitCode === null && launcher.signalCode === null) launcher.kill('SIGKILL');
     if (cwd) await rm(cwd, { recursive: true, force: true });
   });
+
+  /**
+   * Samples the API's RSS every 20 ms and times `/v1/health` every 100 ms until stop(), which resolves to
+   * the peak RSS and every health answer (status 0: none within 5 s).
+   */
+  const watchApi = (pid: number) => {
+    let peakRss = vm(pid, 'VmRSS');
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        try {
+          peakRss = Math.max(peakRss, vm(pid, 'VmRSS'));
+        } catch {
+          // the API is gone: the checks after stop() say so
+        }
+        await sleep(20);
+      }
+    })();
+    const health: { status: number; ms: number }[] = [];
+    const prober = (async () => {
+      while (sampling) {
+        const h0 = performance.now();
+        const status = await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(5000) }).then(
+          (r) => r.status,
+          () => 0,
+        );
+        health.push({ status, ms: performance.now() - h0 });
+        await sleep(100);
+      }
+    })();
+    return {
+      async stop() {
+        sampling = false;
+        await Promise.all([sampler, prober]);
+        return { peakRss, health };
+      },
+    };
+  };
 
   it('a truncated multipart upload with a token is answered 408 within KIOSK_BODY_TIMEOUT_S', async () => {
     const { port } = new URL(url);
@@ -173,30 +169,7 @@ describe('the fault suite: attacks on a real local kiosk (issue 18)', () => {
     expect(api).toHaveLength(1);
     const pid = api[0]!.pid;
     const hwmBefore = vm(pid, 'VmHWM');
-    let peakRss = vm(pid, 'VmRSS');
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        try {
-          peakRss = Math.max(peakRss, vm(pid, 'VmRSS'));
-        } catch {
-          // the API is gone: the checks below say so
-        }
-        await sleep(20);
-      }
-    })();
-    const health: { status: number; ms: number }[] = [];
-    const prober = (async () => {
-      while (sampling) {
-        const h0 = performance.now();
-        const status = await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(5000) }).then(
-          (r) => r.status,
-          () => 0,
-        );
-        health.push({ status, ms: performance.now() - h0 });
-        await sleep(100);
-      }
-    })();
+    const watch = watchApi(pid);
     const bomb = zipBomb(3, 1300); // 3 x 1.3 GiB of zeros, the issue's
     const client = new KioskClient(url, token);
     const t0 = performance.now();
@@ -210,8 +183,7 @@ describe('the fault suite: attacks on a real local kiosk (issue 18)', () => {
     }
     const s = (performance.now() - t0) / 1000;
     await sleep(300); // health keeps answering after it too
-    sampling = false;
-    await Promise.all([sampler, prober]);
+    const { peakRss, health } = await watch.stop();
     client.close();
     const hwm = vm(pid, 'VmHWM');
     notes.push(
@@ -235,30 +207,9 @@ describe('the fault suite: attacks on a real local kiosk (issue 18)', () => {
     const [api] = kioskProcs(cwd).filter((p) => /api\/server\.ts/.test(p.cmd));
     expect(api).toBeDefined();
     const pid = api!.pid;
-    let peakRss = vm(pid, 'VmRSS');
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        try {
-          peakRss = Math.max(peakRss, vm(pid, 'VmRSS'));
-        } catch {
-          // the API is gone: the checks below say so
-        }
-        await sleep(20);
-      }
-    })();
-    const health: { status: number; ms: number }[] = [];
-    const prober = (async () => {
-      while (sampling) {
-        const h0 = performance.now();
-        const status = await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(5000) }).then(
-          (r) => r.status,
-          () => 0,
-        );
-        health.push({ status, ms: performance.now() - h0 });
-        await sleep(100);
-      }
-    })();
+    const watch = watchApi(pid);
+    let peakRss = 0;
+    let health: { status: number; ms: number }[] = [];
     const bomb = zipBomb(3, 150);
     const client = new KioskClient(url, token);
     const t0 = performance.now();
@@ -269,8 +220,7 @@ describe('the fault suite: attacks on a real local kiosk (issue 18)', () => {
       children = job.children?.length ?? 0;
       await client.cancel(job.id).catch(() => undefined);
     } finally {
-      sampling = false;
-      await Promise.all([sampler, prober]);
+      ({ peakRss, health } = await watch.stop());
       client.close();
     }
     const s = (performance.now() - t0) / 1000;
@@ -302,7 +252,7 @@ describe('the fault suite: attacks on a real local kiosk (issue 18)', () => {
     expect(second.status).not.toBeNull();
     expect(second.stderr).toMatch(/another kiosk is already running in this folder/);
     expect(second.stderr).toContain(`pid ${launcher!.pid}`);
-    expect(kioskProcs(cwd).filter((p) => p.cmd.startsWith('redis-server '))).toHaveLength(1);
+    expect(found.redisOf(cwd)).toHaveLength(1);
     expect((await fetch(`${url}/v1/health`)).status).toBe(200);
   }, 70_000);
 
@@ -330,7 +280,7 @@ describe('the fault suite: attacks on a real local kiosk (issue 18)', () => {
     let killedPid = 0;
     const killer = (async () => {
       while (submitted < images.length / 3) await sleep(20);
-      const [redis] = kioskProcs(cwd).filter((p) => p.cmd.startsWith('redis-server '));
+      const [redis] = found.redisOf(cwd);
       expect(redis).toBeDefined();
       killedPid = redis!.pid;
       process.kill(killedPid, 'SIGKILL');
