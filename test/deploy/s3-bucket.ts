@@ -5,8 +5,8 @@
  * turns the request into the IAM action and resource it needs, and lets it through only if that role's
  * policy, as synthesized into the Terraform JSON, allows it. Anything else is answered 403 AccessDenied, as
  * S3 would, and recorded as a grant violation. A presigned URL acts with the rights of the role that
- * signed it (as in S3). The harness's own key (`rehearsal-admin`) may do anything: it only creates the bucket
- * and reads results back to compare.
+ * signed it (as in S3). The bucket itself is made by s3rver at start (its CORS rule from the synthesized stack);
+ * the harness reads results only through the signed URLs the API hands out, so no key outside the roles exists.
  */
 import { once } from 'node:events';
 import http from 'node:http';
@@ -15,12 +15,11 @@ import S3rver from 's3rver';
 import { KIOSK_ROLES, type KioskRole } from '../../constructs/roles.js';
 import { iamDenial, type RolePolicies, type S3Request } from './iam-policy.js';
 
-export const ADMIN_KEY_ID = 'rehearsal-admin';
 /** The access key id a role's container signs with. */
 export const roleKeyId = (role: KioskRole) => `kiosk-${role}`;
 
 export interface BucketRequestLog {
-  readonly role: KioskRole | 'admin' | 'anonymous';
+  readonly role: KioskRole | 'anonymous';
   readonly method: string;
   readonly action: string;
   readonly target: string;
@@ -126,8 +125,7 @@ export async function startRehearsalBucket(props: RehearsalBucketProps): Promise
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://bucket');
     const keyId = accessKeyId(req, url);
-    const role: BucketRequestLog['role'] =
-      keyId === ADMIN_KEY_ID ? 'admin' : keyId ? (KEY_ROLE.get(keyId) ?? 'anonymous') : 'anonymous';
+    const role: BucketRequestLog['role'] = keyId ? (KEY_ROLE.get(keyId) ?? 'anonymous') : 'anonymous';
     const s3req = s3RequestOf(method, url);
     const target =
       decodeURIComponent(url.pathname) +
@@ -135,7 +133,7 @@ export async function startRehearsalBucket(props: RehearsalBucketProps): Promise
     const log = (status: number) =>
       requests.push({ role, method, action: s3req?.action ?? method, target, status });
     // A CORS preflight carries no credentials; S3 answers it from the bucket's CORS rules alone.
-    if (method !== 'OPTIONS' && role !== 'admin') {
+    if (method !== 'OPTIONS') {
       let reason: string | undefined;
       if (keyId && !KEY_ROLE.has(keyId)) reason = `unknown access key id ${keyId}`;
       else if (role === 'anonymous') reason = 'unsigned request to a private bucket';
