@@ -15,6 +15,19 @@ const STOP_TIMEOUT_MS = 10_000;
  * in any case: a Redis that is away would hold it forever).
  */
 export async function startServer(): Promise<void> {
+  // The handlers go in before anything is awaited: a SIGTERM between `api listening` and a later
+  // process.on() would meet the default action (exit by signal, requests in flight cut).
+  let stopping = false;
+  let stopNow: ((signal: string) => void) | undefined;
+  let pending: string | undefined;
+  const onSignal = (signal: string) => {
+    if (stopping) process.exit(1); // a second signal: now
+    stopping = true;
+    if (stopNow) stopNow(signal);
+    else pending = signal;
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   const config = loadConfig();
   // KIOSK_TRIVIAL_MODEL=1: list the trivial test model too (tests and benchmarks only)
   const services = await createServices(
@@ -45,14 +58,8 @@ export async function startServer(): Promise<void> {
     await services.close();
     process.exit(0);
   };
-  let stopping = false;
-  const onSignal = (signal: string) => {
-    if (stopping) process.exit(1); // a second signal: now
-    stopping = true;
-    void stop(signal);
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  stopNow = (signal) => void stop(signal);
+  if (pending) stopNow(pending); // signalled while starting
   watchParent((why) => {
     process.stderr.write(`api: ${why}: stopping\n`);
     if (!stopping) onSignal('SIGTERM');

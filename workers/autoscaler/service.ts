@@ -182,23 +182,9 @@ export async function startAutoscalerService(o: AutoscalerServiceOptions): Promi
 export async function runAutoscalerUntilSignal(o: AutoscalerServiceOptions): Promise<number> {
   const log = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const svc = await startAutoscalerService({ ...o, log });
-  log(
-    JSON.stringify({
-      event: 'autoscaler-ready',
-      driver: svc.driver.name,
-      pools: svc.pools.map((p) => ({
-        pool: p.pool,
-        target: p.target,
-        queues: p.queues,
-        min: p.min,
-        max: p.max,
-        upstream: p.upstream ?? [],
-      })),
-      timing: svc.timing,
-      ...(svc.metrics ? { metricsPort: svc.metrics.port } : {}),
-    }),
-  );
-  return new Promise<number>((resolve) => {
+  // The handlers go in before `autoscaler-ready` is printed: a SIGTERM sent on reading it must not meet
+  // the default action.
+  const done = new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals) => {
       signals++;
@@ -216,4 +202,21 @@ export async function runAutoscalerUntilSignal(o: AutoscalerServiceOptions): Pro
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  log(
+    JSON.stringify({
+      event: 'autoscaler-ready',
+      driver: svc.driver.name,
+      pools: svc.pools.map((p) => ({
+        pool: p.pool,
+        target: p.target,
+        queues: p.queues,
+        min: p.min,
+        max: p.max,
+        upstream: p.upstream ?? [],
+      })),
+      timing: svc.timing,
+      ...(svc.metrics ? { metricsPort: svc.metrics.port } : {}),
+    }),
+  );
+  return done;
 }

@@ -11,23 +11,31 @@ import { startTrainingWorkerFor } from './services.js';
 import { trainingWorkerEnv } from './worker.js';
 
 export async function runTrainingWorker(): Promise<void> {
-  const services = await createServices(loadConfig());
   const log = (msg: string) => process.stderr.write(`worker train: ${msg}\n`);
-  const running = startTrainingWorkerFor(services, { ...trainingWorkerEnv(), log });
-  await running.worker.waitUntilReady();
-  process.stdout.write('worker train ready\n');
-  let stopping = false;
-  const stop = (signal: string) => {
+  // The handlers go in before anything is awaited: a SIGTERM between `ready` and a later process.on()
+  // would meet the default action and kill the worker (exit by signal, no job returned).
+  let stopping: string | undefined;
+  let stopNow: ((signal: string) => void) | undefined;
+  const onSignal = (signal: string) => {
     if (stopping) return;
-    stopping = true;
+    stopping = signal;
+    stopNow?.(signal);
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  log(`starting (pid ${process.pid})`);
+  const services = await createServices(loadConfig());
+  const running = startTrainingWorkerFor(services, { ...trainingWorkerEnv(), log });
+  stopNow = (signal) => {
     log(`${signal}: returning the running job to the queue`);
     void running
       .close(true)
       .then(() => services.close())
       .then(() => process.exit(0));
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  if (stopping) return stopNow(stopping); // signalled during start-up
+  await running.worker.waitUntilReady();
+  if (!stopping) process.stdout.write('worker train ready\n');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
