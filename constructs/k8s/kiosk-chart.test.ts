@@ -337,6 +337,48 @@ describe('KioskChart: writable paths and roles (issue 17)', () => {
   });
 });
 
+describe("KioskChart: the API trusts its own Ingress's load balancer hops (issue 18 #10, KIOSK_TRUST_PROXY)", () => {
+  const apiEnv = (props: KioskChartProps) =>
+    envOf(podOf(find(synth(props), 'Deployment', 'kiosk-api')).containers[0] as { env: Env });
+
+  it.each([
+    // GKE's load balancer appends "<client>, <forwarding rule>"; its proxy is the TCP peer
+    ['gke', gkeProps, '2', 2],
+    // the ALB (IP targets) appends "<client>"; the ALB node is the TCP peer
+    ['eks', eksProps, '1', 1],
+  ])(
+    '%s: KIOSK_TRUST_PROXY=%s on the API, which the API reads as that many hops',
+    (_p, props, value, hops) => {
+      const env = apiEnv(props);
+      expect(env.KIOSK_TRUST_PROXY).toBe(value);
+      expect(loadConfig({ ...env, REDIS_URL: 'redis://redis:6379' }).trustProxy).toBe(hops);
+      // only the API answers clients; the workers and the autoscaler do not get it
+      for (const name of ['kiosk-cpu-worker', 'kiosk-gpu-worker', 'kiosk-autoscaler']) {
+        const c = podOf(find(synth(props), 'Deployment', name)).containers[0] as { env: Env };
+        expect(envOf(c).KIOSK_TRUST_PROXY, name).toBeUndefined();
+      }
+    },
+  );
+
+  it('a third-party ingress class leaves it unset unless given; a given value is passed on, a bad one refused', () => {
+    expect(apiEnv({ ...gkeProps, ingressClassName: 'nginx' }).KIOSK_TRUST_PROXY).toBeUndefined();
+    expect(apiEnv({ ...eksProps, ingressClassName: 'nginx' }).KIOSK_TRUST_PROXY).toBeUndefined();
+    expect(apiEnv({ ...gkeProps, trustProxy: false }).KIOSK_TRUST_PROXY).toBeUndefined();
+    const nginx = apiEnv({ ...eksProps, ingressClassName: 'nginx', trustProxy: ['10.0.0.0/16', 'fd00::/8'] });
+    expect(nginx.KIOSK_TRUST_PROXY).toBe('10.0.0.0/16,fd00::/8');
+    expect(loadConfig({ ...nginx, REDIS_URL: 'redis://redis:6379' }).trustProxy).toEqual([
+      '10.0.0.0/16',
+      'fd00::/8',
+    ]);
+    expect(apiEnv({ ...gkeProps, trustProxy: 3 }).KIOSK_TRUST_PROXY).toBe('3');
+    expect(() => synth({ ...gkeProps, trustProxy: 0 })).toThrow(
+      /'trustProxy' \(0\) must be an integer in 1..64/,
+    );
+    expect(() => synth({ ...eksProps, trustProxy: ['the ingress'] })).toThrow(/'trustProxy'/);
+    expect(() => synth({ ...eksProps, trustProxy: [] })).toThrow(/'trustProxy'/);
+  });
+});
+
 describe('KioskChart: the Redis volume gets a storage class that exists (issue 17)', () => {
   const pvcClass = (objs: Manifest[]) =>
     find(objs, 'StatefulSet', 'kiosk-redis').spec.volumeClaimTemplates[0].spec.storageClassName as string;

@@ -1,6 +1,7 @@
 import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-34';
 import type { Construct } from 'constructs';
+import type { CloudProvider } from '../gpu-type.js';
 import { workloadIdentityAnnotations, type IdentityTarget } from '../identity-names.js';
 import { POOL_LABEL } from '../node-pool-props.js';
 import { serviceAccountName, type KioskRole } from '../roles.js';
@@ -39,6 +40,17 @@ export interface KioskChartProps {
   readonly ingressClassName?: string;
   /** Where load-balancer traffic to the API comes from. @default - GKE: Google's LB ranges; EKS: 10.0.0.0/16 (the VPC) */
   readonly loadBalancerCidrs?: readonly string[];
+  /**
+   * The API's KIOSK_TRUST_PROXY (api/config.ts): which proxies in front of it may name the client's address in
+   * X-Forwarded-For, so the failed-login count and the token-less rate limit are per user, not per load
+   * balancer. A hop count (the client is that many entries from the end of X-Forwarded-For) or the
+   * proxies' addresses/CIDRs; `false` leaves it unset (the TCP peer is the
+   * client). The defaults follow what the clouds document (docs/deploy.md):
+   * @default - GKE's `gce` Ingress: 2 (Google's load balancer appends the client and its forwarding rule's
+   *   address); EKS's `alb` Ingress: 1 (the ALB appends the client); another ingressClassName: unset, as
+   *   only its operator knows how many proxies it puts in front
+   */
+  readonly trustProxy?: number | readonly string[] | false;
   /** @default 2 */
   readonly apiReplicas?: number;
   /** Initial CPU worker replicas (the autoscaler adjusts). @default 1 */
@@ -75,6 +87,20 @@ export const DEFAULT_RESOURCES: Readonly<Record<KioskRole, ComputeResources>> = 
   trainer: { cpuMillis: 2000, memoryMiB: 8192, cpuLimitMillis: 4000, memoryLimitMiB: 12288 },
   autoscaler: { cpuMillis: 50, memoryMiB: 128, cpuLimitMillis: 200, memoryLimitMiB: 256 },
 };
+
+/**
+ * KIOSK_TRUST_PROXY for the chart's own Ingress. fastify counts the TCP peer as hop 0 and the entries of
+ * X-Forwarded-For from the end. GKE's external Application Load Balancer (`gce` class) appends
+ * `<client>, <forwarding rule address>` and the peer is one of its proxies (130.211.0.0/22, 35.191.0.0/16):
+ * 2 hops. The ALB (IP targets, `xff_header_processing.mode` left at its default `append`) appends
+ * `<client>` and the peer is the ALB node: 1 hop. A third-party controller: unknown, so unset.
+ */
+function defaultTrustProxy(provider: CloudProvider, ingressClassName: string | undefined): number | false {
+  if (provider === 'gke') return ingressClassName === undefined ? 2 : false;
+  return (ingressClassName ?? 'alb') === 'alb' ? 1 : false;
+}
+/** An IPv4 or IPv6 address or CIDR (what api/config.ts's KIOSK_TRUST_PROXY accepts in a list). */
+const PROXY_ADDRESS = /^((\d{1,3})(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]*:[0-9a-fA-F:.]*(\/\d{1,3})?)$/;
 
 /** Source ranges of Google's HTTP(S) load balancers and health checks. */
 const GOOGLE_LB_CIDRS = ['130.211.0.0/22', '35.191.0.0/16'];
@@ -177,6 +203,16 @@ export class KioskChart extends Chart {
       ...(props.redisStorageGiB !== undefined ? { storageGiB: props.redisStorageGiB } : {}),
     });
 
+    const trustProxy = props.trustProxy ?? defaultTrustProxy(provider, props.ingressClassName);
+    if (typeof trustProxy === 'number') requireIntInRange('trustProxy', trustProxy, 1, 64);
+    if (Array.isArray(trustProxy)) {
+      const bad = trustProxy.find((a) => !PROXY_ADDRESS.test(a));
+      if (bad !== undefined || trustProxy.length === 0)
+        throw new KioskConfigError(
+          `'trustProxy' (${JSON.stringify(trustProxy)}) must be a hop count or proxy addresses/CIDRs such as 10.0.0.0/16`,
+        );
+    }
+
     const env = (role: KioskRole): k8s.EnvVar[] => [
       { name: 'KIOSK_ROLE', value: role },
       { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: secret.name, key: secret.key } } },
@@ -202,7 +238,18 @@ export class KioskChart extends Chart {
       role: 'api',
       image: props.images.api,
       args: ['start', '--role=api'],
-      env: [...env('api'), { name: 'PORT', value: String(API_PORT) }],
+      env: [
+        ...env('api'),
+        { name: 'PORT', value: String(API_PORT) },
+        ...(trustProxy === false
+          ? []
+          : [
+              {
+                name: 'KIOSK_TRUST_PROXY',
+                value: typeof trustProxy === 'number' ? String(trustProxy) : trustProxy.join(','),
+              },
+            ]),
+      ],
       resources: resources('api'),
       nodeSelector: cpuNodes,
       podLabels: optIn,
