@@ -36,11 +36,47 @@ export interface TrainingState {
   readonly history: readonly EpochRecord[];
   /** Free-form facts (config, data) carried along. */
   readonly meta?: Readonly<Record<string, unknown>>;
+  /**
+   * An epoch stopped part-way (a stop request between checkpoints): its steps so far, their summed loss and
+   * seconds, so a resume finishes that epoch exactly as an uninterrupted run would.
+   */
+  readonly partial?: { readonly steps: number; readonly lossSum: number; readonly seconds: number };
+  /**
+   * Adam's running powers beta1^t and beta2^t as float32 values. tfjs recomputes them with pow() on
+   * setWeights, which can differ in the last bit from the product an uninterrupted run accumulated.
+   */
+  readonly adam?: { readonly accBeta1: number; readonly accBeta2: number };
+  /** Whether the checkpoint holds an exponential moving average of the weights (`ema.json` + `ema.bin`). */
+  readonly ema?: boolean;
 }
 
 const STATE = 'state.json';
 const OPT_JSON = 'optimizer.json';
 const OPT_BIN = 'optimizer.bin';
+type NamedTensor = { name: string; tensor: tf.Tensor };
+const EMA_JSON = 'ema.json';
+const EMA_BIN = 'ema.bin';
+
+async function writeTensors(dir: string, json: string, bin: string, named: NamedTensor[]): Promise<void> {
+  const { data, specs } = await tf.io.encodeWeights(named);
+  const bytes = Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : data;
+  await writeFile(join(dir, bin), new Uint8Array(bytes));
+  await writeFile(join(dir, json), JSON.stringify({ order: named.map((n) => n.name), specs }));
+}
+
+async function readTensors(dir: string, json: string, bin: string): Promise<NamedTensor[]> {
+  const meta = JSON.parse(await readFile(join(dir, json), 'utf8')) as {
+    order: string[];
+    specs: tf.io.WeightsManifestEntry[];
+  };
+  const buf = await readFile(join(dir, bin));
+  const map = tf.io.decodeWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength), meta.specs);
+  return meta.order.map((name) => {
+    const tensor = map[name];
+    if (!tensor) throw new ModelIoError('bad-weights', `${join(dir, json)} lists '${name}' but ${bin} lacks it`);
+    return { name, tensor };
+  });
+}
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -57,17 +93,13 @@ export async function saveCheckpoint(
   model: tfl.LayersModel,
   optimizer: tf.Optimizer | undefined,
   state: TrainingState,
+  ema?: readonly tf.Tensor[],
 ): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await saveModel(model, tmp);
-  if (optimizer) {
-    const named = await optimizer.getWeights();
-    const { data, specs } = await tf.io.encodeWeights(named);
-    const bytes = Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : data;
-    await writeFile(join(tmp, OPT_BIN), new Uint8Array(bytes));
-    await writeFile(join(tmp, OPT_JSON), JSON.stringify({ order: named.map((n) => n.name), specs }));
-  }
+  if (optimizer) await writeTensors(tmp, OPT_JSON, OPT_BIN, await optimizer.getWeights());
+  if (ema) await writeTensors(tmp, EMA_JSON, EMA_BIN, ema.map((tensor, i) => ({ name: `ema_${i}`, tensor })));
   await writeFile(join(tmp, STATE), `${JSON.stringify(state, null, 2)}\n`);
   const old = `${dir}.old-${process.pid}`;
   if (await exists(dir)) await rename(dir, old);
@@ -92,7 +124,8 @@ export async function readTrainingState(dir: string): Promise<TrainingState> {
   if (!Number.isInteger(state.epoch) || !Number.isInteger(state.step) || !Array.isArray(state.history)) {
     throw new ModelIoError('bad-card', `${join(dir, STATE)} lacks epoch/step/history`);
   }
-  return state;
+  // JSON has no -Infinity: a checkpoint written before any epoch was scored stores bestScore as null
+  return state.bestScore === null ? { ...state, bestScore: -Infinity } : state;
 }
 
 /**
@@ -103,27 +136,35 @@ export async function readTrainingState(dir: string): Promise<TrainingState> {
 export async function loadCheckpoint(
   dir: string,
   optimizer?: tf.Optimizer,
-): Promise<{ model: tfl.LayersModel; state: TrainingState; optimizerRestored: boolean }> {
+): Promise<{
+  model: tfl.LayersModel;
+  state: TrainingState;
+  optimizerRestored: boolean;
+  /** The weights' moving average, in model.getWeights() order, when the checkpoint has one. */
+  ema?: tf.Tensor[];
+}> {
   const state = await readTrainingState(dir);
   const model = await loadModel(dir);
   let optimizerRestored = false;
   if (optimizer && (await exists(join(dir, OPT_JSON)))) {
-    const meta = JSON.parse(await readFile(join(dir, OPT_JSON), 'utf8')) as {
-      order: string[];
-      specs: tf.io.WeightsManifestEntry[];
-    };
-    const buf = await readFile(join(dir, OPT_BIN));
-    const map = tf.io.decodeWeights(
-      buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength),
-      meta.specs,
-    );
-    const named = meta.order.map((name) => {
-      const tensor = map[name];
-      if (!tensor) throw new ModelIoError('bad-weights', `optimizer state in ${dir} lacks '${name}'`);
-      return { name, tensor };
-    });
-    await optimizer.setWeights(named);
+    await optimizer.setWeights(await readTensors(dir, OPT_JSON, OPT_BIN));
+    if (state.adam) {
+      // setWeights recomputed these with pow(); put back the exact values the saved run had accumulated
+      const adam = optimizer as unknown as { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
+      adam.accBeta1?.assign(tf.scalar(state.adam.accBeta1));
+      adam.accBeta2?.assign(tf.scalar(state.adam.accBeta2));
+    }
     optimizerRestored = true;
   }
-  return { model, state, optimizerRestored };
+  const ema = (await exists(join(dir, EMA_JSON)))
+    ? (await readTensors(dir, EMA_JSON, EMA_BIN)).map((n) => n.tensor)
+    : undefined;
+  return { model, state, optimizerRestored, ...(ema ? { ema } : {}) };
+}
+
+/** Adam's accumulated beta powers as float32 values (see TrainingState.adam); undefined for other optimizers. */
+export function adamPowers(optimizer: tf.Optimizer): TrainingState['adam'] {
+  const adam = optimizer as unknown as { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
+  if (!adam.accBeta1 || !adam.accBeta2) return undefined;
+  return { accBeta1: adam.accBeta1.dataSync()[0]!, accBeta2: adam.accBeta2.dataSync()[0]! };
 }

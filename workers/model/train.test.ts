@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diskLabels, randomDisks, seededRandom } from '../image/synthetic-nuclei.js';
 import { seededRng } from './augment.js';
-import { hasCheckpoint, readTrainingState } from './checkpoint.js';
+import { hasCheckpoint, loadCheckpoint, readTrainingState } from './checkpoint.js';
 import { CropSampler, medianDiameter, type NucleiSample } from './dataset.js';
 import { buildNetwork } from './network.js';
 import { initTfjs } from './runtime.js';
@@ -114,6 +114,73 @@ describe('trainModel', () => {
     expect(result.state.step).toBe(1);
     expect(result.state.history[0]!.score).toBe(-result.state.history[0]!.trainLoss);
   });
+
+  it('issue 19: a run stopped mid-epoch and resumed ends bit-identical to an uninterrupted one (weights, EMA, Adam, history)', async () => {
+    const train = [scene(6), scene(7)];
+    const val = [scene(8, true)];
+    const base = {
+      train,
+      val,
+      network: tiny,
+      epochs: 2,
+      stepsPerEpoch: 5,
+      batchSize: 2,
+      sampler: { cropSize: 32, margin: 4 },
+      lr: { peak: 1e-2, warmupSteps: 2, final: 1e-3 },
+      seed: 3,
+      emaDecay: 0.9,
+    };
+    const straightDir = join(dir, 'straight');
+    // Same starting weights for both runs (a fresh network's initialisation is random).
+    const seedModel = buildNetwork(tiny);
+    const start = seedModel.getWeights().map((w) => w.clone());
+    const fresh = () => {
+      const m = buildNetwork(tiny);
+      m.setWeights(start);
+      return m;
+    };
+    const straight = await trainModel({ ...base, initialModel: fresh(), checkpointDir: straightDir });
+    expect(straight.stoppedBecause).toBe('epochs');
+
+    const stopDir = join(dir, 'stopped');
+    const stopsAt = [3, 7]; // mid-epoch 1 (step 3 of 5) and mid-epoch 2 (step 2 of 5)
+    let runs = 0;
+    let resumedRun: Awaited<ReturnType<typeof trainModel>> | undefined;
+    for (;;) {
+      runs++;
+      let steps = 0;
+      const target = stopsAt[runs - 1];
+      const r = await trainModel({
+        ...base,
+        initialModel: fresh(),
+        checkpointDir: stopDir,
+        onStep: (s) => (steps = s.step),
+        shouldStop: () => target !== undefined && steps === target,
+      });
+      if (r.stoppedBecause !== 'stopped') {
+        resumedRun = r;
+        break;
+      }
+      const st = await readTrainingState(join(stopDir, 'last'));
+      expect(st.step).toBe(target);
+      expect(st.partial?.steps).toBe(target! % 5);
+    }
+    expect(runs).toBe(3);
+    expect(resumedRun!.resumed).toBe(true);
+    const a = await loadCheckpoint(join(straightDir, 'last'));
+    const b = await loadCheckpoint(join(stopDir, 'last'));
+    const bytes = (ts: tf.Tensor[]) => ts.map((t) => Array.from(t.dataSync()));
+    expect(bytes(b.model.getWeights())).toEqual(bytes(a.model.getWeights()));
+    expect(bytes(b.ema!)).toEqual(bytes(a.ema!));
+    expect(b.state.adam).toEqual(a.state.adam);
+    expect(b.state.step).toBe(10);
+    const strip = (h: typeof a.state.history) =>
+      h.map(({ seconds: _s, samplesPerSecond: _p, ...rest }) => rest);
+    expect(strip(b.state.history)).toEqual(strip(a.state.history));
+    // the returned model is the moving average that was scored, not the live weights
+    const best = await loadCheckpoint(join(stopDir, 'best'));
+    expect(bytes(resumedRun!.model.getWeights())).toEqual(bytes(best.model.getWeights()));
+  }, 120_000);
 
   it.each([
     [{ epochs: 0 }, /'epochs' must be an integer >= 1; got 0/],

@@ -13,6 +13,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { join } from 'node:path';
 import { seededRng } from './augment.js';
 import {
+  adamPowers,
   hasCheckpoint,
   loadCheckpoint,
   saveCheckpoint,
@@ -72,8 +73,26 @@ export interface TrainOptions {
    * for a run that must finish by a time on a machine of unknown speed. @default - by steps
    */
   readonly lrClock?: { readonly start: number; readonly end: number };
-  /** @default 1 */
+  /**
+   * Each step's crops come from an RNG seeded with (seed, step), so a run resumed at any step draws the
+   * same batches as an uninterrupted one. @default 1
+   */
   readonly seed?: number;
+  /**
+   * Also write `last/` every this many steps inside an epoch (with the epoch's partial sums), not only at
+   * the end of each epoch. @default - epoch ends only
+   */
+  readonly checkpointEverySteps?: number;
+  /**
+   * Asked after every step; true → write `last/` (mid-epoch if need be) and return with stoppedBecause
+   * 'stopped'. Rerunning with the same options continues bit-exactly (weights, Adam state, step, schedule).
+   */
+  readonly shouldStop?: () => boolean;
+  /**
+   * Keep an exponential moving average of the weights (decay per step, e.g. 0.999): validation, `best/` and
+   * the returned model use the average; `last/` keeps both. @default - none
+   */
+  readonly emaDecay?: number;
   readonly validation?: SegmentOptions;
   readonly onStep?: (info: StepInfo) => void;
   readonly onEpoch?: (record: EpochRecord, state: TrainingState) => void;
@@ -85,7 +104,7 @@ export interface TrainResult {
   /** The best model by score (the last one when nothing was validated). */
   readonly model: tfl.LayersModel;
   readonly state: TrainingState;
-  readonly stoppedBecause: 'epochs' | 'patience' | 'deadline';
+  readonly stoppedBecause: 'epochs' | 'patience' | 'deadline' | 'stopped';
   readonly resumed: boolean;
 }
 
@@ -177,6 +196,10 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const batchSize = opts.batchSize ?? 8;
   checkPositiveInt('batchSize', batchSize);
   if (opts.patience !== undefined) checkPositiveInt('patience', opts.patience);
+  if (opts.checkpointEverySteps !== undefined) checkPositiveInt('checkpointEverySteps', opts.checkpointEverySteps);
+  const emaDecay = opts.emaDecay;
+  if (emaDecay !== undefined && !(emaDecay > 0 && emaDecay < 1))
+    throw new TrainOptionsError(`'emaDecay' must be in (0, 1); got ${String(emaDecay)}`);
   if (opts.train.length === 0) throw new TrainOptionsError("'train' must hold at least one sample");
   if (opts.val?.some((s) => !s.original)) {
     throw new TrainOptionsError("'val' samples must be loaded with keepOriginal: true");
@@ -203,27 +226,49 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     history: [],
   };
   let resumed = false;
+  let ema: tf.Variable[] | undefined;
   if (lastDir && opts.resume !== false && (await hasCheckpoint(lastDir))) {
     const loaded = await loadCheckpoint(lastDir, optimizer);
     model = loaded.model;
     state = loaded.state;
     resumed = true;
+    if (emaDecay !== undefined && loaded.ema) ema = loaded.ema.map((t) => tf.variable(t, false));
+    else tf.dispose(loaded.ema ?? []);
   } else {
     model = opts.initialModel ?? buildNetwork(network);
   }
+  if (emaDecay !== undefined && !ema) ema = model.getWeights().map((w) => tf.variable(w.clone(), false));
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   let bestWeights: tf.Tensor[] | undefined;
   let stoppedBecause: TrainResult['stoppedBecause'] = 'epochs';
+  /** Runs `fn` with the moving average in the model (when there is one), then puts the weights back. */
+  const withEma = async <T>(fn: () => T | Promise<T>): Promise<T> => {
+    if (!ema) return fn();
+    const live = model.getWeights().map((w) => w.clone());
+    model.setWeights(ema);
+    try {
+      return await fn();
+    } finally {
+      model.setWeights(live);
+      tf.dispose(live);
+    }
+  };
+  const saveLast = async (s: TrainingState): Promise<void> => {
+    if (lastDir) await saveCheckpoint(lastDir, model, optimizer, s, ema);
+  };
 
   for (let epoch = state.epoch + 1; epoch <= opts.epochs; epoch++) {
-    const rng = seededRng((opts.seed ?? 1) * 1_000_003 + epoch * 7919);
-    const t0 = Date.now();
-    let lossSum = 0;
+    const partial = state.partial;
+    const t0 = Date.now() - (partial?.seconds ?? 0) * 1000;
+    let lossSum = partial?.lossSum ?? 0;
     let lr = 0;
     let step = state.step;
+    const epochStartStep = step - (partial?.steps ?? 0);
     let hitDeadline = false;
-    for (let i = 0; i < opts.stepsPerEpoch; i++) {
+    let stopRequested = false;
+    for (let i = partial?.steps ?? 0; i < opts.stepsPerEpoch; i++) {
       const ts = Date.now();
+      const rng = seededRng((opts.seed ?? 1) * 1_000_003 + step * 7919);
       const batch = sampler.nextBatch(batchSize, rng);
       const clock = opts.lrClock;
       const progress = clock ? (Date.now() - clock.start) / Math.max(1, clock.end - clock.start) : undefined;
@@ -244,6 +289,13 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       const loss = weights.inner * inner! + weights.outer * outer! + weights.fg * fg!;
       lossSum += loss;
       step++;
+      if (ema) {
+        const d = emaDecay!;
+        tf.tidy(() => {
+          const now = model.getWeights();
+          ema!.forEach((e, k) => e.assign(tf.add(tf.mul(e, d), tf.mul(now[k]!, 1 - d))));
+        });
+      }
       opts.onStep?.({
         epoch,
         step,
@@ -258,12 +310,37 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
         hitDeadline = true;
         break;
       }
+      const inEpoch = i + 1;
+      const stop = opts.shouldStop?.() === true;
+      const every = opts.checkpointEverySteps;
+      if (inEpoch < opts.stepsPerEpoch && (stop || (every !== undefined && step % every === 0))) {
+        state = {
+          ...state,
+          step,
+          seconds: state.seconds,
+          partial: { steps: inEpoch, lossSum, seconds: (Date.now() - t0) / 1000 },
+          ...(adamPowers(optimizer) ? { adam: adamPowers(optimizer)! } : {}),
+          ...(ema ? { ema: true } : {}),
+        };
+        await saveLast(state);
+        if (stop) {
+          stopRequested = true;
+          break;
+        }
+      }
     }
-    const stepsDone = step - state.step;
+    if (stopRequested) {
+      stoppedBecause = 'stopped';
+      break;
+    }
+    const stepsDone = step - epochStartStep;
     const trainSeconds = (Date.now() - t0) / 1000;
     const trainLoss = lossSum / Math.max(1, stepsDone);
     let val: ValidationResult | undefined;
-    if (opts.val && opts.val.length > 0) val = validate(model, opts.val, opts.validation);
+    if (opts.val && opts.val.length > 0) {
+      const v = opts.val;
+      val = await withEma(() => validate(model, v, opts.validation));
+    }
     const score = val ? (val.f1 + val.dsb) / 2 : -trainLoss;
     const record: EpochRecord = {
       epoch,
@@ -276,6 +353,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       lr,
     };
     const improved = score > state.bestScore;
+    const powers = adamPowers(optimizer);
     state = {
       epoch,
       step,
@@ -284,18 +362,24 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       seconds: state.seconds + record.seconds,
       history: [...state.history, record],
       ...(opts.meta ? { meta: opts.meta } : {}),
+      ...(powers ? { adam: powers } : {}),
+      ...(ema ? { ema: true } : {}),
     };
     if (improved) {
-      if (bestDir) await saveCheckpoint(bestDir, model, undefined, state);
+      if (bestDir) await withEma(() => saveCheckpoint(bestDir, model, undefined, { ...state, ema: false }));
       else {
         tf.dispose(bestWeights ?? []);
-        bestWeights = model.getWeights().map((w) => w.clone());
+        bestWeights = ema ? ema.map((w) => w.clone()) : model.getWeights().map((w) => w.clone());
       }
     }
-    if (lastDir) await saveCheckpoint(lastDir, model, optimizer, state);
+    await saveLast(state);
     opts.onEpoch?.(record, state);
     if (hitDeadline) {
       stoppedBecause = 'deadline';
+      break;
+    }
+    if (epoch < opts.epochs && opts.shouldStop?.() === true) {
+      stoppedBecause = 'stopped';
       break;
     }
     if (opts.patience !== undefined && epoch - state.bestEpoch >= opts.patience) {
@@ -303,12 +387,14 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       break;
     }
   }
-  // Hand back the best model: from the best checkpoint, or from the weights kept in memory.
-  if (bestDir && (await hasCheckpoint(bestDir)) && state.bestEpoch !== state.epoch) {
+  // Hand back the best model: from the best checkpoint, or from the weights kept in memory (the moving
+  // average's when there is one, as that is what was scored).
+  if (bestDir && (await hasCheckpoint(bestDir)) && (state.bestEpoch !== state.epoch || ema)) {
     model = (await loadCheckpoint(bestDir)).model;
-  } else if (bestWeights && state.bestEpoch !== state.epoch) {
+  } else if (bestWeights && (state.bestEpoch !== state.epoch || ema)) {
     model.setWeights(bestWeights);
-  }
+  } else if (ema) model.setWeights(ema);
   tf.dispose(bestWeights ?? []);
+  tf.dispose(ema ?? []);
   return { model, state, stoppedBecause, resumed };
 }
