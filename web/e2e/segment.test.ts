@@ -354,12 +354,17 @@ describe.skipIf(skipBrowserTests)('web UI in Chromium', () => {
     await expect.poll(() => page.locator('[role=alert]').textContent()).toMatch(/problem/);
     await page.screenshot({ path: join(ARTIFACTS, '8-train-bad-data.png'), fullPage: true });
 
-    // A kiosk without the training service: the page says so and disables the form.
+    // A kiosk without the training service: the page says so and disables the form. Its /v1/trainings
+    // answers as this API answers any route it lacks (asked here, so the stand-in follows the real answer).
+    const noRoute = await fetch(`${kiosk.url}/v1/no-such-route`);
+    const noRouteBody = (await noRoute.json()) as { error: string; message: string };
+    expect(noRoute.status).toBe(404);
+    expect(noRouteBody).toEqual({ error: 'route-not-found', message: 'no route GET /v1/no-such-route' });
     await page.route('**/v1/trainings**', (r) =>
       r.fulfill({
-        status: 404,
+        status: noRoute.status,
         contentType: 'application/json',
-        body: '{"error":"file-not-found","message":"no route GET /v1/trainings"}',
+        body: JSON.stringify({ error: noRouteBody.error, message: 'no route GET /v1/trainings' }),
       }),
     );
     await page.goto(`${kiosk.url}/#/models`);
