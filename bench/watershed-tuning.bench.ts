@@ -1,6 +1,9 @@
 /**
- * Chooses the deep-watershed settings of the shipped nuclear model on the val set (not a speed bench: it
- * prints pooled F1@0.5 and DSB per setting tried). The network runs once per image (with the pipeline's
+ * Chooses the deep-watershed settings of a nuclear model (not a speed bench: it prints pooled F1@0.5 and
+ * DSB per setting tried) on the selection split of train — every KIOSK_TUNE_EVERY-th (default 10th) image of
+ * shared/data/nuclei/train by sorted name, the split scripts/train-nuclear.ts --select-every holds out of
+ * training — so the val set stays unseen for the model card. KIOSK_TUNE_ON=val tunes on val instead (how v1
+ * was tuned). The network runs once per image (with the pipeline's
  * autoscale: a second pass when nuclei are far from the card's target diameter); then each setting re-runs
  * only postprocess on the cached maps. Coordinate descent over one option at a time, two rounds.
  * Env: NUCLEAR_MODEL_DIR (default models/nuclear/<latest>).
@@ -17,9 +20,15 @@ import { postprocess, watershedOptions, type TileGrid } from '../workers/pipelin
 import { predictTiles } from '../workers/pipeline/predict.js';
 import { prepareImage, selectImages, type ImageMeta } from '../workers/pipeline/preprocess.js';
 import { rescaleForDiameter } from '../workers/pipeline/scale.js';
-import { NUCLEI_VAL } from '../test/data.js';
+import { NUCLEI_TRAIN, NUCLEI_VAL } from '../test/data.js';
 
-const VAL = NUCLEI_VAL;
+const TUNE_ON = process.env.KIOSK_TUNE_ON ?? 'select';
+const TUNE_EVERY = Number(process.env.KIOSK_TUNE_EVERY ?? '10');
+if (TUNE_ON !== 'select' && TUNE_ON !== 'val')
+  throw new Error(`KIOSK_TUNE_ON must be select or val; got '${TUNE_ON}'`);
+if (!Number.isInteger(TUNE_EVERY) || TUNE_EVERY < 2)
+  throw new Error(`KIOSK_TUNE_EVERY must be an integer >= 2; got '${process.env.KIOSK_TUNE_EVERY}'`);
+const VAL = TUNE_ON === 'val' ? NUCLEI_VAL : NUCLEI_TRAIN;
 
 interface Cached {
   readonly truth: Labels;
@@ -44,7 +53,11 @@ async function main(): Promise<void> {
 
   const files = readdirSync(VAL)
     .filter((f) => f.endsWith('.image.png'))
-    .sort();
+    .sort()
+    .filter((_, i) => TUNE_ON === 'val' || i % TUNE_EVERY === 0);
+  console.log(
+    `tuning on ${files.length} images: ${TUNE_ON === 'val' ? VAL : `every ${TUNE_EVERY}th of ${VAL}`}`,
+  );
   const cache: Cached[] = [];
   let rescaled = 0;
   const t0 = performance.now();

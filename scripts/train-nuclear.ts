@@ -86,7 +86,8 @@ if (existsSync(runFile)) {
 }
 const num = (k: keyof RunOptions, ok: (n: number) => boolean): number => {
   const n = Number(opts[k]);
-  if (opts[k] === '' || !Number.isFinite(n) || !ok(n)) fail(`--${k} must be a valid number; got '${opts[k]}'`);
+  if (opts[k] === '' || !Number.isFinite(n) || !ok(n))
+    fail(`--${k} must be a valid number; got '${opts[k]}'`);
   return n;
 };
 const stopAfterS = values['stop-after-s'] === undefined ? undefined : Number(values['stop-after-s']);
@@ -164,7 +165,10 @@ const result = await trainModel({
     lr,
     warmupSteps,
     ...(opts.ema ? { ema: Number(opts.ema) } : {}),
-    selection: selectEvery > 0 ? `every ${selectEvery}th image of ${opts.data}/train (sorted by name), held out` : 'val',
+    selection:
+      selectEvery > 0
+        ? `every ${selectEvery}th image of ${opts.data}/train (sorted by name), held out`
+        : 'val',
     ...(opts.from ? { from: { dir: opts.from, training: fromCard?.training ?? null } } : {}),
   },
   onStep: (s) => {

@@ -70,10 +70,14 @@ async function readTensors(dir: string, json: string, bin: string): Promise<Name
     specs: tf.io.WeightsManifestEntry[];
   };
   const buf = await readFile(join(dir, bin));
-  const map = tf.io.decodeWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength), meta.specs);
+  const map = tf.io.decodeWeights(
+    buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength),
+    meta.specs,
+  );
   return meta.order.map((name) => {
     const tensor = map[name];
-    if (!tensor) throw new ModelIoError('bad-weights', `${join(dir, json)} lists '${name}' but ${bin} lacks it`);
+    if (!tensor)
+      throw new ModelIoError('bad-weights', `${join(dir, json)} lists '${name}' but ${bin} lacks it`);
     return { name, tensor };
   });
 }
@@ -99,7 +103,13 @@ export async function saveCheckpoint(
   await rm(tmp, { recursive: true, force: true });
   await saveModel(model, tmp);
   if (optimizer) await writeTensors(tmp, OPT_JSON, OPT_BIN, await optimizer.getWeights());
-  if (ema) await writeTensors(tmp, EMA_JSON, EMA_BIN, ema.map((tensor, i) => ({ name: `ema_${i}`, tensor })));
+  if (ema)
+    await writeTensors(
+      tmp,
+      EMA_JSON,
+      EMA_BIN,
+      ema.map((tensor, i) => ({ name: `ema_${i}`, tensor })),
+    );
   await writeFile(join(tmp, STATE), `${JSON.stringify(state, null, 2)}\n`);
   const old = `${dir}.old-${process.pid}`;
   if (await exists(dir)) await rename(dir, old);

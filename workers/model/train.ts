@@ -196,7 +196,8 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const batchSize = opts.batchSize ?? 8;
   checkPositiveInt('batchSize', batchSize);
   if (opts.patience !== undefined) checkPositiveInt('patience', opts.patience);
-  if (opts.checkpointEverySteps !== undefined) checkPositiveInt('checkpointEverySteps', opts.checkpointEverySteps);
+  if (opts.checkpointEverySteps !== undefined)
+    checkPositiveInt('checkpointEverySteps', opts.checkpointEverySteps);
   const emaDecay = opts.emaDecay;
   if (emaDecay !== undefined && !(emaDecay > 0 && emaDecay < 1))
     throw new TrainOptionsError(`'emaDecay' must be in (0, 1); got ${String(emaDecay)}`);
