@@ -106,3 +106,71 @@ export function randomDisks(
   }
   return disks;
 }
+
+/** An axis-aligned ellipsoid: centre (cz, cy, cx) and semi-axes rz, ry, rx in voxels. */
+export interface Ellipsoid {
+  readonly cz: number;
+  readonly cy: number;
+  readonly cx: number;
+  readonly rz: number;
+  readonly ry: number;
+  readonly rx: number;
+}
+
+/**
+ * Up to `count` ellipsoids in a [depth, height, width] volume, placed at random (seeded) so that their
+ * bounding spheres (radius = largest semi-axis) do not overlap; semi-axes in y/x from [minR, maxR], in z
+ * scaled by `zScale` (anisotropic stacks: z steps larger than pixels give fewer slices per nucleus).
+ */
+export function randomEllipsoids(
+  count: number,
+  depth: number,
+  height: number,
+  width: number,
+  opts: { minR: number; maxR: number; zScale?: number; seed?: number },
+): Ellipsoid[] {
+  const rand = seededRandom(opts.seed ?? 1);
+  const zScale = opts.zScale ?? 1;
+  const out: Ellipsoid[] = [];
+  for (let k = 0; k < count; k++) {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const ry = opts.minR + rand() * (opts.maxR - opts.minR);
+      const rx = ry * (0.8 + 0.4 * rand());
+      const rz = Math.max(1, ry * zScale * (0.8 + 0.4 * rand()));
+      const cz = rz + rand() * Math.max(0, depth - 1 - 2 * rz);
+      const cy = ry + rand() * Math.max(0, height - 1 - 2 * ry);
+      const cx = rx + rand() * Math.max(0, width - 1 - 2 * rx);
+      const big = (e: { rz: number; ry: number; rx: number }) => Math.max(e.ry, e.rx);
+      const e = { cz, cy, cx, rz, ry, rx };
+      const clear = out.every(
+        (o) => Math.hypot((o.cz - cz) / zScale, o.cy - cy, o.cx - cx) >= big(o) + big(e) + 1,
+      );
+      if (clear) {
+        out.push(e);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** Label volume [Z, H, W] of the ellipsoids (ellipsoid k has id k + 1; they do not overlap). */
+export function ellipsoidLabels(
+  ellipsoids: readonly Ellipsoid[],
+  depth: number,
+  height: number,
+  width: number,
+): { data: Uint32Array; depth: number; height: number; width: number } {
+  const data = new Uint32Array(depth * height * width);
+  ellipsoids.forEach(({ cz, cy, cx, rz, ry, rx }, k) => {
+    for (let z = Math.max(0, Math.floor(cz - rz)); z <= Math.min(depth - 1, Math.ceil(cz + rz)); z++) {
+      for (let y = Math.max(0, Math.floor(cy - ry)); y <= Math.min(height - 1, Math.ceil(cy + ry)); y++) {
+        for (let x = Math.max(0, Math.floor(cx - rx)); x <= Math.min(width - 1, Math.ceil(cx + rx)); x++) {
+          if (((z - cz) / rz) ** 2 + ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1)
+            data[(z * height + y) * width + x] = k + 1;
+        }
+      }
+    }
+  });
+  return { data, depth, height, width };
+}
