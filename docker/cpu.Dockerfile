@@ -12,6 +12,9 @@ ARG NODE_IMAGE=node:20.19-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
+# onnxruntime-node's install script would download its CUDA provider from NuGet (CPU image: unused). npm 11
+# skips it by package.json's allowScripts ("onnxruntime-node": false); this image's npm 10 reads this variable.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 # Production dependencies, optional ones included: esbuild's platform binary (@esbuild/linux-x64 here) is
 # an optional dependency, needed by tsx at run time and by the web build below; without it esbuild's
 # postinstall fetches it outside the lockfile (a second npm install, else a download from

@@ -34,6 +34,10 @@ RUN case "$TFJS_NODE_GPU" in 0|1) ;; *) echo "TFJS_NODE_GPU must be 0 or 1, got 
     fi
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
+# onnxruntime-node's install script would download its CUDA 12 provider from NuGet; this image's inference
+# runs on tfjs-node-gpu (CUDA 11.2), so it is skipped: npm 11 by package.json's allowScripts
+# ("onnxruntime-node": false), this image's npm 10 by this variable.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 # Production + optional dependencies (esbuild's platform binary, which tsx needs, is an optional one),
 # the lockfile's versions, less what this image does not use (removed from this stage's package.json only,
 # so neither downloaded nor run): tfjs-node (CPU; its install downloads libtensorflow), the Terraform
