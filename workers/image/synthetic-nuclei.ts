@@ -174,3 +174,37 @@ export function ellipsoidLabels(
   });
   return { data, depth, height, width };
 }
+
+/**
+ * A fluorescence-like ZYX stack (uint16, axes 'ZYX') of the ellipsoids: each nucleus bright in its middle and
+ * dimmer to its rim, a dim background, and seeded noise. Returned with its true label volume.
+ */
+export function renderEllipsoidStack(
+  ellipsoids: readonly Ellipsoid[],
+  depth: number,
+  height: number,
+  width: number,
+  seed = 1,
+): {
+  raw: { data: Uint16Array; dtype: 'uint16'; shape: number[]; axes: 'ZYX' };
+  truth: ReturnType<typeof ellipsoidLabels>;
+} {
+  const truth = ellipsoidLabels(ellipsoids, depth, height, width);
+  const rand = seededRandom(seed);
+  const data = new Uint16Array(depth * height * width);
+  const plane = height * width;
+  for (let i = 0; i < data.length; i++) {
+    let v = 200;
+    const id = truth.data[i]!;
+    if (id) {
+      const e = ellipsoids[id - 1]!;
+      const z = Math.floor(i / plane);
+      const y = Math.floor((i % plane) / width);
+      const x = i % width;
+      const rho2 = ((z - e.cz) / e.rz) ** 2 + ((y - e.cy) / e.ry) ** 2 + ((x - e.cx) / e.rx) ** 2;
+      v += 2500 * (0.45 + 0.55 * Math.sqrt(Math.max(0, 1 - rho2)));
+    }
+    data[i] = Math.max(0, Math.round(v + 60 * (rand() + rand() + rand() - 1.5)));
+  }
+  return { raw: { data, dtype: 'uint16', shape: [depth, height, width], axes: 'ZYX' }, truth };
+}

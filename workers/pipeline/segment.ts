@@ -35,7 +35,8 @@ export interface SegmentResult {
   readonly passes: number;
 }
 
-async function segmentOne(
+/** Segments one decoded plane (from {@link selectImages}); `index` names it in messages. */
+export async function segmentPlane(
   image: Image,
   index: number,
   runner: ModelRunner,
@@ -75,7 +76,7 @@ export async function segmentImageDetailed(
   const images = selectImages(raw, card, opts);
   const results: SegmentResult[] = [];
   for (const [index, image] of images.entries())
-    results.push(await segmentOne(image, index, runner, card, opts));
+    results.push(await segmentPlane(image, index, runner, card, opts));
   return results;
 }
 
