@@ -7,6 +7,7 @@ export default tseslint.config(
       'node_modules/**',
       'cdktf.out/**',
       'dist/**',
+      'constructs/dist/**',
       '.kiosk/**',
       'test-artifacts/**',
       '.tmp/**',
