@@ -482,7 +482,8 @@ describe('API v1 catalog, docs, metrics, health', () => {
     const [key] = await upload(svc, [['a.png', await val(STEMS[0]!)]]);
     await createJob(svc, { inputs: [key] });
     const metrics = (await svc.app.inject({ url: '/metrics' })).body;
-    expect(metrics).toMatch(/kiosk_queue_jobs\{queue="preprocess",state="waiting"\} 1/);
+    // BullMQ counts a job with a priority (fair scheduling, workers/queues/fair.ts) as `prioritized`
+    expect(metrics).toMatch(/kiosk_queue_jobs\{queue="preprocess",state="prioritized"\} 1/);
     expect(metrics).toMatch(/kiosk_http_requests_total\{method="POST",route="\/v1\/jobs",status="201"\} 1/);
     const home = await svc.app.inject({ url: '/' });
     expect(home.statusCode).toBe(200);

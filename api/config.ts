@@ -141,6 +141,12 @@ export interface ServiceConfig {
    * second job only fills the first one's waits on Redis (and holds no big arrays meanwhile). @default 2
    */
   readonly cpuConcurrency: number;
+  /**
+   * KIOSK_FAIR_SCHEDULING: 1 shares the workers fairly between labs, and between a lab's batches and its
+   * single images (workers/queues/fair.ts: an image of one lab does not wait behind another lab's batch at any
+   * stage); 0 runs every stage queue first in, first out. Read where jobs are submitted (the API). @default 1
+   */
+  readonly fairScheduling: boolean;
   /** KIOSK_BATCH_TILES: most tiles per model call. @default 16 */
   readonly maxBatchTiles: number;
   /**
@@ -273,6 +279,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
     stalledIntervalMs: int('KIOSK_STALLED_INTERVAL_MS', 30_000, 500),
     predictConcurrency: int('KIOSK_PREDICT_CONCURRENCY', 4, 1, 256),
     cpuConcurrency: int('KIOSK_CPU_CONCURRENCY', 2, 1, 256),
+    fairScheduling: int('KIOSK_FAIR_SCHEDULING', 1, 0, 1) === 1,
     maxBatchTiles: int('KIOSK_BATCH_TILES', 16, 1, 4096),
     onnxThreads: int('KIOSK_ONNX_THREADS', availableParallelism(), 1, 1024),
     onnxSpin: int('KIOSK_ONNX_SPIN', 0, 0, 1) === 1,

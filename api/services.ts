@@ -50,11 +50,13 @@ export async function createServices(
   const redis = connectRedis(config.redisUrl);
   const records = new JobRecords(redis, config.prefix, config.finishedTtlS);
   const connection = bullConnection(config.redisUrl);
-  const submitter = new JobSubmitter(connection, config.prefix, records, {
-    attempts: config.attempts,
-    backoffMs: config.backoffMs,
-    keepFinishedS: config.finishedTtlS,
-  });
+  const submitter = new JobSubmitter(
+    connection,
+    config.prefix,
+    records,
+    { attempts: config.attempts, backoffMs: config.backoffMs, keepFinishedS: config.finishedTtlS },
+    { fair: config.fairScheduling },
+  );
   const registry = new ModelRegistry({
     storage,
     builtinDir: config.modelsDir,

@@ -7,6 +7,7 @@ import {
   type Job,
   type JobsOptions,
 } from 'bullmq';
+import { FairScheduler, priorityOf } from './fair.js';
 import { JOB, QUEUE, stageJobId, uploadFolder, zipOfEntry } from './names.js';
 import type { ImageJobData, ModelRef, PackJobData, SegmentationOptions } from './payloads.js';
 import type { JobRecord, JobRecords } from './records.js';
@@ -21,6 +22,15 @@ export interface RetryPolicy {
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, backoffMs: 1000, keepFinishedS: 86_400 };
+
+export interface SubmitterOptions {
+  /**
+   * Fair scheduling between labs, and between a lab's batches and its single images (workers/queues/fair.ts;
+   * KIOSK_FAIR_SCHEDULING). Off: every stage queue runs first in, first out, as before issue 18 #13.
+   * @default true
+   */
+  readonly fair?: boolean;
+}
 
 /** What every job of a submission shares. */
 export interface SubmitOptions {
@@ -50,24 +60,31 @@ export interface SubmittedImage {
  * postprocess ← predict ← preprocess (children run first), each stage failing its parent when it fails.
  * A batch (zip / several files) adds a `pack` parent over the images' postprocess jobs; a failed image
  * does not stop the batch (`ignoreDependencyOnFailure`), the pack job lists it by name.
+ * Each image's stage jobs carry its fair-scheduling priority (fair.ts), so another lab's image, or the same
+ * lab's single image, does not wait behind a whole batch at any stage.
  */
 export class JobSubmitter {
   private readonly flow: FlowProducer;
   private readonly postprocess: Queue;
+  private readonly fair: FairScheduler | undefined;
 
   constructor(
     connection: ConnectionOptions,
     prefix: string,
     private readonly records: JobRecords,
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
+    o: SubmitterOptions = {},
   ) {
     this.flow = new FlowProducer({ connection, prefix });
     this.postprocess = new Queue(QUEUE.postprocess, { connection, prefix });
+    if (o.fair !== false) this.fair = new FairScheduler(() => this.postprocess.getBackend().client, prefix);
   }
 
-  private opts(jobId: string): JobsOptions {
+  /** A stage job's options; `priority` (fair.ts) is left out when undefined (first in, first out). */
+  private opts(jobId: string, priority?: number): JobsOptions {
     return {
       jobId,
+      ...(priority ? { priority } : {}),
       attempts: this.retry.attempts,
       backoff: { type: 'exponential', delay: this.retry.backoffMs },
       removeOnComplete: { age: this.retry.keepFinishedS },
@@ -75,8 +92,15 @@ export class JobSubmitter {
     };
   }
 
-  /** predict ← preprocess of one pass (children run first); `parent` makes them a running job's children. */
-  private passFlow(data: ImageJobData, parent?: JobsOptions['parent']): FlowJob {
+  /**
+   * predict ← preprocess of one pass (children run first); `parent` makes them a running job's children.
+   * `priority`: the image's (fair.ts), the same at every stage.
+   */
+  private passFlow(
+    data: ImageJobData,
+    priority: number | undefined,
+    parent?: JobsOptions['parent'],
+  ): FlowJob {
     const { jobId } = data;
     const pass = data.pass ?? 1;
     return {
@@ -84,7 +108,7 @@ export class JobSubmitter {
       queueName: QUEUE.predict,
       data,
       opts: {
-        ...this.opts(stageJobId(jobId, 'predict', pass)),
+        ...this.opts(stageJobId(jobId, 'predict', pass), priority),
         failParentOnFailure: true,
         ...(parent ? { parent } : {}),
       },
@@ -93,28 +117,31 @@ export class JobSubmitter {
           name: JOB.preprocess,
           queueName: QUEUE.preprocess,
           data,
-          opts: { ...this.opts(stageJobId(jobId, 'pre', pass)), failParentOnFailure: true },
+          opts: { ...this.opts(stageJobId(jobId, 'pre', pass), priority), failParentOnFailure: true },
         },
       ],
     };
   }
 
-  private imageFlow(data: ImageJobData, extra: JobsOptions = {}): FlowJob {
+  private imageFlow(data: ImageJobData, priority: number | undefined, extra: JobsOptions = {}): FlowJob {
     return {
       name: JOB.postprocess,
       queueName: QUEUE.postprocess,
       data,
-      opts: { ...this.opts(stageJobId(data.jobId, 'post')), ...extra },
-      children: [this.passFlow(data)],
+      opts: { ...this.opts(stageJobId(data.jobId, 'post'), priority), ...extra },
+      children: [this.passFlow(data, priority)],
     };
   }
 
   /**
    * Adds another segmentation pass (preprocess → predict at `data.scale`) as children of the running
-   * postprocess job `parent`, which then waits for them and runs again with `data.pass`.
+   * postprocess job `parent`, which then waits for them and runs again with `data.pass`. They keep the
+   * image's priority (the parent's).
    */
   async addPass(parent: Job, data: ImageJobData): Promise<void> {
-    await this.flow.add(this.passFlow(data, { id: parent.id!, queue: parent.queueQualifiedName }));
+    await this.flow.add(
+      this.passFlow(data, parent.priority || undefined, { id: parent.id!, queue: parent.queueQualifiedName }),
+    );
   }
 
   /** Submits one image; resolves to its job id. */
@@ -130,7 +157,10 @@ export class JobSubmitter {
       input_key: image.inputKey,
       uploads: uploadFolders([image]),
     });
-    await this.flow.add(this.imageFlow(this.imageData(jobId, image, o)));
+    // After the record: a submission in the same lane meanwhile sees this one as unfinished (fair.ts).
+    const first = await this.fair?.take(o.lab, 'image', 1, jobId);
+    const priority = first === undefined ? undefined : priorityOf(first, 0);
+    await this.flow.add(this.imageFlow(this.imageData(jobId, image, o), priority));
     return { id: jobId, record, children: [] };
   }
 
@@ -166,19 +196,27 @@ export class JobSubmitter {
           input_key: c.inputKey,
         }),
       );
+    // After the children's records: a submission in the same lane meanwhile queues after this one (fair.ts).
+    const first = await this.fair?.take(o.lab, 'batch', children.length, children.at(-1)!.jobId);
     const pack: PackJobData = {
       jobId,
       lab: o.lab,
       name,
       children: children.map((c) => ({ jobId: c.jobId, name: c.name })),
     };
+    // The pack job has no priority: it becomes ready once every image is done and then runs before the
+    // prioritized image stages (one per batch), so a batch ends as soon as its last image does.
     await this.flow.add({
       name: JOB.pack,
       queueName: QUEUE.postprocess,
       data: pack,
       opts: this.opts(stageJobId(jobId, 'pack')),
-      children: children.map((c) =>
-        this.imageFlow(this.imageData(c.jobId, c, o, jobId), { ignoreDependencyOnFailure: true }),
+      children: children.map((c, i) =>
+        this.imageFlow(
+          this.imageData(c.jobId, c, o, jobId),
+          first === undefined ? undefined : priorityOf(first, i),
+          { ignoreDependencyOnFailure: true },
+        ),
       ),
     });
     return { id: jobId, record, children: childRecords };
