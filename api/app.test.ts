@@ -58,11 +58,14 @@ describe('API v1 with workers (trivial model)', () => {
     await svc.wait(job.id);
     const got = (await svc.app.inject({ url: `/v1/jobs/${job.id}` })).json() as Record<string, unknown>;
     expect(got).toMatchObject({ status: 'done', progress: 100, kind: 'image', name: 'cells.png' });
-    expect(got.labelsUrl).toMatch(new RegExp(`/v1/jobs/${job.id}/files/cells_feature_0\\.tif$`));
+    // issue 23 #2: the label TIFF has the project's label-file name (cells.png → cells.labels.tif); only the
+    // DeepCell zip below keeps DeepCell's cells_feature_0.tif.
+    expect(got.labelsUrl).toMatch(new RegExp(`/v1/jobs/${job.id}/files/cells\\.labels\\.tif$`));
     expect((got.timings as Record<string, number>).predict).toBeGreaterThanOrEqual(0);
     const tif = await svc.app.inject({ url: `/v1/jobs/${job.id}/result?format=tif` });
     expect(tif.statusCode).toBe(200);
     expect(tif.headers['content-type']).toBe('image/tiff');
+    expect(tif.headers['content-disposition']).toBe('attachment; filename="cells.labels.tif"');
     const labels = labelsFromRaw(decodeImage(tif.rawPayload, { name: 'x' }), 'x');
     const o = { channels: [0], maxPixels: 2 ** 28 };
     const p = await trivialStages.preprocess(bytes, 'cells.png', TRIVIAL_CARD, o);

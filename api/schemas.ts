@@ -99,7 +99,9 @@ export const JobView = Type.Object(
       }),
     ),
     resultUrl: Type.Optional(Type.String({ description: 'the result zip (<name>_feature_0.tif per image)' })),
-    labelsUrl: Type.Optional(Type.String({ description: 'the label TIFF (image jobs)' })),
+    labelsUrl: Type.Optional(
+      Type.String({ description: 'the label TIFF, NAME.labels.tif (image jobs; README "Label files")' }),
+    ),
     inputUrl: Type.Optional(
       Type.String({
         description:

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { deepCellEntryName } from '../../workers/image/label-names.js';
 import { singleImageZip, zipsOnDownload } from '../../workers/processors/archive.js';
 import { STATUSES, type JobRecord, type JobStatus } from '../../workers/queues/records.js';
 import { localFolderUnder } from '../../workers/storage/grant-check.js';
@@ -273,7 +274,9 @@ async function sendResult(s: KioskServices, reply: FastifyReply, rec: JobRecord,
       throw new ApiError('file-not-found', `no file ${fileName(key)} (it may have expired)`);
     throw err;
   }
-  const zip = singleImageZip(fileName(rec.labels_key), tif);
+  // The zip holds DeepCell's name for the labels (<stem>_feature_0.tif, <stem>.zip being the zip's), as
+  // postprocess stores it where the bucket keeps zips; the TIFF itself is NAME.labels.tif.
+  const zip = singleImageZip(deepCellEntryName(fileName(key).replace(/\.zip$/i, '')), tif);
   return reply
     .header('content-type', 'application/zip')
     .header('content-disposition', attachment(fileName(key)))

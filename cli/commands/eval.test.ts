@@ -100,6 +100,24 @@ describe('kiosk eval (the real CLI, spawned)', () => {
     expect(t.stdout).toMatch(/^mean per image\s+0\.889\s+0\.889\s+0\.867\s+0\.497$/m);
   });
 
+  it("issue 23 #2: pairs predictions named as any of the project's outputs with training-layout truth", async () => {
+    const { pred, truth } = folders();
+    const l = boxes([1, 1, 1, 4, 4], [2, 6, 8, 4, 4]);
+    for (const n of ['a', 'b', 'c', 'd', 'e f']) writeFileSync(join(truth, `${n}.labels.png`), png(l));
+    writeFileSync(join(truth, 'a.image.png'), png(boxes([9, 0, 0, 12, 16]))); // the raw image: skipped
+    writeFileSync(join(pred, 'a.labels.tif'), tif(l)); // kiosk segment / predict, the API, the web UI
+    writeFileSync(join(pred, 'b_feature_0.tif'), tif(l)); // a DeepCell zip's entry
+    writeFileSync(join(pred, 'c.image.labels.tif'), tif(l)); // the older web UI / kiosk predict name
+    writeFileSync(join(pred, 'd.image_feature_0.tif'), tif(l)); // a DeepCell zip's entry for d.image.png
+    writeFileSync(join(pred, 'e_f.labels.tif'), tif(l)); // the API's name for 'e f.image.png'
+    const r = await runKiosk(['eval', '--pred', pred, '--truth', truth, '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { n_images: number; f1_50: number; images: { name: string }[] };
+    expect(out.images.map((i) => i.name).sort()).toEqual(['a', 'b', 'c', 'd', 'e f']);
+    expect([out.n_images, out.f1_50]).toEqual([5, 1]);
+  });
+
   it('fails with a clear message when a counterpart is missing', async () => {
     const { pred, truth } = folders();
     writeFileSync(join(truth, 'x.labels.png'), png(boxes([1, 1, 1, 4, 4])));

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.js';
 import { readLabelsFile } from '../../workers/image/files.js';
+import { keySafe, pairingName } from '../../workers/image/label-names.js';
 import {
   poolScores,
   scoreImage,
@@ -17,9 +18,11 @@ const usage = `Usage: kiosk eval --pred DIR --truth DIR [--json]
 Scores predicted label images against ground-truth label images (instance segmentation): objects are
 matched one-to-one by IoU (optimal assignment, StarDist semantics), at IoU 0.5, 0.55, ..., 0.95.
 
-Files pair up by stem: NAME.labels.png, NAME.labels.tif, NAME.labels.tiff, NAME.png, NAME.tif and
-NAME.tiff all count as NAME; NAME.image.png/.tif (the raw image next to its labels) is skipped. Every
-NAME must exist on both sides, once.
+Files pair up by NAME (README "Label files"): NAME.labels.tif (what kiosk segment, kiosk predict, the
+API and the web UI write; also .png/.tiff), NAME_feature_0.tif (DeepCell zip entries), the older
+NAME.image.labels.tif, and plain NAME.png/.tif all count as NAME; NAME.image.png/.tif (the raw image next
+to its labels, as in the training data) is skipped. Names that differ only where the API's file names
+replace characters by _ (folders, spaces, non-ASCII) pair too. Every NAME must exist on both sides, once.
 
 Prints one row per image and the pooled figures: precision, recall and F1 at IoU 0.5, and DSB = the mean
 over thresholds of TP / (TP + FP + FN) (Data Science Bowl 2018). "pooled" sums TP/FP/FN over all images
@@ -34,13 +37,10 @@ Options:
 
 Exit status: 0 when scored; 1 for missing or unreadable files or mismatched shapes; 2 for bad usage.`;
 
-const LABEL_FILE = /^(.+?)(?:\.labels)?\.(?:png|tiff?)$/i;
-const IMAGE_FILE = /\.image\.(?:png|tiff?)$/i;
-
 /**
- * The label files of a folder by stem. NAME.labels.{png,tif,tiff} and NAME.{png,tif,tiff} both map to NAME;
- * NAME.image.{png,tif,tiff} is a raw image and is skipped. Throws (a message, not a stack) for a folder
- * that is missing, holds no label file, or has two files with one stem.
+ * The label files of a folder by NAME ({@link pairingName}: every name the project writes; raw images
+ * NAME.image.png/.tif are skipped). Throws (a message, not a stack) for a folder that is missing, holds no
+ * label file, or has two files with one NAME.
  */
 export async function labelFilesByStem(dir: string, role: string): Promise<Map<string, string>> {
   let names: string[];
@@ -55,18 +55,48 @@ export async function labelFilesByStem(dir: string, role: string): Promise<Map<s
   }
   const byStem = new Map<string, string>();
   for (const name of names) {
-    const m = LABEL_FILE.exec(name);
-    if (!m || IMAGE_FILE.test(name)) continue;
-    const p = { name, stem: m[1]! };
-    const other = byStem.get(p.stem);
-    if (other)
-      throw new Error(`--${role} ${dir}: ${other} and ${p.name} both have stem '${p.stem}'; keep one`);
-    byStem.set(p.stem, p.name);
+    const stem = pairingName(name);
+    if (stem === undefined) continue;
+    const other = byStem.get(stem);
+    if (other) throw new Error(`--${role} ${dir}: ${other} and ${name} both have stem '${stem}'; keep one`);
+    byStem.set(stem, name);
   }
   if (byStem.size === 0) {
-    throw new Error(`--${role} ${dir} holds no label images (NAME.labels.png/.tif or NAME.png/.tif)`);
+    throw new Error(
+      `--${role} ${dir} holds no label images (NAME.labels.tif/.png, NAME_feature_0.tif or NAME.png/.tif)`,
+    );
   }
   return byStem;
+}
+
+/**
+ * Pairs the NAMEs of two folders: equal NAMEs first; then, among those left on both sides, NAMEs equal once
+ * made key-safe (the API's result names replace folders, spaces and non-ASCII by _), where that is unique
+ * on both sides. Returns truth NAME → prediction NAME, and what stays unpaired.
+ */
+export function pairStems(
+  pred: ReadonlySet<string>,
+  truth: ReadonlySet<string>,
+): { pairs: Map<string, string>; noPred: string[]; noTruth: string[] } {
+  const pairs = new Map<string, string>();
+  for (const t of truth) if (pred.has(t)) pairs.set(t, t);
+  const byKey = (names: Iterable<string>) => {
+    const m = new Map<string, string[]>();
+    for (const n of names) m.set(keySafe(n), [...(m.get(keySafe(n)) ?? []), n]);
+    return m;
+  };
+  const leftPred = byKey([...pred].filter((p) => !truth.has(p)));
+  const leftTruth = byKey([...truth].filter((t) => !pred.has(t)));
+  for (const [key, ts] of leftTruth) {
+    const ps = leftPred.get(key);
+    if (ts.length === 1 && ps?.length === 1) pairs.set(ts[0]!, ps[0]!);
+  }
+  const paired = new Set(pairs.values());
+  return {
+    pairs,
+    noPred: [...truth].filter((t) => !pairs.has(t)),
+    noTruth: [...pred].filter((p) => !paired.has(p)),
+  };
 }
 
 async function readLabels(dir: string, file: string): Promise<Labels> {
@@ -93,8 +123,7 @@ export async function evaluateFolders(
 ): Promise<{ rows: ImageRow[]; pooled: PooledScores }> {
   const pred = await labelFilesByStem(predDir, 'pred');
   const truth = await labelFilesByStem(truthDir, 'truth');
-  const noPred = [...truth.keys()].filter((s) => !pred.has(s));
-  const noTruth = [...pred.keys()].filter((s) => !truth.has(s));
+  const { pairs, noPred, noTruth } = pairStems(new Set(pred.keys()), new Set(truth.keys()));
   if (noPred.length || noTruth.length) {
     const parts = [];
     if (noPred.length) parts.push(`no prediction in ${predDir} for ${listSome(noPred)}`);
@@ -103,7 +132,8 @@ export async function evaluateFolders(
   }
   const rows: ImageRow[] = [];
   for (const [stem, truthFile] of truth) {
-    const [p, t] = await Promise.all([readLabels(predDir, pred.get(stem)!), readLabels(truthDir, truthFile)]);
+    const predFile = pred.get(pairs.get(stem)!)!;
+    const [p, t] = await Promise.all([readLabels(predDir, predFile), readLabels(truthDir, truthFile)]);
     try {
       rows.push({ name: stem, scores: scoreImage(p, t) });
     } catch (e) {

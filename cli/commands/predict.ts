@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { labelFileName, labelFileNameOfDeepCellEntry } from '../../workers/image/label-names.js';
 import { unpackZip } from '../../workers/image/zip.js';
 import { KioskClient } from '../../api/client.js';
 import type { JobView } from '../../api/schemas.js';
@@ -9,7 +10,10 @@ import { UsageError, type Command } from '../command.js';
 const usage = `Usage: kiosk predict FILE|DIR|ZIP... --out DIR [options]
 
 Segments images on a running kiosk (npm start, or a cluster) over HTTP, with a progress bar, and writes
-<stem>.labels.tif per image into --out. A folder means its TIFF/PNG files; a zip becomes one batch job.
+NAME.labels.tif per image into --out: NAME is the image's name less its extension and a .image before it
+(NAME.image.png or NAME.png → NAME.labels.tif, as the training data pairs them; README "Label files"), so
+\`kiosk eval --pred DIR\` pairs them with ground truth. A folder means its TIFF/PNG images (label files in
+it, NAME.labels.png/.tif, are skipped); a zip becomes one batch job.
 
 Options:
   --host URL           the kiosk                                (default: $KIOSK_HOST or http://127.0.0.1:8080)
@@ -23,28 +27,27 @@ Options:
 
 const IMAGE_EXT = new Set(['.png', '.tif', '.tiff']);
 
+/** A label file (this project's or DeepCell's name), not an image to segment, when met in a folder. */
+const isLabelFile = (name: string): boolean => /(\.labels\.(png|tiff?)|_feature_0\.tiff?)$/i.test(name);
+
 async function collect(paths: readonly string[]): Promise<string[]> {
   const out: string[] = [];
+  let labelFiles = 0;
   for (const p of paths) {
     const st = await stat(p).catch(() => undefined);
     if (!st) throw new UsageError(`no such file or folder: ${p}`);
     if (st.isDirectory()) {
       const names = (await readdir(p)).sort();
+      const images = names.filter((n) => IMAGE_EXT.has(extname(n).toLowerCase()) && !isLabelFile(n));
+      labelFiles += names.filter((n) => IMAGE_EXT.has(extname(n).toLowerCase()) && isLabelFile(n)).length;
       out.push(
-        ...names
-          .filter((n) => IMAGE_EXT.has(extname(n).toLowerCase()) || n.toLowerCase().endsWith('.zip'))
-          .map((n) => join(p, n)),
+        ...names.filter((n) => images.includes(n) || n.toLowerCase().endsWith('.zip')).map((n) => join(p, n)),
       );
     } else out.push(p);
   }
+  if (labelFiles) process.stderr.write(`skipped ${labelFiles} label file(s) (NAME.labels.png/.tif)\n`);
   if (out.length === 0) throw new UsageError('no TIFF, PNG or zip files in the given paths');
   return out;
-}
-
-/** `<stem>` of a path or zip entry: folders joined by `_`, last extension dropped. */
-function stemOf(name: string): string {
-  const ext = extname(name);
-  return (ext ? name.slice(0, -ext.length) : name).replace(/[\\/]+/g, '_');
 }
 
 function bar(done: number, failed: number, total: number, progress: number): string {
@@ -96,10 +99,23 @@ export const command: Command = {
       ...(v.channels ? { channels: v.channels.split(',').map(Number) } : {}),
       ...(v['dimension-order'] ? { dimensionOrder: v['dimension-order'] } : {}),
     };
-    // Upload and submit: one job per file (a zip is one batch job).
+    // Upload and submit: one job per file (a zip is one batch job). Two images whose labels would have
+    // one name (a.png and a.tif) are refused, the second one, rather than one overwriting the other.
     const jobs: { file: string; job: JobView }[] = [];
+    const writtenBy = new Map<string, string>();
+    const claim = (name: string, source: string): boolean => {
+      const earlier = writtenBy.get(name);
+      if (earlier === undefined) writtenBy.set(name, source);
+      else
+        process.stderr.write(`${source}: failed: its output ${name} would overwrite the one of ${earlier}\n`);
+      return earlier === undefined;
+    };
     let failed = 0;
     for (const file of files) {
+      if (!file.toLowerCase().endsWith('.zip') && !claim(labelFileName(basename(file)), file)) {
+        failed++;
+        continue;
+      }
       try {
         const job = await client.submit([{ name: basename(file), bytes: await readFile(file) }], {
           ...(v.model ? { model: v.model } : {}),
@@ -137,7 +153,7 @@ export const command: Command = {
       await new Promise((r) => setTimeout(r, 250));
     }
     if (tty) process.stderr.write('\n');
-    // Download and write <stem>.labels.tif per image.
+    // Download and write NAME.labels.tif per image.
     for (const { file, job } of jobs) {
       if (job.status === 'failed') {
         failed++;
@@ -145,15 +161,20 @@ export const command: Command = {
         continue;
       }
       if (job.kind === 'image') {
-        const out = join(v.out, `${stemOf(basename(file))}.labels.tif`);
+        const out = join(v.out, labelFileName(basename(file)));
         await writeFile(out, await client.download(job.labelsUrl!));
         process.stdout.write(`${file}: ${job.objectCount ?? '?'} objects → ${out}\n`);
         continue;
       }
       const entries = unpackZip(await client.download(job.resultUrl!));
       for (const e of entries) {
-        const out = join(v.out, `${e.name.replace(/_feature_0\.tif$/, '')}.labels.tif`);
-        await writeFile(out, e.data);
+        // The batch zip holds DeepCell's <stem>_feature_0.tif; the CLI writes the project's name.
+        const name = labelFileNameOfDeepCellEntry(e.name) ?? labelFileName(e.name);
+        if (!claim(name, `${file}: ${e.name}`)) {
+          failed++;
+          continue;
+        }
+        await writeFile(join(v.out, name), e.data);
       }
       const done = (job.children ?? []).filter((c) => c.status === 'done').length;
       process.stdout.write(`${file}: ${done} images → ${v.out}\n`);

@@ -89,7 +89,7 @@ describe('kiosk segment', () => {
   it('stems: NAME.image.png → NAME, a.tif → a', () => {
     expect(outputStem('/x/y/abc.image.png')).toBe('abc');
     expect(outputStem('cells.tif')).toBe('cells');
-    expect(outputStem('b.ome.tiff')).toBe('b.ome');
+    expect(outputStem('b.ome.tiff')).toBe('b'); // issue 23 #2: an OME-TIFF's .ome goes with its extension
   });
 
   it('refuses two inputs with the same stem instead of overwriting', async () => {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.js';
 import { readImageFile, writeLabelsTiff } from '../../workers/image/files.js';
+import { labelFileName, labelStem } from '../../workers/image/label-names.js';
 import { readModelCard } from '../../workers/model/model-io.js';
 import { loadRunner, type RuntimeChoice } from '../../workers/model/runners.js';
 import { segmentImageDetailed, type SegmentOptions } from '../../workers/pipeline/segment.js';
@@ -13,8 +14,9 @@ import { segmentImageDetailed, type SegmentOptions } from '../../workers/pipelin
 const usage = `Usage: kiosk segment IMAGE... --out DIR [options]
 
 Segments nuclei in each IMAGE (8/16-bit PNG or TIFF) in this process (no server) and writes
-DIR/<stem>.labels.tif (uint16/uint32 label TIFF; a stack gives <stem>_<k>.labels.tif per plane).
-The stem of NAME.image.png is NAME, so \`kiosk eval\` pairs it with NAME.labels.png.
+DIR/NAME.labels.tif (uint16/uint32 label TIFF; a stack gives NAME_K.labels.tif per plane), NAME being
+the image's name less its extension and a .image before it (NAME.image.png or NAME.png → NAME.labels.tif,
+as the training data pairs them), so \`kiosk eval\` pairs it with NAME.labels.png.
 
 Options:
   --out DIR                 output folder (created if missing)              (required)
@@ -35,13 +37,9 @@ Options:
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** NAME.image.png → NAME; other files lose their last extension (a.tif → a, b.ome.tiff → b.ome). */
+/** The NAME of an image's labels (README "Label files"): a.image.png → a, cells.tif → cells, b.ome.tiff → b. */
 export function outputStem(file: string): string {
-  const name = basename(file);
-  const m = /^(.*)\.image\.[^.]+$/.exec(name);
-  if (m && m[1]) return m[1];
-  const dot = name.lastIndexOf('.');
-  return dot > 0 ? name.slice(0, dot) : name;
+  return labelStem(basename(file));
 }
 
 /** models/<name>/<version>: the given version, else the highest integer-named folder. */
@@ -87,7 +85,7 @@ function channelList(text: string | undefined): number[] | undefined {
 
 export const command: Command = {
   name: 'segment',
-  summary: 'segment nuclei in images in-process and write <stem>.labels.tif files',
+  summary: 'segment nuclei in images in-process and write NAME.labels.tif files',
   usage,
   async run(args) {
     let parsed;
@@ -155,14 +153,14 @@ export const command: Command = {
           const earlier = written.get(stem);
           if (earlier)
             throw new Error(
-              `its output ${stem}.labels.tif would overwrite the one of ${earlier}; rename one of them`,
+              `its output ${labelFileName(basename(file))} would overwrite the one of ${earlier}; rename one of them`,
             );
           written.set(stem, file);
           const raw = await readImageFile(file);
           const results = await segmentImageDetailed(raw, runner, card, opts);
           const parts: string[] = [];
           for (const [k, r] of results.entries()) {
-            const out = join(v.out, results.length === 1 ? `${stem}.labels.tif` : `${stem}_${k}.labels.tif`);
+            const out = join(v.out, labelFileName(basename(file), results.length === 1 ? undefined : k));
             await writeLabelsTiff(out, r.labels);
             const objects = new Set(r.labels.data).size - (r.labels.data.includes(0) ? 1 : 0);
             parts.push(

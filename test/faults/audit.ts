@@ -12,6 +12,7 @@ import { KioskClient, KioskClientError } from '../../api/client.js';
 import type { JobView } from '../../api/schemas.js';
 import { decodeImage } from '../../workers/image/decode.js';
 import { labelsFromRaw } from '../../workers/image/files.js';
+import { labelKeyName } from '../../workers/image/label-names.js';
 import type { Labels } from '../../workers/image/types.js';
 import { fileStem } from '../../workers/queues/names.js';
 
@@ -165,7 +166,7 @@ export async function audit(o: {
     if (e.outcome === 'failed') wrong.push(`${e.id} (${e.name}): done, but its input is bad`);
     const stem = fileStem(e.name);
     // an image job's zip is made by the API when downloaded (a local folder bucket: zipsOnDownload)
-    const want = e.kind === 'image' ? [`${stem}_feature_0.tif`] : [`${stem}.zip`];
+    const want = e.kind === 'image' ? [labelKeyName(e.name)] : [`${stem}.zip`];
     if (files.sort().join('|') !== want.sort().join('|'))
       duplicated.push(
         `${e.id} (${e.name}): result objects [${files.join(', ')}], expected [${want.join(', ')}]`,

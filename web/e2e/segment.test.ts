@@ -153,6 +153,8 @@ describe.skipIf(skipBrowserTests)('web UI in Chromium', () => {
       page.waitForEvent('download'),
       page.locator('[data-testid=download-tif]').click(),
     ]);
+    // issue 23 #2: the browser saves it under the project's label-file name (NAME.image.png → NAME.labels.tif).
+    expect(download.suggestedFilename()).toBe(name.replace(/\.image\.png$/, '.labels.tif'));
     const saved = join(ARTIFACTS, 'downloaded.labels.tif');
     await download.saveAs(saved);
     const labels = decodeLabelTiff(new Uint8Array(await readFile(saved)));
@@ -231,10 +233,10 @@ describe.skipIf(skipBrowserTests)('web UI in Chromium', () => {
     await download.saveAs(saved);
     const entries = unpackZip(new Uint8Array(await readFile(saved)));
     expect(entries.map((e) => e.name).sort()).toEqual(
-      [...byFile.keys()].map((f) => f.replace(/\.png$/, '.labels.tif')).sort(),
+      [...byFile.keys()].map((f) => f.replace(/\.image\.png$/, '.labels.tif')).sort(),
     );
     for (const e of entries) {
-      const id = byFile.get(e.name.replace(/\.labels\.tif$/, '.png'))!;
+      const id = byFile.get(e.name.replace(/\.labels\.tif$/, '.image.png'))!;
       const direct = new Uint8Array(
         await (await fetch(`${kiosk.url}/v1/jobs/${id}/result?format=tif`)).arrayBuffer(),
       );

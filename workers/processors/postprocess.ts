@@ -1,5 +1,6 @@
 import { WaitingChildrenError } from 'bullmq';
 import type { HeadMaps } from '../model/runners.js';
+import { deepCellEntryName, labelKeyName } from '../image/label-names.js';
 import { countObjects } from '../image/labels.js';
 import { fileStem, keys } from '../queues/names.js';
 import type { ImageJobData, StageResult } from '../queues/payloads.js';
@@ -19,7 +20,8 @@ import type { PredictedImage } from './predict.js';
 import { unpackTensors } from './tensor-pack.js';
 
 /**
- * Stage 3 (cpu pool): head maps → label image → `<stem>_feature_0.tif` and `<stem>.zip` (the Kiosk's result
+ * Stage 3 (cpu pool): head maps → label image → `NAME.labels.tif` (the project's label-file name,
+ * workers/image/label-names.ts) and `<stem>.zip` holding it as `<stem>_feature_0.tif` (the Kiosk's result
  * layout) under results/<lab>/<job>/; in a local folder bucket the zip is made on download instead
  * (zipsOnDownload). Result keys depend only on the job, so a retry overwrites them.
  *
@@ -74,12 +76,11 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
         const tif = ctx.stages.encodeLabels(labels);
         await saving();
         const stem = fileStem(name);
-        const tifName = `${stem}_feature_0.tif`;
-        const labelsKey = keys.result(lab, jobId, tifName);
+        const labelsKey = keys.result(lab, jobId, labelKeyName(name));
         const outputKey = keys.result(lab, jobId, `${stem}.zip`);
         await ctx.storage.put(labelsKey, tif);
         if (!zipsOnDownload(ctx.storage, tif.byteLength))
-          await ctx.storage.put(outputKey, singleImageZip(tifName, tif));
+          await ctx.storage.put(outputKey, singleImageZip(deepCellEntryName(stem), tif));
         const objectCount = countObjects(labels);
         return { labelsKey, outputKey, objectCount, ms: performance.now() - t0 };
       });

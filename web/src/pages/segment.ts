@@ -6,6 +6,7 @@
 import { api, ApiRequestError, submitFile, type Job } from '../api.js';
 import { announce, h, progressBar, replace, statusBadge } from '../dom.js';
 import { filesFromDrop, filesFromInput, type PickedFile } from '../drop.js';
+import { uniqueLabelFileName } from '../../../workers/image/label-names.js';
 import { packZip, type ZipEntry } from '../../../workers/image/zip.js';
 import { classifyFile } from '../lib/files.js';
 import { aggregateProgress, describeProgress, type ItemState } from '../lib/progress.js';
@@ -42,17 +43,15 @@ function stateOf(it: Item, store: JobStore): { state: ItemState | 'ready'; progr
 }
 
 /**
- * Packs the label TIFFs of finished image jobs into one zip in the browser (`<file stem>.labels.tif`, the
- * names `kiosk predict` writes; folders kept) and saves it. Zips from the service are per job; this is the
- * whole session's batch of single files in one go.
+ * Packs the label TIFFs of finished image jobs into one zip in the browser (NAME.labels.tif, the project's
+ * label-file name, workers/image/label-names.ts; folders kept; a clash gets NAME-2.labels.tif) and saves it.
+ * Zips from the service are per job; this is the whole session's batch of single files in one go.
  */
 async function downloadAll(jobs: readonly { path: string; id: string }[]): Promise<void> {
   const entries: ZipEntry[] = [];
   const used = new Set<string>();
   for (const j of jobs) {
-    let name = `${j.path.replace(/\.[^./]+$/, '')}.labels.tif`;
-    for (let k = 2; used.has(name); k++) name = `${j.path.replace(/\.[^./]+$/, '')}-${k}.labels.tif`;
-    used.add(name);
+    const name = uniqueLabelFileName(used, j.path);
     entries.push({ name, data: await api.bytes(api.labelsUrl(j.id)) });
   }
   const blob = new Blob([packZip(entries) as Uint8Array<ArrayBuffer>], { type: 'application/zip' });
