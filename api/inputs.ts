@@ -37,8 +37,8 @@ export function safeFileName(name: string): string {
   return clean || 'upload';
 }
 
-const isZipName = (name: string) => /\.zip$/i.test(name);
-const isZipBytes = (b: Uint8Array) =>
+export const isZipName = (name: string) => /\.zip$/i.test(name);
+export const isZipBytes = (b: Uint8Array) =>
   b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 3 || b[2] === 5);
 const firstBytes = (b: Uint8Array) =>
   [...b.subarray(0, 8)].map((x) => x.toString(16).padStart(2, '0')).join(' ') || '(empty file)';
@@ -189,7 +189,7 @@ async function readUpload(
  * The first `n` bytes of an upload (fewer when it is shorter), read from the start of its stream, which is
  * then closed: deciding what a file is never reads the whole of it.
  */
-async function readUploadHead(
+export async function readUploadHead(
   s: KioskServices,
   key: string,
   label: string,
@@ -224,7 +224,7 @@ async function readUploadHead(
 }
 
 /** Bytes of an upload's end read to find a zip's central directory (10,000 entries of 100-byte names: 1.5 MB). */
-const ZIP_TAIL_BYTES = 8 * 2 ** 20 + 0xffff + 22;
+export const ZIP_TAIL_BYTES = 8 * 2 ** 20 + 0xffff + 22;
 
 /** An upload as a stream: from memory when this request holds its bytes, else from the bucket. */
 async function openUpload(
@@ -246,7 +246,7 @@ async function openUpload(
  * The last `n` bytes of an upload (`tail`, starting at byte `tailStart`) and its size, keeping no more than
  * those in memory while the upload streams past (no backend reads a range).
  */
-async function readUploadTail(
+export async function readUploadTail(
   s: KioskServices,
   key: string,
   label: string,
@@ -330,7 +330,7 @@ class ByteReader {
  * entry streamed through zipEntryStream into the bucket. Entries whose data overlap are refused (one
  * deflate stream shared by many entries is a known bomb). Neither the zip nor an entry is held whole.
  */
-async function unpackZipStreaming(
+export async function unpackZipStreaming(
   s: KioskServices,
   input: { readonly key: string; readonly name: string },
   entries: readonly ZipCentralEntry[],
@@ -448,7 +448,7 @@ function unpackError(err: unknown, zipName: string, entry: string): unknown {
 }
 
 /** Bytes shared by waiters: take(n) waits until n more fit (n is capped at the limit), release gives back. */
-class ByteBudget {
+export class ByteBudget {
   private used = 0;
   private waiters: (() => void)[] = [];
   constructor(private readonly limit: number) {}
@@ -470,14 +470,14 @@ class ByteBudget {
 const budgets = new WeakMap<KioskServices, ByteBudget>();
 
 /** The bytes of whole images the API may hold at once to check their headers: KIOSK_MAX_UPLOAD_MB. */
-function inspectBudget(s: KioskServices): ByteBudget {
+export function inspectBudget(s: KioskServices): ByteBudget {
   let b = budgets.get(s);
   if (!b) budgets.set(s, (b = new ByteBudget(s.config.maxUploadBytes)));
   return b;
 }
 
 /** The setting behind each zip limit, named in its refusal. */
-const ZIP_LIMIT_SETTINGS: Record<ZipLimitError['limit'], string> = {
+export const ZIP_LIMIT_SETTINGS: Record<ZipLimitError['limit'], string> = {
   maxEntries: 'KIOSK_MAX_ZIP_ENTRIES',
   maxEntryBytes: 'KIOSK_MAX_ZIP_ENTRY_MB',
   maxTotalBytes: 'KIOSK_MAX_ZIP_MB',

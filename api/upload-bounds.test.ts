@@ -315,7 +315,7 @@ describe('training data', () => {
         {
           file: 'bomb.zip',
           code: 'bad-archive',
-          message: `bomb.zip: zip entry 'zeros-0.tif' declares ${80 * MiB} bytes, over the limit of ${64 * MiB} per entry`,
+          message: `bomb.zip: zip entry 'zeros-0.tif' declares ${80 * MiB} bytes, over the limit of ${64 * MiB} per entry (KIOSK_MAX_ZIP_ENTRY_MB)`,
         },
       ],
     });

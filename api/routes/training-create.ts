@@ -1,21 +1,28 @@
 /**
- * Creating a training job: gather the uploaded data (upload keys or multipart parts), check it
- * (workers/training/data-format.ts; every problem by file name → 400 bad-training-data), resolve the base
- * model, store the checked pairs in the bucket, write the record and queue the job.
+ * Creating a training job: gather the uploaded data (upload keys, or multipart parts streamed into the
+ * bucket as uploads), check it file by file from the bucket (api/routes/training-data.ts,
+ * workers/training/data-format.ts; every problem by file name → 400 bad-training-data), resolve the base
+ * model, copy the checked pairs to `training/<id>/data/`, write the record and queue the job.
+ * No upload, zip or set is held in memory whole (issue 18).
  */
 import type {} from '@fastify/multipart';
 import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { Value } from '@sinclair/typebox/value';
 import { BadInputError } from '../../workers/queues/errors.js';
-import { StorageError } from '../../workers/storage/storage.js';
-import { validateTrainingFiles, type TrainingProblem } from '../../workers/training/data-format.js';
-import { filesFromUploads, storeTrainingPairs } from '../../workers/training/data-store.js';
+import type { TrainingProblem } from '../../workers/training/data-format.js';
 import type { TrainingParams as StoredParams, TrainingRecord } from '../../workers/training/records.js';
 import type { TrainingServices } from '../../workers/training/services.js';
 import { ApiError } from '../errors.js';
-import { isUploadOf } from '../inputs.js';
+import { deleteUploads, isUploadOf, saveMultipartFiles } from '../inputs.js';
 import type { KioskServices } from '../services.js';
+import {
+  checkStoredTrainingSet,
+  copyTrainingPairs,
+  deleteFolders,
+  expandTrainingUploads,
+  type TrainingUpload,
+} from './training-data.js';
 import { TrainingParams } from './training-schemas.js';
 
 /** Bad training data: the 400 body lists every problem. */
@@ -29,34 +36,17 @@ export class BadTrainingDataError extends Error {
   }
 }
 
-export interface Upload {
-  readonly name: string;
-  readonly bytes: Uint8Array;
-}
-
-/** Reads uploads by key (they must be uploads of `lab`, the caller's). */
-export async function uploadsByKey(
-  s: KioskServices,
-  keys: readonly string[],
-  lab: string,
-): Promise<Upload[]> {
-  const out: Upload[] = [];
-  for (const key of keys) {
+/** Checks upload keys (they must be uploads of `lab`, the caller's); whether each exists is found on reading it. */
+export function uploadsByKey(keys: readonly string[], lab: string): TrainingUpload[] {
+  return keys.map((key) => {
     if (!isUploadOf(key, lab)) {
       throw new ApiError(
         'upload-not-found',
         `${JSON.stringify(key)} is not an upload of this lab (uploads/${lab}/...)`,
       );
     }
-    try {
-      out.push({ name: key.split('/').pop() ?? key, bytes: await s.storage.get(key) });
-    } catch (err) {
-      if (err instanceof StorageError)
-        throw new ApiError('upload-not-found', `no uploaded file ${JSON.stringify(key)}`);
-      throw err;
-    }
-  }
-  return out;
+    return { key, name: key.split('/').pop() ?? key };
+  });
 }
 
 /** A relative path from a client's file name: `\` → `/`, empty, `.` and `..` segments and a drive dropped. */
@@ -72,35 +62,26 @@ function cleanPath(name: string): string {
 }
 
 /**
- * Reads a multipart request: every file part (its file name may carry a folder path, as a folder upload
- * sends) and the fields, coerced and checked against TrainingParams. Total bytes are capped.
+ * Reads a multipart request: every file part is streamed into the bucket as an upload of the caller's lab
+ * (saveMultipartFiles: KIOSK_MAX_UPLOAD_MB a file, KIOSK_MAX_REQUEST_MB in all, else 413 with nothing
+ * kept), named by its file name, which may carry a folder path as a folder upload sends; the fields are
+ * coerced and checked against TrainingParams. The caller deletes `uploads` once the training's data is
+ * stored (or refused); a request refused here keeps none of them.
  */
 export async function readMultipartTraining(
   req: FastifyRequest,
-  maxTotalBytes: number,
-): Promise<{ uploads: Upload[]; params: TrainingParams }> {
+  s: KioskServices,
+): Promise<{ uploads: TrainingUpload[]; params: TrainingParams }> {
   if (!req.isMultipart())
     throw new ApiError('not-multipart', 'send the training data as multipart/form-data');
-  const uploads: Upload[] = [];
-  const fields: Record<string, unknown> = {};
-  let total = 0;
-  for await (const part of req.parts()) {
-    if (part.type === 'field') {
-      fields[part.fieldname] = String(part.value);
-      continue;
-    }
-    const bytes = new Uint8Array(await part.toBuffer());
-    total += bytes.length;
-    if (total > maxTotalBytes) {
-      throw new ApiError(
-        'upload-too-large',
-        `the training data is larger than ${Math.round(maxTotalBytes / 2 ** 20)} MiB in all`,
-      );
-    }
-    uploads.push({ name: cleanPath(part.filename), bytes });
-  }
+  const { files, fields } = await saveMultipartFiles(req, s);
+  const uploads = files.map((f) => ({ key: f.key, name: cleanPath(f.name) }));
   const converted = Value.Convert(TrainingParams, fields);
   if (!Value.Check(TrainingParams, converted)) {
+    await deleteUploads(
+      s,
+      uploads.map((u) => u.key),
+    );
     const errs = [...Value.Errors(TrainingParams, converted)].map((e) => `${e.path || '/'} ${e.message}`);
     throw new ApiError('bad-request', `bad training parameters: ${errs.join('; ')}`);
   }
@@ -111,7 +92,7 @@ export async function readMultipartTraining(
 export async function createTraining(
   s: KioskServices,
   t: TrainingServices,
-  uploads: readonly Upload[],
+  uploads: readonly TrainingUpload[],
   params: TrainingParams,
   lab: string,
 ): Promise<TrainingRecord> {
@@ -119,22 +100,48 @@ export async function createTraining(
     throw new BadTrainingDataError([
       { file: '', code: 'empty', message: 'the request holds no training files' },
     ]);
-  const limits = {
-    maxEntries: s.config.maxZipEntries,
-    maxEntryBytes: s.config.maxZipEntryBytes,
-    maxTotalBytes: s.config.maxZipBytes,
-    maxRatio: s.config.maxZipRatio,
-  };
-  const expanded = filesFromUploads(uploads, limits);
-  const setName = uploads.length === 1 ? uploads[0]!.name : '';
-  const report = validateTrainingFiles(expanded.files, { setName, maxPixels: s.config.maxPixels });
-  // An empty or unreadable zip is the whole story; don't also report "no files".
-  const problems =
-    expanded.problems.length && expanded.files.length === 0
-      ? expanded.problems
-      : [...expanded.problems, ...report.problems];
-  if (problems.length) throw new BadTrainingDataError(problems);
+  const expanded = await expandTrainingUploads(s, uploads, lab);
+  try {
+    const setName = uploads.length === 1 ? uploads[0]!.name : '';
+    const report = await checkStoredTrainingSet(s, expanded.files, lab, setName);
+    // An empty or unreadable zip is the whole story; don't also report "no files".
+    const problems =
+      expanded.problems.length && expanded.files.length === 0
+        ? expanded.problems
+        : [...expanded.problems, ...report.problems];
+    if (problems.length) throw new BadTrainingDataError(problems);
 
+    const stored = await resolveParams(s, params, lab);
+    const id = randomUUID();
+    const dataPrefix = `training/${id}/data/`;
+    await copyTrainingPairs(s.storage, dataPrefix, report.pairs);
+    const now = new Date().toISOString();
+    const rec: TrainingRecord = {
+      id,
+      lab,
+      status: 'waiting',
+      progress: 0,
+      params: stored,
+      data: report.summary,
+      dataPrefix,
+      epoch: 0,
+      step: 0,
+      history: [],
+      attempts: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await t.records.create(rec);
+    await t.queue.submit(id);
+    return rec;
+  } finally {
+    // the zips' unpacked entries: the checked pairs are now under training/<id>/data/
+    await deleteFolders(s.storage, expanded.unpacked);
+  }
+}
+
+/** The parameters as stored with the training: defaults filled in, the base model resolved for `lab`. */
+async function resolveParams(s: KioskServices, params: TrainingParams, lab: string): Promise<StoredParams> {
   if (params.fromScratch && params.baseModel) {
     throw new ApiError(
       'bad-request',
@@ -168,7 +175,7 @@ export async function createTraining(
       `cropSize (${cropSize}) must be a multiple of ${sizeMultiple} for ${baseName ?? 'a new network'}`,
     );
   }
-  const stored: StoredParams = {
+  return {
     modelName: params.modelName ?? baseName ?? 'custom',
     ...(baseName ? { baseModel: baseName, baseVersion: baseVersion! } : {}),
     epochs: params.epochs ?? 10,
@@ -179,26 +186,4 @@ export async function createTraining(
     ...(params.micronsPerPixel !== undefined ? { micronsPerPixel: params.micronsPerPixel } : {}),
     seed: params.seed ?? 1,
   };
-  const id = randomUUID();
-  const dataPrefix = `training/${id}/data/`;
-  await storeTrainingPairs(s.storage, dataPrefix, report.pairs);
-  const now = new Date().toISOString();
-  const rec: TrainingRecord = {
-    id,
-    lab,
-    status: 'waiting',
-    progress: 0,
-    params: stored,
-    data: report.summary,
-    dataPrefix,
-    epoch: 0,
-    step: 0,
-    history: [],
-    attempts: 0,
-    createdAt: now,
-    updatedAt: now,
-  };
-  await t.records.create(rec);
-  await t.queue.submit(id);
-  return rec;
 }

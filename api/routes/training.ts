@@ -20,6 +20,7 @@ import { connectRedis } from '../../workers/queues/connection.js';
 import type { TrainingEvent, TrainingRecord } from '../../workers/training/records.js';
 import { createTrainingServices, type TrainingServices } from '../../workers/training/services.js';
 import { ApiError, errorResponses } from '../errors.js';
+import { deleteUploads } from '../inputs.js';
 import type { KioskServices } from '../services.js';
 import {
   BadTrainingDataError,
@@ -107,7 +108,7 @@ export const trainingRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices
     async (req, reply) => {
       const { data, ...params } = req.body;
       try {
-        const rec = await createTraining(s, t, await uploadsByKey(s, data, req.lab), params, req.lab);
+        const rec = await createTraining(s, t, uploadsByKey(data, req.lab), params, req.lab);
         return reply.status(201).send(await view(t, rec));
       } catch (err) {
         if (err instanceof BadTrainingDataError) return badData(reply, err);
@@ -134,13 +135,19 @@ export const trainingRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices
       },
     },
     async (req: FastifyRequest, reply) => {
-      const { uploads, params } = await readMultipartTraining(req, s.config.maxZipBytes);
+      const { uploads, params } = await readMultipartTraining(req, s);
       try {
         const rec = await createTraining(s, t, uploads, params, req.lab);
         return reply.status(201).send(await view(t, rec));
       } catch (err) {
         if (err instanceof BadTrainingDataError) return badData(reply, err);
         throw err;
+      } finally {
+        // the request's files were uploads only for this training: its data is under training/<id>/data/
+        await deleteUploads(
+          s,
+          uploads.map((u) => u.key),
+        );
       }
     },
   );

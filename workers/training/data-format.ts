@@ -12,7 +12,9 @@
  * `validateTrainingFiles` decodes every file and reports EVERY problem, each naming its file: a missing
  * partner, a file that is not a PNG/TIFF image, labels with fractional (float) values or several channels,
  * image and labels of different shapes, two images of one name; an empty set or one without any pair is a
- * problem of the whole set (file `''` or the archive's name). Pure: bytes in, a report out.
+ * problem of the whole set (file `''` or the archive's name). Pure: bytes in, a report out. The files are
+ * grouped into pairs by their paths first (planTrainingSet), then each file is decoded on its own:
+ * `validateTrainingSet` does the same for files read one at a time (from a bucket), never holding the set.
  */
 import { toImages } from '../image/channels.js';
 import { decodeImage } from '../image/decode.js';
@@ -48,12 +50,12 @@ export interface TrainingProblem {
 export type Split = 'train' | 'val';
 
 /** A checked pair, with the stem it will be stored under (unique within its split). */
-export interface TrainingPair {
+export interface TrainingPair<F extends { readonly path: string } = TrainingFile> {
   readonly split: Split;
   /** `[A-Za-z0-9._-]` stem: folders joined with `_`, e.g. `plate1_a01`. */
   readonly name: string;
-  readonly image: TrainingFile;
-  readonly labels: TrainingFile;
+  readonly image: F;
+  readonly labels: F;
   readonly height: number;
   readonly width: number;
   readonly channels: number;
@@ -72,11 +74,11 @@ export interface TrainingDataSummary {
   readonly ignored: readonly string[];
 }
 
-export interface TrainingDataReport {
+export interface TrainingDataReport<F extends { readonly path: string } = TrainingFile> {
   /** True when there are no problems (then `pairs` is the whole, usable set). */
   readonly ok: boolean;
   readonly problems: readonly TrainingProblem[];
-  readonly pairs: readonly TrainingPair[];
+  readonly pairs: readonly TrainingPair<F>[];
   readonly summary: TrainingDataSummary;
 }
 
@@ -97,25 +99,51 @@ function stripCommonRoot(paths: readonly string[]): (p: string) => string {
 
 const safeStem = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._]+/, '') || 'pair';
 
-interface Side {
-  file: TrainingFile;
-  display: string;
+/** A training file checked by its path only, before its bytes are read (`TrainingFile`, or a bucket key). */
+export interface TrainingFileRef {
+  readonly path: string;
+}
+
+/** One `folder/NAME` of a set: its image and labels (the first of each), and the problems its names show. */
+interface PlannedGroup<F extends TrainingFileRef> {
+  readonly dir: string;
+  readonly stem: string;
+  readonly image: F | undefined;
+  readonly labels: F | undefined;
+  readonly problems: TrainingProblem[];
+}
+
+/** What the names of a set say (see planTrainingSet). */
+interface TrainingSetPlan<F extends TrainingFileRef> {
+  readonly groups: readonly PlannedGroup<F>[];
+  readonly ignored: readonly string[];
+  readonly setName: string;
+  /** Problems of the set as a whole found from its names (no files at all). */
+  readonly problems: readonly TrainingProblem[];
+  readonly kept: number;
+}
+
+type ImageCheck = { height: number; width: number; channels: number };
+type LabelsCheck = { height: number; width: number; objects: number };
+/** A group's two files as checked: the result, or undefined (missing, or its problem already reported). */
+interface GroupCheck {
+  readonly image: ImageCheck | undefined;
+  readonly labels: LabelsCheck | undefined;
+  readonly problems: readonly TrainingProblem[];
 }
 
 /**
- * Checks a training set (see the module doc). `setName` names the set in set-wide problems (the zip's
- * file name). `maxPixels` bounds each decoded image (values).
+ * Groups a set's files into pairs by their paths alone (no bytes read): skipped and ignored files, two files
+ * for one side of a pair, a missing partner, and an empty set.
  */
-export function validateTrainingFiles(
-  files: readonly TrainingFile[],
-  opts: { readonly setName?: string; readonly maxPixels?: number } = {},
-): TrainingDataReport {
-  const problems: TrainingProblem[] = [];
+function planTrainingSet<F extends TrainingFileRef>(
+  files: readonly F[],
+  setName: string,
+): TrainingSetPlan<F> {
   const ignored: string[] = [];
   const kept = files.filter((f) => !skipped(f.path));
   const rel = stripCommonRoot(kept.map((f) => f.path));
-  // Group by folder + stem.
-  const groups = new Map<string, { dir: string; stem: string; image: Side[]; labels: Side[] }>();
+  const byKey = new Map<string, { dir: string; stem: string; image: F[]; labels: F[] }>();
   for (const f of kept) {
     const path = rel(f.path);
     const slash = path.lastIndexOf('/');
@@ -126,11 +154,11 @@ export function validateTrainingFiles(
       continue;
     }
     const key = `${dir}/${m[1]!}`;
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = { dir, stem: m[1]!, image: [], labels: [] }));
-    (m[2]!.toLowerCase() === 'image' ? g.image : g.labels).push({ file: f, display: f.path });
+    let g = byKey.get(key);
+    if (!g) byKey.set(key, (g = { dir, stem: m[1]!, image: [], labels: [] }));
+    (m[2]!.toLowerCase() === 'image' ? g.image : g.labels).push(f);
   }
-  const setName = opts.setName ?? '';
+  const problems: TrainingProblem[] = [];
   if (kept.length === 0) {
     problems.push({
       file: setName,
@@ -138,49 +166,80 @@ export function validateTrainingFiles(
       message: `${setName || 'the training data'} holds no files`,
     });
   }
-  const pairs: TrainingPair[] = [];
-  const usedNames = new Set<string>();
-  for (const g of [...groups.values()].sort((a, b) =>
-    `${a.dir}/${a.stem}`.localeCompare(`${b.dir}/${b.stem}`),
-  )) {
-    for (const [side, list] of [
-      ['image', g.image],
-      ['labels', g.labels],
-    ] as const) {
-      if (list.length > 1) {
-        problems.push({
-          file: list[1]!.display,
-          code: 'duplicate-name',
-          message: `${list.map((s) => s.display).join(' and ')} are two ${side} files of one pair; keep one`,
+  const groups = [...byKey.values()]
+    .sort((a, b) => `${a.dir}/${a.stem}`.localeCompare(`${b.dir}/${b.stem}`))
+    .map((g): PlannedGroup<F> => {
+      const own: TrainingProblem[] = [];
+      for (const [side, list] of [
+        ['image', g.image],
+        ['labels', g.labels],
+      ] as const) {
+        if (list.length > 1) {
+          own.push({
+            file: list[1]!.path,
+            code: 'duplicate-name',
+            message: `${list.map((f) => f.path).join(' and ')} are two ${side} files of one pair; keep one`,
+          });
+        }
+      }
+      const [image] = g.image;
+      const [labels] = g.labels;
+      if (image && !labels) {
+        own.push({
+          file: image.path,
+          code: 'missing-labels',
+          message: `${image.path} has no ${g.stem}.labels.(png|tif) beside it`,
         });
       }
-    }
-    const [image] = g.image;
-    const [labels] = g.labels;
-    if (image && !labels) {
-      problems.push({
-        file: image.display,
-        code: 'missing-labels',
-        message: `${image.display} has no ${g.stem}.labels.(png|tif) beside it`,
-      });
-    }
-    if (labels && !image) {
-      problems.push({
-        file: labels.display,
-        code: 'missing-image',
-        message: `${labels.display} has no ${g.stem}.image.(png|tif) beside it`,
-      });
-    }
-    const img = image ? checkImage(image, opts.maxPixels, problems) : undefined;
-    const lab = labels ? checkLabels(labels, opts.maxPixels, problems) : undefined;
-    if (!img || !lab || !image || !labels) continue;
+      if (labels && !image) {
+        own.push({
+          file: labels.path,
+          code: 'missing-image',
+          message: `${labels.path} has no ${g.stem}.image.(png|tif) beside it`,
+        });
+      }
+      return { dir: g.dir, stem: g.stem, image, labels, problems: own };
+    });
+  return { groups, ignored, setName, problems, kept: kept.length };
+}
+
+/** Checks one group's files, given their bytes (one file's bytes at a time are enough). */
+function checkGroup(
+  image: Uint8Array | undefined,
+  labels: Uint8Array | undefined,
+  g: PlannedGroup<TrainingFileRef>,
+  maxPixels: number | undefined,
+): GroupCheck {
+  const problems: TrainingProblem[] = [];
+  return {
+    image: image && g.image ? checkImage(g.image.path, image, maxPixels, problems) : undefined,
+    labels: labels && g.labels ? checkLabels(g.labels.path, labels, maxPixels, problems) : undefined,
+    problems,
+  };
+}
+
+/** The report from a plan and its groups' checks (in the plan's order). */
+function finishReport<F extends TrainingFileRef>(
+  plan: TrainingSetPlan<F>,
+  checks: readonly GroupCheck[],
+): TrainingDataReport<F> {
+  const problems: TrainingProblem[] = [...plan.problems];
+  const pairs: TrainingPair<F>[] = [];
+  const usedNames = new Set<string>();
+  plan.groups.forEach((g, i) => {
+    const c = checks[i]!;
+    problems.push(...g.problems, ...c.problems);
+    const { image, labels } = g;
+    const img = c.image;
+    const lab = c.labels;
+    if (!img || !lab || !image || !labels) return;
     if (img.height !== lab.height || img.width !== lab.width) {
       problems.push({
-        file: labels.display,
+        file: labels.path,
         code: 'shape-mismatch',
-        message: `${image.display} is ${img.height}x${img.width} (HxW) but ${labels.display} is ${lab.height}x${lab.width}`,
+        message: `${image.path} is ${img.height}x${img.width} (HxW) but ${labels.path} is ${lab.height}x${lab.width}`,
       });
-      continue;
+      return;
     }
     const split: Split = g.dir.split('/').some((d) => VAL_DIRS.has(d.toLowerCase())) ? 'val' : 'train';
     const dirPart = g.dir
@@ -193,17 +252,18 @@ export function validateTrainingFiles(
     pairs.push({
       split,
       name,
-      image: image.file,
-      labels: labels.file,
+      image,
+      labels,
       height: img.height,
       width: img.width,
       channels: img.channels,
       objects: lab.objects,
     });
-  }
+  });
+  const { setName, ignored } = plan;
   const train = pairs.filter((p) => p.split === 'train');
   const val = pairs.filter((p) => p.split === 'val');
-  if (kept.length > 0 && groups.size === 0) {
+  if (plan.kept > 0 && plan.groups.length === 0) {
     problems.push({
       file: setName,
       code: 'no-pairs',
@@ -222,7 +282,7 @@ export function validateTrainingFiles(
       message: `no training label image holds any object (all pixels are 0)`,
     });
   }
-  const sum = (ps: TrainingPair[]) => ps.reduce((a, p) => a + p.objects, 0);
+  const sum = (ps: TrainingPair<F>[]) => ps.reduce((a, p) => a + p.objects, 0);
   return {
     ok: problems.length === 0,
     problems,
@@ -233,52 +293,95 @@ export function validateTrainingFiles(
       trainObjects: sum(train),
       valObjects: sum(val),
       sizes: [...new Set(pairs.map((p) => `${p.height}x${p.width}`))].sort(),
-      ignored,
+      ignored: [...ignored],
     },
   };
 }
 
+/**
+ * Checks a training set held in memory (see the module doc). `setName` names the set in set-wide problems
+ * (the zip's file name). `maxPixels` bounds each decoded image (values).
+ */
+export function validateTrainingFiles(
+  files: readonly TrainingFile[],
+  opts: { readonly setName?: string; readonly maxPixels?: number } = {},
+): TrainingDataReport {
+  const plan = planTrainingSet(files, opts.setName ?? '');
+  return finishReport(
+    plan,
+    plan.groups.map((g) => checkGroup(g.image?.bytes, g.labels?.bytes, g, opts.maxPixels)),
+  );
+}
+
+/**
+ * validateTrainingFiles for a set whose bytes live elsewhere (a bucket): the files are grouped by their
+ * paths first, then each is read on its own through `withBytes` (image, then labels, pair after pair),
+ * which hands its bytes to the check and lets them go after, so checking a set holds one file's bytes and its decoded pixels at a time, never the set.
+ */
+export async function validateTrainingSet<F extends TrainingFileRef>(
+  files: readonly F[],
+  withBytes: <T>(file: F, use: (bytes: Uint8Array) => T) => Promise<T>,
+  opts: { readonly setName?: string; readonly maxPixels?: number } = {},
+): Promise<TrainingDataReport<F>> {
+  const plan = planTrainingSet(files, opts.setName ?? '');
+  const checks: GroupCheck[] = [];
+  for (const g of plan.groups) {
+    const problems: TrainingProblem[] = [];
+    const { image: imageFile, labels: labelsFile } = g;
+    const image = imageFile
+      ? await withBytes(imageFile, (b) => checkImage(imageFile.path, b, opts.maxPixels, problems))
+      : undefined;
+    const labels = labelsFile
+      ? await withBytes(labelsFile, (b) => checkLabels(labelsFile.path, b, opts.maxPixels, problems))
+      : undefined;
+    checks.push({ image, labels, problems });
+  }
+  return finishReport(plan, checks);
+}
+
 function checkImage(
-  side: Side,
+  display: string,
+  bytes: Uint8Array,
   maxPixels: number | undefined,
   problems: TrainingProblem[],
-): { height: number; width: number; channels: number } | undefined {
+): ImageCheck | undefined {
   try {
-    const raw = decodeImage(side.file.bytes, {
-      name: side.display,
+    const raw = decodeImage(bytes, {
+      name: display,
       ...(maxPixels ? { maxPixels } : {}),
     });
     const [first, ...rest] = toImages(raw);
-    if (!first) throw new ImageError('empty-image', `${side.display}: holds no image plane`);
+    if (!first) throw new ImageError('empty-image', `${display}: holds no image plane`);
     if (rest.length > 0) {
       throw new ImageError(
         'bad-argument',
-        `${side.display}: holds ${rest.length + 1} planes (Z/T stack, axes '${raw.axes}'); a training image must be one 2-D image`,
+        `${display}: holds ${rest.length + 1} planes (Z/T stack, axes '${raw.axes}'); a training image must be one 2-D image`,
       );
     }
     return { height: first.height, width: first.width, channels: first.channels };
   } catch (err) {
     if (!(err instanceof ImageError)) throw err;
-    problems.push({ file: side.display, code: 'not-an-image', message: err.message });
+    problems.push({ file: display, code: 'not-an-image', message: err.message });
     return undefined;
   }
 }
 
 function checkLabels(
-  side: Side,
+  display: string,
+  bytes: Uint8Array,
   maxPixels: number | undefined,
   problems: TrainingProblem[],
-): { height: number; width: number; objects: number } | undefined {
+): LabelsCheck | undefined {
   let raw;
   try {
-    raw = decodeImage(side.file.bytes, { name: side.display, ...(maxPixels ? { maxPixels } : {}) });
+    raw = decodeImage(bytes, { name: display, ...(maxPixels ? { maxPixels } : {}) });
   } catch (err) {
     if (!(err instanceof ImageError)) throw err;
-    problems.push({ file: side.display, code: 'not-an-image', message: err.message });
+    problems.push({ file: display, code: 'not-an-image', message: err.message });
     return undefined;
   }
   try {
-    const labels = labelsFromRaw(raw, side.display);
+    const labels = labelsFromRaw(raw, display);
     const ids = new Set<number>();
     for (const v of labels.data) if (v !== 0) ids.add(v);
     return { height: labels.height, width: labels.width, objects: ids.size };
@@ -287,7 +390,7 @@ function checkLabels(
     const float = raw.dtype === 'float32' || raw.dtype === 'float64';
     const fractional = /must be integers/.test(err.message);
     problems.push({
-      file: side.display,
+      file: display,
       code: float && fractional ? 'float-labels' : 'bad-labels',
       message:
         float && fractional

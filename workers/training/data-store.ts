@@ -50,6 +50,15 @@ export function filesFromUploads(
 
 const ext = (path: string) => (/\.(png|tiff?)$/i.exec(path)?.[1] ?? 'png').toLowerCase();
 
+/** The bucket key of one side of a checked pair under `prefix`: `<prefix><split>/<name>.<kind>.<ext>`. */
+export function trainingDataKey(
+  prefix: string,
+  pair: TrainingPair<{ readonly path: string }>,
+  kind: 'image' | 'labels',
+): string {
+  return `${prefix}${pair.split}/${pair.name}.${kind}.${ext(pair[kind].path)}`;
+}
+
 /** Writes checked pairs under `prefix` (ending in `/`); returns the keys written. */
 export async function storeTrainingPairs(
   storage: Storage,
@@ -58,12 +67,9 @@ export async function storeTrainingPairs(
 ): Promise<string[]> {
   const written: string[] = [];
   for (const p of pairs) {
-    for (const [kind, file] of [
-      ['image', p.image],
-      ['labels', p.labels],
-    ] as const) {
-      const key = `${prefix}${p.split}/${p.name}.${kind}.${ext(file.path)}`;
-      await storage.put(key, file.bytes);
+    for (const kind of ['image', 'labels'] as const) {
+      const key = trainingDataKey(prefix, p, kind);
+      await storage.put(key, p[kind].bytes);
       written.push(key);
     }
   }
