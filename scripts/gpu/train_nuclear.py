@@ -114,7 +114,7 @@ def load_numpy_state(model, weights):
     for k, v in weights.items():
         if k not in sd or tuple(sd[k].shape) != tuple(v.shape):
             raise ValueError(f'weight {k} {list(v.shape)} does not fit the network')
-        sd[k] = torch.from_numpy(np.ascontiguousarray(v))
+        sd[k] = torch.from_numpy(np.array(v, np.float32))
     model.load_state_dict(sd)
 
 
@@ -186,6 +186,8 @@ def pad_to(a, multiple):
 def evaluate(torch, model, val, device, multiple, fgbg):
     """Val loss and foreground IoU (p_fg > 0.5) over whole val images at canonical scale."""
     model.eval()
+    bench = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = False  # val images differ in size: no per-shape autotuning
     tot = {'loss': 0.0, 'inner': 0.0, 'outer': 0.0, 'fg': 0.0}
     inter = union = 0
     with torch.no_grad():
@@ -206,6 +208,7 @@ def evaluate(torch, model, val, device, multiple, fgbg):
             inter += int((pred & truth).sum())
             union += int((pred | truth).sum())
     model.train()
+    torch.backends.cudnn.benchmark = bench
     return {**{f'val_{k}': round(v, 5) for k, v in tot.items()}, 'val_fg_iou': round(inter / max(1, union), 4)}
 
 
@@ -300,13 +303,19 @@ def cmd_train(a):
         seconds_before = ck['seconds']
         log(f'resumed {ckpt_path} at step {step} (fresh Adam state)')
     model.to(device)
-    if cuda:
+    channels_last = cuda and not a.no_channels_last
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     ema = None
     if a.ema:
         ema = {k: v.detach().clone().float() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
         if a.resume and os.path.exists(ckpt_path) and ck.get('ema'):
             ema = {k: v.to(device) for k, v in ck['ema'].items()}
+    if ema is not None:
+        # state_dict() tensors share storage with the live parameters and buffers: built once, read each step.
+        live = model.state_dict()
+        ema_list = list(ema.values())
+        live_list = [live[k] for k in ema]
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, eps=1e-7)
     scaler = torch.cuda.amp.GradScaler() if amp == 'fp16' else None
     autocast_dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(amp)
@@ -329,6 +338,24 @@ def cmd_train(a):
     last_val = t0
     last_save = t0
     window = {'samples': 0, 'wait': 0.0, 'loss': 0.0, 'inner': 0.0, 'outer': 0.0, 'fg': 0.0, 'steps': 0}
+    # One checkpoint.ts EpochRecord per validation (an "epoch" here is the stretch between two), for state.json.
+    epochs = []
+    interval = {'loss': 0.0, 'n': 0, 'samples': 0, 't': t0, 'lr': a.lr}
+
+    def close_epoch(val_rec):
+        now_ = time.time()
+        train_loss = interval['loss'] / max(1, interval['n'])
+        val_loss = val_rec.get('val_loss') if val_rec else None
+        epochs.append({
+            'epoch': len(epochs) + 1, 'step': step, 'trainLoss': round(train_loss, 5),
+            **({'valLoss': val_loss} if val_loss is not None else {}),
+            'score': -(val_loss if val_loss is not None else train_loss),
+            'seconds': round(now_ - interval['t'], 1),
+            'samplesPerSecond': round(interval['samples'] / max(1e-9, now_ - interval['t']), 1),
+            'lr': interval['lr'],
+        })
+        interval.update(loss=0.0, n=0, samples=0, t=now_)
+
     samples = 0
     first = step
     stop_why = 'max-steps'
@@ -341,7 +368,7 @@ def cmd_train(a):
         tw = time.time()
         x, inner, outer, fg = next(loader)
         x = x.to(device, non_blocking=True)[:, None]
-        if cuda:
+        if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         inner = inner.to(device, non_blocking=True)
         outer = outer.to(device, non_blocking=True)
@@ -367,11 +394,12 @@ def cmd_train(a):
             opt.step()
         if ema is not None:
             with torch.no_grad():
-                sd = model.state_dict()
-                for k, e in ema.items():
-                    e.mul_(a.ema).add_(sd[k].float(), alpha=1 - a.ema)
+                torch._foreach_mul_(ema_list, a.ema)
+                torch._foreach_add_(ema_list, live_list, alpha=1 - a.ema)
         step += 1
         samples += a.batch
+        interval['samples'] += a.batch
+        interval['lr'] = lr
         window['samples'] += a.batch
         window['steps'] += 1
         for k, v in (('loss', total), ('inner', li), ('outer', lo), ('fg', ce)):
@@ -389,6 +417,8 @@ def cmd_train(a):
             }
             metrics.write(json.dumps(rec) + '\n')
             metrics.flush()
+            interval['loss'] += rec['loss']
+            interval['n'] += 1
             log(f"step {step} loss {rec['loss']:.4f} (inner {rec['inner']:.4f} outer {rec['outer']:.4f} fg "
                 f"{rec['fg']:.4f}) lr {lr:.2e} {rec['samplesPerSecond']:.1f} samples/s, waiting for data "
                 f"{100 * rec['dataWaitFraction']:.0f}%")
@@ -398,6 +428,7 @@ def cmd_train(a):
             rec = {'step': step, 'samples': samples, 'seconds': round(now - t0, 1),
                    **evaluate_with(torch, model, ema, val, device, multiple, cfg['fgbg'])}
             history.append(rec)
+            close_epoch(rec)
             metrics.write(json.dumps(rec) + '\n')
             metrics.flush()
             log(f"VAL step {step} {json.dumps({k: v for k, v in rec.items() if k.startswith('val')})}")
@@ -409,12 +440,17 @@ def cmd_train(a):
     steps_run = step - first
     sps = samples / max(1e-9, train_seconds)
     log(f'stopped ({stop_why}) at step {step}: {samples} samples in {train_seconds:.1f} s = {sps:.1f} samples/s')
-    if val:
+    if val and history and history[-1]['step'] == step:
+        log('VAL final: as at the last validation (same step)')
+    elif val:
         rec = {'step': step, 'samples': samples, 'seconds': round(train_seconds, 1),
                **evaluate_with(torch, model, ema, val, device, multiple, cfg['fgbg'])}
         history.append(rec)
+        close_epoch(rec)
         metrics.write(json.dumps(rec) + '\n')
         log(f"VAL final {json.dumps({k: v for k, v in rec.items() if k.startswith('val')})}")
+    elif interval['samples'] > 0 or not epochs:
+        close_epoch(None)
     metrics.close()
     save_checkpoint(torch, ckpt_path, model, ema, step, seconds_before + train_seconds, a)
 
@@ -455,6 +491,20 @@ def cmd_train(a):
         },
     )
     nbytes = export_folder(a.out, weights, cfg, card)
+    # state.json as workers/model/checkpoint.ts writes it, so scripts/export-nuclear.ts --checkpoint OUT can
+    # score this folder through the real pipeline and write the shipped model folder and card.
+    state = {
+        'epoch': len(epochs), 'step': step, 'bestScore': epochs[-1]['score'], 'bestEpoch': len(epochs),
+        'seconds': round(seconds_before + train_seconds, 1), 'history': epochs,
+        'meta': {
+            'targetDiameterPx': diameter, 'batchSize': a.batch, 'crop': a.crop,
+            'runtime': f'pytorch {torch.__version__} ({card["training"]["device"]}, amp {amp})',
+            'data': a.data, 'lr': a.lr, 'warmupSteps': a.warmup, **({'ema': a.ema} if a.ema else {}),
+            'selection': 'none (the last weights, or their moving average)',
+            **({'from': {'dir': a.from_dir, 'training': from_card.get('training')}} if from_card else {}),
+        },
+    }
+    nm._write_atomic(os.path.join(a.out, 'state.json'), (json.dumps(state, indent=1) + '\n').encode())
     log(f'wrote {a.out}/model.onnx ({nbytes} bytes), model.json + weights.bin, card.json; {steps_run} steps this run')
     # Check the written ONNX against torch on a real val tile (needs python onnxruntime; the TS test does it too).
     eval_model = NuclearUNet(cfg)
@@ -604,6 +654,7 @@ def main(argv=None):
     t.add_argument('--seed', type=int, default=1)
     t.add_argument('--amp', choices=['auto', 'bf16', 'fp16', 'off'], default='auto')
     t.add_argument('--device', default=None)
+    t.add_argument('--no-channels-last', action='store_true', help='keep NCHW memory layout on the GPU')
     t.add_argument('--resume', action='store_true', help='continue from OUT/checkpoint.pt (weights, EMA, step; fresh Adam)')
     t.add_argument('--name', default='nuclear')
     t.add_argument('--version', type=int, default=2)
