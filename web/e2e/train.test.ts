@@ -80,6 +80,31 @@ describe.skipIf(skipBrowserTests)('Train page in Chromium', () => {
       .evaluateAll((ps) => ps.map((p) => p.getAttribute('d') ?? ''));
     expect(paths.filter((d) => /^M[\d.]+,[\d.]+ L[\d.]+,[\d.]+$/.test(d)).length).toBeGreaterThanOrEqual(2);
     expect(await page.locator('.notice').textContent()).toMatch(/New model: e2e-mini v1/);
+    // Issue 23 #4: the header's loss is a table row's (named), and the page says which epoch became the
+    // model, as its card records it (training.bestEpoch), marking that row.
+    const headline = (await page.locator('[data-testid=train-headline]').textContent())!;
+    const [, lossEpoch, loss] = /^2 of 2 epochs done · epoch (\d+) mean loss (\d+\.\d{4})$/.exec(headline)!;
+    expect(lossEpoch).toBe('2');
+    expect(
+      await page.locator('table[aria-label=Epochs] tbody tr[data-epoch="2"] td').nth(1).textContent(),
+    ).toBe(loss);
+    const { models } = (await (await fetch(`${kiosk.url}/v1/models`)).json()) as {
+      models: { name: string; card?: { training?: { bestEpoch?: number } } }[];
+    };
+    const bestEpoch = models.find((m) => m.name === 'e2e-mini')!.card!.training!.bestEpoch!;
+    expect([1, 2]).toContain(bestEpoch);
+    await expect
+      .poll(() => page.locator('[data-testid=new-model]').textContent())
+      .toMatch(
+        new RegExp(
+          `saved from epoch ${bestEpoch} of 2, the best validation score \\(\\(F1 \\+ DSB\\) / 2 = \\d\\.\\d{3}\\)`,
+        ),
+      );
+    expect(
+      await page
+        .locator('table[aria-label=Epochs] tbody tr[data-saved]')
+        .evaluateAll((rs) => rs.map((r) => r.getAttribute('data-epoch'))),
+    ).toEqual([String(bestEpoch)]);
     await page.screenshot({ path: join(ARTIFACTS, '11b-train-done.png'), fullPage: true });
 
     await page.getByRole('link', { name: 'see its card' }).click();

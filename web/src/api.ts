@@ -157,6 +157,8 @@ export const api = {
   },
   createJob: (body: CreateJob) => sendJson<Job>('POST', '/v1/jobs', body),
   cancel: (id: string) => sendJson<Job>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`),
+  /** POST /v1/trainings/:id/cancel: a waiting training fails at once, a running one when its worker sees the flag. */
+  cancelTraining: <T>(id: string) => sendJson<T>('POST', `/v1/trainings/${encodeURIComponent(id)}/cancel`),
   remove: (id: string) => sendJson<unknown>('DELETE', `/v1/jobs/${encodeURIComponent(id)}`),
   labelsUrl: (id: string) => withToken(`/v1/jobs/${encodeURIComponent(id)}/result?format=tif`),
   zipUrl: (id: string) => withToken(`/v1/jobs/${encodeURIComponent(id)}/result?format=zip`),

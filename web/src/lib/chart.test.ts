@@ -79,4 +79,25 @@ describe('layoutChart', () => {
     expect(l).toMatchObject({ xMin: 1, xMax: 5 });
     expect(l.points[0]).toEqual([[0, 50]]);
   });
+
+  it('issue 23 #4: a loss chart with one epoch (yFloor 0) has no negative axis; fixed ranges are kept', () => {
+    const one = [{ label: 'loss', points: [{ x: 1, y: 0.12 }] }];
+    expect(layoutChart(one, { width: 100, height: 100 })).toMatchObject({ yMin: 0.12 - 0.5, yMax: 0.62 });
+    expect(layoutChart(one, { width: 100, height: 100, yFloor: 0 })).toMatchObject({ yMin: 0, yMax: 0.62 });
+    const two = [
+      {
+        label: 'loss',
+        points: [
+          { x: 1, y: 0.3 },
+          { x: 2, y: 0.2 },
+        ],
+      },
+    ];
+    expect(layoutChart(two, { width: 100, height: 100, yFloor: 0 })).toMatchObject({ yMin: 0.2, yMax: 0.3 });
+    expect(layoutChart([], { width: 100, height: 100, yFloor: 0 })).toMatchObject({ yMin: 0, yMax: 1 });
+    expect(layoutChart(one, { width: 100, height: 100, yFloor: 0, yRange: [-1, 1] })).toMatchObject({
+      yMin: -1,
+      yMax: 1,
+    });
+  });
 });

@@ -21,6 +21,11 @@ export interface ChartBox {
   readonly yRange?: readonly [number, number];
   /** Fixed x range (e.g. [1, planned epochs] while training runs). @default - the data's range */
   readonly xRange?: readonly [number, number];
+  /**
+   * Lowest value the y axis may show when the range comes from the data (e.g. 0 for a loss, which is
+   * never negative: one point's widened range would otherwise reach below 0). @default - none
+   */
+  readonly yFloor?: number;
 }
 
 export interface ChartLayout {
@@ -37,7 +42,7 @@ export interface ChartLayout {
 /**
  * Scales every series into the same box (y up). The ranges cover all finite points of all series; a range
  * of one value v is widened to v ± max(0.5, |v|/2) so a flat line
- * draws in the middle. With no points at all the ranges are [0, 1].
+ * draws in the middle, then cut at `yFloor`. With no points at all the ranges are [0, 1].
  */
 export function layoutChart(series: readonly Series[], box: ChartBox): ChartLayout {
   const pad = box.pad ?? 32;
@@ -47,7 +52,13 @@ export function layoutChart(series: readonly Series[], box: ChartBox): ChartLayo
   if (box.xRange && box.xRange[1] > box.xRange[0]) [xMin, xMax] = box.xRange;
   else if (xMin === xMax) [xMin, xMax] = widen(xMin);
   if (box.yRange && box.yRange[1] > box.yRange[0]) [yMin, yMax] = box.yRange;
-  else if (yMin === yMax) [yMin, yMax] = widen(yMin);
+  else {
+    if (yMin === yMax) [yMin, yMax] = widen(yMin);
+    if (box.yFloor !== undefined && yMin < box.yFloor) {
+      yMin = box.yFloor;
+      if (yMax <= yMin) yMax = yMin + 1;
+    }
+  }
   const w = Math.max(1, box.width - 2 * pad);
   const h = Math.max(1, box.height - 2 * pad);
   const sx = (x: number) => pad + ((x - xMin) / (xMax - xMin)) * w;

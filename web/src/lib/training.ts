@@ -122,3 +122,137 @@ export function applyTrainingEvent(v: TrainingView, ev: TrainingEvent): Training
     history,
   };
 }
+
+/** The reason the service gives a training stopped by POST /v1/trainings/:id/cancel (api/routes/training.ts). */
+export const CANCELLED_REASON = 'cancelled by the user';
+
+/** The parameters that set how long a training takes. */
+export interface TrainingSize {
+  readonly epochs: number;
+  readonly stepsPerEpoch: number;
+  readonly batchSize: number;
+  readonly cropSize: number;
+}
+
+/** The page's defaults (those of the service, docs/training.md). */
+export const DEFAULT_SIZE: TrainingSize = { epochs: 10, stepsPerEpoch: 50, batchSize: 8, cropSize: 128 };
+
+/**
+ * The "Quick setting": a short fine-tune to try data out (2 epochs of 10 steps of 4 crops of 128 px, 80
+ * crops, against the defaults' 4,000) before committing hours to the defaults.
+ */
+export const QUICK_SIZE: TrainingSize = { epochs: 2, stepsPerEpoch: 10, batchSize: 4, cropSize: 128 };
+
+/** Crop side the speeds below are counted in: a crop of side c costs (c / 128)² of these. */
+export const SPEED_CROP_PX = 128;
+
+/** How fast this kiosk trains, in 128 px crops per second (training steps and each epoch's validation). */
+export interface TrainingSpeed {
+  readonly cropsPerSecond: number;
+  /** Where the figure comes from, for the page to say. */
+  readonly source: string;
+  /** True when measured on this kiosk (its own finished epochs); false for the fallback below. */
+  readonly measuredHere: boolean;
+}
+
+/**
+ * The fallback when no training has finished an epoch on this kiosk yet: measured on the development
+ * machine (2 CPU cores shared with other work, load average ~10; TensorFlow.js wasm backend, the one a
+ * kiosk without tfjs-node uses) by `npm run bench training-estimate` on 2026-12-07: 4 steps × 8 crops of
+ * 128 px fine-tuning `nuclear` plus validation of one image took 159.3 s, 0.201 crops/s. A kiosk with
+ * tfjs-node or a GPU is much faster; an idle machine somewhat faster.
+ */
+export const FALLBACK_SPEED: TrainingSpeed = {
+  cropsPerSecond: 0.201,
+  source:
+    'measured on a 2-core CPU with the wasm backend (no training has finished an epoch on this kiosk yet, so this is only a rough guide)',
+  measuredHere: false,
+};
+
+const num = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined;
+
+/**
+ * The speed of the newest training (lists are newest first) with at least one finished epoch: its crops
+ * (steps × batch × (crop / 128)² per epoch) over the epochs' seconds, which include validation. A step's
+ * cost is not exactly proportional to its pixels (small crops carry more overhead), so a training with
+ * the same batch and crop size as `like` is preferred when there is one. Undefined when none has a
+ * finished epoch.
+ */
+export function speedFromTrainings(
+  trainings: readonly TrainingView[],
+  like?: Pick<TrainingSize, 'batchSize' | 'cropSize'>,
+): TrainingSpeed | undefined {
+  const measured = trainings.flatMap((t) => {
+    const steps = num(t.params.stepsPerEpoch);
+    const batch = num(t.params.batchSize);
+    const crop = num(t.params.cropSize);
+    const seconds = t.history.reduce((s, e) => s + e.seconds, 0);
+    if (!steps || !batch || !crop || t.history.length === 0 || !(seconds > 0)) return [];
+    return [{ t, steps, batch, crop, seconds }];
+  });
+  const m =
+    measured.find((x) => like && x.batch === like.batchSize && x.crop === like.cropSize) ?? measured[0];
+  if (!m) return undefined;
+  const n = m.t.history.length;
+  const crops = n * m.steps * m.batch * (m.crop / SPEED_CROP_PX) ** 2;
+  const runtime = typeof m.t.runtime === 'string' ? `, ${m.t.runtime}` : '';
+  return {
+    cropsPerSecond: crops / m.seconds,
+    source: `measured on this kiosk: training “${m.t.params.modelName}” (${n} epoch${n === 1 ? '' : 's'} of ${m.batch} crop${m.batch === 1 ? '' : 's'} of ${m.crop} px per step${runtime})`,
+    measuredHere: true,
+  };
+}
+
+/** Seconds a training of `size` takes at `speed`: all epochs' crops in 128 px units over crops/s. */
+export function estimateSeconds(size: TrainingSize, speed: TrainingSpeed): number {
+  const crops = size.epochs * size.stepsPerEpoch * size.batchSize * (size.cropSize / SPEED_CROP_PX) ** 2;
+  return crops / speed.cropsPerSecond;
+}
+
+/** The epochs finished so far: the history's newest epoch (0 before the first ends). */
+export function epochsDone(v: TrainingView): number {
+  return v.history.at(-1)?.epoch ?? 0;
+}
+
+/**
+ * The line under a training's name. Epochs count from 1 as the chart and the table do: while the first
+ * runs it says "epoch 1 of 10 running" (the record's `epoch` is the last finished one, 0 then). The loss
+ * it quotes is a table row's (the newest finished epoch's mean loss, naming the epoch), never a single
+ * step's, so it always matches a row.
+ */
+export function trainingHeadline(v: TrainingView): string {
+  const n = v.params.epochs;
+  const done = epochsDone(v);
+  const last = v.history.at(-1);
+  const loss = last ? ` · epoch ${last.epoch} mean loss ${last.trainLoss.toFixed(4)}` : '';
+  switch (v.status) {
+    case 'new':
+    case 'waiting':
+      return v.position
+        ? `waiting: ${v.position === 1 ? 'next in the queue' : `number ${v.position} in the queue`}`
+        : 'waiting for a training worker';
+    case 'started':
+      return `loading the data and the model${done ? ` (resuming after epoch ${done})` : ''}`;
+    case 'training': {
+      const running = Math.min(n, done + 1);
+      return `epoch ${running} of ${n} running · step ${v.step} of ${v.totalSteps}${loss}`;
+    }
+    case 'saving-results':
+      return `${done} of ${n} epochs done · saving the model${loss}`;
+    case 'done':
+      return `${done} of ${n} epochs done${loss}`;
+    case 'failed':
+      return `stopped after ${done} of ${n} epochs${loss}`;
+  }
+}
+
+/**
+ * Seconds left of a running training, from its own finished epochs (mean seconds per epoch × epochs left);
+ * undefined before the first epoch ends or once it is final.
+ */
+export function remainingSeconds(v: TrainingView): number | undefined {
+  if (v.status === 'done' || v.status === 'failed' || v.history.length === 0) return undefined;
+  const mean = v.history.reduce((s, e) => s + e.seconds, 0) / v.history.length;
+  return Math.max(0, v.params.epochs - epochsDone(v)) * mean;
+}

@@ -1,6 +1,7 @@
 /**
- * Train: upload training data (a zip or a folder of NAME.image / NAME.labels pairs), set the parameters,
- * start; watch loss and validation per epoch live; get the resulting model version. Talks to the training
+ * Train: upload training data (a zip or a folder of NAME.image / NAME.labels pairs), set the parameters
+ * (with a time estimate from the kiosk's measured speed, and a quick setting), start; watch loss and
+ * validation per epoch live, cancel; get the resulting model version and the epoch it was saved from. Talks to the training
  * API (POST /v1/trainings/upload, GET /v1/trainings[/:id], its event stream); where the kiosk has no training
  * service (the routes answer 404) the page says so and the form stays disabled.
  */
@@ -9,10 +10,20 @@ import { announce, field, h, replace, statusBadge } from '../dom.js';
 import { filesFromDrop, filesFromInput, type PickedFile } from '../drop.js';
 import {
   applyTrainingEvent,
+  CANCELLED_REASON,
   checkTrainingPaths,
+  DEFAULT_SIZE,
+  estimateSeconds,
+  FALLBACK_SPEED,
+  QUICK_SIZE,
+  speedFromTrainings,
+  SPEED_CROP_PX,
   type TrainingEvent,
+  type TrainingSize,
+  type TrainingSpeed,
   type TrainingView,
 } from '../lib/training.js';
+import { formatDuration } from '../lib/units.js';
 import type { Page } from '../main.js';
 import { showTraining } from './train-view.js';
 
@@ -55,10 +66,65 @@ export const mountTrain: Page = (root) => {
   );
   const modelName = h('input', { type: 'text', placeholder: 'e.g. nuclear-mylab', autocomplete: 'off' });
   const baseSel = h('select', {}, h('option', { value: '' }, 'loading…'));
-  const epochs = h('input', { type: 'number', min: 1, max: 1000, value: '10' });
-  const steps = h('input', { type: 'number', min: 1, value: '50' });
-  const batch = h('input', { type: 'number', min: 1, max: 64, value: '8' });
-  const crop = h('input', { type: 'number', min: 16, max: 1024, step: 16, value: '128' });
+  const epochs = h('input', { type: 'number', min: 1, max: 1000, value: String(DEFAULT_SIZE.epochs) });
+  const steps = h('input', { type: 'number', min: 1, value: String(DEFAULT_SIZE.stepsPerEpoch) });
+  const batch = h('input', { type: 'number', min: 1, max: 64, value: String(DEFAULT_SIZE.batchSize) });
+  const crop = h('input', {
+    type: 'number',
+    min: 16,
+    max: 1024,
+    step: 16,
+    value: String(DEFAULT_SIZE.cropSize),
+  });
+  const estimate = h('p', { class: 'help', 'data-testid': 'train-estimate', 'aria-live': 'polite' });
+  const quickBtn = h(
+    'button',
+    { type: 'button', class: 'small', 'data-testid': 'quick-setting' },
+    `Quick setting (${QUICK_SIZE.epochs} epochs × ${QUICK_SIZE.stepsPerEpoch} steps × ${QUICK_SIZE.batchSize} crops)`,
+  );
+  /** The kiosk's trainings (newest first): their finished epochs measured its speed (else FALLBACK_SPEED). */
+  let trainings: readonly TrainingView[] = [];
+  const sizeOf = (): TrainingSize | undefined => {
+    const v = [epochs, steps, batch, crop].map((el) => Number(el.value));
+    if (!v.every((x) => Number.isInteger(x) && x > 0)) return undefined;
+    return { epochs: v[0]!, stepsPerEpoch: v[1]!, batchSize: v[2]!, cropSize: v[3]! };
+  };
+  /** The time estimate under the parameters, before starting (issue 23 #4: the defaults take hours here). */
+  const updateEstimate = () => {
+    const size = sizeOf();
+    if (!size) {
+      estimate.textContent = 'Estimated time: give whole numbers above 0 for epochs, steps, batch and crop.';
+      delete estimate.dataset.seconds;
+      return;
+    }
+    const speed: TrainingSpeed = speedFromTrainings(trainings, size) ?? FALLBACK_SPEED;
+    const secs = estimateSeconds(size, speed);
+    const crops = size.epochs * size.stepsPerEpoch * size.batchSize;
+    estimate.dataset.seconds = String(Math.round(secs));
+    estimate.dataset.measuredHere = String(speed.measuredHere);
+    const quick = estimateSeconds(QUICK_SIZE, speed);
+    replace(
+      estimate,
+      h('strong', {}, `Estimated time: about ${formatDuration(secs)}`),
+      ` for ${size.epochs} epochs × ${size.stepsPerEpoch} steps × ${size.batchSize} crops of ${size.cropSize} px (${crops.toLocaleString('en')} crops), at ${speed.cropsPerSecond.toPrecision(3)} crops of ${SPEED_CROP_PX} px per second, ${speed.source}. An estimate: other work on the machine changes it.`,
+      secs > 30 * 60 && quick < secs
+        ? h(
+            'span',
+            { class: 'warn-text' },
+            ` That is long: the quick setting (about ${formatDuration(quick)}) tries the data out first.`,
+          )
+        : '',
+    );
+  };
+  for (const el of [epochs, steps, batch, crop]) el.addEventListener('input', updateEstimate);
+  quickBtn.addEventListener('click', () => {
+    epochs.value = String(QUICK_SIZE.epochs);
+    steps.value = String(QUICK_SIZE.stepsPerEpoch);
+    batch.value = String(QUICK_SIZE.batchSize);
+    crop.value = String(QUICK_SIZE.cropSize);
+    updateEstimate();
+  });
+  updateEstimate();
   const lr = h('input', { type: 'number', step: 'any', min: 0, placeholder: 'default' });
   const mpp = h('input', { type: 'number', step: 'any', min: 0, placeholder: 'unknown' });
   const startBtn = h('button', { type: 'button', class: 'primary', disabled: true }, 'Start training');
@@ -76,7 +142,20 @@ export const mountTrain: Page = (root) => {
     'Choose a zip or files…',
   );
   const chooseDir = h('button', { type: 'button', onclick: () => dirInput.click() }, 'Choose a folder…');
-  const controls = [modelName, baseSel, epochs, steps, batch, crop, lr, mpp, startBtn, chooseZip, chooseDir];
+  const controls = [
+    modelName,
+    baseSel,
+    epochs,
+    steps,
+    batch,
+    crop,
+    lr,
+    mpp,
+    startBtn,
+    chooseZip,
+    chooseDir,
+    quickBtn,
+  ];
   let unavailable = false;
 
   const setData = (files: PickedFile[]) => {
@@ -114,33 +193,83 @@ export const mountTrain: Page = (root) => {
   zipInput.addEventListener('change', () => setData(filesFromInput(zipInput)));
   dirInput.addEventListener('change', () => setData(filesFromInput(dirInput)));
 
+  const cancelError = h('p', { class: 'error', role: 'alert' });
+  /** The training shown: its view, a cancel under way, the epoch its model was saved from. */
+  let shown: { view: TrainingView; cancelling: boolean; bestEpoch?: number } | undefined;
+  const draw = () => {
+    if (!alive || !shown) return;
+    const s = shown;
+    replace(
+      current,
+      h('h2', { id: 'train-current' }, `Training ${s.view.params.modelName}`),
+      showTraining(s.view, {
+        cancelling: s.cancelling,
+        ...(s.bestEpoch !== undefined ? { bestEpoch: s.bestEpoch } : {}),
+        onCancel: () => void cancel(s),
+      }),
+      cancelError,
+    );
+  };
+  const cancel = async (s: NonNullable<typeof shown>) => {
+    s.cancelling = true;
+    cancelError.textContent = '';
+    draw();
+    try {
+      const v = await api.cancelTraining<TrainingView>(s.view.id);
+      // A waiting training is failed at once; a running one keeps running until its worker sees the flag.
+      if (shown === s && (v.status === 'done' || v.status === 'failed')) s.view = v;
+      announce(v.status === 'failed' ? 'Training cancelled' : 'Cancelling the training…');
+    } catch (err) {
+      s.cancelling = false;
+      cancelError.textContent = `Could not cancel: ${(err as Error).message}`;
+    }
+    draw();
+  };
+  /** Reads which epoch became the model from its card (training.bestEpoch). */
+  const findBestEpoch = async (s: NonNullable<typeof shown>) => {
+    const m = s.view.model;
+    if (!m) return;
+    try {
+      const card = (await api.models()).find((x) => x.name === m.name && x.version === m.version)?.card;
+      const best = (card?.training as { bestEpoch?: unknown } | undefined)?.bestEpoch;
+      if (typeof best === 'number' && shown === s) {
+        s.bestEpoch = best;
+        draw();
+      }
+    } catch {
+      // The table simply marks no epoch.
+    }
+  };
+
   const watch = (t: TrainingView) => {
     source?.close();
-    let view = t;
-    replace(current, h('h2', { id: 'train-current' }, `Training ${t.params.modelName}`), showTraining(view));
+    const s = { view: t, cancelling: false };
+    shown = s;
+    cancelError.textContent = '';
+    draw();
+    if (t.status === 'done') void findBestEpoch(s);
     if (t.status === 'done' || t.status === 'failed') return;
     const es = new EventSource(withToken(t.eventsUrl ?? `/v1/trainings/${encodeURIComponent(t.id)}/events`));
     source = es;
-    const redraw = () =>
-      alive &&
-      replace(
-        current,
-        h('h2', { id: 'train-current' }, `Training ${view.params.modelName}`),
-        showTraining(view),
-      );
+    const finished = () => {
+      es.close();
+      s.cancelling = false;
+      announce(s.view.reason === CANCELLED_REASON ? 'Training cancelled' : `Training ${s.view.status}`);
+      if (s.view.status === 'done') void findBestEpoch(s);
+    };
     es.addEventListener('snapshot', (e) => {
-      view = JSON.parse((e as MessageEvent<string>).data) as TrainingView;
-      redraw();
+      s.view = JSON.parse((e as MessageEvent<string>).data) as TrainingView;
+      draw();
+      if (s.view.status === 'done' || s.view.status === 'failed') finished();
     });
     es.addEventListener('training', (e) => {
-      const before = view.status;
-      view = applyTrainingEvent(view, JSON.parse((e as MessageEvent<string>).data) as TrainingEvent);
-      if (view.status !== before) void loadList();
-      redraw();
-      if (view.status === 'done' || view.status === 'failed') {
-        es.close();
-        announce(`Training ${view.status}`);
-      }
+      const before = s.view.status;
+      const ev = JSON.parse((e as MessageEvent<string>).data) as TrainingEvent;
+      s.view = applyTrainingEvent(s.view, ev);
+      // A new status, or a finished epoch (a measured speed for the estimate), refreshes the list.
+      if (s.view.status !== before || ev.epochRecord) void loadList();
+      draw();
+      if (s.view.status === 'done' || s.view.status === 'failed') finished();
     });
   };
 
@@ -202,6 +331,8 @@ export const mountTrain: Page = (root) => {
     try {
       const r = await getJson<{ trainings: TrainingView[] }>('/v1/trainings?limit=20');
       if (!alive) return;
+      trainings = r.trainings;
+      updateEstimate();
       replace(
         list,
         ...(r.trainings.length
@@ -276,6 +407,8 @@ export const mountTrain: Page = (root) => {
           field('train-lr', 'Learning rate', lr),
           field('train-mpp', 'µm per pixel of the data', mpp),
         ),
+        estimate,
+        h('div', { class: 'actions', style: 'margin-bottom:10px' }, quickBtn),
         formError,
         h('div', { class: 'actions' }, startBtn),
       ),
