@@ -3,7 +3,9 @@
  * as it is; a folder packed into a zip in memory, with `--val DIR` added under val/) to
  * POST /v1/trainings/upload, then follows GET /v1/trainings/:id/events and prints live progress: the place
  * in the queue, steps, and one line per epoch (loss, validation F1@0.5 and DSB). Exit codes: 0 done,
- * 1 the training failed or the data was refused (each problem printed by file name), 2 bad flags.
+ * 1 the training failed or the data was refused (each problem printed by file name), 2 bad flags,
+ * 3 cancelled by the user (POST /v1/trainings/:id/cancel, e.g. the web UI's Cancel button): not an error
+ * of the training, but no model was written, so a script must not go on as if it were done.
  */
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -23,7 +25,14 @@ Trains on the kiosk at URL (the data is uploaded; the new model version appears 
   --name NAME           name of the new model version           (default: the --from name, or custom)
   --epochs N  --steps N  --batch N  --crop N  --lr X  --seed N    training parameters
   --mpp X               µm per pixel of the training images
-  --detach              print the training id and return without waiting`;
+  --detach              print the training id and return without waiting
+Exit codes: 0 done, 1 the training failed or the data was refused, 2 bad flags,
+  3 the training was cancelled by the user (no model written)`;
+
+/** Exit code of a training cancelled by the user (see the usage above). */
+export const EXIT_CANCELLED = 3;
+/** The reason the service gives a cancelled training (api/routes/training.ts, workers/training/processor.ts). */
+const CANCELLED_REASON = 'cancelled by the user';
 
 export interface RemoteIo {
   /** Progress lines. @default process.stdout */
@@ -187,12 +196,14 @@ export async function runRemoteTraining(args: readonly string[], io: RemoteIo = 
     await readSse(res, (event, data) => {
       if (event === 'snapshot') {
         const snap = JSON.parse(data) as TrainingView;
-        status(snap.status, snap.position ? ` (position ${snap.position} in the queue)` : '');
+        if (snap.status !== 'failed')
+          status(snap.status, snap.position ? ` (position ${snap.position} in the queue)` : '');
         if (snap.status === 'done' || snap.status === 'failed') final = snap;
         return;
       }
       const ev = JSON.parse(data) as TrainingEvent;
-      if (ev.status) status(ev.status, ev.reason ? `: ${ev.reason}` : '');
+      // A failure is said once, after the stream, with the final record's reason.
+      if (ev.status && ev.status !== 'failed') status(ev.status, ev.reason ? `: ${ev.reason}` : '');
       if (ev.epochRecord) say(epochLine(ev.epochRecord, epochs));
       else if (ev.step !== undefined && ev.loss !== undefined && Date.now() - lastStepLine > 2000) {
         lastStepLine = Date.now();
@@ -211,6 +222,10 @@ export async function runRemoteTraining(args: readonly string[], io: RemoteIo = 
     say(
       `(resumed from epoch ${final.resumedFrom.epoch}, step ${final.resumedFrom.step}, after a worker stopped)`,
     );
+  if (final.status === 'failed' && final.reason === CANCELLED_REASON) {
+    say(`cancelled by the user: training ${final.id} stopped, no model was written`);
+    return EXIT_CANCELLED;
+  }
   if (final.status === 'failed') {
     say(`failed: ${final.reason ?? 'no reason given'}`);
     return 1;
