@@ -11,6 +11,7 @@ import { initTfjs } from '../../workers/model/runtime.js';
 import { testCard } from '../../workers/pipeline/testing/precomputed-maps-runner.js';
 import { command, findModelDir, outputStem } from './segment.js';
 import { NUCLEI_VAL } from '../../test/data.js';
+import { tifffilePixelSize, tiffinfo } from '../../workers/image/tiff-pixel-size.test-helpers.js';
 
 const VAL = NUCLEI_VAL;
 let dir: string;
@@ -74,6 +75,26 @@ describe('kiosk segment', () => {
     const image = await readImageFile(join(VAL, good));
     expect([labels.height, labels.width]).toEqual(image.shape.slice(0, 2));
     await expect(readLabelsFile(join(outDir, 'second.labels.tif'))).resolves.toBeDefined();
+  });
+
+  it('issue 23 #3: with --mpp the label TIFF states the pixel size (tifffile and tiffinfo read it)', async () => {
+    const outDir = join(dir, 'out-mpp');
+    const image = join(VAL, 'dsb_03398329ced0c23b.image.png');
+    const args = ['--model-dir', modelDir, '--runtime', 'onnx', '--threads', '1'];
+    const r = await run([image, '--out', outDir, '--mpp', '0.4', ...args]);
+    expect(r.code, r.err).toBe(0);
+    const path = join(outDir, 'dsb_03398329ced0c23b.labels.tif');
+    const t = tifffilePixelSize(path);
+    expect(t).toMatchObject({ is_imagej: true, unit: 'micron', resunit: 1 });
+    expect(t.xres![1]! / t.xres![0]!).toBeCloseTo(0.4, 9);
+    expect(tiffinfo(path)).toMatch(/Resolution: 2\.5, 2\.5 \(unitless\)/);
+    // no --mpp and a PNG that states none: the TIFF states none
+    const none = await run([image, '--out', join(dir, 'out-no-mpp'), ...args]);
+    expect(none.code, none.err).toBe(0);
+    expect(tifffilePixelSize(join(dir, 'out-no-mpp', 'dsb_03398329ced0c23b.labels.tif'))).toMatchObject({
+      unit: null,
+      xres: null,
+    });
   });
 
   it('finds the latest version under models/NAME, or the one asked for', async () => {

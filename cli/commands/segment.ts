@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.js';
-import { readImageFile, writeLabelsTiff } from '../../workers/image/files.js';
+import { decodeImage } from '../../workers/image/decode.js';
+import { writeLabelsTiff } from '../../workers/image/files.js';
 import { labelFileName, labelStem } from '../../workers/image/label-names.js';
+import { labelSource, labelTiffOptions } from '../../workers/image/tiff-write-labels.js';
 import { readModelCard } from '../../workers/model/model-io.js';
 import { loadRunner, type RuntimeChoice } from '../../workers/model/runners.js';
 import { segmentImageDetailed, type SegmentOptions } from '../../workers/pipeline/segment.js';
@@ -16,7 +18,8 @@ const usage = `Usage: kiosk segment IMAGE... --out DIR [options]
 Segments nuclei in each IMAGE (8/16-bit PNG or TIFF) in this process (no server) and writes
 DIR/NAME.labels.tif (uint16/uint32 label TIFF; a stack gives NAME_K.labels.tif per plane), NAME being
 the image's name less its extension and a .image before it (NAME.image.png or NAME.png → NAME.labels.tif,
-as the training data pairs them), so \`kiosk eval\` pairs it with NAME.labels.png.
+as the training data pairs them), so \`kiosk eval\` pairs it with NAME.labels.png. The TIFF states the pixel size, --mpp or else the
+image file's own (ImageJ unit=micron + resolution; OME-XML PhysicalSizeX/Y for an OME-TIFF input).
 
 Options:
   --out DIR                 output folder (created if missing)              (required)
@@ -156,12 +159,14 @@ export const command: Command = {
               `its output ${labelFileName(basename(file))} would overwrite the one of ${earlier}; rename one of them`,
             );
           written.set(stem, file);
-          const raw = await readImageFile(file);
+          const bytes = await readFile(file);
+          const raw = decodeImage(bytes, { name: basename(file) });
+          const tiffOpts = labelTiffOptions(labelSource(raw, bytes), mpp); // the pixel size (issue 23 #3)
           const results = await segmentImageDetailed(raw, runner, card, opts);
           const parts: string[] = [];
           for (const [k, r] of results.entries()) {
             const out = join(v.out, labelFileName(basename(file), results.length === 1 ? undefined : k));
-            await writeLabelsTiff(out, r.labels);
+            await writeLabelsTiff(out, r.labels, tiffOpts);
             const objects = new Set(r.labels.data).size - (r.labels.data.includes(0) ? 1 : 0);
             parts.push(
               `${objects} objects (scale ${r.scale.toFixed(2)}, ${r.passes} pass${r.passes > 1 ? 'es' : ''})`,

@@ -5,7 +5,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { decodeImage } from './decode.js';
-import { encodeLabelsTiff } from './tiff-write.js';
+import { encodeLabelsTiff, type EncodeLabelsOptions } from './tiff-write.js';
 import type { Labels, RawArray } from './types.js';
 import { ImageError } from './types.js';
 
@@ -28,9 +28,16 @@ export async function readLabelsFile(path: string, opts: ReadImageOptions = {}):
   return labelsFromRaw(await readImageFile(path, opts), basename(path));
 }
 
-/** Writes `labels` as a Deflate-compressed uint16 (max ≤ 65535) or uint32 TIFF; see encodeLabelsTiff. */
-export async function writeLabelsTiff(path: string, labels: Labels): Promise<void> {
-  await writeFile(path, encodeLabelsTiff(labels, { compression: 'deflate' }));
+/**
+ * Writes `labels` as a Deflate-compressed uint16 (max ≤ 65535) or uint32 TIFF; see encodeLabelsTiff (`opts`:
+ * e.g. the pixel size, labelTiffOptions).
+ */
+export async function writeLabelsTiff(
+  path: string,
+  labels: Labels,
+  opts: EncodeLabelsOptions = {},
+): Promise<void> {
+  await writeFile(path, encodeLabelsTiff(labels, { compression: 'deflate', ...opts }));
 }
 
 /**

@@ -14,6 +14,13 @@ export interface EncodeTiffOptions {
   readonly compression?: 'none' | 'deflate';
   /** ImageDescription of page 0. @default - an ImageJ description of the stack */
   readonly description?: string;
+  /**
+   * How X/YResolution state the physical pixel size: 'none' (ResolutionUnit 1, pixels per µm, with
+   * `unit=micron` in the ImageJ description: what ImageJ/Fiji write and read) or 'centimeter' (ResolutionUnit 3,
+   * pixels per cm: what any TIFF reader understands, for files whose description is not ImageJ's, e.g. OME-XML).
+   * @default 'none'
+   */
+  readonly resolutionUnit?: 'none' | 'centimeter';
 }
 
 export interface EncodableArray {
@@ -84,6 +91,18 @@ export function encodeTiff(raw: EncodableArray, opts: EncodeTiffOptions = {}): U
     lead === 'Q' ? { Z: pages } : Object.fromEntries(lead.split('').map((ax, i) => [ax, raw.shape[i]!]));
   const description = opts.description ?? imagejDescription(pages, sizes, raw.physicalSizeX !== undefined);
   const rgb = samples >= 3 && samples <= 4 && (raw.dtype === 'uint8' || raw.dtype === 'uint16');
+  const cm = opts.resolutionUnit === 'centimeter';
+  for (const [axis, size] of [
+    ['X', raw.physicalSizeX],
+    ['Y', raw.physicalSizeY],
+  ] as const) {
+    // The rational's denominator is a uint32: µm × 1e6 (or × 1e5) must fit.
+    if (size !== undefined && !(size > 0 && Math.round(size * (cm ? 1e5 : 1e6)) <= 0xffffffff))
+      throw new ImageError(
+        'bad-argument',
+        `TIFF pixel size ${axis} must be > 0 and at most ${cm ? 42949 : 4294} µm, got ${size}`,
+      );
+  }
   const pageFields = (p: number, offsets: number[]): Field[] => {
     const f: Field[] = [
       { tag: 254, type: 4, values: [0] },
@@ -102,11 +121,13 @@ export function encodeTiff(raw: EncodableArray, opts: EncodeTiffOptions = {}): U
     );
     if (raw.physicalSizeX !== undefined) {
       const py = raw.physicalSizeY ?? raw.physicalSizeX;
-      f.push({ tag: 282, type: 5, values: [1e6, Math.round(raw.physicalSizeX * 1e6)] });
-      f.push({ tag: 283, type: 5, values: [1e6, Math.round(py * 1e6)] });
+      // pixels per µm = 1e6 / (µm × 1e6); pixels per cm = 1e9 / (µm × 1e5): both exact to 1e-6 µm / 1e-5 µm
+      const perUnit = (um: number) => (cm ? [1e9, Math.round(um * 1e5)] : [1e6, Math.round(um * 1e6)]);
+      f.push({ tag: 282, type: 5, values: perUnit(raw.physicalSizeX) });
+      f.push({ tag: 283, type: 5, values: perUnit(py) });
     }
     f.push({ tag: 284, type: 3, values: [1] });
-    if (raw.physicalSizeX !== undefined) f.push({ tag: 296, type: 3, values: [1] });
+    if (raw.physicalSizeX !== undefined) f.push({ tag: 296, type: 3, values: [cm ? 3 : 1] });
     const extra = samples - (rgb ? 3 : 1);
     if (extra > 0) f.push({ tag: 338, type: 3, values: new Array<number>(extra).fill(rgb ? 2 : 0) });
     f.push({ tag: 339, type: 3, values: new Array<number>(samples).fill(FORMAT[raw.dtype]) });
@@ -184,11 +205,29 @@ function assemble(strips: Uint8Array[][], pageFields: (p: number, offsets: numbe
   return out;
 }
 
+/** A label image's physical pixel size, µm per pixel along X and Y. */
+export interface PixelSize {
+  readonly x: number;
+  readonly y: number;
+}
+
+export interface EncodeLabelsOptions extends EncodeTiffOptions {
+  /** Written as X/YResolution + ImageJ `unit=micron` (or OME-XML PhysicalSizeX/Y). @default - none */
+  readonly pixelSize?: PixelSize;
+  /**
+   * 'imagej': an ImageJ description (`unit=micron` with the pixel size), what Fiji opens with the scale set.
+   * 'ome': an OME-XML description (one 2-D plane, PhysicalSizeX/Y in µm) and X/YResolution in pixels per cm,
+   * for OME-TIFF inputs (Bio-Formats, QuPath, napari read it). @default 'imagej'
+   */
+  readonly metadata?: 'imagej' | 'ome';
+}
+
 /**
  * Encodes a label image [H, W] as a one-page TIFF: uint16 when the largest label is ≤ 65535, else uint32.
- * Deflate-compressed unless `compression: 'none'`. Data length ≠ H × W → 'shape-mismatch'.
+ * Deflate-compressed unless `compression: 'none'`. Data length ≠ H × W → 'shape-mismatch'. With `pixelSize`,
+ * the file states it (issue 23 #3): ImageJ-style by default, OME-XML with `metadata: 'ome'`.
  */
-export function encodeLabelsTiff(labels: Labels, opts: EncodeTiffOptions = {}): Uint8Array {
+export function encodeLabelsTiff(labels: Labels, opts: EncodeLabelsOptions = {}): Uint8Array {
   const { data, height, width } = labels;
   if (data.length !== height * width) {
     throw new ImageError('shape-mismatch', `labels are ${height}x${width} but hold ${data.length} values`);
@@ -196,13 +235,41 @@ export function encodeLabelsTiff(labels: Labels, opts: EncodeTiffOptions = {}): 
   let max = 0;
   for (let i = 0; i < data.length; i++) if (data[i]! > max) max = data[i]!;
   const small = max <= 0xffff;
+  const dtype = small ? 'uint16' : 'uint32';
+  const { pixelSize, metadata, ...tiffOpts } = opts;
+  const ome = metadata === 'ome';
   return encodeTiff(
     {
       data: small ? Uint16Array.from(data) : data,
-      dtype: small ? 'uint16' : 'uint32',
+      dtype,
       shape: [height, width],
       axes: 'YX',
+      ...(pixelSize ? { physicalSizeX: pixelSize.x, physicalSizeY: pixelSize.y } : {}),
     },
-    { compression: 'deflate', ...opts },
+    {
+      compression: 'deflate',
+      ...(ome
+        ? { description: omeXml(width, height, dtype, pixelSize), resolutionUnit: 'centimeter' as const }
+        : {}),
+      ...tiffOpts,
+    },
+  );
+}
+
+/** OME-XML (2016-06 schema) of one 2-D single-channel plane in IFD 0, with its pixel size in µm when known. */
+export function omeXml(width: number, height: number, dtype: 'uint16' | 'uint32', px?: PixelSize): string {
+  const size = px
+    ? ` PhysicalSizeX="${px.x}" PhysicalSizeXUnit="µm" PhysicalSizeY="${px.y}" PhysicalSizeYUnit="µm"`
+    : '';
+  const ns = 'http://www.openmicroscopy.org/Schemas/OME/2016-06';
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n` +
+    `<OME xmlns="${ns}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ` +
+    `xsi:schemaLocation="${ns} ${ns}/ome.xsd" Creator="cellkiosk">` +
+    `<Image ID="Image:0" Name="labels">` +
+    `<Pixels ID="Pixels:0" DimensionOrder="XYCZT" Type="${dtype}" SizeX="${width}" SizeY="${height}" ` +
+    `SizeC="1" SizeZ="1" SizeT="1"${size} BigEndian="false">` +
+    `<Channel ID="Channel:0:0" SamplesPerPixel="1"/><TiffData IFD="0" PlaneCount="1"/>` +
+    `</Pixels></Image></OME>`
   );
 }

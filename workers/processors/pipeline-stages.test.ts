@@ -81,8 +81,14 @@ describe('the service with the real pipeline stages (test-double model)', () => 
         { ...opts, options: { channels: [], micronsPerPixel: 0.25 } },
       ),
     );
-    const got = labelsFromRaw(decodeImage(await h.storage.get(rec.labels_key!), { name: 'out' }), 'out');
+    const tif = await h.storage.get(rec.labels_key!);
+    const raw = decodeImage(tif, { name: 'out' });
+    const got = labelsFromRaw(raw, 'out');
     expect(Buffer.from(got.data.buffer).equals(Buffer.from(expected[0]!.labels.data.buffer))).toBe(true);
+    // issue 23 #3: the label TIFF states the µm/px the job gave (ImageJ unit=micron + resolution)
+    expect(raw.physicalSizeX).toBeCloseTo(0.25, 12);
+    expect(raw.physicalSizeY).toBeCloseTo(0.25, 12);
+    expect(new TextDecoder().decode(tif)).toMatch(/unit=micron/);
   });
 
   it('fails a job whose options the pipeline rejects, with the pipeline reason', async () => {

@@ -5,6 +5,7 @@
  */
 import { decodeImage } from '../image/decode.js';
 import { encodeLabelsTiff } from '../image/tiff-write.js';
+import { labelSource, labelTiffOptions, type LabelSource } from '../image/tiff-write-labels.js';
 import type { TileGrid } from '../pipeline/postprocess.js';
 import { postprocess } from '../pipeline/postprocess.js';
 import { predictTiles } from '../pipeline/predict.js';
@@ -20,6 +21,8 @@ import type { CardLike, PreparedImage, SegmentationStages, StageOptions } from '
 interface PipelineMeta {
   readonly grid: TileGrid;
   readonly image: ImageMeta;
+  /** The input file's pixel size and flavour, for the label TIFF (absent in meta packed before them). */
+  readonly source?: LabelSource;
 }
 
 const asCard = (card: CardLike) => card as unknown as ModelCard;
@@ -48,7 +51,7 @@ export const pipelineStages: SegmentationStages = {
     }
     const prepared = prepareImage(images[0]!, card, s, {}, 0);
     const { tiles, ...grid } = prepared.tiles;
-    const meta: PipelineMeta = { grid, image: prepared.meta };
+    const meta: PipelineMeta = { grid, image: prepared.meta, source: labelSource(raw, bytes) };
     return {
       tiles,
       n: grid.count,
@@ -86,7 +89,8 @@ export const pipelineStages: SegmentationStages = {
     );
   },
 
-  encodeLabels(labels) {
-    return encodeLabelsTiff(labels, { compression: 'deflate' });
+  encodeLabels(labels, meta, opts) {
+    const source = (meta as PipelineMeta | undefined)?.source;
+    return encodeLabelsTiff(labels, labelTiffOptions(source, opts?.micronsPerPixel));
   },
 };

@@ -41,6 +41,7 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
       const { labelsKey, outputKey, objectCount, ms } = await inComputeSlot(ctx, async () => {
         const t0 = performance.now();
         let labels;
+        let meta: unknown;
         for (;;) {
           // The maps first: the record update that enters this stage also records the earlier stages' times.
           let bytes;
@@ -51,7 +52,9 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
             await enterStage(ctx, jobId, { status: 'post-processing', progress: pass === 1 ? 75 : 90 });
             throw err;
           }
-          const { outputs, meta, times } = unpackTensors<PredictedImage>(bytes, { copy: false });
+          const unpacked = unpackTensors<PredictedImage>(bytes, { copy: false });
+          const { outputs, times } = unpacked;
+          meta = unpacked.meta;
           const entered = enterStageSoon(ctx, jobId, {
             status: 'post-processing',
             progress: pass === 1 ? 75 : 90,
@@ -73,7 +76,7 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
         }
         // The status goes out while the labels are encoded.
         const saving = awaitLater(ctx.records.update(jobId, { status: 'saving-results', progress: 95 }));
-        const tif = ctx.stages.encodeLabels(labels);
+        const tif = ctx.stages.encodeLabels(labels, meta, opts); // states the pixel size (issue 23 #3)
         await saving();
         const stem = fileStem(name);
         const labelsKey = keys.result(lab, jobId, labelKeyName(name));

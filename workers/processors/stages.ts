@@ -62,6 +62,9 @@ export interface SegmentationStages {
     opts: StageOptions,
     pass: number,
   ): number | undefined;
-  /** Encodes labels as a TIFF file. */
-  encodeLabels(labels: Labels): Uint8Array;
+  /**
+   * Encodes labels as a TIFF file; with the prepared image's `meta` and the job's options it states the
+   * pixel size (the options' µm/px, else the input file's) and, for an OME-TIFF input, OME-XML.
+   */
+  encodeLabels(labels: Labels, meta?: unknown, opts?: StageOptions): Uint8Array;
 }

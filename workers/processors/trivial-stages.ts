@@ -8,6 +8,7 @@ import { decodeImage } from '../image/decode.js';
 import { toImages } from '../image/channels.js';
 import { connectedComponents } from '../image/labels.js';
 import { encodeLabelsTiff } from '../image/tiff-write.js';
+import { labelSource, labelTiffOptions, type LabelSource } from '../image/tiff-write-labels.js';
 import type { HeadMaps, ModelRunner } from '../model/runners.js';
 import type { CardLike, PreparedImage, SegmentationStages } from './stages.js';
 
@@ -60,7 +61,7 @@ export const trivialStages: SegmentationStages = {
       h: image.height,
       w: image.width,
       c: image.channels,
-      meta: { h: image.height, w: image.width },
+      meta: { h: image.height, w: image.width, source: labelSource(raw, bytes) },
     };
   },
   async predict(p, runner) {
@@ -73,8 +74,9 @@ export const trivialStages: SegmentationStages = {
     for (let i = 0; i < mask.length; i++) mask[i] = fg[i]! > 0.5 ? 1 : 0;
     return connectedComponents(mask, h, w, 2);
   },
-  encodeLabels(labels) {
-    return encodeLabelsTiff(labels, { compression: 'deflate' });
+  encodeLabels(labels, meta, opts) {
+    const source = (meta as { source?: LabelSource } | undefined)?.source;
+    return encodeLabelsTiff(labels, labelTiffOptions(source, opts?.micronsPerPixel));
   },
 };
 
