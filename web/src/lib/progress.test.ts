@@ -54,4 +54,12 @@ describe('aggregateProgress', () => {
     expect(p.percent).toBe(99);
     expect(p.finished).toBe(false);
   });
+
+  it('issue 23 #6: files added but not submitted are named, never "No files yet" beside them', () => {
+    expect(describeProgress(aggregateProgress([]), 2)).toBe('2 files ready, not submitted yet');
+    expect(describeProgress(aggregateProgress([]), 1)).toBe('1 file ready, not submitted yet');
+    expect(describeProgress(aggregateProgress([{ state: 'done', progress: 100 }]), 1)).toBe(
+      '1 of 1 done — 100 % · 1 file ready, not submitted yet',
+    );
+  });
 });

@@ -76,12 +76,16 @@ export function clampPercent(p: number): number {
   return Number.isFinite(p) ? Math.min(100, Math.max(0, p)) : 0;
 }
 
-/** One line for the summary bar, e.g. `3 of 5 done · 1 failed · 1 running — 72 %`. */
-export function describeProgress(p: BatchProgress): string {
-  if (p.total === 0) return 'No files yet';
+/**
+ * One line for the summary bar, e.g. `3 of 5 done · 1 failed · 1 running — 72 %`. `ready`: files added but
+ * not submitted yet (not part of `p`); they are named, so the bar never says "No files yet" beside them.
+ */
+export function describeProgress(p: BatchProgress, ready = 0): string {
+  const waiting = ready ? `${ready} file${ready === 1 ? '' : 's'} ready, not submitted yet` : '';
+  if (p.total === 0) return waiting || 'No files yet';
   const parts = [`${p.done} of ${p.total} done`];
   if (p.failed) parts.push(`${p.failed} failed`);
   if (p.active) parts.push(`${p.active} running`);
   if (p.queued) parts.push(`${p.queued} queued`);
-  return `${parts.join(' · ')} — ${p.percent} %`;
+  return `${parts.join(' · ')} — ${p.percent} %${waiting ? ` · ${waiting}` : ''}`;
 }

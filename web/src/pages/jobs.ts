@@ -101,6 +101,19 @@ export const mountJobs: Page = (root, { store }) => {
     const running = !isFinal(j.status as JobStatus);
     const buttons = [
       j.status === 'done' ? h('a', { class: 'button small', href: `#/viewer/${j.id}` }, 'View') : null,
+      // The label TIFF of an image job (a batch's labels are in its zip), as on the Segment page.
+      j.status === 'done' && j.kind === 'image'
+        ? h(
+            'a',
+            {
+              class: 'button small',
+              href: api.labelsUrl(j.id),
+              download: '',
+              'aria-label': `Download label TIFF of ${j.name}`,
+            },
+            'TIFF',
+          )
+        : null,
       j.status === 'done'
         ? h('a', { class: 'button small', href: api.zipUrl(j.id), download: '' }, 'Zip')
         : null,

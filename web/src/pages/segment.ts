@@ -1,7 +1,9 @@
 /**
  * Segment: drop many files, a folder or a zip; choose options; submit; watch every file's job live.
  * Each file becomes its own job (a zip becomes one batch job over its images), so one bad file fails
- * alone with its reason while the others go on. The list survives a visit to the Viewer (module state).
+ * alone with its reason while the others go on. The list survives a visit to the Viewer (module state),
+ * and its submitted files (path, size, job id) a reload too (localStorage, lib/saved-batch.ts): the jobs
+ * live on in the kiosk, so the page fetches them again and shows where they are.
  */
 import { api, ApiRequestError, submitFile, type Job } from '../api.js';
 import { announce, h, progressBar, replace, statusBadge } from '../dom.js';
@@ -10,6 +12,12 @@ import { uniqueLabelFileName } from '../../../workers/image/label-names.js';
 import { packZip, type ZipEntry } from '../../../workers/image/zip.js';
 import { classifyFile } from '../lib/files.js';
 import { aggregateProgress, describeProgress, type ItemState } from '../lib/progress.js';
+import {
+  parseSavedBatch,
+  SAVED_BATCH_KEY,
+  serializeSavedBatch,
+  type SavedEntry,
+} from '../lib/saved-batch.js';
 import { formatBytes } from '../lib/units.js';
 import type { Page } from '../main.js';
 import { session, type JobStore } from '../store.js';
@@ -20,7 +28,9 @@ type Phase = 'ready' | 'rejected' | 'uploading' | 'submitted' | 'error';
 interface Item {
   readonly uid: number;
   readonly path: string;
-  readonly file: File;
+  /** The file picked in this page load; absent for one restored after a reload (only its job is known). */
+  readonly file?: File;
+  readonly size: number;
   phase: Phase;
   upload: number;
   jobId?: string;
@@ -29,6 +39,58 @@ interface Item {
 
 const items: Item[] = [];
 let nextUid = 1;
+let restored = false;
+
+/** Remembers the submitted files (path, size, job id) so a reload can show their jobs again. */
+function saveBatch(): void {
+  const entries: SavedEntry[] = items.flatMap((it) =>
+    it.jobId ? [{ path: it.path, jobId: it.jobId, size: it.size }] : [],
+  );
+  try {
+    if (entries.length) localStorage.setItem(SAVED_BATCH_KEY, serializeSavedBatch(entries));
+    else localStorage.removeItem(SAVED_BATCH_KEY);
+  } catch {
+    // storage disabled: the batch lasts until the page reloads, as before
+  }
+}
+
+/**
+ * On the first mount of a page load: the batch of the last load, its jobs fetched again. A job the kiosk
+ * no longer has (expired, deleted) says so on its row.
+ */
+function restoreBatch(store: JobStore, render: () => void): void {
+  if (restored) return;
+  restored = true;
+  let saved: SavedEntry[] = [];
+  try {
+    saved = parseSavedBatch(localStorage.getItem(SAVED_BATCH_KEY));
+  } catch {
+    return;
+  }
+  for (const e of saved) {
+    if (items.some((it) => it.jobId === e.jobId)) continue;
+    const it: Item = {
+      uid: nextUid++,
+      path: e.path,
+      size: e.size,
+      phase: 'submitted',
+      upload: 1,
+      jobId: e.jobId,
+    };
+    items.push(it);
+    api.job(e.jobId).then(
+      (job) => store.put(job),
+      (err: unknown) => {
+        it.phase = 'error';
+        it.error =
+          err instanceof ApiRequestError && err.status === 404
+            ? 'This job is no longer on the kiosk (it expired or was deleted).'
+            : `Could not read this job: ${(err as Error).message}`;
+        render();
+      },
+    );
+  }
+}
 /** Uploads and job creations running at once. */
 const PARALLEL = 3;
 
@@ -139,6 +201,7 @@ export const mountSegment: Page = (root, { store }) => {
         uid: nextUid++,
         path: p.path,
         file: p.file,
+        size: p.file.size,
         phase: c.kind === 'unsupported' ? 'rejected' : 'ready',
         upload: 0,
       };
@@ -179,12 +242,14 @@ export const mountSegment: Page = (root, { store }) => {
   });
 
   const submitOne = async (it: Item, chosen: ReturnType<typeof form.read> & { ok: true }) => {
+    if (!it.file) return;
+    const file = it.file;
     it.phase = 'uploading';
     render();
     try {
       // One request: the file and the job's fields (POST /v1/jobs/upload).
       const job = await submitFile(
-        it.file,
+        file,
         it.path.split('/').pop() ?? it.path,
         { ...chosen.value, ...(it.path.includes('/') ? { name: it.path } : {}) },
         (f) => {
@@ -192,9 +257,10 @@ export const mountSegment: Page = (root, { store }) => {
           render();
         },
       );
-      session.files.set(job.id, { file: it.file, uploadKey: job.inputs?.[0] ?? '' });
+      session.files.set(job.id, { file, uploadKey: job.inputs?.[0] ?? '' });
       it.jobId = job.id;
       it.phase = 'submitted';
+      saveBatch();
       store.put(job);
     } catch (err) {
       it.phase = 'error';
@@ -242,6 +308,7 @@ export const mountSegment: Page = (root, { store }) => {
       const s = stateOf(items[i]!, store).state;
       if (s === 'done' || s === 'failed' || s === 'rejected') items.splice(i, 1);
     }
+    saveBatch();
     render();
   });
 
@@ -332,7 +399,7 @@ export const mountSegment: Page = (root, { store }) => {
         h(
           'td',
           { class: 'name' },
-          h('div', {}, it.path, ' ', h('span', { class: 'muted' }, formatBytes(it.file.size))),
+          h('div', {}, it.path, ' ', h('span', { class: 'muted' }, it.size ? formatBytes(it.size) : '')),
           reason ? h('div', { class: 'error', 'data-testid': 'reason' }, reason) : null,
         ),
         h('td', {}, statusBadge(status)),
@@ -372,7 +439,7 @@ export const mountSegment: Page = (root, { store }) => {
         .filter((s) => s.state !== 'ready')
         .map((s) => ({ state: s.state as ItemState, progress: s.progress })),
     );
-    summaryText.textContent = describeProgress(p);
+    summaryText.textContent = describeProgress(p, items.filter((i) => i.phase === 'ready').length);
     replace(summaryBar, progressBar(p.percent, 'All files'), summaryText);
     // Rows are rebuilt only when what they show changed, so keyboard focus stays on unchanged rows.
     const rows = items.flatMap((it, i) => {
@@ -397,6 +464,7 @@ export const mountSegment: Page = (root, { store }) => {
     submitBtn.textContent = ready ? `Segment ${ready} file${ready === 1 ? '' : 's'}` : 'Segment';
   }
 
+  restoreBatch(store, render);
   const unsubscribe = store.subscribe(render);
   render();
   return unsubscribe;
