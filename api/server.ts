@@ -18,12 +18,12 @@ export async function startServer(): Promise<void> {
   // The handlers go in before anything is awaited: a SIGTERM between `api listening` and a later
   // process.on() would meet the default action (exit by signal, requests in flight cut).
   let stopping = false;
-  let stopNow: ((signal: string) => void) | undefined;
+  const ready: { stopNow?: (signal: string) => void } = {}; // set once started
   let pending: string | undefined;
   const onSignal = (signal: string) => {
     if (stopping) process.exit(1); // a second signal: now
     stopping = true;
-    if (stopNow) stopNow(signal);
+    if (ready.stopNow) ready.stopNow(signal);
     else pending = signal;
   };
   process.on('SIGTERM', onSignal);
@@ -58,8 +58,8 @@ export async function startServer(): Promise<void> {
     await services.close();
     process.exit(0);
   };
-  stopNow = (signal) => void stop(signal);
-  if (pending) stopNow(pending); // signalled while starting
+  ready.stopNow = (signal) => void stop(signal);
+  if (pending) ready.stopNow(pending); // signalled while starting
   watchParent((why) => {
     process.stderr.write(`api: ${why}: stopping\n`);
     if (!stopping) onSignal('SIGTERM');

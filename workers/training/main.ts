@@ -15,25 +15,25 @@ export async function runTrainingWorker(): Promise<void> {
   // The handlers go in before anything is awaited: a SIGTERM between `ready` and a later process.on()
   // would meet the default action and kill the worker (exit by signal, no job returned).
   let stopping: string | undefined;
-  let stopNow: ((signal: string) => void) | undefined;
+  const ready: { stopNow?: (signal: string) => void } = {}; // set once started
   const onSignal = (signal: string) => {
     if (stopping) return;
     stopping = signal;
-    stopNow?.(signal);
+    ready.stopNow?.(signal);
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   log(`starting (pid ${process.pid})`);
   const services = await createServices(loadConfig());
   const running = startTrainingWorkerFor(services, { ...trainingWorkerEnv(), log });
-  stopNow = (signal) => {
+  ready.stopNow = (signal) => {
     log(`${signal}: returning the running job to the queue`);
     void running
       .close(true)
       .then(() => services.close())
       .then(() => process.exit(0));
   };
-  if (stopping) return stopNow(stopping); // signalled during start-up
+  if (stopping) return ready.stopNow(stopping); // signalled during start-up
   await running.worker.waitUntilReady();
   if (!stopping) process.stdout.write('worker train ready\n');
 }
