@@ -47,3 +47,11 @@ export function workloadIdentityAnnotations(target: IdentityTarget, role: KioskR
     ? { 'iam.gke.io/gcp-service-account': gcpServiceAccountEmail(target.project, target.name, role) }
     : { 'eks.amazonaws.com/role-arn': awsRoleArn(target.accountId, target.name, role) };
 }
+
+/**
+ * Name of the global static IP the GKE load balancer of a lab with a domain takes: `<name>-web`. The stack
+ * creates it (`KioskCluster`, output `web_address`), the chart's Ingress names it.
+ */
+export function webAddressName(name: string): string {
+  return `${name}-web`;
+}

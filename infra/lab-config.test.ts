@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KioskCluster, GpuType } from '../constructs/index.js';
 import { Testing } from 'cdktf';
-import { loadLabConfig, parseLabConfig } from './lab-config.js';
+import { labTls, loadLabConfig, parseLabConfig } from './lab-config.js';
 
 const gke = {
   name: 'lab1',
@@ -14,6 +14,7 @@ const gke = {
   gpu: { type: 'nvidia-tesla-t4' },
   bucket: 'lab1-data',
   images: { registry: 'us-docker.pkg.dev/lab1-project/cellkiosk' },
+  domain: 'kiosk.lab1.example.org',
 };
 const eks = {
   ...gke,
@@ -32,6 +33,7 @@ describe('parseLabConfig', () => {
     expect(c.images).toMatchObject({ tag: 'latest', cpuImage: 'cellkiosk', gpuImage: 'cellkiosk-gpu' });
     expect(c.zones).toEqual([]);
     expect(c.deletionProtection).toBe(true);
+    expect(c.insecureHttp).toBe(false);
     expect(parseLabConfig(eks).zones).toEqual(['us-east-1a', 'us-east-1b']);
     expect(parseLabConfig(eks).cpu.machineType).toBe('m6i.xlarge');
   });
@@ -73,6 +75,25 @@ describe('parseLabConfig', () => {
     [[1, 2], /'\(config\)' must be an object/],
   ])('rejects %j', (input, message) => {
     expect(() => parseLabConfig(input)).toThrow(message);
+  });
+});
+
+describe('parseLabConfig: TLS unless the lab says otherwise (issue 20 #1)', () => {
+  const { domain: _d, ...noDomain } = gke;
+  it('refuses a config without a domain (tokens would cross the internet in clear text)', () => {
+    expect(() => parseLabConfig(noDomain)).toThrow(
+      /'domain' is missing: .*KIOSK_AUTH=tokens.*'insecureHttp': true to serve HTTP knowingly/,
+    );
+    expect(() => parseLabConfig({ ...gke, insecureHttp: 'yes' })).toThrow(
+      /'insecureHttp' must be true or false/,
+    );
+  });
+  it('takes one without a domain that sets insecureHttp, and marks TLS off for it', () => {
+    const c = parseLabConfig({ ...noDomain, insecureHttp: true });
+    expect(c.insecureHttp).toBe(true);
+    expect(labTls(c)).toBe(false);
+    expect(labTls(parseLabConfig(gke))).toBe(true);
+    expect(labTls(parseLabConfig({ ...gke, insecureHttp: true }))).toBe(false);
   });
 });
 

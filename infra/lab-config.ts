@@ -57,13 +57,33 @@ export interface LabConfig {
     /** GPU image (gpu-worker, trainer). @default 'cellkiosk-gpu' */
     readonly gpuImage: string;
   };
-  /** Host name of the web UI; also the CORS origin `https://<domain>` on the bucket. @default - none */
+  /**
+   * Host name of the web UI. With it the Ingress serves HTTPS (Google-managed certificate on GKE, ACM on EKS),
+   * redirects HTTP, and the bucket admits the origin `https://<domain>` alone. @default - none
+   */
   readonly domain?: string;
+  /**
+   * Serve plain HTTP (no certificate; on a domain, the bucket's CORS origin is then `http://<domain>`). The
+   * kiosk's API takes lab tokens (KIOSK_AUTH=tokens), which then cross the network in clear text, so a config
+   * without a domain must say this knowingly. @default false
+   */
+  readonly insecureHttp: boolean;
   /** @default true */
   readonly deletionProtection: boolean;
 }
 
 type Json = Record<string, unknown>;
+
+/** Why a config without a domain is refused unless it sets `insecureHttp`. */
+export const NO_TLS_MESSAGE =
+  "'domain' is missing: without a host name there is no certificate, so the Ingress serves plain HTTP and the " +
+  "lab's API tokens (KIOSK_AUTH=tokens) cross the internet in clear text. Give 'domain' (HTTPS), or set " +
+  "'insecureHttp': true to serve HTTP knowingly";
+
+/** Whether the lab's Ingress serves HTTPS: it has a domain and did not ask for plain HTTP. */
+export function labTls(config: LabConfig): boolean {
+  return config.domain !== undefined && !config.insecureHttp;
+}
 
 function fail(message: string): never {
   throw new KioskConfigError(message);
@@ -106,6 +126,7 @@ export function parseLabConfig(input: unknown): LabConfig {
     'bucket',
     'images',
     'domain',
+    'insecureHttp',
     'deletionProtection',
     '$schema',
   ]);
@@ -187,6 +208,9 @@ export function parseLabConfig(input: unknown): LabConfig {
   const domain = c.domain === undefined ? undefined : str(c, 'domain', '');
   const badDomain = domain === undefined ? undefined : domainProblem(domain);
   if (badDomain) fail(`'domain' ('${domain}') ${badDomain}`);
+  const insecureHttp = c.insecureHttp ?? false;
+  if (typeof insecureHttp !== 'boolean') fail(`'insecureHttp' must be true or false`);
+  if (domain === undefined && !insecureHttp) fail(NO_TLS_MESSAGE);
   const deletionProtection = c.deletionProtection ?? true;
   if (typeof deletionProtection !== 'boolean') fail(`'deletionProtection' must be true or false`);
   return {
@@ -201,6 +225,7 @@ export function parseLabConfig(input: unknown): LabConfig {
     bucket,
     images,
     ...(domain ? { domain } : {}),
+    insecureHttp,
     deletionProtection,
   };
 }

@@ -24,6 +24,7 @@ const allFlags = (out: string) => [
   '--cpu-nodes=4',
   '--bucket=lab1-kiosk-data',
   '--registry=europe-docker.pkg.dev/lab1-project/cellkiosk',
+  '--domain=kiosk.lab1.example.org',
   `--out=${out}`,
 ];
 
@@ -73,7 +74,7 @@ describe('kiosk init', () => {
     expect(r.stdout).toContain("'1234' is not a 12-digit AWS account id; try again.");
     expect(r.stdout).toContain("'0' must be a whole number >= 1; try again.");
     expect(r.stdout).toMatch(/'Bad_Bucket' may hold only lowercase letters, digits and "-".*; try again\./);
-    expect(r.stdout).toMatch(/Host name of the web UI.*optional/);
+    expect(r.stdout).toMatch(/Host name of the web UI.*\(HTTPS is served on it\)/);
     expect(r.stdout).toContain(
       "'Kiosk.Lab' must be a lowercase DNS name such as kiosk.example.org; try again.",
     );
@@ -92,18 +93,30 @@ describe('kiosk init', () => {
     });
   });
 
-  it('leaves the domain out when the answer is empty (any host, bucket CORS for any origin)', async () => {
+  it('issue 20 #1: refuses a config without a domain unless --insecure-http, saying what it would mean', async () => {
     const out = join(dir, 'no-domain.json');
-    const flags = allFlags(out).filter(
-      (a) => a !== '--registry=europe-docker.pkg.dev/lab1-project/cellkiosk',
+    const flags = allFlags(out).filter((a) => !a.startsWith('--domain'));
+    const refused = await runKiosk(flags);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /no --domain: a domain is needed for TLS\. Without one the Ingress serves plain HTTP .*KIOSK_AUTH=tokens.*--insecure-http/,
     );
-    const r = await runKiosk([...flags, '--interactive'], { stdin: '\n\n' }); // registry → default, domain → none
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(
-      /without one the Ingress answers any host name and the bucket admits any origin/,
+    expect(existsSync(out)).toBe(false);
+    // Asked in a terminal, an empty answer is refused with the same reason and asked again.
+    const asked = await runKiosk([...flags, '--interactive'], { stdin: '\nkiosk.lab1.example.org\n' });
+    expect(asked.code).toBe(0);
+    expect(asked.stdout).toMatch(/'' a domain is needed for TLS/);
+    expect(asked.stdout).toMatch(
+      /TLS: on for https:\/\/kiosk\.lab1\.example\.org \(Google-managed certificate/,
     );
-    expect(JSON.parse(readFileSync(out, 'utf8')).domain).toBeUndefined();
+
+    const insecure = await runKiosk([...flags, '--insecure-http', '--force']);
+    expect(insecure.stderr).toBe('');
+    expect(insecure.code).toBe(0);
+    expect(insecure.stdout).toMatch(/TLS: off \(--insecure-http\)/);
+    const config = JSON.parse(readFileSync(out, 'utf8'));
+    expect(config.domain).toBeUndefined();
+    expect(config.insecureHttp).toBe(true);
   });
 
   it('fails naming the flag when stdin is not a terminal and a flag is missing', async () => {
@@ -118,10 +131,10 @@ describe('kiosk init', () => {
 
   it('takes the defaults with --yes, still requiring what has none', async () => {
     const out = join(dir, 'yes.json');
-    const noProject = await runKiosk(['init', '--yes', `--out=${out}`]);
+    const noProject = await runKiosk(['init', '--yes', '--insecure-http', `--out=${out}`]);
     expect(noProject.code).toBe(2);
     expect(noProject.stderr).toMatch(/missing --project \("GCP project id"\)/);
-    const r = await runKiosk(['init', '--yes', '--project=lab9-project', `--out=${out}`]);
+    const r = await runKiosk(['init', '--yes', '--project=lab9-project', '--insecure-http', `--out=${out}`]);
     expect(r.code).toBe(0);
     expect(parseLabConfig(JSON.parse(readFileSync(out, 'utf8')))).toMatchObject({
       name: 'cellkiosk',

@@ -27,13 +27,24 @@ Options:
   --max-gpu-nodes N      most GPU nodes (default 2)
   --cpu-nodes N          most CPU nodes (default 3; at least 1 runs)
   --bucket NAME          bucket for uploads, results and models (GCS/S3 naming rules)
-  --registry HOST/PATH   container registry (default: Artifact Registry / ECR in your project/account)
-  --domain HOST          host name of the web UI, e.g. kiosk.example.org (optional: without one the
-                         Ingress answers any host name and the bucket admits any origin for GET)
+  --registry HOST/PATH   container registry (default: an Artifact Registry repository / ECR repositories
+                         in your project/account and region, which the stack creates)
+  --domain HOST          host name of the web UI, e.g. kiosk.example.org: the cluster serves HTTPS on it
+                         (GKE: Google-managed certificate; EKS: ACM certificate) and redirects HTTP
+  --insecure-http        no domain and no TLS: the Ingress answers any host name over plain HTTP, the
+                         bucket admits any origin for GET, and the lab's API tokens (the cluster runs
+                         with KIOSK_AUTH=tokens) cross the network in clear text. Without this flag init
+                         refuses to write a config that has no domain
   --out PATH             where to write (default kiosk.config.json)
   --force                overwrite an existing file
   --yes                  take the default for every question not given as a flag
   --interactive          ask even when stdin is not a terminal`;
+
+/** What init says when the lab gives no domain and no --insecure-http. */
+const NO_DOMAIN =
+  'a domain is needed for TLS. Without one the Ingress serves plain HTTP on any host name, and the ' +
+  "lab's API tokens (the cluster runs with KIOSK_AUTH=tokens) would cross the network in clear text. " +
+  'Give --domain (HTTPS with a certificate issued for it), or --insecure-http to serve HTTP knowingly';
 
 const REGIONS: Record<CloudProvider, string[]> = {
   gke: [
@@ -111,6 +122,8 @@ interface Question {
   readonly optional?: string;
   /** Why an answer is unacceptable, or undefined. */
   readonly check?: (answer: string) => string | undefined;
+  /** Why an empty or missing answer is unacceptable. @default 'is empty' */
+  readonly whenMissing?: string;
 }
 
 const count = (min: number) => (a: string) =>
@@ -136,6 +149,8 @@ class Asker {
     }
     if (this.takeDefaults && q.fallback !== undefined) return q.fallback;
     if (q.optional !== undefined && (this.takeDefaults || !this.interactive)) return '';
+    if (!this.interactive && q.whenMissing !== undefined)
+      throw new UsageError(`no --${q.flag}: ${q.whenMissing}`);
     if (!this.interactive) {
       throw new UsageError(
         `missing --${q.flag} ("${q.prompt}"): stdin is not a terminal, so every answer must be a flag` +
@@ -165,7 +180,7 @@ class Asker {
   }
 
   private problem(q: Question, answer: string): string | undefined {
-    if (answer === '') return 'is empty';
+    if (answer === '') return q.whenMissing ?? 'is empty';
     if (q.choices) {
       const n = Number(answer);
       const ok = (Number.isInteger(n) && n >= 1 && n <= q.choices.length) || q.choices.includes(answer);
@@ -204,6 +219,7 @@ async function run(args: string[]): Promise<number> {
         bucket: { type: 'string' },
         registry: { type: 'string' },
         domain: { type: 'string' },
+        'insecure-http': { type: 'boolean', default: false },
         out: { type: 'string', default: 'kiosk.config.json' },
         force: { type: 'boolean', default: false },
         yes: { type: 'boolean', default: false },
@@ -315,14 +331,17 @@ async function run(args: string[]): Promise<number> {
       prompt: 'Container registry',
       fallback:
         provider === 'gke'
-          ? `${region.split('-')[0]}-docker.pkg.dev/${project}/cellkiosk`
+          ? `${region}-docker.pkg.dev/${project}/cellkiosk`
           : `${project}.dkr.ecr.${region}.amazonaws.com/cellkiosk`,
     });
+    const insecureHttp = parsed.values['insecure-http'];
     const domain = await asker.ask({
       flag: 'domain',
-      prompt: 'Host name of the web UI, e.g. kiosk.example.org',
-      // Signed URLs carry their own authorization, so a bucket open to any origin for GET exposes nothing.
-      optional: 'without one the Ingress answers any host name and the bucket admits any origin for GET',
+      prompt: 'Host name of the web UI, e.g. kiosk.example.org (HTTPS is served on it)',
+      ...(insecureHttp
+        ? // Signed URLs carry their own authorization, so a bucket open to any origin for GET exposes nothing.
+          { optional: 'without one the Ingress answers any host name over plain HTTP, no TLS' }
+        : { whenMissing: NO_DOMAIN }),
       check: domainProblem,
     });
 
@@ -343,9 +362,20 @@ async function run(args: string[]): Promise<number> {
       bucket,
       images: { registry, tag: '0.1.0' },
       ...(domain ? { domain } : {}),
+      ...(insecureHttp ? { insecureHttp: true } : {}),
     });
     await writeFile(out, `${JSON.stringify(config, null, 2)}\n`);
-    process.stdout.write(`\nWrote ${out}. Next: npm run synth -- --config ${out}   (see docs/deploy.md)\n`);
+    process.stdout.write(
+      `\nWrote ${out}. ` +
+        (config.insecureHttp
+          ? `TLS: off (--insecure-http): the API and its tokens are served over plain HTTP.\n`
+          : `TLS: on for https://${config.domain} (${
+              provider === 'gke'
+                ? "Google-managed certificate; point the domain's A record at the stack's web_address output"
+                : 'ACM certificate; create the DNS records of the certificate_validation_records output, then a CNAME to the ALB'
+            }).\n`) +
+        `Next: npm run synth -- --config ${out}   (see docs/deploy.md)\n`,
+    );
     return 0;
   } finally {
     asker.close();

@@ -1,5 +1,7 @@
+export * from './api-ingress.js';
 export * from './autoscaler-rbac.js';
 export * from './kiosk-chart.js';
+export * from './monitoring.js';
 export * from './network-policies.js';
 export * from './nvidia-device-plugin.js';
 export * from './pod-defaults.js';
