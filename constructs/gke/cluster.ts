@@ -39,7 +39,8 @@ const NODE_ROLES = [
  * A GKE Standard cluster with workload identity (`<project>.svc.id.goog`; pods get cloud access only through
  * their ServiceAccount's bound identity), private nodes, Dataplane V2 (enforces NetworkPolicies), shielded
  * nodes, and the default node pool removed (pools are separate `GkeNodePool`s). Nodes run as a dedicated
- * least-privilege service account instead of the Compute Engine default (project editor).
+ * least-privilege service account instead of the Compute Engine default (project editor). Managed Service
+ * for Prometheus is on, with the DCGM GPU metrics.
  */
 export class GkeCluster extends Construct {
   readonly cluster: ContainerCluster;
@@ -90,6 +91,12 @@ export class GkeCluster extends Construct {
       releaseChannel: { channel: props.releaseChannel ?? 'REGULAR' },
       workloadIdentityConfig: { workloadPool: `${props.project}.svc.id.goog` },
       datapathProvider: 'ADVANCED_DATAPATH',
+      // Managed Service for Prometheus collects what the chart's PodMonitoring names; DCGM adds the GPU
+      // nodes' utilisation and memory metrics (DCGM_FI_DEV_*) for the dashboard (monitoring/grafana).
+      monitoringConfig: {
+        enableComponents: ['SYSTEM_COMPONENTS', 'DCGM'],
+        managedPrometheus: { enabled: true },
+      },
       enableShieldedNodes: true,
       privateClusterConfig: {
         enablePrivateNodes: true,

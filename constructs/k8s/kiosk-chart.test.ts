@@ -54,9 +54,9 @@ describe('KioskChart', () => {
     expect(() => validateManifests([broken as unknown as Manifest])).toThrow(
       /apps\/v1\/Deployment kiosk-api is invalid/,
     );
-    const unknown = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } };
+    const unknown = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'x' } };
     expect(() => validateManifests([unknown])).toThrow(
-      /no kubernetes-models schema registered for v1\/ConfigMap/,
+      /no kubernetes-models schema registered for v1\/Secret/,
     );
   });
 
@@ -183,7 +183,7 @@ describe('KioskChart', () => {
     ]);
   });
 
-  it('denies all traffic by default and opens only DNS, Redis, the API port and HTTPS egress', () => {
+  it('denies all traffic by default and opens only DNS, Redis, the API port, HTTPS egress and the scrape', () => {
     const objs = synth(gkeProps);
     const names = objs.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name);
     expect(names).toEqual([
@@ -193,6 +193,7 @@ describe('KioskChart', () => {
       'kiosk-redis-clients-egress',
       'kiosk-api-ingress',
       'kiosk-https-egress',
+      'kiosk-metrics-ingress', // GKE's Managed Prometheus collectors → the API port (issue 20 #2)
     ]);
     expect(find(objs, 'NetworkPolicy', 'kiosk-default-deny').spec).toEqual({
       podSelector: {},

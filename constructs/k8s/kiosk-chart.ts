@@ -2,11 +2,13 @@ import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-34';
 import type { Construct } from 'constructs';
 import type { CloudProvider } from '../gpu-type.js';
-import { workloadIdentityAnnotations, type IdentityTarget } from '../identity-names.js';
+import { webAddressName, workloadIdentityAnnotations, type IdentityTarget } from '../identity-names.js';
 import { POOL_LABEL } from '../node-pool-props.js';
 import { serviceAccountName, type KioskRole } from '../roles.js';
 import { domainProblem, KioskConfigError, requireIntInRange } from '../validation.js';
+import { KioskApiIngress } from './api-ingress.js';
 import { AutoscalerRbac } from './autoscaler-rbac.js';
+import { KioskMonitoring } from './monitoring.js';
 import { KioskNetworkPolicies } from './network-policies.js';
 import { NvidiaDevicePlugin } from './nvidia-device-plugin.js';
 import { HTTPS_EGRESS_LABEL, REDIS_CLIENT_LABEL, type ComputeResources } from './pod-defaults.js';
@@ -31,8 +33,20 @@ export interface KioskChartProps {
   readonly region: string;
   /** @default 'cellkiosk' */
   readonly namespace?: string;
-  /** Host name of the web UI / API on the Ingress. @default - any host */
+  /**
+   * Host name of the web UI / API on the Ingress. With it the Ingress serves HTTPS (see `tls`); on GKE it
+   * also takes the global static IP `<name>-web` that `KioskCluster` creates for a domain.
+   * @default - any host, plain HTTP
+   */
   readonly domain?: string;
+  /**
+   * HTTPS on `domain` with HTTP redirected to it (`KioskApiIngress`): GKE a Google-managed certificate, EKS
+   * the ACM certificate `KioskCluster` requests for the domain. `false` serves plain HTTP on the domain.
+   * @default - true when `domain` is given
+   */
+  readonly tls?: boolean;
+  /** EKS: the ACM certificate's ARN. @default - the ALB controller discovers it from the domain */
+  readonly certificateArn?: string;
   /**
    * Ingress class for a third-party controller.
    * @default - GKE: the built-in controller (annotation `kubernetes.io/ingress.class: gce`); EKS: 'alb' (AWS Load Balancer Controller)
@@ -51,6 +65,12 @@ export interface KioskChartProps {
    *   only its operator knows how many proxies it puts in front
    */
   readonly trustProxy?: number | readonly string[] | false;
+  /**
+   * Scraping of the kiosk's /metrics (`KioskMonitoring`): GKE a PodMonitoring for Managed Service for
+   * Prometheus, EKS a Prometheus in the namespace; each with the NetworkPolicy that admits its scraper.
+   * @default true
+   */
+  readonly monitoring?: boolean;
   /** @default 2 */
   readonly apiReplicas?: number;
   /** Initial CPU worker replicas (the autoscaler adjusts). @default 1 */
@@ -144,6 +164,10 @@ const TRAINING_SCRATCH_MIB = 16384;
  */
 export class KioskChart extends Chart {
   readonly namespaceName: string;
+  /** The API's Ingress (and its TLS objects). */
+  readonly ingress: KioskApiIngress;
+  /** The scrape configuration of /metrics (and, on EKS, the Prometheus that scrapes). */
+  readonly monitoring?: KioskMonitoring;
 
   constructor(scope: Construct, id: string, props: KioskChartProps) {
     super(scope, id);
@@ -186,7 +210,12 @@ export class KioskChart extends Chart {
       props.redisStorageClassName ?? (provider === 'eks' ? EKS_REDIS_STORAGE_CLASS : GKE_REDIS_STORAGE_CLASS);
     if (provider === 'eks' && redisStorageClass === EKS_REDIS_STORAGE_CLASS) {
       new k8s.KubeStorageClass(this, 'gp3-storage-class', {
-        metadata: { name: EKS_REDIS_STORAGE_CLASS, labels: { 'app.kubernetes.io/part-of': 'cellkiosk' } },
+        metadata: {
+          name: EKS_REDIS_STORAGE_CLASS,
+          labels: { 'app.kubernetes.io/part-of': 'cellkiosk' },
+          // The cluster's default class (EKS has none from 1.30), so a PVC without a class binds too.
+          annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
+        },
         provisioner: 'ebs.csi.aws.com',
         parameters: { type: 'gp3', encrypted: 'true', 'csi.storage.k8s.io/fstype': 'ext4' },
         // An EBS volume lives in one zone: create it where the scheduler puts Redis, not in a random zone.
@@ -273,42 +302,16 @@ export class KioskChart extends Chart {
         ports: [{ name: 'http', port: 80, targetPort: k8s.IntOrString.fromNumber(API_PORT) }],
       },
     });
-    // GKE's controller ignores spec.ingressClassName and only acts on the class annotation (GKE >= 1.18:
-    // ingressClassName set without the annotation means "not mine"), so GKE gets the annotation instead.
-    const gkeIngress = provider === 'gke' && props.ingressClassName === undefined;
-    const ingressAnnotations: Record<string, string> = gkeIngress
-      ? { 'kubernetes.io/ingress.class': 'gce' }
-      : provider === 'eks' && (props.ingressClassName ?? 'alb') === 'alb'
-        ? {
-            'alb.ingress.kubernetes.io/scheme': 'internet-facing',
-            'alb.ingress.kubernetes.io/target-type': 'ip',
-            'alb.ingress.kubernetes.io/healthcheck-path': '/api/health-check',
-          }
-        : {};
-    new k8s.KubeIngress(this, 'api-ingress', {
-      metadata: {
-        name: api.name,
-        namespace: ns,
-        labels: api.labels,
-        ...(Object.keys(ingressAnnotations).length ? { annotations: ingressAnnotations } : {}),
-      },
-      spec: {
-        ...(gkeIngress ? {} : { ingressClassName: props.ingressClassName ?? 'alb' }),
-        rules: [
-          {
-            ...(props.domain ? { host: props.domain } : {}),
-            http: {
-              paths: [
-                {
-                  path: '/',
-                  pathType: 'Prefix',
-                  backend: { service: { name: api.name, port: { name: 'http' } } },
-                },
-              ],
-            },
-          },
-        ],
-      },
+    this.ingress = new KioskApiIngress(this, 'api-ingress', {
+      provider,
+      namespace: ns,
+      serviceName: api.name,
+      labels: api.labels,
+      ...(props.domain ? { domain: props.domain } : {}),
+      ...(props.tls !== undefined ? { tls: props.tls } : {}),
+      ...(provider === 'gke' && props.domain ? { staticIpName: webAddressName(props.identity.name) } : {}),
+      ...(props.certificateArn ? { certificateArn: props.certificateArn } : {}),
+      ...(props.ingressClassName ? { ingressClassName: props.ingressClassName } : {}),
     });
 
     const cpuWorker = new KioskWorkload(this, 'cpu-worker', {
@@ -411,5 +414,15 @@ export class KioskChart extends Chart {
       loadBalancerCidrs: props.loadBalancerCidrs ?? (provider === 'gke' ? GOOGLE_LB_CIDRS : ['10.0.0.0/16']),
     });
     if (provider === 'eks') new NvidiaDevicePlugin(this, 'nvidia-device-plugin');
+    if (props.monitoring !== false) {
+      this.monitoring = new KioskMonitoring(this, 'monitoring', {
+        provider,
+        namespace: ns,
+        apiLabels: api.labels,
+        apiPortName: 'http',
+        apiPort: API_PORT,
+        storageClassName: redisStorageClass,
+      });
+    }
   }
 }
