@@ -1,25 +1,43 @@
 import { TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
 import {
+  EcrImageRepositories,
+  EksClusterAddons,
   EksEbsCsiDriver,
   EksIrsaRole,
   EksKubeCluster,
   EksNetwork,
   EksNodePool,
+  EksWebCertificate,
   S3KioskBucket,
 } from './eks/index.js';
 import {
   GcsBucket,
   GkeCluster,
   GkeNetwork,
+  GkeImageRegistry,
   GkeNodePool,
+  GkeWebAddress,
   GkeWorkloadIdentity,
   type KioskBucketProps,
 } from './gke/index.js';
 import type { NodeGpu, NodePoolProps } from './node-pool-props.js';
 import { KIOSK_ROLES, ROLE_BUCKET_GRANTS, type KioskRole } from './roles.js';
 import { guardUniqueCloudNames } from './unique-names.js';
-import { KioskConfigError, requireRegion, requireResourceName } from './validation.js';
+import { domainProblem, KioskConfigError, requireRegion, requireResourceName } from './validation.js';
+
+/** Where the kiosk's images live: a repository the stack creates. */
+export interface KioskImageRegistryProps {
+  /**
+   * GKE: the Artifact Registry repository id. EKS: the path prefix of the ECR repositories
+   * (`<repository>/<image>`), '' for none.
+   */
+  readonly repository: string;
+  /** GKE: the repository's location, a region or multi-region (`us`). @default - the cluster's region */
+  readonly location?: string;
+  /** Image names (EKS: one ECR repository each). @default ['cellkiosk', 'cellkiosk-gpu'] */
+  readonly images?: readonly string[];
+}
 
 /** Settings shared by both clouds. */
 interface KioskClusterCommonProps {
@@ -42,6 +60,27 @@ interface KioskClusterCommonProps {
   readonly bucket: KioskBucketProps;
   /** Refuse `terraform destroy` of the cluster. @default true */
   readonly deletionProtection?: boolean;
+  /**
+   * Host name of the web UI / API (the chart's `domain`). GKE: a global static IP `<name>-web` for its load
+   * balancer (output `web_address`: the domain's A record). EKS: with `tls`, an ACM certificate for it
+   * (outputs `certificate_arn`, `certificate_validation_records`: the CNAMEs ACM checks).
+   * @default - none
+   */
+  readonly domain?: string;
+  /** Request a certificate for `domain` (EKS; GKE's is the chart's ManagedCertificate). @default - true with a domain */
+  readonly tls?: boolean;
+  /**
+   * A container registry for the images (GKE Artifact Registry repository, EKS ECR repositories), output as
+   * `registry_url` (GKE) or `image_repository_<image>` (EKS).
+   * @default - none: the images live in a registry the lab manages
+   */
+  readonly registry?: KioskImageRegistryProps;
+  /**
+   * EKS: the cluster-autoscaler and the AWS Load Balancer Controller as Helm releases (`EksClusterAddons`).
+   * Without them the GPU pool never leaves 0 and the Ingress gets no load balancer.
+   * @default true
+   */
+  readonly eksAddons?: boolean;
   /**
    * Prefix of this cluster's Terraform outputs (`<prefix>_cluster_endpoint`, ...): a stack holding more than one
    * KioskCluster gives each but one a prefix, since outputs of one name would overwrite each other (synth
@@ -87,7 +126,12 @@ export class KioskCluster extends Construct {
     gpuPool: EksNodePool;
     bucket: S3KioskBucket;
     ebsCsi: EksEbsCsiDriver;
+    addons?: EksClusterAddons;
+    certificate?: EksWebCertificate;
+    repositories?: EcrImageRepositories;
   };
+  /** GKE: the load balancer's static IP (with a domain) and the image repository (with `registry`). */
+  readonly gkeExtras?: { webAddress?: GkeWebAddress; registry?: GkeImageRegistry };
 
   constructor(scope: Construct, id: string, props: KioskClusterProps) {
     super(scope, id);
@@ -98,7 +142,17 @@ export class KioskCluster extends Construct {
         `'outputPrefix' ('${props.outputPrefix}') must be letters, digits, '_' or '-', starting with a letter`,
       );
     }
+    if (props.domain !== undefined) {
+      const problem = domainProblem(props.domain);
+      if (problem) throw new KioskConfigError(`'domain' ('${props.domain}') ${problem}`);
+    }
+    const tls = props.tls ?? props.domain !== undefined;
+    if (tls && props.domain === undefined) {
+      throw new KioskConfigError(`'tls' (true) needs 'domain': a certificate is issued for a host name`);
+    }
+    const images = props.registry?.images ?? ['cellkiosk', 'cellkiosk-gpu'];
     guardUniqueCloudNames(this);
+    const extraOutputs: [name: string, value: unknown, description: string][] = [];
     this.namespace = props.namespace ?? 'cellkiosk';
     const cpuPool = props.cpuPool ?? { minNodes: 1, maxNodes: 3 };
     const identities: Partial<Record<KioskRole, string>> = {};
@@ -137,6 +191,31 @@ export class KioskCluster extends Construct {
         identities[role] = identity.email;
       }
       this.gke = { cluster, cpuPool: cpu, gpuPool: gpu, bucket };
+      const extras: { webAddress?: GkeWebAddress; registry?: GkeImageRegistry } = {};
+      if (props.domain !== undefined) {
+        extras.webAddress = new GkeWebAddress(this, 'web-address', {
+          project: props.project,
+          name: props.name,
+        });
+        extraOutputs.push([
+          'web_address',
+          extras.webAddress.address,
+          `Point ${props.domain}'s A record here (the Ingress's load balancer)`,
+        ]);
+      }
+      if (props.registry) {
+        extras.registry = new GkeImageRegistry(this, 'registry', {
+          project: props.project,
+          location: props.registry.location ?? props.region,
+          repositoryId: props.registry.repository,
+        });
+        extraOutputs.push([
+          'registry_url',
+          extras.registry.url,
+          'Push the kiosk images here (docs/deploy.md)',
+        ]);
+      }
+      this.gkeExtras = extras;
       this.credentialsCommand = cluster.credentialsCommand;
       this.endpoint = cluster.cluster.endpoint;
     } else {
@@ -166,13 +245,55 @@ export class KioskCluster extends Construct {
         for (const grant of ROLE_BUCKET_GRANTS[role]) bucket.grant(identity, grant);
         identities[role] = identity.arn;
       }
-      this.eks = { cluster, cpuPool: cpu, gpuPool: gpu, bucket, ebsCsi };
+      const addons =
+        props.eksAddons === false
+          ? undefined
+          : new EksClusterAddons(this, 'addons', {
+              cluster,
+              name: props.name,
+              region: props.region,
+              dependsOn: [cpu.nodeGroup],
+            });
+      let certificate: EksWebCertificate | undefined;
+      if (tls) {
+        certificate = new EksWebCertificate(this, 'certificate', { domain: props.domain! });
+        extraOutputs.push(['certificate_arn', certificate.arn, `ACM certificate of ${props.domain}`]);
+        extraOutputs.push([
+          'certificate_validation_records',
+          certificate.validationRecords,
+          `DNS records to create in ${props.domain}'s zone; ACM issues the certificate once they resolve`,
+        ]);
+      }
+      let repositories: EcrImageRepositories | undefined;
+      if (props.registry) {
+        repositories = new EcrImageRepositories(this, 'registry', {
+          prefix: props.registry.repository,
+          images,
+        });
+        for (const [image, repo] of repositories.repositories) {
+          extraOutputs.push([
+            `image_repository_${image.replace(/[^a-zA-Z0-9_]/g, '_')}`,
+            repo.repositoryUrl,
+            `Push the ${image} image here (docs/deploy.md)`,
+          ]);
+        }
+      }
+      this.eks = {
+        cluster,
+        cpuPool: cpu,
+        gpuPool: gpu,
+        bucket,
+        ebsCsi,
+        ...(addons ? { addons } : {}),
+        ...(certificate ? { certificate } : {}),
+        ...(repositories ? { repositories } : {}),
+      };
       this.credentialsCommand = cluster.credentialsCommand;
       this.endpoint = cluster.cluster.endpoint;
     }
     this.identities = identities as Record<KioskRole, string>;
 
-    const output = (name: string, value: string, description: string) => {
+    const output = (name: string, value: unknown, description: string) => {
       const id = props.outputPrefix ? `${props.outputPrefix}_${name}` : name;
       new TerraformOutput(this, id, { value, description }).overrideLogicalId(id);
     };
@@ -190,5 +311,6 @@ export class KioskCluster extends Construct {
         `Cloud identity of the ${role} pods`,
       );
     }
+    for (const [name, value, description] of extraOutputs) output(name, value, description);
   }
 }

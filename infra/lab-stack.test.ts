@@ -43,6 +43,8 @@ describe('LabStack on GKE', () => {
   it('creates the GKE resource set', () => {
     const s = synth(gke);
     expect(Object.keys(s.resource).sort()).toEqual([
+      'google_artifact_registry_repository', // images.registry names one in the lab's project (issue 20 #4)
+      'google_compute_global_address', // the HTTPS load balancer's static IP (issue 20 #1)
       'google_compute_network',
       'google_compute_router',
       'google_compute_router_nat',
@@ -95,7 +97,7 @@ describe('LabStack on GKE', () => {
     expect(grantedPrefixes().filter((p) => !expiring.includes(p))).toEqual(['models/']);
     expect(b.cors).toEqual([
       {
-        origin: ['https://kiosk.nuclei-lab.example.org', 'http://kiosk.nuclei-lab.example.org'],
+        origin: ['https://kiosk.nuclei-lab.example.org'],
         method: ['GET', 'HEAD'],
         response_header: ['Content-Type', 'ETag'],
         max_age_seconds: 3600,
@@ -154,6 +156,7 @@ describe('LabStack on GKE', () => {
         gpu: { type: 'nvidia-l4' },
         bucket: 'lab2-data',
         images: { registry: 'europe-docker.pkg.dev/lab2-project/cellkiosk' },
+        insecureHttp: true,
       }),
     );
     const cluster = one(s, 'google_container_cluster', 'lab2');
@@ -247,14 +250,18 @@ describe('LabStack on EKS', () => {
     };
     expect(rule(eks)).toEqual([
       {
-        allowed_origins: ['https://kiosk.nuclei-lab.example.org', 'http://kiosk.nuclei-lab.example.org'],
+        allowed_origins: ['https://kiosk.nuclei-lab.example.org'],
         allowed_methods: ['GET', 'HEAD'],
         expose_headers: ['ETag'],
         max_age_seconds: 3600,
       },
     ]);
+    // A lab serving plain HTTP on its domain knowingly: that origin alone.
+    expect(rule({ ...eks, insecureHttp: true })[0].allowed_origins).toEqual([
+      'http://kiosk.nuclei-lab.example.org',
+    ]);
     const { domain: _none, ...noDomain } = eks;
-    expect(rule(noDomain)).toEqual([
+    expect(rule({ ...noDomain, insecureHttp: true })).toEqual([
       {
         allowed_origins: ['*'],
         allowed_methods: ['GET', 'HEAD'],
@@ -308,5 +315,139 @@ describe('LabStack on EKS', () => {
     const policies = all(s, 'aws_iam_role_policy');
     expect(policies.filter((p) => p.role.includes('identity-autoscaler'))).toEqual([]);
     expect(all(s, 'aws_iam_role').map((r) => r.name)).toContain('nuclei-lab-kiosk-gpu-worker');
+  });
+});
+
+describe('LabStack: TLS, image registry and EKS add-ons (issue 20 #1, #3, #4)', () => {
+  const gke = example('gke');
+  const eks = example('eks');
+
+  it('GKE: a global static IP for the HTTPS load balancer, named as the chart names it, as output web_address', () => {
+    const s = synth(gke);
+    const address = one(s, 'google_compute_global_address', 'nuclei-lab-web');
+    expect(address.project).toBe('nuclei-lab-kiosk');
+    expect(s.output.web_address!.value).toMatch(/^\$\{google_compute_global_address\.[^.]+\.address\}$/);
+    // Without a domain there is nothing to point a record at: no address.
+    const { domain: _d, ...noDomain } = gke;
+    expect(all(synth({ ...noDomain, insecureHttp: true }), 'google_compute_global_address')).toEqual([]);
+  });
+
+  it('GKE: the Artifact Registry repository that images.registry names, its URL as output registry_url', () => {
+    const s = synth(gke);
+    const [repo] = all(s, 'google_artifact_registry_repository');
+    expect(repo).toMatchObject({ location: 'us', repository_id: 'cellkiosk', format: 'DOCKER' });
+    expect(s.output.registry_url!.value).toBe('us-docker.pkg.dev/nuclei-lab-kiosk/cellkiosk');
+    expect(s.output.registry_url!.value).toBe(gke.images.registry);
+    // A registry outside the lab's project is the lab's own: none created.
+    const other = synth({ ...gke, images: { ...gke.images, registry: 'ghcr.io/some-lab' } });
+    expect(all(other, 'google_artifact_registry_repository')).toEqual([]);
+    expect(other.output.registry_url).toBeUndefined();
+  });
+
+  it('EKS: an ACM certificate validated by DNS, the records to create as an output', () => {
+    const s = synth(eks);
+    const [cert] = all(s, 'aws_acm_certificate');
+    expect(cert).toMatchObject({
+      domain_name: 'kiosk.nuclei-lab.example.org',
+      validation_method: 'DNS',
+      lifecycle: { create_before_destroy: true },
+    });
+    expect(s.output.certificate_validation_records!.value).toMatch(/domain_validation_options\)?\}$/);
+    expect(s.output.certificate_arn!.value).toMatch(/^\$\{aws_acm_certificate\.[^.]+\.arn\}$/);
+    expect(all(synth({ ...eks, insecureHttp: true }), 'aws_acm_certificate')).toEqual([]);
+  });
+
+  it('EKS: one scanned, encrypted ECR repository per image under the registry path, URLs as outputs', () => {
+    const s = synth(eks);
+    expect(
+      all(s, 'aws_ecr_repository')
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(['cellkiosk/cellkiosk', 'cellkiosk/cellkiosk-gpu']);
+    for (const r of all(s, 'aws_ecr_repository')) {
+      expect(r.image_scanning_configuration).toEqual({ scan_on_push: true });
+      expect(r.encryption_configuration).toEqual([{ encryption_type: 'AES256' }]);
+    }
+    expect(all(s, 'aws_ecr_lifecycle_policy')).toHaveLength(2);
+    expect(s.output.image_repository_cellkiosk_gpu!.value).toMatch(
+      /aws_ecr_repository\.[^.]+\.repository_url/,
+    );
+  });
+
+  it('EKS: cluster-autoscaler and the AWS Load Balancer Controller as pinned Helm releases with IRSA roles', () => {
+    const s = synth(eks);
+    const releases = all(s, 'helm_release').sort((a, b) => (a.chart < b.chart ? 1 : -1));
+    expect(releases.map((r) => [r.chart, r.namespace, r.provider])).toEqual([
+      ['cluster-autoscaler', 'kube-system', 'helm.nuclei-lab'],
+      ['aws-load-balancer-controller', 'kube-system', 'helm.nuclei-lab'],
+    ]);
+    for (const r of releases) expect(r.version).toMatch(/^\d+\.\d+\.\d+$/);
+    const [helm] = s.provider.helm!;
+    expect(helm.kubernetes.exec.args).toEqual([
+      'eks',
+      'get-token',
+      '--cluster-name',
+      expect.stringMatching(/aws_eks_cluster\..*\.name/),
+      '--region',
+      'us-east-1',
+    ]);
+    // Each role trusts its controller's ServiceAccount alone.
+    const trustOf = (roleName: string) => {
+      const role = one(s, 'aws_iam_role', roleName);
+      const id = /data\.aws_iam_policy_document\.([^.]+)\.json/.exec(role.assume_role_policy)![1]!;
+      return s.data!.aws_iam_policy_document![id].statement[0].condition[0].values;
+    };
+    expect(trustOf('nuclei-lab-cluster-autoscaler')).toEqual([
+      'system:serviceaccount:kube-system:cluster-autoscaler',
+    ]);
+    expect(trustOf('nuclei-lab-lb-controller')).toEqual([
+      'system:serviceaccount:kube-system:aws-load-balancer-controller',
+    ]);
+    expect(releases[0].values[0]).toContain('"eks.amazonaws.com/role-arn" = aws_iam_role.');
+  });
+
+  it('EKS: least IAM — the autoscaler resizes only this cluster’s groups; the LB controller changes only what it tagged', () => {
+    const s = synth(eks);
+    const policyOf = (name: string) =>
+      JSON.parse(all(s, 'aws_iam_role_policy').find((p) => p.name === name).policy).Statement as {
+        Action: string[];
+        Resource: string | string[];
+        Condition?: Record<string, Record<string, unknown>>;
+      }[];
+    const ca = policyOf('cluster-autoscaler');
+    const writes = ca.find((st) => st.Action.includes('autoscaling:SetDesiredCapacity'))!;
+    expect(writes.Condition).toEqual({
+      StringEquals: { 'aws:ResourceTag/k8s.io/cluster-autoscaler/nuclei-lab': 'owned' },
+    });
+    expect(ca.flatMap((st) => st.Action).filter((a) => !/:(Describe|Get)/.test(a))).toEqual([
+      'autoscaling:SetDesiredCapacity',
+      'autoscaling:TerminateInstanceInAutoScalingGroup',
+    ]);
+    const lbc = policyOf('lb-controller');
+    const actions = lbc.flatMap((st) => st.Action);
+    expect(actions.some((a) => /^(waf|wafv2|shield|cognito-idp):/.test(a))).toBe(false);
+    for (const a of ['elasticloadbalancing:DeleteLoadBalancer', 'ec2:DeleteSecurityGroup']) {
+      const st = lbc.find((x) => x.Action.includes(a))!;
+      expect(st.Condition).toEqual({ Null: { 'aws:ResourceTag/elbv2.k8s.aws/cluster': 'false' } });
+    }
+    expect(lbc.find((x) => x.Action.includes('elasticloadbalancing:CreateLoadBalancer'))!.Condition).toEqual({
+      Null: { 'aws:RequestTag/elbv2.k8s.aws/cluster': 'false' },
+    });
+    expect(actions).toContain('acm:ListCertificates'); // certificate discovery from the Ingress host
+  });
+
+  it('EKS: the GPU pool’s node-template tags reach its Auto Scaling group, so it scales from 0 for nvidia.com/gpu', () => {
+    const s = synth(eks);
+    const tags = all(s, 'aws_autoscaling_group_tag').filter((t) =>
+      t.autoscaling_group_name.includes('gpu-pool'),
+    );
+    expect(Object.fromEntries(tags.map((t) => [t.tag.key, t.tag.value]))).toEqual({
+      'k8s.io/cluster-autoscaler/node-template/label/kiosk.io/pool': 'gpu',
+      'k8s.io/cluster-autoscaler/node-template/taint/nvidia.com/gpu': 'present:NoSchedule',
+      'k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu': '1',
+    });
+    for (const t of tags) {
+      expect(t.autoscaling_group_name).toMatch(/resources\[0\]\.autoscaling_groups\[0\]\.name\}$/);
+    }
   });
 });

@@ -9,9 +9,10 @@ import {
   KioskChart,
   KioskCluster,
   type IdentityTarget,
+  type KioskImageRegistryProps,
   type KioskImages,
 } from '../constructs/index.js';
-import type { LabConfig } from './lab-config.js';
+import { labTls, type LabConfig } from './lab-config.js';
 
 /** Terraform stack id: `cdktf deploy kiosk`, state under `terraform.kiosk.tfstate`. */
 export const STACK_ID = 'kiosk';
@@ -23,6 +24,24 @@ export function labImages(config: LabConfig): KioskImages {
   const { registry, tag, cpuImage, gpuImage } = config.images;
   const cpu = `${registry}/${cpuImage}:${tag}`;
   return { api: cpu, cpuWorker: cpu, autoscaler: cpu, gpuWorker: `${registry}/${gpuImage}:${tag}` };
+}
+
+/**
+ * The repository the stack creates for the lab's images, read from `images.registry` when it names one in the
+ * lab's own project/account and region: GKE `<location>-docker.pkg.dev/<project>/<repository>` (Artifact
+ * Registry), EKS `<account>.dkr.ecr.<region>.amazonaws.com[/<prefix>]` (one ECR repository per image). Any
+ * other registry is the lab's to manage: none is created.
+ */
+export function labRegistry(config: LabConfig): KioskImageRegistryProps | undefined {
+  const { registry, cpuImage, gpuImage } = config.images;
+  if (config.provider === 'gke') {
+    const m = /^([a-z0-9-]+)-docker\.pkg\.dev\/([a-z0-9-]+)\/([a-z0-9-]+)$/.exec(registry);
+    if (!m || m[2] !== config.project) return undefined;
+    return { location: m[1]!, repository: m[3]! };
+  }
+  const host = `${config.accountId}.dkr.ecr.${config.region}.amazonaws.com`;
+  if (registry !== host && !registry.startsWith(`${host}/`)) return undefined;
+  return { repository: registry.slice(host.length + 1), images: [cpuImage, gpuImage] };
 }
 
 /** Where the chart's ServiceAccount annotations point: the identities the stack creates. */
@@ -42,6 +61,8 @@ export class LabStack extends TerraformStack {
   constructor(scope: Construct, id: string, config: LabConfig) {
     super(scope, id);
     const gpu = GpuType.of(config.provider, config.gpu.type);
+    const tls = labTls(config);
+    const registry = labRegistry(config);
     const common = {
       name: config.name,
       region: config.region,
@@ -58,11 +79,13 @@ export class LabStack extends TerraformStack {
       },
       bucket: {
         bucketName: config.bucket,
-        // The web UI's origin; the Ingress serves it on both schemes (TLS is the lab's to add). Without a
-        // domain the bucket admits any origin (see bucketCorsOrigins).
-        ...(config.domain ? { webOrigins: [`https://${config.domain}`, `http://${config.domain}`] } : {}),
+        // The web UI's one origin: HTTPS, where HTTP only redirects; `http://` only for a lab that serves
+        // plain HTTP knowingly. Without a domain the bucket admits any origin (see bucketCorsOrigins).
+        ...(config.domain ? { webOrigins: [`${tls ? 'https' : 'http'}://${config.domain}`] } : {}),
       },
       deletionProtection: config.deletionProtection,
+      ...(config.domain ? { domain: config.domain, tls } : {}),
+      ...(registry ? { registry } : {}),
     };
     if (config.provider === 'gke') {
       new GoogleProvider(this, 'google', {
@@ -94,7 +117,7 @@ export function labChart(scope: Construct, config: LabConfig): KioskChart {
     bucketName: config.bucket,
     images: labImages(config),
     region: config.region,
-    ...(config.domain ? { domain: config.domain } : {}),
+    ...(config.domain ? { domain: config.domain, tls: labTls(config) } : {}),
     gpuWorkerMaxReplicas: config.gpu.maxNodes * config.gpu.countPerNode,
   });
 }

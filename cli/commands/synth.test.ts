@@ -30,13 +30,45 @@ describe('kiosk synth', () => {
       const stack = JSON.parse(readFileSync(join(tf, 'stacks/kiosk/cdk.tf.json'), 'utf8')) as {
         resource: Record<string, unknown>;
       };
-      expect(Object.keys(stack.resource)).toContain(
-        provider === 'gke' ? 'google_container_cluster' : 'aws_eks_cluster',
+      // The cluster, and (issue 20) the image repository, the certificate / static IP and the add-ons.
+      expect(Object.keys(stack.resource)).toEqual(
+        expect.arrayContaining(
+          provider === 'gke'
+            ? [
+                'google_container_cluster',
+                'google_artifact_registry_repository',
+                'google_compute_global_address',
+              ]
+            : [
+                'aws_eks_cluster',
+                'aws_ecr_repository',
+                'aws_acm_certificate',
+                'aws_eks_addon',
+                'helm_release',
+                'aws_autoscaling_group_tag',
+              ],
+        ),
       );
       const docs = parseAllDocuments(readFileSync(join(k8sDir, 'kiosk.k8s.yaml'), 'utf8')).map(
         (d) => d.toJS() as Manifest,
       );
       expect(validateManifests(docs)).toBe(docs.length);
+      const kinds = new Set(docs.map((d) => d.kind));
+      // TLS and scrape objects, schema-checked above with everything else.
+      if (provider === 'gke') {
+        for (const k of ['ManagedCertificate', 'FrontendConfig', 'PodMonitoring']) expect(kinds).toContain(k);
+      } else {
+        const ingress = docs.find((d) => d.kind === 'Ingress')!;
+        expect(
+          (ingress.metadata.annotations as Record<string, string>)['alb.ingress.kubernetes.io/ssl-redirect'],
+        ).toBe('443');
+        expect(docs.some((d) => d.kind === 'StatefulSet' && d.metadata.name === 'kiosk-prometheus')).toBe(
+          true,
+        );
+      }
+      expect(
+        docs.some((d) => d.kind === 'NetworkPolicy' && d.metadata.name === 'kiosk-metrics-ingress'),
+      ).toBe(true);
     },
   );
 

@@ -5,6 +5,7 @@ import { IamRole } from '@cdktf/provider-aws/lib/iam-role/index.js';
 import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment/index.js';
 import { Fn } from 'cdktf';
 import { Construct } from 'constructs';
+import { EKS_KUBERNETES_VERSION } from './addons.js';
 import type { EksNetwork } from './network.js';
 
 export interface EksKubeClusterProps {
@@ -12,7 +13,10 @@ export interface EksKubeClusterProps {
   readonly name: string;
   readonly region: string;
   readonly network: EksNetwork;
-  /** Kubernetes version. @default - EKS's current default */
+  /**
+   * Kubernetes version; keep the cluster-autoscaler image (`CLUSTER_AUTOSCALER_IMAGE_TAG`) on the same minor.
+   * @default EKS_KUBERNETES_VERSION
+   */
   readonly kubernetesVersion?: string;
   /** CIDRs allowed to reach the public API endpoint. @default - any address (IAM auth still required) */
   readonly publicAccessCidrs?: readonly string[];
@@ -79,7 +83,7 @@ export class EksKubeCluster extends Construct {
     this.cluster = new EksCluster(this, 'cluster', {
       name: props.name,
       roleArn: clusterRole.role.arn,
-      ...(props.kubernetesVersion ? { version: props.kubernetesVersion } : {}),
+      version: props.kubernetesVersion ?? EKS_KUBERNETES_VERSION,
       deletionProtection: props.deletionProtection ?? true,
       accessConfig: { authenticationMode: 'API', bootstrapClusterCreatorAdminPermissions: true },
       enabledClusterLogTypes: ['audit'],

@@ -3,3 +3,5 @@ export * from './cluster.js';
 export * from './identity.js';
 export * from './network.js';
 export * from './node-pool.js';
+export * from './registry.js';
+export * from './web-address.js';
