@@ -1,92 +1,55 @@
 /**
- * Models: the registry, every model and version with its card — what it does, the input it expects
- * (µm/px, nucleus size, normalization), how it was trained and its validation figures. Card fields it does
- * not know are shown too, as they are (one level of nesting), so nothing a card says is hidden.
+ * Models: every model and version, each as what a biologist needs to choose one (lib/model-summary.ts):
+ * what it segments, the input it wants, the pixel size it was trained at, its accuracy in words and
+ * numbers, what it was trained on, where it came from, and the model's version history. The full
+ * card.json is one click away (a <details> under each), so nothing the card says is hidden.
  */
 import { api, type ModelInfo } from '../api.js';
 import { h, replace } from '../dom.js';
+import { summarizeCard } from '../lib/model-summary.js';
 import type { Page } from '../main.js';
 
-/** Plain names of card fields; anything else is shown under its own key. */
-const LABELS: Record<string, string> = {
-  task: 'Task',
-  description: 'About',
-  'input.mpp': 'Trained at (µm/px)',
-  'input.targetDiameterPx': 'Nucleus diameter (px)',
-  'input.typicalNucleusDiameterUm': 'Typical nucleus (µm)',
-  'input.channels': 'Channels',
-  'input.normalization': 'Normalization',
-  'input.sizeMultiple': 'Size multiple (px)',
-  'validation.f1_50': 'F1 @ IoU 0.5',
-  'validation.precision_50': 'Precision @ 0.5',
-  'validation.recall_50': 'Recall @ 0.5',
-  'validation.dsb': 'DSB score',
-  'validation.images': 'Images',
-  'validation.data': 'Data',
-  params: 'Parameters',
+const f1Of = (m: ModelInfo): number | undefined => {
+  const v = (m.card?.validation as { f1_50?: unknown } | undefined)?.f1_50;
+  return typeof v === 'number' ? v : undefined;
 };
-const SECTIONS = ['input', 'training', 'validation', 'robustness'];
-const SKIP = new Set(['name', 'version', 'network', 'outputs', 'postprocess']);
 
-/** A card value as short text; objects one level deep as `key: value` pairs. */
-export function showValue(v: unknown): string {
-  if (typeof v === 'number')
-    return Number.isInteger(v) ? v.toLocaleString('en') : String(Number(v.toPrecision(4)));
-  if (typeof v === 'string') return v;
-  if (typeof v === 'boolean') return v ? 'yes' : 'no';
-  if (Array.isArray(v)) return v.map(showValue).join(', ');
-  if (v && typeof v === 'object')
-    return Object.entries(v as Record<string, unknown>)
-      .map(([k, x]) => `${k}: ${typeof x === 'object' && x !== null ? JSON.stringify(x) : showValue(x)}`)
-      .join(' · ');
-  return String(v);
-}
-
-const isRowList = (v: unknown): v is Record<string, unknown>[] =>
-  Array.isArray(v) &&
-  v.length > 0 &&
-  v.every((x) => x !== null && typeof x === 'object' && !Array.isArray(x));
-
-/** A list of records (e.g. the training history per epoch) as a small table. */
-function table(label: string, list: Record<string, unknown>[]): HTMLElement {
-  const cols = [...new Set(list.flatMap((r) => Object.keys(r)))];
+/** One line per version of the model, newest first; this card's own is marked. */
+function history(m: ModelInfo, versions: readonly ModelInfo[]): HTMLElement {
   return h(
-    'table',
-    { 'aria-label': label, style: 'margin:6px 0 10px' },
-    h('thead', {}, h('tr', {}, ...cols.map((c) => h('th', { class: 'num' }, c)))),
-    h(
-      'tbody',
-      {},
-      ...list.map((r) =>
-        h('tr', {}, ...cols.map((c) => h('td', { class: 'num' }, r[c] === undefined ? '' : showValue(r[c])))),
-      ),
-    ),
+    'ol',
+    { class: 'versions', 'aria-label': `Versions of ${m.name}`, reversed: true },
+    ...versions.map((v) => {
+      const s = summarizeCard(v.card ?? {});
+      const f1 = f1Of(v);
+      const self = v.version === m.version;
+      return h(
+        'li',
+        { 'data-version': v.version, ...(self ? { 'aria-current': 'true' } : {}) },
+        h('strong', {}, `v${v.version}`),
+        self ? ' (this card)' : '',
+        ' — ',
+        s.parent && s.parent !== `${v.name} v${v.version}` ? `fine-tuned from ${s.parent}` : 'trained',
+        s.trainingData ? ` on ${s.trainingData.replace(/\.$/, '')}` : '',
+        f1 !== undefined ? ` · F1 ${f1.toFixed(3)}` : ' · not validated',
+      );
+    }),
   );
 }
 
-function rows(obj: Record<string, unknown>, prefix: string): HTMLElement[] {
-  const out: HTMLElement[] = [];
-  for (const [k, v] of Object.entries(obj)) {
-    const key = prefix ? `${prefix}.${k}` : k;
-    if (v === undefined || v === null) continue;
-    if (isRowList(v)) out.push(h('dt', {}, LABELS[key] ?? k), h('dd', {}, table(LABELS[key] ?? k, v)));
-    else out.push(h('dt', {}, LABELS[key] ?? k), h('dd', {}, showValue(v)));
-  }
-  return out;
-}
-
-function card(m: ModelInfo): HTMLElement {
+function card(m: ModelInfo, versions: readonly ModelInfo[]): HTMLElement {
   const c = m.card ?? {};
-  const top: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(c)) if (!SKIP.has(k) && !SECTIONS.includes(k)) top[k] = v;
-  const sections = SECTIONS.filter((s) => c[s] && typeof c[s] === 'object').map((s) =>
-    h(
-      'section',
-      {},
-      h('h3', { style: 'font-size:14px;margin:12px 0 4px' }, s[0]!.toUpperCase() + s.slice(1)),
-      h('dl', { class: 'kv' }, ...rows(c[s] as Record<string, unknown>, s)),
-    ),
-  );
+  const s = summarizeCard(c);
+  const row = (label: string, ...value: (Node | string | null)[]) => [
+    h('dt', {}, label),
+    h('dd', { 'data-field': label }, ...value),
+  ];
+  const parent =
+    s.parent === undefined
+      ? null
+      : s.parent === `${m.name} v${m.version}`
+        ? 'an earlier training run of this same version (continued)'
+        : s.parent;
   return h(
     'article',
     { class: 'panel', 'aria-label': `${m.name} version ${m.version}` },
@@ -97,11 +60,41 @@ function card(m: ModelInfo): HTMLElement {
       h('span', { class: 'muted' }, `v${m.version}`),
       ' ',
       m.source ? h('span', { class: 'badge' }, m.source) : null,
+      versions[0]?.version === m.version && versions.length > 1
+        ? h('span', { class: 'badge badge-done', style: 'margin-left:6px' }, 'newest')
+        : null,
     ),
     Object.keys(c).length
-      ? h('dl', { class: 'kv' }, ...rows(top, ''))
+      ? h(
+          'dl',
+          { class: 'kv' },
+          ...row('Segments', s.segments),
+          ...(s.input ? row('Input', s.input) : []),
+          ...(s.pixelSize ? row('Pixel size', s.pixelSize) : []),
+          ...row(
+            'Accuracy',
+            ...(s.accuracy
+              ? [
+                  h('div', {}, s.accuracy.words),
+                  h('div', { class: 'muted' }, s.accuracy.numbers.join(' · ')),
+                  ...s.accuracy.notes.map((n) => h('div', { class: 'help' }, n)),
+                ]
+              : ['Not measured: this version has no validation figures.']),
+          ),
+          ...(s.trainingData ? row('Trained on', s.trainingData) : []),
+          ...(s.training ? row('Training', s.training) : []),
+          ...(parent ? row('Fine-tuned from', parent) : []),
+          ...row('Versions', history(m, versions)),
+        )
       : h('p', { class: 'muted' }, 'This model has no card.'),
-    ...sections,
+    Object.keys(c).length
+      ? h(
+          'details',
+          { class: 'full-card' },
+          h('summary', {}, 'Full card (card.json)'),
+          h('pre', { 'data-testid': 'card-json' }, JSON.stringify(c, null, 2)),
+        )
+      : null,
   );
 }
 
@@ -115,9 +108,13 @@ export const mountModels: Page = (root) => {
       const sorted = [...models].sort(
         (a, b) => a.name.localeCompare(b.name) || Number(b.version) - Number(a.version),
       );
+      const byName = new Map<string, ModelInfo[]>();
+      for (const m of sorted) byName.set(m.name, [...(byName.get(m.name) ?? []), m]);
       replace(
         list,
-        ...(sorted.length ? sorted.map(card) : [h('p', { class: 'muted' }, 'No models are registered.')]),
+        ...(sorted.length
+          ? sorted.map((m) => card(m, byName.get(m.name)!))
+          : [h('p', { class: 'muted' }, 'No models are registered.')]),
       );
     },
     (err: unknown) =>

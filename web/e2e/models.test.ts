@@ -1,0 +1,77 @@
+/**
+ * The Models page in Debian's Chromium against a local kiosk (web/e2e/kiosk-harness.ts), issue 23 #5:
+ * each version reads as what a biologist needs (what it segments, input, pixel size, accuracy in words
+ * and numbers, training data, version history), not as a dump of card.json's keys; the full card is one
+ * click away and is exactly what GET /v1/models gives. Screenshots go to test-artifacts/web/.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
+import { startKiosk, type Kiosk } from './kiosk-harness.js';
+
+describe.skipIf(skipBrowserTests)('Models page in Chromium', () => {
+  let kiosk: Kiosk;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    kiosk = await startKiosk(inject('redisUrl'));
+    browser = await launchChromium();
+    page = await (await browser.newContext({ viewport: { width: 1366, height: 900 } })).newPage();
+    page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await kiosk?.close();
+  });
+
+  it('issue 23 #5: shows a summary in words per version, with the full card one click away', async () => {
+    const { models } = (await (await fetch(`${kiosk.url}/v1/models`)).json()) as {
+      models: { name: string; version: string; card?: Record<string, unknown> }[];
+    };
+    const m = models.find((x) => x.name === kiosk.model)!;
+    const card = m.card!;
+    await page.goto(`${kiosk.url}/#/models`);
+    const article = page.locator(`article[aria-label="${m.name} version ${m.version}"]`);
+    await expect.poll(() => article.count()).toBe(1);
+    const field = (name: string) => article.locator(`dd[data-field="${name}"]`).textContent();
+
+    expect(await field('Segments')).toMatch(/nuclei/i);
+    expect(await field('Versions')).toMatch(new RegExp(`v${m.version} \\(this card\\)`));
+    const input = card.input as { mpp?: number; channels?: number } | undefined;
+    if (input?.mpp !== undefined)
+      expect(await field('Pixel size')).toContain(
+        `Trained at ${Number(input.mpp.toPrecision(3))} µm per pixel`,
+      );
+    if (input?.channels === 1) expect(await field('Input')).toMatch(/^One channel/);
+    const validation = card.validation as { f1_50?: number; recall_50?: number } | undefined;
+    const accuracy = (await field('Accuracy'))!;
+    if (validation?.f1_50 !== undefined) {
+      expect(accuracy).toContain(`F1 @ IoU 0.5: ${validation.f1_50.toFixed(3)}`);
+      if (validation.recall_50 !== undefined)
+        expect(accuracy).toContain(`it found ${Math.round(validation.recall_50 * 100)} % of the nuclei`);
+    } else expect(accuracy).toMatch(/Not measured/);
+    if (card.training) expect(await field('Trained on')).toMatch(/\S/);
+
+    // The summary is words, not the card's keys; the keys are in the full card, closed at first.
+    const pre = article.locator('[data-testid=card-json]');
+    expect(await pre.isVisible()).toBe(false);
+    const shown = await article.evaluate((a) => {
+      const copy = a.cloneNode(true) as HTMLElement;
+      copy.querySelector('details')?.remove();
+      return copy.textContent ?? '';
+    });
+    for (const key of ['targetDiameterPx', 'f1_50', 'typicalNucleusDiameterUm', 'normalization', 'oracle'])
+      expect(shown).not.toContain(key);
+    await page.screenshot({ path: join(ARTIFACTS, '19a-models-summary.png'), fullPage: true });
+
+    await article.getByText('Full card (card.json)').click();
+    await expect.poll(() => pre.isVisible()).toBe(true);
+    expect(JSON.parse((await pre.textContent())!)).toEqual(card);
+    await page.screenshot({ path: join(ARTIFACTS, '19b-models-full-card.png'), fullPage: true });
+  }, 60_000);
+});
