@@ -16,11 +16,15 @@ import { QUEUE } from './names.js';
  * Nothing is counted up and down: the virtual time is read from BullMQ's own queues (the lowest priority
  * waiting in any stage queue), and a lane's previous tag counts only while the lane's last image is
  * unfinished (its record exists and is not done or failed). So a retried, failed, cancelled, deleted or
- * expired job, a crashed worker or an API that died half-way through a submission cannot leave a count
- * behind: stale state is recognised as stale and ignored. Tags restart at 1 whenever the queues empty; under
- * a backlog that never empties they grow by one per image, and past BullMQ's limit (2^21 − 1, about two
- * million images of uninterrupted backlog) they are held at it: the queues then run first in, first out
- * among those jobs, as without fair scheduling, and nothing is lost.
+ * expired job, or a lost worker, cannot leave a count behind: stale state is recognised as stale and ignored.
+ * (A retried stage keeps its priority; a stage whose worker was lost goes back to the head of its queue,
+ * BullMQ's stalled-job handling, ahead of the prioritized ones.) The one trace an API killed half-way through
+ * a submission can leave — a lane whose last image was recorded but never queued — places that lane's next
+ * submission after the tags it had taken, once; then the lane points at a real image again. Tags start again
+ * at 1 whenever nothing waits in the stage queues and no lane has an unfinished image; under a backlog that
+ * never empties they grow by one per image, and past BullMQ's limit (2^21 − 1, about two million images of
+ * uninterrupted backlog) they are held at it: the queues then run first in, first out among those jobs, as
+ * without fair scheduling, and nothing is refused or lost.
  */
 export type Lane = 'image' | 'batch';
 
