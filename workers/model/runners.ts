@@ -310,6 +310,9 @@ export async function loadRunner(modelDir: string, opts: LoadRunnerOptions = {})
   const runtime = opts.runtime ?? 'auto';
   if (!['auto', 'onnx', 'tfjs'].includes(runtime))
     throw new RunnerError('bad-option', `runtime must be auto, onnx or tfjs; got ${JSON.stringify(runtime)}`);
+  // A bioimage.io import (card.json with a `bioimageio` section) has its own runner (workers/bioimageio).
+  const imported = await (await import('../bioimageio/runner.js')).openImportedRunner(modelDir, opts.threads);
+  if (imported) return imported;
   const onnxPath = join(modelDir, 'model.onnx');
   const name = modelDir.split(/[\\/]/).filter(Boolean).slice(-2).join('/');
   const gpu = onnxCudaAvailable();

@@ -5,12 +5,14 @@
  * original size (default) or at the model's scale followed by a nearest-neighbour resize of the labels and a
  * sequential relabel (see `PostprocessSettings` in ./options.ts).
  */
+import { boundaryWatershed, foregroundWatershed } from '../image/bioimage-ops.js';
 import { relabelSequential } from '../image/labels.js';
 import { resizeMap, resizeNearest } from '../image/resize.js';
 import { untile, type TileSet, type TileWindow } from '../image/tiling.js';
 import type { FloatMap, Labels } from '../image/types.js';
 import { deepWatershed, type DeepWatershedOptions } from '../image/watershed.js';
 import type { ModelCard } from '../model/model-io.js';
+import { bioimageioSection } from '../bioimageio/card.js';
 import type { HeadMaps } from '../model/runners.js';
 import {
   bad,
@@ -90,6 +92,16 @@ export function postprocess(
     bad(
       `tile grid is ${grid.height}x${grid.width} but the image meta says the scaled image is ${meta.scaledHeight}x${meta.scaledWidth}`,
     );
+  }
+  const labelsMethod = opts.card ? bioimageioSection(opts.card)?.labels : undefined;
+  if (labelsMethod && labelsMethod.method !== 'deep-watershed') {
+    // A bioimage.io import: foreground (+ boundary) probabilities at the original size → labels.
+    const full = untileMaps(maps, grid, opts.window ?? 'hann');
+    const { originalHeight: h, originalWidth: w } = meta;
+    const back = (m: FloatMap): FloatMap => (m.height === h && m.width === w ? m : resizeMap(m, h, w));
+    return labelsMethod.method === 'foreground-watershed'
+      ? foregroundWatershed(back(full.fg), labelsMethod)
+      : boundaryWatershed(back(full.fg), back(full.outer), labelsMethod);
   }
   const { mask, resolution, ...ws } = watershedOptions(opts);
   if (mask !== 'fg' && mask !== 'outer')

@@ -4,12 +4,14 @@
  * the model's scale (bilinear) → tiles [N, T, T, C] (reflect-padded at edges, see ../image/tiling.ts).
  * Normalizing first matches how the training data was prepared (workers/model/dataset.ts).
  */
+import { applyBioimageOps } from '../image/bioimage-ops.js';
 import { toImages } from '../image/channels.js';
 import { percentileNormalize } from '../image/normalize.js';
 import { resizeBilinear } from '../image/resize.js';
 import { tileImage, type TileSet } from '../image/tiling.js';
 import { ImageError, type Image, type RawArray } from '../image/types.js';
 import type { ModelCard } from '../model/model-io.js';
+import { bioimageioSection } from '../bioimageio/card.js';
 import {
   bad,
   checkPositiveInt,
@@ -98,11 +100,16 @@ export function scaleFromOptions(card: ModelCard, opts: Pick<PreprocessOptions, 
 }
 
 function resolveTiling(card: ModelCard, opts: TilingChoice): { tileSize: number; overlap: number } {
-  const tileSize = checkPositiveInt('tileSize', opts.tileSize ?? DEFAULT_TILE_SIZE);
+  // A bioimage.io import: its own default tile and at least twice its output halo as overlap.
+  const bio = bioimageioSection(card);
+  const tileSize = checkPositiveInt('tileSize', opts.tileSize ?? bio?.tileSize ?? DEFAULT_TILE_SIZE);
   const m = card.input.sizeMultiple;
   if (tileSize % m !== 0)
     bad(`'tileSize' must be a multiple of the model's size multiple ${m}; got ${tileSize}`);
-  const overlap = checkPositiveInt('overlap', opts.overlap ?? DEFAULT_OVERLAP, 0);
+  const overlap = Math.max(
+    checkPositiveInt('overlap', opts.overlap ?? DEFAULT_OVERLAP, 0),
+    2 * (bio?.halo ?? 0),
+  );
   if (overlap >= tileSize) bad(`'overlap' must be < tileSize ${tileSize}; got ${overlap}`);
   return { tileSize, overlap };
 }
@@ -120,8 +127,12 @@ export function prepareImage(
   const h = Math.max(1, Math.round(image.height * scale));
   const w = Math.max(1, Math.round(image.width * scale));
   // Normalized before rescaling, exactly as the training data was prepared (workers/model/dataset.ts).
+  // A bioimage.io import declares its own pre-processing (../bioimageio/card.ts).
+  const bio = bioimageioSection(card);
   const { low, high } = card.input.normalization;
-  const normalized = percentileNormalize(image, { low, high });
+  const normalized = bio
+    ? applyBioimageOps(image, bio.preprocessing)
+    : percentileNormalize(image, { low, high });
   const scaled = h === image.height && w === image.width ? normalized : resizeBilinear(normalized, h, w);
   const tiles = tileImage(scaled, { tileSize, overlap });
   return {
