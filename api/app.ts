@@ -10,6 +10,7 @@ import { ErrorBody, ERRORS, installErrorHandler, installJsonParser } from './err
 import { installMetrics } from './metrics.js';
 import { installSecurity } from './security.js';
 import { compatRoutes } from './routes/compat.js';
+import { modelsImportRoutes } from './routes/models-import.js';
 import { v1CatalogRoutes } from './routes/v1-catalog.js';
 import { v1ClusterRoutes } from './routes/v1-cluster.js';
 import { v1EventRoutes } from './routes/v1-events.js';
@@ -131,6 +132,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   installAuth(app, services);
   await app.register(v1JobRoutes, { prefix: '/v1', services });
   await app.register(v1CatalogRoutes, { prefix: '/v1', services });
+  await app.register(modelsImportRoutes, { prefix: '/v1', services });
   await app.register(v1ClusterRoutes, { prefix: '/v1', services });
   await app.register(v1EventRoutes, { prefix: '/v1', services });
   await app.register(trainingRoutes, { prefix: '/v1', services });

@@ -14,6 +14,10 @@ export const ERRORS = {
   'unknown-model': { status: 400, doc: 'no such model' },
   'unknown-model-version': { status: 400, doc: 'the model has no such version' },
   'unknown-job-type': { status: 400, doc: 'no such job type' },
+  'bad-model-package': {
+    status: 400,
+    doc: 'a bioimage.io model package this kiosk cannot import (the message names the rdf field or file)',
+  },
   'upload-not-found': { status: 400, doc: 'an input names no uploaded file' },
   'duplicate-input': { status: 400, doc: "a job's inputs name one upload twice" },
   unauthorized: { status: 401, doc: 'no token, or a malformed, unknown or revoked one (docs/security.md)' },
@@ -27,6 +31,7 @@ export const ERRORS = {
     status: 409,
     doc: 'the job has not finished: no result yet; cancel it before deleting it',
   },
+  'model-name-taken': { status: 409, doc: 'an imported model would take the name of a model of our own' },
   'request-timeout': {
     status: 408,
     doc: 'the request body stopped arriving for KIOSK_BODY_TIMEOUT_S (the connection is closed)',
