@@ -139,6 +139,29 @@ describe('bioimage.io import of third-party packages built to the spec', () => {
       `0.4 boundary model: F1@0.5 ${seg.f1.toFixed(3)}, ${seg.objects} objects, ${seg.truth} disks\n`,
     );
     expect(seg.f1).toBeGreaterThanOrEqual(0.9);
+    // --roles overrides the rdf: the boundary channel ignored → threshold + distance-transform watershed.
+    const r2 = await cli([
+      'import',
+      zip,
+      '--name',
+      'b04-fg',
+      '--roles',
+      'foreground,ignore',
+      '--models-dir',
+      models,
+    ]);
+    expect(r2.out).toMatch(/labels: foreground-watershed/);
+    const bad = await cli([
+      'import',
+      zip,
+      '--name',
+      'b04-x',
+      '--roles',
+      'foreground',
+      '--models-dir',
+      models,
+    ]);
+    expect(bad.err).toMatch(/roles: 1 given; the outputs have 2 channel\(s\) in all \[bad-package\]/);
   });
 });
 
@@ -225,6 +248,16 @@ describe('broken packages: kiosk models import names the problem', () => {
     expect(r.err).toContain(`[${p.code}]`);
     // Nothing was written.
     expect(await readdir(join(models, 'broken')).catch(() => [])).toEqual([]);
+  });
+
+  it('usage mistakes are usage errors', async () => {
+    await expect(cli(['export', 'nuclear', '--format', 'onnx', '--out', join(dir, 'x')])).rejects.toThrow(
+      /--format must be bioimageio; got 'onnx'/,
+    );
+    await expect(cli(['import'])).rejects.toThrow(/give one package/);
+    await expect(cli(['frobnicate'])).rejects.toThrow(
+      /unknown sub-command 'frobnicate'; use import or export/,
+    );
   });
 
   it('not a package: a zip without rdf.yaml, a file that is not a zip', async () => {
