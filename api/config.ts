@@ -144,7 +144,8 @@ export interface ServiceConfig {
   /**
    * KIOSK_FAIR_SCHEDULING: 1 shares the workers fairly between labs, and between a lab's batches and its
    * single images (workers/queues/fair.ts: an image of one lab does not wait behind another lab's batch at any
-   * stage); 0 runs every stage queue first in, first out. Read where jobs are submitted (the API). @default 1
+   * stage); 0 leaves BullMQ's own order (first in, first out). Read where jobs are submitted (the API).
+   * @default 1
    */
   readonly fairScheduling: boolean;
   /** KIOSK_BATCH_TILES: most tiles per model call. @default 16 */

@@ -26,7 +26,7 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, backoffMs: 1000, keepFi
 export interface SubmitterOptions {
   /**
    * Fair scheduling between labs, and between a lab's batches and its single images (workers/queues/fair.ts;
-   * KIOSK_FAIR_SCHEDULING). Off: every stage queue runs first in, first out, as before issue 18 #13.
+   * KIOSK_FAIR_SCHEDULING). Off: BullMQ's own order (first in, first out), as before issue 18 #13.
    * @default true
    */
   readonly fair?: boolean;
