@@ -63,6 +63,52 @@ const CATALOG: Readonly<Record<string, GpuEntry>> = {
   },
 };
 
+/** The GKE machine family (name prefix) that carries each GPU. */
+const GKE_FAMILY: Readonly<Record<string, string>> = {
+  T4: 'n1-',
+  V100: 'n1-',
+  L4: 'g2-standard-',
+  A100: 'a2-highgpu-',
+  A100_80GB: 'a2-ultragpu-',
+  H100: 'a3-highgpu-',
+};
+/** GPUs on each G2 machine type (vCPUs → L4s). */
+const G2_GPUS: Readonly<Record<string, number>> = { 4: 1, 8: 1, 12: 1, 16: 1, 32: 1, 24: 2, 48: 4, 96: 8 };
+
+/**
+ * GPUs of model `model` on `machineType`: a number where the type fixes it, undefined where the GPUs are
+ * attached in a chosen count (GKE N1), 'wrong-family' where the type cannot carry that GPU.
+ */
+function gpusOfMachine(
+  provider: CloudProvider,
+  model: string,
+  machineType: string,
+): number | undefined | 'wrong-family' {
+  if (provider === 'gke') {
+    const family = GKE_FAMILY[model];
+    if (!family || !machineType.startsWith(family)) return 'wrong-family';
+    if (family === 'n1-') return undefined;
+    if (family === 'g2-standard-') return G2_GPUS[machineType.slice(family.length)] ?? 'wrong-family';
+    const m = /^(\d+)g$/.exec(machineType.slice(family.length));
+    return m ? Number(m[1]) : 'wrong-family';
+  }
+  const [fam, size] = machineType.split('.');
+  if (!fam || !size || fam !== CATALOG[model]?.eksFamily) return 'wrong-family';
+  const listed = Object.entries(CATALOG[model]!.eksInstances ?? {}).find(([, t]) => t === machineType);
+  if (listed) return Number(listed[0]);
+  // EC2's GPU instance sizes: the x-large sizes of a family carry one GPU, 12/24xlarge four, 48xlarge and
+  // metal eight (p3: 2xlarge 1, 8xlarge 4, 16xlarge 8).
+  if (fam === 'p3')
+    return ({ '2xlarge': 1, '8xlarge': 4, '16xlarge': 8 } as Record<string, number>)[size] ?? 'wrong-family';
+  if (/^(\d*)xlarge$/.test(size)) {
+    const n = Number(size.replace('xlarge', '') || 1);
+    if (n === 12 || n === 24) return 4;
+    if (n === 48) return 8;
+    return [1, 2, 4, 8, 16].includes(n) ? 1 : 'wrong-family';
+  }
+  return size === 'metal' ? 8 : 'wrong-family';
+}
+
 /**
  * An NVIDIA GPU model, named the way each cloud names it. Build one with a factory
  * (`GpuType.nvidiaT4()`) or parse a provider's own name with `GpuType.of('gke', 'nvidia-l4')`.
@@ -150,6 +196,41 @@ export class GpuType {
       );
     }
     return machine;
+  }
+
+  /**
+   * Checks a machine (GKE) or instance (EKS) type named explicitly against this GPU and `count`: the type must
+   * be of a family that carries this GPU (GKE: N1 for T4/V100, G2 for L4, A2 for A100, A3 for H100; EKS: the
+   * GPU's instance family), and where the type fixes its GPU count (G2, A2, A3; every EKS GPU instance) the
+   * count must be that one. Throws naming the type, the GPU and what would fit.
+   */
+  checkMachineType(provider: CloudProvider, machineType: string, count: number): void {
+    const name = this.nameOn(provider);
+    const fixed = gpusOfMachine(provider, this.model, machineType);
+    if (fixed === 'wrong-family') {
+      throw new KioskConfigError(
+        `'machineType' ('${machineType}') does not carry ${name} on ${provider}: use ${this.familyHint(provider)}`,
+      );
+    }
+    if (fixed === undefined) {
+      // N1 takes 1, 2 or 4 T4s (8 V100s too): the catalogue's counts.
+      if (!this.countsOn(provider).includes(count))
+        throw new KioskConfigError(
+          `'gpu.count' (${count}) must be one of ${this.countsOn(provider).join(', ')} for ${name} on ${provider}`,
+        );
+      return;
+    }
+    if (fixed !== count) {
+      throw new KioskConfigError(
+        `'machineType' ('${machineType}') carries ${fixed} ${name} GPU(s), not 'gpu.count' (${count}); ` +
+          `for ${count} use ${this.machines(provider)[count] ?? `one of ${this.countsOn(provider).join(', ')} GPUs`}`,
+      );
+    }
+  }
+
+  private familyHint(provider: CloudProvider): string {
+    const types = Object.values(this.machines(provider));
+    return `a ${GKE_FAMILY[this.model] ?? CATALOG[this.model]!.eksFamily ?? ''} type such as ${types.join(', ')}`;
   }
 
   private machines(provider: CloudProvider): MachineByCount {

@@ -2,6 +2,7 @@
  * cellkiosk's construct library: `import { KioskCluster, KioskChart, GpuType } from 'cellkiosk/constructs'`.
  * cdktf constructs build the cloud side (GKE or EKS), cdk8s constructs the Kubernetes side.
  */
+export * from './cloud-locations.js';
 export * from './eks/index.js';
 export * from './gke/index.js';
 export * from './gpu-type.js';

@@ -24,7 +24,13 @@ import {
 import type { NodeGpu, NodePoolProps } from './node-pool-props.js';
 import { KIOSK_ROLES, ROLE_BUCKET_GRANTS, type KioskRole } from './roles.js';
 import { guardUniqueCloudNames } from './unique-names.js';
-import { domainProblem, KioskConfigError, requireRegion, requireResourceName } from './validation.js';
+import {
+  domainProblem,
+  KioskConfigError,
+  requireRegion,
+  requireResourceName,
+  requireZones,
+} from './validation.js';
 
 /** Where the kiosk's images live: a repository the stack creates. */
 export interface KioskImageRegistryProps {
@@ -137,6 +143,7 @@ export class KioskCluster extends Construct {
     super(scope, id);
     requireResourceName('name', props.name);
     requireRegion('region', props.provider, props.region);
+    requireZones('zones', props.provider, props.region, props.zones ?? []);
     if (props.outputPrefix !== undefined && !/^[a-zA-Z][a-zA-Z0-9_-]*$/.test(props.outputPrefix)) {
       throw new KioskConfigError(
         `'outputPrefix' ('${props.outputPrefix}') must be letters, digits, '_' or '-', starting with a letter`,

@@ -73,9 +73,9 @@ export function resolveNodePool(provider: CloudProvider, props: NodePoolProps): 
         ? 'e2-standard-4'
         : 'm6i.xlarge');
   if (gpu && props.machineType !== undefined) {
-    // An explicit machine type skips the catalogue lookup, so check the GPU here.
+    // An explicit machine type skips the catalogue lookup: check that it carries this GPU, this many.
     requireIntInRange('gpu.count', gpu.count, 1, 16);
-    gpu.type.nameOn(provider);
+    gpu.type.checkMachineType(provider, props.machineType, gpu.count);
   }
   return {
     minNodes,

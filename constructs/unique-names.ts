@@ -1,4 +1,7 @@
+import { EcrRepository } from '@cdktf/provider-aws/lib/ecr-repository/index.js';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role/index.js';
+import { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository/index.js';
+import { ComputeGlobalAddress } from '@cdktf/provider-google/lib/compute-global-address/index.js';
 import { ProjectIamCustomRole } from '@cdktf/provider-google/lib/project-iam-custom-role/index.js';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account/index.js';
 import { TerraformOutput, TerraformStack, Token } from 'cdktf';
@@ -8,7 +11,8 @@ const guarded = new WeakSet<TerraformStack>();
 
 /**
  * Makes synth of `scope`'s stack fail when two constructs would create the same cloud name or Terraform output:
- * a GCP service account id or custom role id (per project), an IAM role name, or an output id. Terraform
+ * a GCP service account id or custom role id (per project), an IAM role name, an ECR repository, an Artifact
+ * Registry repository or global address (per project), or an output id. Terraform
  * itself can't tell: two
  * resources with one `account_id` are two resources until the second one's apply gets a 409, and two outputs
  * with one id silently become one (the last written wins). Idempotent per stack; the kiosk's constructs call it.
@@ -59,6 +63,34 @@ export function duplicateCloudNames(stack: TerraformStack): string[] {
         `aws_iam_role '${name}'`,
         c.node.path,
         "give one a distinct 'roleName' (EksIrsaRole) or a different lab 'name'",
+      );
+    } else if (c instanceof EcrRepository) {
+      const name = c.nameInput;
+      if (!literal(name)) continue;
+      claim(
+        `aws_ecr_repository:${name}`,
+        `aws_ecr_repository '${name}'`,
+        c.node.path,
+        "give one cluster another 'registry.repository'",
+      );
+    } else if (c instanceof ArtifactRegistryRepository) {
+      const id = c.repositoryIdInput;
+      if (!literal(id)) continue;
+      const where = `${literal(c.projectInput) ? c.projectInput : ''}:${literal(c.locationInput) ? c.locationInput : ''}`;
+      claim(
+        `google_artifact_registry_repository:${where}:${id}`,
+        `google_artifact_registry_repository '${id}'`,
+        c.node.path,
+        "give one cluster another 'registry.repository'",
+      );
+    } else if (c instanceof ComputeGlobalAddress) {
+      const name = c.nameInput;
+      if (!literal(name)) continue;
+      claim(
+        `google_compute_global_address:${literal(c.projectInput) ? c.projectInput : ''}:${name}`,
+        `google_compute_global_address '${name}'`,
+        c.node.path,
+        "give one a different lab 'name'",
       );
     } else if (c instanceof TerraformOutput) {
       claim(

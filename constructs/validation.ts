@@ -1,3 +1,4 @@
+import { cloudRegions, cloudZones, locationListNote } from './cloud-locations.js';
 import type { CloudProvider } from './gpu-type.js';
 
 /** A construct prop or lab-config value outside what the cloud accepts; the message names the prop and value. */
@@ -32,23 +33,37 @@ export function requireResourceName(prop: string, name: string): void {
   }
 }
 
-/**
- * Region name patterns. GCP: `<area>-<direction><n>` (`us-central1`, `europe-west4`, `northamerica-northeast1`).
- * AWS: `<2 letters>[-gov|-iso|-isob]-<direction>-<n>` (`us-east-1`, `eu-central-1`, `ap-southeast-2`,
- * `us-gov-west-1`, `cn-northwest-1`). The patterns, not a list: a region the clouds open later still passes.
- */
-const REGION_PATTERN: Readonly<Record<CloudProvider, RegExp>> = {
-  gke: /^[a-z]+-[a-z]+\d+$/,
-  eks: /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/,
-};
 const REGION_EXAMPLES: Readonly<Record<CloudProvider, string>> = {
   gke: 'a gke region name such as us-central1 or europe-west4',
   eks: 'an eks region name such as us-east-1 or eu-central-1',
 };
 
-/** Why `region` is not a region name of `provider`, or undefined when it is one. */
+/** Why `region` is not a region of `provider` in the dated list (`cloud-locations.ts`), or undefined. */
 export function regionProblem(provider: CloudProvider, region: string): string | undefined {
-  return REGION_PATTERN[provider].test(region) ? undefined : `is not ${REGION_EXAMPLES[provider]}`;
+  return cloudRegions(provider).includes(region)
+    ? undefined
+    : `is not ${REGION_EXAMPLES[provider]} (${locationListNote(provider)})`;
+}
+
+/** Why `zone` is not a zone of `region` on `provider` in the dated list, or undefined. */
+export function zoneProblem(provider: CloudProvider, region: string, zone: string): string | undefined {
+  const zones = cloudZones(provider, region);
+  return zones.includes(zone)
+    ? undefined
+    : `is not a zone of ${region}: choose from ${zones.join(', ') || '(none listed)'} (${locationListNote(provider)})`;
+}
+
+/** Throws naming each zone that `zoneProblem` refuses. */
+export function requireZones(
+  prop: string,
+  provider: CloudProvider,
+  region: string,
+  zones: readonly string[],
+): void {
+  for (const zone of zones) {
+    const problem = zoneProblem(provider, region, zone);
+    if (problem) throw new KioskConfigError(`'${prop}' ('${zone}') ${problem}`);
+  }
 }
 
 /** Throws `'region' ('mars-1') is not a gke region name such as us-central1 or europe-west4`. */

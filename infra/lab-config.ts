@@ -9,6 +9,7 @@ import {
   requireOrdered,
   requireRegion,
   requireResourceName,
+  requireZones,
 } from '../constructs/validation.js';
 
 /**
@@ -154,6 +155,7 @@ export function parseLabConfig(input: unknown): LabConfig {
     fail(`'zones' (${JSON.stringify(zonesIn)}) must be a list of zone names in ${region}`);
   }
   const zones = zonesIn as string[];
+  requireZones('zones', provider, region, zones);
   if (provider === 'eks' && (zones.length < 2 || zones.length > 3)) {
     fail(`'zones' (${zones.length} zones) must list 2..3 availability zones for EKS`);
   }

@@ -1,6 +1,7 @@
 import { EcrLifecyclePolicy } from '@cdktf/provider-aws/lib/ecr-lifecycle-policy/index.js';
 import { EcrRepository } from '@cdktf/provider-aws/lib/ecr-repository/index.js';
 import { Construct } from 'constructs';
+import { guardUniqueCloudNames } from '../unique-names.js';
 import { KioskConfigError } from '../validation.js';
 
 export interface EcrImageRepositoriesProps {
@@ -29,6 +30,7 @@ export class EcrImageRepositories extends Construct {
 
   constructor(scope: Construct, id: string, props: EcrImageRepositoriesProps) {
     super(scope, id);
+    guardUniqueCloudNames(this);
     if (props.images.length === 0) throw new KioskConfigError(`'images' must name at least one image`);
     const repositories = new Map<string, EcrRepository>();
     for (const image of props.images) {

@@ -1,5 +1,6 @@
 import { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository/index.js';
 import { Construct } from 'constructs';
+import { guardUniqueCloudNames } from '../unique-names.js';
 import { KioskConfigError } from '../validation.js';
 
 export interface GkeImageRegistryProps {
@@ -23,6 +24,7 @@ export class GkeImageRegistry extends Construct {
 
   constructor(scope: Construct, id: string, props: GkeImageRegistryProps) {
     super(scope, id);
+    guardUniqueCloudNames(this);
     if (!/^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/.test(props.repositoryId)) {
       throw new KioskConfigError(
         `'repositoryId' ('${props.repositoryId}') must be 1..63 lowercase letters, digits or '-', starting with a letter`,

@@ -1,5 +1,6 @@
 import { ComputeGlobalAddress } from '@cdktf/provider-google/lib/compute-global-address/index.js';
 import { Construct } from 'constructs';
+import { guardUniqueCloudNames } from '../unique-names.js';
 import { webAddressName } from '../identity-names.js';
 
 export interface GkeWebAddressProps {
@@ -20,6 +21,7 @@ export class GkeWebAddress extends Construct {
 
   constructor(scope: Construct, id: string, props: GkeWebAddressProps) {
     super(scope, id);
+    guardUniqueCloudNames(this);
     this.globalAddress = new ComputeGlobalAddress(this, 'address', {
       project: props.project,
       name: webAddressName(props.name),

@@ -31,7 +31,7 @@ const synth = (props: KioskChartProps) =>
 const find = (objs: (Manifest & { spec?: any })[], kind: string, name: string) => {
   const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
   if (!o) throw new Error(`no ${kind} ${name}`);
-  return o as Manifest & { spec: any; data?: any };
+  return o as Manifest & { spec: any; data?: any; metadata: any };
 };
 const noDomain = ({ domain: _d, ...rest }: KioskChartProps): KioskChartProps => rest;
 
