@@ -165,6 +165,14 @@ export interface ServiceConfig {
   /** KIOSK_RUNTIME: inference runtime (auto | onnx | tfjs). @default 'auto' */
   readonly runtime: 'auto' | 'onnx' | 'tfjs';
   /**
+   * KIOSK_INT8: whether onnxruntime on the CPU serves a model folder's int8 copy (model.int8.onnx): auto = only
+   * when its card records a passed accuracy gate for that file and it is faster on this machine (timed at the
+   * first load on the machine and kept for every process); on = whenever the file exists; off = never
+   * (workers/model/runners.ts, docs/performance.md).
+   * @default 'auto'
+   */
+  readonly int8: 'auto' | 'on' | 'off';
+  /**
    * KIOSK_SCRATCH_DIR: where a local folder bucket keeps the arrays stages hand each other (deleted as each
    * job ends): `auto` (a folder in /dev/shm, the RAM file system, while it has room), `bucket` (inside the
    * bucket folder; set it when workers on several machines share one bucket folder) or a folder path.
@@ -205,6 +213,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
   const runtime = env.KIOSK_RUNTIME ?? 'auto';
   if (!['auto', 'onnx', 'tfjs'].includes(runtime))
     problems.push(`'KIOSK_RUNTIME' must be auto, onnx or tfjs; got ${JSON.stringify(runtime)}`);
+  const int8 = (env.KIOSK_INT8 ?? '').trim() || 'auto';
+  if (!['auto', 'on', 'off'].includes(int8))
+    problems.push(`'KIOSK_INT8' must be auto, on or off; got ${JSON.stringify(int8)}`);
   const publicUrl = env.KIOSK_PUBLIC_URL;
   if (publicUrl && !/^https?:\/\/[^/]+/.test(publicUrl))
     problems.push(`'KIOSK_PUBLIC_URL' must be an http(s) URL; got ${JSON.stringify(publicUrl)}`);
@@ -285,6 +296,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
     onnxThreads: int('KIOSK_ONNX_THREADS', availableParallelism(), 1, 1024),
     onnxSpin: int('KIOSK_ONNX_SPIN', 0, 0, 1) === 1,
     runtime: runtime as ServiceConfig['runtime'],
+    int8: int8 as ServiceConfig['int8'],
     scratchDir: env.KIOSK_SCRATCH_DIR || 'auto',
     sweepIntervalS: int('KIOSK_SWEEP_INTERVAL_S', 600, 0, 7 * 86_400),
     ...overrides,

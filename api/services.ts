@@ -62,6 +62,7 @@ export async function createServices(
     builtinDir: config.modelsDir,
     cacheDir: join(config.modelCacheDir),
     runtime: config.runtime,
+    int8: config.int8,
     threads: config.onnxThreads,
     spin: config.onnxSpin,
     ...(o.customModels ? { custom: o.customModels } : {}),

@@ -1,13 +1,29 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportModelDir } from './export-model-dir.js';
-import { ModelIoError, saveModel } from './model-io.js';
-import { buildNetwork } from './network.js';
+import { ModelIoError, readModelCard, saveModel, writeModelCard } from './model-io.js';
+import { buildNetwork, countParams } from './network.js';
 import { exportToOnnx, OnnxExportError } from './onnx-export.js';
-import { identifyHeads, loadRunner, OnnxRunner, RunnerError, TfjsRunner } from './runners.js';
+import { calibrationModel, CalibrationRunner, planQuantization, quantizeQdq } from './quantize.js';
+import { INT8_GATE, INT8_ONNX, type Int8CardEntry } from './quantize-card.js';
+import {
+  identifyHeads,
+  int8Decision,
+  int8DecisionFile,
+  int8FromEnv,
+  int8Refusal,
+  INT8_MIN_SPEEDUP,
+  loadRunner,
+  OnnxRunner,
+  RunnerError,
+  TfjsRunner,
+  type Int8Choice,
+} from './runners.js';
+import { testCard } from '../pipeline/testing/precomputed-maps-runner.js';
 import { initTfjs } from './runtime.js';
 import { buildTinyUnet } from './testing/tiny-unet.js';
 
@@ -175,5 +191,154 @@ describe('loadRunner and the export step', () => {
     await expect(exportModelDir(modelDir, { tolerance: 0 })).rejects.toBeInstanceOf(OnnxExportError);
     expect(existsSync(join(modelDir, 'model.onnx'))).toBe(false);
     model.dispose();
+  });
+});
+
+describe('int8 copy selection (issue 22 #1)', () => {
+  let base: string;
+  let int8Bytes: Uint8Array;
+  /** A folder with model.onnx, card.json and model.int8.onnx; `entry` edits the card.int8 record. */
+  async function folder(name: string, entry: (e: Int8CardEntry) => object | undefined): Promise<string> {
+    const d = join(base, name);
+    await mkdir(d, { recursive: true });
+    for (const f of ['model.onnx', 'card.json']) await copyFile(join(base, 'src', f), join(d, f));
+    await writeFile(join(d, INT8_ONNX), int8Bytes);
+    const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+    const good: Int8CardEntry = {
+      file: INT8_ONNX,
+      sha256: sha(int8Bytes),
+      bytes: int8Bytes.length,
+      format: 'test',
+      calibration: {
+        data: 'synthetic tiles',
+        images: 2,
+        tiles: 2,
+        method: 'minmax',
+        weightBits: 8,
+        floatSha256: sha(new Uint8Array(await readFile(join(d, 'model.onnx')))),
+      },
+      validation: {
+        data: 'none',
+        pipeline: 'none',
+        float: { f1_50: 0, dsb: 0 },
+        int8: { f1_50: 0, dsb: 0 },
+        gate: { ...INT8_GATE },
+        passed: true,
+      },
+    };
+    const card = await readModelCard(d);
+    const e = entry(good);
+    await writeModelCard(d, e ? { ...card, int8: e } : card);
+    return d;
+  }
+
+  beforeAll(async () => {
+    base = join(dir, 'int8');
+    const src = join(base, 'src');
+    const model = buildNetwork({ baseFilters: 4, depth: 2 });
+    await saveModel(model, src, { ...testCard(), params: countParams(model) });
+    model.dispose();
+    await exportModelDir(src);
+    const float = new Uint8Array(await readFile(join(src, 'model.onnx')));
+    const plan = planQuantization(float);
+    const calib = await CalibrationRunner.create(calibrationModel(float, plan), plan);
+    for (let s = 0; s < 2; s++) await calib.predict(pattern(64 * 64), 1, 64, 64, 1);
+    int8Bytes = quantizeQdq(float, calib.ranges({ kind: 'minmax' }), {}, plan);
+    await calib.dispose();
+  });
+
+  it('KIOSK_INT8 is auto, on or off (unset: auto); anything else is a bad option', async () => {
+    expect(int8FromEnv({})).toBe('auto');
+    expect(int8FromEnv({ KIOSK_INT8: 'off' })).toBe('off');
+    expect(int8FromEnv({ KIOSK_INT8: ' on ' })).toBe('on');
+    expect(() => int8FromEnv({ KIOSK_INT8: 'yes' })).toThrow(/KIOSK_INT8 must be auto, on or off; got "yes"/);
+    const d = await folder('env', (e) => e);
+    await expect(loadRunner(d, { runtime: 'onnx', int8: 'maybe' as Int8Choice })).rejects.toMatchObject({
+      code: 'bad-option',
+    });
+    const saved = process.env.KIOSK_INT8;
+    process.env.KIOSK_INT8 = 'sometimes';
+    try {
+      await expect(loadRunner(d, { runtime: 'onnx' })).rejects.toMatchObject({ code: 'bad-option' });
+      process.env.KIOSK_INT8 = 'on';
+      const r = await loadRunner(d, { runtime: 'onnx' });
+      expect(r.runtime).toBe('onnxruntime-node/cpu int8');
+      await r.dispose();
+    } finally {
+      if (saved === undefined) delete process.env.KIOSK_INT8;
+      else process.env.KIOSK_INT8 = saved;
+    }
+  });
+
+  it("'on' serves the int8 copy (missing-file without one), 'off' the float model", async () => {
+    const d = await folder('on-off', () => undefined);
+    const on = await loadRunner(d, { runtime: 'onnx', int8: 'on' });
+    const off = await loadRunner(d, { runtime: 'onnx', int8: 'off' });
+    expect(on.runtime).toBe('onnxruntime-node/cpu int8');
+    expect(off.runtime).toBe('onnxruntime-node/cpu');
+    const a = await on.predict(pattern(32 * 32), 1, 32, 32, 1);
+    const b = await off.predict(pattern(32 * 32), 1, 32, 32, 1);
+    expect(maxDiff(a.fg, b.fg)).toBeGreaterThan(0); // really another model
+    await on.dispose();
+    await off.dispose();
+    await rm(join(d, INT8_ONNX));
+    await expect(loadRunner(d, { runtime: 'onnx', int8: 'on' })).rejects.toMatchObject({
+      code: 'missing-file',
+    });
+  });
+
+  it("'auto' refuses a copy without a passed gate for exactly these files, and says why", async () => {
+    const cases: [string, (e: Int8CardEntry) => object | undefined, RegExp][] = [
+      ['no-record', () => undefined, /card.json has no int8 record/],
+      ['failed', (e) => ({ ...e, validation: { ...e.validation, passed: false } }), /passed accuracy gate/],
+      ['other-file', (e) => ({ ...e, sha256: '0'.repeat(64) }), /not the file card.int8 describes/],
+      [
+        'other-float',
+        (e) => ({ ...e, calibration: { ...e.calibration, floatSha256: 'f'.repeat(64) } }),
+        /made from another model.onnx/,
+      ],
+    ];
+    for (const [name, edit, reason] of cases) {
+      const d = await folder(name, edit);
+      const r = await loadRunner(d, { runtime: 'onnx', int8: 'auto', threads: 1 });
+      expect(r.runtime).toBe('onnxruntime-node/cpu');
+      expect(int8Decision(d, 1)).toMatchObject({ int8: false, reason: expect.stringMatching(reason) });
+      expect(await int8Refusal(d)).toMatch(reason);
+      await r.dispose();
+    }
+  });
+
+  it("'auto' times both on one tile when the card vouches for the copy, serves the faster, and keeps the timing", async () => {
+    const d = await folder('vouched', (e) => e);
+    expect(await int8Refusal(d)).toBeUndefined();
+    const r = await loadRunner(d, { runtime: 'onnx', int8: 'auto', threads: 1 });
+    const decision = int8Decision(d, 1)!;
+    console.log(`int8 auto on a small net: ${decision.reason}`);
+    expect(decision.floatMs).toBeGreaterThan(0);
+    expect(decision.int8Ms).toBeGreaterThan(0);
+    expect(decision.int8).toBe(decision.floatMs! / decision.int8Ms! >= INT8_MIN_SPEEDUP);
+    expect(r.runtime).toBe(decision.int8 ? 'onnxruntime-node/cpu int8' : 'onnxruntime-node/cpu');
+    await r.dispose();
+    // The machine keeps the timing (by the copy's sha256): later loads, with any thread count and in any
+    // process, serve the same model without timing again.
+    const file = int8DecisionFile(createHash('sha256').update(int8Bytes).digest('hex'));
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual(decision);
+    const again = await loadRunner(d, { runtime: 'onnx', int8: 'auto', threads: 2 });
+    expect(int8Decision(d, 2)).toEqual(decision);
+    expect(again.runtime).toBe(r.runtime);
+    await again.dispose();
+    // A different decision in the file is what every later load follows.
+    await writeFile(file, JSON.stringify({ ...decision, int8: !decision.int8 }));
+    const flipped = await loadRunner(d, { runtime: 'onnx', int8: 'auto', threads: 1 });
+    expect(flipped.runtime).toBe(decision.int8 ? 'onnxruntime-node/cpu' : 'onnxruntime-node/cpu int8');
+    await flipped.dispose();
+    await rm(file);
+    // A card that stops vouching is noticed at once.
+    const card = await readModelCard(d);
+    const { int8: _dropped, ...rest } = card;
+    await writeModelCard(d, rest as typeof card);
+    const after = await loadRunner(d, { runtime: 'onnx', int8: 'auto', threads: 1 });
+    expect(after.runtime).toBe('onnxruntime-node/cpu');
+    await after.dispose();
   });
 });

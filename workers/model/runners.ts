@@ -2,7 +2,8 @@
  * Model runners: one interface over the runtimes that serve a segmentation network.
  *
  * - `OnnxRunner`: onnxruntime-node on the CPU (threads configurable), or its CUDA provider on GPU nodes where
- *   the CUDA provider library is installed. Runs the `model.onnx` written by ./onnx-export.ts.
+ *   the CUDA provider library is installed. Runs the `model.onnx` written by ./onnx-export.ts, or on the CPU
+ *   its int8 copy `model.int8.onnx` (./quantize-model-dir.ts) when `loadRunner`'s int8 choice allows it.
  * - `TfjsRunner`: the tfjs-layers model on the backend `initTfjs` picked (tfjs-node-gpu → tfjs-node → wasm;
  *   never the pure-JS cpu backend unless a caller explicitly initialized it).
  *
@@ -10,14 +11,18 @@
  * inner distance, outer distance and foreground probability (the softmax's channel 1 for a 2-channel fg/bg
  * head, the single channel for a sigmoid head).
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { initTfjs, type RuntimePreference } from './runtime.js';
-import { loadModel } from './model-io.js';
+import { loadModel, readModelCard } from './model-io.js';
+import { INT8_ONNX, type Int8CardEntry } from './quantize-card.js';
 import { RunnerError } from './runner-error.js';
 
 export { RunnerError, type RunnerErrorCode } from './runner-error.js';
@@ -134,6 +139,8 @@ export interface OnnxRunnerOptions {
    * inference worker turns it off: KIOSK_ONNX_SPIN). @default true (onnxruntime's default)
    */
   readonly spin?: boolean;
+  /** What `runtime` says the model computes in (the int8 copy is still fed and answers float32). @default 'float32' */
+  readonly precision?: 'float32' | 'int8';
 }
 
 /** True when onnxruntime-node's CUDA provider library is installed next to its native binding. */
@@ -154,7 +161,8 @@ export class OnnxRunner implements ModelRunner {
     readonly name: string,
     readonly runtime: string,
     private readonly session: ort.InferenceSession,
-    private readonly channels: number,
+    /** Input channels the model takes. */
+    readonly channels: number,
     private readonly heads: ReturnType<typeof identifyHeads>,
   ) {}
 
@@ -209,6 +217,7 @@ export class OnnxRunner implements ModelRunner {
       m.isTensor && typeof m.shape[3] === 'number' ? m.shape[3] : 0,
     );
     const heads = identifyHeads(session.outputNames, outChannels);
+    if (opts.precision === 'int8') runtime += ' int8';
     return new OnnxRunner(opts.name ?? 'model', runtime, session, channels, heads);
   }
 
@@ -286,6 +295,176 @@ export class TfjsRunner implements ModelRunner {
 
 export type RuntimeChoice = 'auto' | 'onnx' | 'tfjs';
 
+/** Whether onnxruntime on the CPU serves the folder's int8 copy (see `LoadRunnerOptions.int8`). */
+export type Int8Choice = 'auto' | 'on' | 'off';
+export const INT8_ENV_VAR = 'KIOSK_INT8';
+/** 'auto' serves the int8 copy only when it runs a tile at least this many times faster than the float model. */
+export const INT8_MIN_SPEEDUP = 1.1;
+
+/** The int8 choice from `KIOSK_INT8` (unset or empty: 'auto'); RunnerError 'bad-option' for anything else. */
+export function int8FromEnv(env: NodeJS.ProcessEnv = process.env): Int8Choice {
+  const v = (env[INT8_ENV_VAR] ?? '').trim();
+  if (v === '') return 'auto';
+  if (v === 'auto' || v === 'on' || v === 'off') return v;
+  throw new RunnerError('bad-option', `${INT8_ENV_VAR} must be auto, on or off; got ${JSON.stringify(v)}`);
+}
+
+/** Why 'auto' did or did not pick the int8 copy of a folder (the last decision per folder and thread count in this process). */
+export interface Int8Decision {
+  readonly int8: boolean;
+  readonly reason: string;
+  /** Best of a few runs of one tile, ms, when both were timed. */
+  readonly floatMs?: number;
+  readonly int8Ms?: number;
+}
+
+const int8Decisions = new Map<string, Int8Decision>();
+
+/** The decision 'auto' took for `modelDir` with `threads` in this process (undefined before the first load). */
+export function int8Decision(modelDir: string, threads: number): Int8Decision | undefined {
+  return int8Decisions.get(`${modelDir}|${threads}`);
+}
+
+const sha256 = async (path: string): Promise<string> =>
+  createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
+
+/**
+ * Whether the folder's int8 copy may be served: the card records a passed accuracy gate for exactly this file
+ * (sha256) made from exactly this model.onnx. Undefined when it may; else the reason it may not.
+ */
+export async function int8Refusal(modelDir: string): Promise<string | undefined> {
+  const r = await int8Check(modelDir);
+  return 'refusal' in r ? r.refusal : undefined;
+}
+
+async function int8Check(modelDir: string): Promise<{ refusal: string } | { sha: string }> {
+  const path = join(modelDir, INT8_ONNX);
+  if (!existsSync(path)) return { refusal: `no ${INT8_ONNX}` };
+  const card = await readModelCard(modelDir).catch(() => undefined);
+  const entry = card?.['int8'] as Int8CardEntry | undefined;
+  if (!entry || typeof entry !== 'object') return { refusal: 'card.json has no int8 record' };
+  if (entry.validation?.passed !== true)
+    return { refusal: 'card.int8 does not record a passed accuracy gate' };
+  const sha = await sha256(path);
+  if (entry.sha256 !== sha) return { refusal: `${INT8_ONNX} is not the file card.int8 describes (sha256)` };
+  if (entry.calibration?.floatSha256 !== (await sha256(join(modelDir, 'model.onnx'))))
+    return { refusal: `card.int8 was made from another model.onnx (sha256)` };
+  return { sha };
+}
+
+/**
+ * Where a machine keeps 'auto''s timing of an int8 copy (by the copy's sha256), so that every process on the
+ * machine — the job service's workers, `kiosk segment`, tests — serves the same model. Delete it to re-time.
+ */
+export function int8DecisionFile(sha: string): string {
+  return join(tmpdir(), `cellkiosk-int8-${sha.slice(0, 16)}.json`);
+}
+
+async function readDecisionFile(sha: string): Promise<Int8Decision | undefined> {
+  try {
+    const d = JSON.parse(await readFile(int8DecisionFile(sha), 'utf8')) as Int8Decision;
+    return typeof d.int8 === 'boolean' && typeof d.int8Ms === 'number' && typeof d.floatMs === 'number'
+      ? d
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeDecisionFile(sha: string, d: Int8Decision): Promise<void> {
+  const path = int8DecisionFile(sha);
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    await writeFile(tmp, `${JSON.stringify(d)}\n`);
+    await rename(tmp, path);
+  } catch {
+    await rm(tmp, { force: true }).catch(() => {});
+  }
+}
+
+/** Best wall time of `reps` forward passes of one tile (after one warm-up), ms. */
+async function tileMs(runner: OnnxRunner, size: number, reps: number): Promise<number> {
+  const c = runner.channels;
+  const tile = Float32Array.from({ length: size * size * c }, (_, i) => 0.5 + 0.5 * Math.sin(i * 0.37));
+  await runner.predict(tile, 1, size, size, c);
+  let best = Infinity;
+  for (let k = 0; k < reps; k++) {
+    const t = performance.now();
+    await runner.predict(tile, 1, size, size, c);
+    best = Math.min(best, performance.now() - t);
+  }
+  return best;
+}
+
+/**
+ * onnxruntime on the CPU for `modelDir`, float or int8 as `choice` says: 'off' float; 'on' the int8 copy
+ * (RunnerError 'missing-file' without one; no accuracy check — for measuring); 'auto' the int8 copy only when
+ * `int8Refusal` finds nothing against it (checked at every load) AND it is at least INT8_MIN_SPEEDUP times
+ * faster on this machine: timed on one 256x256 tile (best of 3, float and int8 interleaved: about half a
+ * second on 2 cores) by the first load on the machine, which keeps the result in `int8DecisionFile` for every
+ * later load and process (so all of them serve the same model).
+ */
+async function openOnnxCpu(
+  modelDir: string,
+  onnx: OnnxRunnerOptions,
+  choice: Int8Choice,
+): Promise<OnnxRunner> {
+  const floatPath = join(modelDir, 'model.onnx');
+  const int8Path = join(modelDir, INT8_ONNX);
+  if (choice === 'off') return OnnxRunner.create(floatPath, onnx);
+  if (choice === 'on') {
+    if (!existsSync(int8Path))
+      throw new RunnerError('missing-file', `${INT8_ENV_VAR}=on but there is no ${INT8_ONNX} in ${modelDir}`);
+    return OnnxRunner.create(int8Path, { ...onnx, precision: 'int8' });
+  }
+  const key = `${modelDir}|${onnx.threads ?? 1}`;
+  // The card and files are checked at every load (they may change); the timing is kept per machine.
+  const check = await int8Check(modelDir);
+  if ('refusal' in check) {
+    int8Decisions.set(key, { int8: false, reason: check.refusal });
+    return OnnxRunner.create(floatPath, onnx);
+  }
+  const known = await readDecisionFile(check.sha);
+  if (known) {
+    int8Decisions.set(key, known);
+    return known.int8
+      ? OnnxRunner.create(int8Path, { ...onnx, precision: 'int8' })
+      : OnnxRunner.create(floatPath, onnx);
+  }
+  const float = await OnnxRunner.create(floatPath, onnx);
+  let int8: OnnxRunner | undefined;
+  try {
+    int8 = await OnnxRunner.create(int8Path, { ...onnx, precision: 'int8' });
+    let f = Infinity;
+    let q = Infinity;
+    for (let round = 0; round < 3; round++) {
+      f = Math.min(f, await tileMs(float, 256, 1));
+      q = Math.min(q, await tileMs(int8, 256, 1));
+    }
+    const faster = f / q >= INT8_MIN_SPEEDUP;
+    const decision: Int8Decision = {
+      int8: faster,
+      reason: `one 256x256 tile, ${onnx.threads ?? 1} thread(s): float ${f.toFixed(1)} ms, int8 ${q.toFixed(1)} ms (${(f / q).toFixed(2)}x; int8 needs ${INT8_MIN_SPEEDUP}x)`,
+      floatMs: f,
+      int8Ms: q,
+    };
+    int8Decisions.set(key, decision);
+    await writeDecisionFile(check.sha, decision);
+    const [keep, drop] = faster ? [int8, float] : [float, int8];
+    await drop.dispose();
+    return keep;
+  } catch (err) {
+    await int8?.dispose();
+    int8Decisions.set(key, {
+      int8: false,
+      reason: `int8 copy failed to run: ${err instanceof Error ? err.message : String(err)}`,
+    });
+    return float;
+  }
+}
+
 export interface LoadRunnerOptions {
   /**
    * 'onnx' = onnxruntime-node on `model.onnx`; 'tfjs' = the tfjs model on the best backend `initTfjs` finds;
@@ -299,6 +478,13 @@ export interface LoadRunnerOptions {
   readonly spin?: boolean;
   /** Where the tfjs backend chain starts (tests pin 'wasm'). @default - initTfjs's default */
   readonly tfjsPrefer?: RuntimePreference;
+  /**
+   * When onnxruntime runs on the CPU: 'auto' serves `model.int8.onnx` when the card records that it passed the
+   * accuracy gate and it is faster on this machine (measured at load, see `openOnnxCpu`); 'on' serves it
+   * whenever it exists; 'off' never. No effect on tfjs or the CUDA provider.
+   * @default - KIOSK_INT8, else 'auto'
+   */
+  readonly int8?: Int8Choice;
 }
 
 /**
@@ -315,15 +501,20 @@ export async function loadRunner(modelDir: string, opts: LoadRunnerOptions = {})
   if (imported) return imported;
   const onnxPath = join(modelDir, 'model.onnx');
   const name = modelDir.split(/[\\/]/).filter(Boolean).slice(-2).join('/');
+  const int8 = opts.int8 ?? int8FromEnv();
+  if (!['auto', 'on', 'off'].includes(int8))
+    throw new RunnerError('bad-option', `int8 must be auto, on or off; got ${JSON.stringify(int8)}`);
   const gpu = onnxCudaAvailable();
   const onnx = { threads: opts.threads ?? 1, name, ...(opts.spin !== undefined ? { spin: opts.spin } : {}) };
-  if (runtime === 'onnx') return OnnxRunner.create(onnxPath, { ...onnx, device: gpu ? 'cuda' : 'cpu' });
+  const openOnnx = (): Promise<OnnxRunner> =>
+    gpu ? OnnxRunner.create(onnxPath, { ...onnx, device: 'cuda' }) : openOnnxCpu(modelDir, onnx, int8);
+  if (runtime === 'onnx') return openOnnx();
   if (runtime === 'auto' && !existsSync(join(modelDir, 'model.json')) && existsSync(onnxPath)) {
-    return OnnxRunner.create(onnxPath, onnx);
+    return openOnnxCpu(modelDir, onnx, int8);
   }
   const info = await initTfjs(opts.tfjsPrefer ? { prefer: opts.tfjsPrefer } : {});
   if (runtime === 'auto' && info.source !== '@tensorflow/tfjs-node-gpu' && existsSync(onnxPath)) {
-    return OnnxRunner.create(onnxPath, { ...onnx, device: gpu ? 'cuda' : 'cpu' });
+    return openOnnx();
   }
   const model = await loadModel(modelDir);
   return new TfjsRunner(model, info.source, name);

@@ -39,7 +39,8 @@ describe.runIf(ready)(`the shipped model ${modelDir ?? ''}`, () => {
   beforeAll(async () => {
     await initTfjs({ prefer: 'wasm' });
     card = await readModelCard(modelDir!);
-    onnx = await loadRunner(modelDir!, { runtime: 'onnx', threads: 2 });
+    // The float model (its int8 copy has its own tests: workers/model/quantize-real.test.ts).
+    onnx = await loadRunner(modelDir!, { runtime: 'onnx', threads: 2, int8: 'off' });
   });
 
   it('ONNX (onnxruntime-node) and tfjs-wasm agree on real val tiles, every head, to < 1e-4', async () => {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ModelRunner, RuntimeChoice } from '../model/runners.js';
+import type { Int8Choice, ModelRunner, RuntimeChoice } from '../model/runners.js';
 import type { CardLike } from '../processors/stages.js';
 import { BadInputError } from '../queues/errors.js';
 import type { Storage } from '../storage/storage.js';
@@ -45,6 +45,8 @@ export interface ModelRegistryProps {
    * @default 'auto'
    */
   readonly runtime?: RuntimeChoice;
+  /** Int8 copy choice for loadRunner (KIOSK_INT8). @default - loadRunner's default (KIOSK_INT8, else auto) */
+  readonly int8?: Int8Choice;
   /**
    * onnxruntime intra-op threads.
    * @default - loadRunner's default (1)
@@ -201,6 +203,7 @@ export class ModelRegistry {
     const { loadRunner } = await import('../model/runners.js');
     return loadRunner(dir, {
       runtime: this.props.runtime ?? 'auto',
+      ...(this.props.int8 ? { int8: this.props.int8 } : {}),
       ...(this.props.threads ? { threads: this.props.threads } : {}),
       ...(this.props.spin !== undefined ? { spin: this.props.spin } : {}),
     });
