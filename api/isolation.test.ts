@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { foregroundPackage05 } from '../workers/bioimageio/testing/third-party.js';
+import { packZip } from '../workers/image/zip.js';
 import { TRIVIAL_CARD } from '../workers/processors/trivial-stages.js';
 import { NUCLEI_TRAIN, NUCLEI_VAL } from '../test/data.js';
 import {
@@ -225,6 +227,52 @@ describe('lab isolation (two labs, KIOSK_AUTH=tokens)', () => {
     expect(types[0]!.json()).toEqual(types[1]!.json());
     const v1types = await Promise.all([a, b].map((l) => req(l, 'GET', '/v1/job-types', '/v1/job-types')));
     expect(v1types[0]!.json()).toEqual(v1types[1]!.json());
+  });
+
+  it('model import: a bioimage.io package one lab imports is listed and usable only by that lab', async () => {
+    const { a, b } = labs;
+    const pkg = packZip([...foregroundPackage05().files].map(([name, data]) => ({ name, data })));
+    const imported = await postMultipart(
+      a,
+      '/v1/models/import',
+      [['model.zip', pkg]],
+      { name: 'aimport' },
+      'package',
+    );
+    expect(imported.statusCode, imported.body).toBe(201);
+    const names = async (lab: Lab) =>
+      (
+        (await req(lab, 'GET', '/v1/models', '/v1/models')).json() as { models: { name: string }[] }
+      ).models.map((m) => m.name);
+    expect(await names(a)).toContain('aimport');
+    expect(await names(b)).not.toContain('aimport');
+    const useA = await req(b, 'POST', '/v1/jobs', '/v1/jobs', { inputs: [b.upload], model: 'aimport' });
+    expect(useA.statusCode).toBe(400);
+    expect(useA.json().message).toMatch(/^unknown model "aimport"/);
+    // the same name in lab B is B's own model, not a clash with A's (versions share the bucket's namespace)
+    const again = await postMultipart(
+      b,
+      '/v1/models/import',
+      [['model.zip', pkg]],
+      { name: 'aimport' },
+      'package',
+    );
+    expect(again.statusCode, again.body).toBe(201);
+    const bVersions = (
+      (await req(b, 'GET', '/v1/models', '/v1/models')).json() as {
+        models: { name: string; version: string }[];
+      }
+    ).models.filter((m) => m.name === 'aimport');
+    expect(bVersions.map((m) => m.version)).toEqual([again.json().version]); // only its own
+    // a name another lab's trained model holds is not 'taken' for a lab that cannot see it
+    const bmodel = await postMultipart(
+      a,
+      '/v1/models/import',
+      [['model.zip', pkg]],
+      { name: 'bmodel' },
+      'package',
+    );
+    expect(bmodel.statusCode, bmodel.body).toBe(201);
   });
 
   it("events: /v1/events streams only the caller's lab's jobs; another lab's job stream is 404", async () => {

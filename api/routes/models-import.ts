@@ -71,8 +71,12 @@ export const modelsImportRoutes: FastifyPluginAsyncTypebox<{ services: KioskServ
           throw new ApiError('bad-model-package', `${err.message} [${err.code}]`);
         throw err;
       }
+      // Versions are numbered over every lab's models (one bucket namespace, models/<name>/<version>/), but
+      // only a model the caller can see blocks the name: another lab's models stay invisible.
       const all = (await s.registry.list()).filter((m) => m.name === imported.name);
-      const own = all.find((m) => !(m.card as Record<string, unknown>)['bioimageio']);
+      const own = (await s.registry.list(req.lab)).find(
+        (m) => m.name === imported.name && !(m.card as Record<string, unknown>)['bioimageio'],
+      );
       if (own)
         throw new ApiError(
           'model-name-taken',
