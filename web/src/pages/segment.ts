@@ -1,108 +1,24 @@
 /**
  * Segment: drop many files, a folder or a zip; choose options; submit; watch every file's job live.
  * Each file becomes its own job (a zip becomes one batch job over its images), so one bad file fails
- * alone with its reason while the others go on. The list survives a visit to the Viewer (module state),
- * and its submitted files (path, size, job id) a reload too (localStorage, lib/saved-batch.ts): the jobs
- * live on in the kiosk, so the page fetches them again and shows where they are.
+ * alone with its reason while the others go on. The list (./segment-batch.ts) survives a visit to the
+ * Viewer, and its submitted files a reload too.
  */
-import { api, ApiRequestError, submitFile, type Job } from '../api.js';
+import { api, ApiRequestError, submitFile } from '../api.js';
 import { announce, h, progressBar, replace, statusBadge } from '../dom.js';
 import { filesFromDrop, filesFromInput, type PickedFile } from '../drop.js';
 import { uniqueLabelFileName } from '../../../workers/image/label-names.js';
 import { packZip, type ZipEntry } from '../../../workers/image/zip.js';
 import { classifyFile } from '../lib/files.js';
 import { aggregateProgress, describeProgress, type ItemState } from '../lib/progress.js';
-import {
-  parseSavedBatch,
-  SAVED_BATCH_KEY,
-  serializeSavedBatch,
-  type SavedEntry,
-} from '../lib/saved-batch.js';
 import { formatBytes } from '../lib/units.js';
 import type { Page } from '../main.js';
-import { session, type JobStore } from '../store.js';
+import { session } from '../store.js';
+import { items, newUid, restoreBatch, saveBatch, stateOf, type Item } from './segment-batch.js';
 import { optionsForm } from './segment-options.js';
 
-type Phase = 'ready' | 'rejected' | 'uploading' | 'submitted' | 'error';
-
-interface Item {
-  readonly uid: number;
-  readonly path: string;
-  /** The file picked in this page load; absent for one restored after a reload (only its job is known). */
-  readonly file?: File;
-  readonly size: number;
-  phase: Phase;
-  upload: number;
-  jobId?: string;
-  error?: string;
-}
-
-const items: Item[] = [];
-let nextUid = 1;
-let restored = false;
-
-/** Remembers the submitted files (path, size, job id) so a reload can show their jobs again. */
-function saveBatch(): void {
-  const entries: SavedEntry[] = items.flatMap((it) =>
-    it.jobId ? [{ path: it.path, jobId: it.jobId, size: it.size }] : [],
-  );
-  try {
-    if (entries.length) localStorage.setItem(SAVED_BATCH_KEY, serializeSavedBatch(entries));
-    else localStorage.removeItem(SAVED_BATCH_KEY);
-  } catch {
-    // storage disabled: the batch lasts until the page reloads, as before
-  }
-}
-
-/**
- * On the first mount of a page load: the batch of the last load, its jobs fetched again. A job the kiosk
- * no longer has (expired, deleted) says so on its row.
- */
-function restoreBatch(store: JobStore, render: () => void): void {
-  if (restored) return;
-  restored = true;
-  let saved: SavedEntry[] = [];
-  try {
-    saved = parseSavedBatch(localStorage.getItem(SAVED_BATCH_KEY));
-  } catch {
-    return;
-  }
-  for (const e of saved) {
-    if (items.some((it) => it.jobId === e.jobId)) continue;
-    const it: Item = {
-      uid: nextUid++,
-      path: e.path,
-      size: e.size,
-      phase: 'submitted',
-      upload: 1,
-      jobId: e.jobId,
-    };
-    items.push(it);
-    api.job(e.jobId).then(
-      (job) => store.put(job),
-      (err: unknown) => {
-        it.phase = 'error';
-        it.error =
-          err instanceof ApiRequestError && err.status === 404
-            ? 'This job is no longer on the kiosk (it expired or was deleted).'
-            : `Could not read this job: ${(err as Error).message}`;
-        render();
-      },
-    );
-  }
-}
 /** Uploads and job creations running at once. */
 const PARALLEL = 3;
-
-function stateOf(it: Item, store: JobStore): { state: ItemState | 'ready'; progress: number; job?: Job } {
-  if (it.phase === 'ready') return { state: 'ready', progress: 0 };
-  if (it.phase === 'rejected' || it.phase === 'error') return { state: 'rejected', progress: 0 };
-  if (it.phase === 'uploading') return { state: 'uploading', progress: it.upload * 100 };
-  const j = it.jobId ? store.get(it.jobId) : undefined;
-  return j
-    ? { state: j.status, progress: j.progress, job: j as unknown as Job }
-    : { state: 'new', progress: 0 };
-}
 
 /**
  * Packs the label TIFFs of finished image jobs into one zip in the browser (NAME.labels.tif, the project's
@@ -198,7 +114,7 @@ export const mountSegment: Page = (root, { store }) => {
       const c = classifyFile(p.path, p.file.size);
       if (c.kind === 'skip') continue;
       const it: Item = {
-        uid: nextUid++,
+        uid: newUid(),
         path: p.path,
         file: p.file,
         size: p.file.size,
