@@ -2,10 +2,10 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { startTestService, type TestService } from '../../api/service-harness.test-helpers.js';
 import { NUCLEI_VAL } from '../../test/data.js';
-import { command as predict } from './predict.js';
+import { command as predict, summaryLines } from './predict.js';
 import { evaluateFolders } from './eval.js';
 
 describe('kiosk predict against a listening kiosk (trivial model)', () => {
@@ -63,5 +63,88 @@ describe('kiosk predict against a listening kiosk (trivial model)', () => {
     const code = await predict.run([png, twin, '--host', svc.url, '--out', out, '--timeout', '120']);
     expect(code).toBe(1);
     expect(await readdir(out)).toEqual([`${a}.labels.tif`]);
+  });
+
+  it('issue 23 #8: ends with a summary (images, done, failed with reasons, time, images/s) and exits 1 on a failure', async () => {
+    const [a, b] = stems as [string, string];
+    const folder = join(dir, 'mixed');
+    await mkdir(folder);
+    for (const s of [a, b])
+      await copyFile(join(NUCLEI_VAL, `${s}.image.png`), join(folder, `${s}.image.png`));
+    await writeFile(join(folder, 'broken.png'), 'not a png at all');
+    const out = join(dir, 'labels-mixed');
+    const printed: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      printed.push(String(chunk));
+      return true;
+    });
+    let code: number;
+    try {
+      code = await predict.run([folder, '--host', svc.url, '--out', out, '--timeout', '120']);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(code).toBe(1);
+    const text = printed.join('');
+    const m = /summary: (\d+) image\(s\), (\d+) done, (\d+) failed in ([\d.]+) s \(([\d.]+) images\/s\)/.exec(
+      text,
+    );
+    expect(m, text).not.toBeNull();
+    const [, sent, done, failed, seconds, rate] = m!.map(Number) as number[];
+    expect([sent, done, failed]).toEqual([3, 2, 1]);
+    expect(seconds).toBeGreaterThan(0);
+    expect(rate).toBeCloseTo(2 / seconds!, 0);
+    // the failure is listed under the totals with the kiosk's reason
+    expect(text).toMatch(
+      new RegExp(
+        `failed:\\n  ${join(folder, 'broken.png').replace(/[.\\/]/g, '\\$&')}: .*(PNG|TIFF|image)`,
+        'i',
+      ),
+    );
+    expect((await readdir(out)).sort()).toEqual([a, b].map((s) => `${s}.labels.tif`).sort());
+  });
+
+  it('issue 23 #8: a run with no failure ends with a summary and exits 0', async () => {
+    const [a] = stems as [string];
+    const printed: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      printed.push(String(chunk));
+      return true;
+    });
+    let code: number;
+    try {
+      code = await predict.run([
+        join(NUCLEI_VAL, `${a}.image.png`),
+        '--host',
+        svc.url,
+        '--out',
+        join(dir, 'one'),
+        '--timeout',
+        '120',
+      ]);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(code).toBe(0);
+    expect(printed.join('')).toMatch(/summary: 1 image\(s\), 1 done, 0 failed in [\d.]+ s/);
+    expect(printed.join('')).not.toMatch(/^failed:/m);
+  });
+});
+
+describe('kiosk predict summary lines', () => {
+  it('issue 23 #8: totals, unfinished jobs, each failure with its reason, and the rate of written labels', () => {
+    expect(
+      summaryLines({
+        images: 5,
+        done: 3,
+        failures: [{ source: 'x.png', reason: 'not a TIFF or PNG' }],
+        unfinished: 1,
+        seconds: 2,
+      }),
+    ).toEqual([
+      'summary: 5 image(s), 3 done, 1 failed, 1 unfinished in 2.0 s (1.50 images/s)',
+      'failed:',
+      '  x.png: not a TIFF or PNG',
+    ]);
   });
 });

@@ -13,7 +13,9 @@ Segments images on a running kiosk (npm start, or a cluster) over HTTP, with a p
 NAME.labels.tif per image into --out: NAME is the image's name less its extension and a .image before it
 (NAME.image.png or NAME.png → NAME.labels.tif, as the training data pairs them; README "Label files"), so
 \`kiosk eval --pred DIR\` pairs them with ground truth. A folder means its TIFF/PNG images (label files in
-it, NAME.labels.png/.tif, are skipped); a zip becomes one batch job.
+it, NAME.labels.png/.tif, are skipped); a zip becomes one batch job. It ends with a summary: images
+given, done and failed (each failure with its reason), the time and images/s; the exit status is 1 when
+any image failed or had not finished by --timeout.
 
 Options:
   --host URL           the kiosk                                (default: $KIOSK_HOST or http://127.0.0.1:8080)
@@ -48,6 +50,30 @@ async function collect(paths: readonly string[]): Promise<string[]> {
   if (labelFiles) process.stderr.write(`skipped ${labelFiles} label file(s) (NAME.labels.png/.tif)\n`);
   if (out.length === 0) throw new UsageError('no TIFF, PNG or zip files in the given paths');
   return out;
+}
+
+/** What a run of kiosk predict did, for its closing summary. */
+export interface PredictSummary {
+  /** images given: image files, and the images inside each zip (a zip refused whole counts as one) */
+  readonly images: number;
+  /** label images written */
+  readonly done: number;
+  readonly failures: readonly { readonly source: string; readonly reason: string }[];
+  /** images whose jobs were still running when kiosk predict gave up (--timeout) */
+  readonly unfinished: number;
+  readonly seconds: number;
+}
+
+/** The closing summary: totals, each failure with its reason, the time and the rate of written labels. */
+export function summaryLines(s: PredictSummary): string[] {
+  const rate = s.seconds > 0 ? s.done / s.seconds : 0;
+  const lines = [
+    `summary: ${s.images} image(s), ${s.done} done, ${s.failures.length} failed` +
+      `${s.unfinished ? `, ${s.unfinished} unfinished` : ''} in ${s.seconds.toFixed(1)} s ` +
+      `(${rate.toFixed(2)} images/s)`,
+  ];
+  if (s.failures.length) lines.push('failed:', ...s.failures.map((f) => `  ${f.source}: ${f.reason}`));
+  return lines;
 }
 
 function bar(done: number, failed: number, total: number, progress: number): string {
@@ -91,6 +117,7 @@ export const command: Command = {
     const timeoutS = Number(v.timeout);
     if (!(timeoutS > 0))
       throw new UsageError(`--timeout must be a positive number of seconds; got '${v.timeout}'`);
+    const t0 = performance.now();
     const client = new KioskClient(v.host ?? process.env.KIOSK_HOST ?? 'http://127.0.0.1:8080');
     const files = await collect(parsed.positionals);
     await mkdir(v.out, { recursive: true });
@@ -102,20 +129,31 @@ export const command: Command = {
     // Upload and submit: one job per file (a zip is one batch job). Two images whose labels would have
     // one name (a.png and a.tif) are refused, the second one, rather than one overwriting the other.
     const jobs: { file: string; job: JobView }[] = [];
+    // Every failure, with its reason, for the closing summary (each is also reported when met).
+    const failures: { source: string; reason: string }[] = [];
+    const fail = (source: string, reason: string): void => {
+      failures.push({ source, reason });
+      process.stderr.write(`${source}: failed: ${reason}\n`);
+    };
+    let images = 0;
+    let done = 0;
+    const finish = (unfinished = 0): number => {
+      const seconds = (performance.now() - t0) / 1000;
+      for (const line of summaryLines({ images, done, failures, unfinished, seconds }))
+        process.stdout.write(`${line}\n`);
+      return failures.length || unfinished ? 1 : 0;
+    };
     const writtenBy = new Map<string, string>();
     const claim = (name: string, source: string): boolean => {
       const earlier = writtenBy.get(name);
       if (earlier === undefined) writtenBy.set(name, source);
-      else
-        process.stderr.write(`${source}: failed: its output ${name} would overwrite the one of ${earlier}\n`);
+      else fail(source, `its output ${name} would overwrite the one of ${earlier}`);
       return earlier === undefined;
     };
-    let failed = 0;
     for (const file of files) {
-      if (!file.toLowerCase().endsWith('.zip') && !claim(labelFileName(basename(file)), file)) {
-        failed++;
-        continue;
-      }
+      const isZip = file.toLowerCase().endsWith('.zip');
+      if (!isZip) images++;
+      if (!isZip && !claim(labelFileName(basename(file)), file)) continue;
       try {
         const job = await client.submit([{ name: basename(file), bytes: await readFile(file) }], {
           ...(v.model ? { model: v.model } : {}),
@@ -124,9 +162,9 @@ export const command: Command = {
         });
         jobs.push({ file, job });
       } catch (err) {
-        failed++;
-        process.stderr.write(`${file}: ${(err as Error).message}\n`);
-        if ((err as { status?: number }).status === undefined) return 1; // kiosk unreachable: stop here
+        if (isZip) images++; // a zip refused whole: one failure
+        fail(file, (err as Error).message);
+        if ((err as { status?: number }).status === undefined) return finish(); // kiosk unreachable: stop
       }
     }
     // Follow progress until every job is final.
@@ -136,33 +174,40 @@ export const command: Command = {
     for (;;) {
       for (const j of jobs)
         if (j.job.status !== 'done' && j.job.status !== 'failed') j.job = await client.getJob(j.job.id);
-      const done = jobs.filter((j) => j.job.status === 'done').length;
+      const ok = jobs.filter((j) => j.job.status === 'done').length;
       const bad = jobs.filter((j) => j.job.status === 'failed').length;
       const progress = jobs.length ? jobs.reduce((s, j) => s + j.job.progress, 0) / jobs.length : 100;
-      const line = bar(done, bad, jobs.length, progress);
+      const line = bar(ok, bad, jobs.length, progress);
       if (tty) process.stderr.write(`\r${line}`);
       else if (line !== last) process.stderr.write(`${line}\n`);
       last = line;
-      if (done + bad === jobs.length) break;
+      if (ok + bad === jobs.length) break;
       if (Date.now() > deadline) {
         process.stderr.write(
           `\ngave up after ${timeoutS} s; the jobs go on: kiosk jobs --host ${client.base}\n`,
         );
-        return 1;
+        const running = jobs.filter((j) => j.job.status !== 'done' && j.job.status !== 'failed');
+        for (const j of jobs) if (j.job.kind === 'batch') images += j.job.children?.length ?? 0;
+        return finish(
+          running.reduce((n, j) => n + (j.job.kind === 'batch' ? (j.job.children?.length ?? 1) : 1), 0),
+        );
       }
       await new Promise((r) => setTimeout(r, 250));
     }
     if (tty) process.stderr.write('\n');
     // Download and write NAME.labels.tif per image.
     for (const { file, job } of jobs) {
+      if (job.kind === 'batch') images += Math.max(1, job.children?.length ?? 0);
       if (job.status === 'failed') {
-        failed++;
-        process.stderr.write(`${file}: failed: ${job.reason ?? 'no reason given'}\n`);
+        // a batch lists its images' failures; a batch failed before it had images (or an image) says why
+        if (job.failures?.length) for (const f of job.failures) fail(`${file}: ${f.name}`, f.reason);
+        else fail(file, job.reason ?? 'no reason given');
         continue;
       }
       if (job.kind === 'image') {
         const out = join(v.out, labelFileName(basename(file)));
         await writeFile(out, await client.download(job.labelsUrl!));
+        done++;
         process.stdout.write(`${file}: ${job.objectCount ?? '?'} objects → ${out}\n`);
         continue;
       }
@@ -170,19 +215,14 @@ export const command: Command = {
       for (const e of entries) {
         // The batch zip holds DeepCell's <stem>_feature_0.tif; the CLI writes the project's name.
         const name = labelFileNameOfDeepCellEntry(e.name) ?? labelFileName(e.name);
-        if (!claim(name, `${file}: ${e.name}`)) {
-          failed++;
-          continue;
-        }
+        if (!claim(name, `${file}: ${e.name}`)) continue;
         await writeFile(join(v.out, name), e.data);
+        done++;
       }
-      const done = (job.children ?? []).filter((c) => c.status === 'done').length;
-      process.stdout.write(`${file}: ${done} images → ${v.out}\n`);
-      for (const f of job.failures ?? []) {
-        failed++;
-        process.stderr.write(`${file}: ${f.name}: failed: ${f.reason}\n`);
-      }
+      const ok = (job.children ?? []).filter((c) => c.status === 'done').length;
+      process.stdout.write(`${file}: ${ok} images → ${v.out}\n`);
+      for (const f of job.failures ?? []) fail(`${file}: ${f.name}`, f.reason);
     }
-    return failed ? 1 : 0;
+    return finish();
   },
 };
