@@ -39,3 +39,16 @@ describe('GpuType', () => {
     );
   });
 });
+
+describe('GpuType: the GPU image can drive it (issue 20 #5)', () => {
+  it('accepts compute capability up to 8.6 and refuses Ada and Hopper, naming what to choose', () => {
+    for (const g of [GpuType.nvidiaT4(), GpuType.nvidiaV100(), GpuType.nvidiaA100(), GpuType.nvidiaA10G()]) {
+      expect(g.gpuImageProblem('eks')).toBeUndefined();
+    }
+    expect(GpuType.nvidiaL40S().gpuImageProblem('eks')).toMatch(
+      /^g6e \(L40S, compute capability 8\.9\) is newer than the GPU image can drive .*choose one of: g4dn, g5, p3, p4d$/,
+    );
+    expect(GpuType.nvidiaH100().gpuImageProblem('gke')).toMatch(/compute capability 9\.0/);
+    expect(GpuType.nvidiaL4().computeCapability).toBe(8.9);
+  });
+});

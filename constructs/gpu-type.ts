@@ -7,6 +7,8 @@ export type CloudProvider = 'gke' | 'eks';
 type MachineByCount = Readonly<Record<number, string>>;
 
 interface GpuEntry {
+  /** CUDA compute capability (NVIDIA's table): what a CUDA build must target to run on this GPU. */
+  readonly computeCapability: number;
   /** GKE `guest_accelerator.type`, when GKE offers this GPU. */
   readonly gkeAccelerator?: string;
   /** GKE machine type per GPU count on one node. */
@@ -20,48 +22,68 @@ interface GpuEntry {
 /** Which GPUs each provider offers and on which machine shapes (2025 catalogue; extend as clouds add GPUs). */
 const CATALOG: Readonly<Record<string, GpuEntry>> = {
   T4: {
+    computeCapability: 7.5,
     gkeAccelerator: 'nvidia-tesla-t4',
     gkeMachines: { 1: 'n1-standard-4', 2: 'n1-standard-8', 4: 'n1-standard-16' },
     eksFamily: 'g4dn',
     eksInstances: { 1: 'g4dn.xlarge', 4: 'g4dn.12xlarge', 8: 'g4dn.metal' },
   },
   L4: {
+    computeCapability: 8.9,
     gkeAccelerator: 'nvidia-l4',
     gkeMachines: { 1: 'g2-standard-4', 2: 'g2-standard-24', 4: 'g2-standard-48', 8: 'g2-standard-96' },
     eksFamily: 'g6',
     eksInstances: { 1: 'g6.xlarge', 4: 'g6.12xlarge', 8: 'g6.48xlarge' },
   },
   A10G: {
+    computeCapability: 8.6,
     eksFamily: 'g5',
     eksInstances: { 1: 'g5.xlarge', 4: 'g5.12xlarge', 8: 'g5.48xlarge' },
   },
   L40S: {
+    computeCapability: 8.9,
     eksFamily: 'g6e',
     eksInstances: { 1: 'g6e.xlarge', 4: 'g6e.12xlarge', 8: 'g6e.48xlarge' },
   },
   V100: {
+    computeCapability: 7.0,
     gkeAccelerator: 'nvidia-tesla-v100',
     gkeMachines: { 1: 'n1-standard-8', 2: 'n1-standard-16', 4: 'n1-standard-32', 8: 'n1-standard-64' },
     eksFamily: 'p3',
     eksInstances: { 1: 'p3.2xlarge', 4: 'p3.8xlarge', 8: 'p3.16xlarge' },
   },
   A100: {
+    computeCapability: 8.0,
     gkeAccelerator: 'nvidia-tesla-a100',
     gkeMachines: { 1: 'a2-highgpu-1g', 2: 'a2-highgpu-2g', 4: 'a2-highgpu-4g', 8: 'a2-highgpu-8g' },
     eksFamily: 'p4d',
     eksInstances: { 8: 'p4d.24xlarge' },
   },
   A100_80GB: {
+    computeCapability: 8.0,
     gkeAccelerator: 'nvidia-a100-80gb',
     gkeMachines: { 1: 'a2-ultragpu-1g', 2: 'a2-ultragpu-2g', 4: 'a2-ultragpu-4g', 8: 'a2-ultragpu-8g' },
   },
   H100: {
+    computeCapability: 9.0,
     gkeAccelerator: 'nvidia-h100-80gb',
     gkeMachines: { 8: 'a3-highgpu-8g' },
     eksFamily: 'p5',
     eksInstances: { 8: 'p5.48xlarge' },
   },
 };
+
+/**
+ * What docker/gpu.Dockerfile builds on and the newest GPU it can drive. tfjs-node-gpu 4.22 loads libtensorflow
+ * 2.9.1, built for CUDA 11.2 / cuDNN 8.1 with kernels for compute capabilities 3.5-7.5 and PTX for 8.0 (TF 2.9's
+ * release build settings), which the driver compiles for 8.0 and 8.6 (A100, A10G). CUDA 11.2 and cuDNN 8.1
+ * predate Ada (8.9: L4, L40S) and Hopper (9.0: H100): their libraries carry no code for them. Established from
+ * those build settings and NVIDIA's release notes, not on the GPUs themselves (docs/deploy.md).
+ */
+export const GPU_IMAGE = {
+  stack: 'CUDA 11.2 / cuDNN 8.1, libtensorflow 2.9.1 for tfjs-node-gpu 4.22',
+  maxComputeCapability: 8.6,
+} as const;
 
 /** The GKE machine family (name prefix) that carries each GPU. */
 const GKE_FAMILY: Readonly<Record<string, string>> = {
@@ -231,6 +253,27 @@ export class GpuType {
   private familyHint(provider: CloudProvider): string {
     const types = Object.values(this.machines(provider));
     return `a ${GKE_FAMILY[this.model] ?? CATALOG[this.model]!.eksFamily ?? ''} type such as ${types.join(', ')}`;
+  }
+
+  /** CUDA compute capability, e.g. 7.5 for the T4. */
+  get computeCapability(): number {
+    return CATALOG[this.model]!.computeCapability;
+  }
+
+  /**
+   * Why the kiosk's GPU image (`GPU_IMAGE`) cannot drive this GPU, naming the GPUs of `provider` it can, or
+   * undefined when it can.
+   */
+  gpuImageProblem(provider: CloudProvider): string | undefined {
+    if (this.computeCapability <= GPU_IMAGE.maxComputeCapability) return undefined;
+    const ok = Object.entries(CATALOG)
+      .filter(([, e]) => e.computeCapability <= GPU_IMAGE.maxComputeCapability)
+      .map(([, e]) => (provider === 'gke' ? e.gkeAccelerator : e.eksFamily))
+      .filter((n): n is string => n !== undefined);
+    return (
+      `${this.nameOn(provider)} (${this.model}, compute capability ${this.computeCapability.toFixed(1)}) is newer than the GPU image ` +
+      `can drive (${GPU_IMAGE.stack}: up to ${GPU_IMAGE.maxComputeCapability}, docs/deploy.md); choose one of: ${ok.join(', ')}`
+    );
   }
 
   private machines(provider: CloudProvider): MachineByCount {

@@ -17,7 +17,7 @@ const allFlags = (out: string) => [
   '--project=lab1-project',
   '--region=europe-west4',
   '--zones=europe-west4-a',
-  '--gpu-type=nvidia-l4',
+  '--gpu-type=nvidia-tesla-t4',
   '--gpus-per-node=1',
   '--min-gpu-nodes=0',
   '--max-gpu-nodes=3',
@@ -39,7 +39,7 @@ describe('kiosk init', () => {
       provider: 'gke',
       project: 'lab1-project',
       region: 'europe-west4',
-      gpu: { type: 'nvidia-l4', minNodes: 0, maxNodes: 3 },
+      gpu: { type: 'nvidia-tesla-t4', minNodes: 0, maxNodes: 3 },
       cpu: { maxNodes: 4 },
       bucket: 'lab1-kiosk-data',
     });
@@ -149,6 +149,15 @@ describe('kiosk init', () => {
   // Flag validation runs in-process (same code path as the CLI, minus a process start per case).
   it.each([
     [['--gpu-type=g4dn'], /--gpu-type 'g4dn' is not one of: nvidia-tesla-t4, nvidia-l4/],
+    // issue 20 #5: sold by the cloud, but the GPU image (CUDA 11.2 / cuDNN 8.1) cannot drive it.
+    [
+      ['--gpu-type=nvidia-l4'],
+      /--gpu-type 'nvidia-l4' nvidia-l4 \(L4, compute capability 8\.9\) is newer than the GPU image can drive \(CUDA 11\.2 .*up to 8\.6, docs\/deploy\.md\); choose one of: nvidia-tesla-t4, nvidia-tesla-v100, nvidia-tesla-a100, nvidia-a100-80gb/,
+    ],
+    [
+      ['--gpu-type=nvidia-h100-80gb'],
+      /nvidia-h100-80gb \(H100, compute capability 9\.0\) is newer than the GPU image can drive/,
+    ],
     [['--bucket=goog-data'], /--bucket 'goog-data' must not start with "goog"/],
     [['--max-gpu-nodes=x'], /--max-gpu-nodes 'x' must be a whole number >= 1/],
     [['--min-gpu-nodes=5'], /--max-gpu-nodes '3' must be >= the fewest GPU nodes \(5\)/],

@@ -289,6 +289,8 @@ async function run(args: string[]): Promise<number> {
       prompt: provider === 'gke' ? 'GPU (GKE accelerator type)' : 'GPU (EC2 instance family)',
       choices: GpuType.choices(provider),
       fallback: GpuType.nvidiaT4().nameOn(provider),
+      // The cloud sells it, but the GPU image's CUDA build may not run on it (issue 20 #5).
+      check: (a) => GpuType.of(provider, a).gpuImageProblem(provider),
     });
     const gpu = GpuType.of(provider, gpuType);
     const gpusPerNode = await asker.ask({
