@@ -298,7 +298,7 @@ export type RuntimeChoice = 'auto' | 'onnx' | 'tfjs';
 /** Whether onnxruntime on the CPU serves the folder's int8 copy (see `LoadRunnerOptions.int8`). */
 export type Int8Choice = 'auto' | 'on' | 'off';
 export const INT8_ENV_VAR = 'KIOSK_INT8';
-/** 'auto' serves the int8 copy only when it runs a tile at least this many times faster than the float model. */
+/** 'auto' serves the int8 copy only when a tile costs the float model at least this many times its CPU time. */
 export const INT8_MIN_SPEEDUP = 1.1;
 
 /** The int8 choice from `KIOSK_INT8` (unset or empty: 'auto'); RunnerError 'bad-option' for anything else. */
@@ -313,7 +313,7 @@ export function int8FromEnv(env: NodeJS.ProcessEnv = process.env): Int8Choice {
 export interface Int8Decision {
   readonly int8: boolean;
   readonly reason: string;
-  /** Best of a few runs of one tile, ms, when both were timed. */
+  /** Best CPU time of a few runs of one tile on 1 thread, ms, when both were timed. */
   readonly floatMs?: number;
   readonly int8Ms?: number;
 }
@@ -384,16 +384,21 @@ async function writeDecisionFile(sha: string, d: Int8Decision): Promise<void> {
   }
 }
 
-/** Best wall time of `reps` forward passes of one tile (after one warm-up), ms. */
-async function tileMs(runner: OnnxRunner, size: number, reps: number): Promise<number> {
+/**
+ * Best process CPU time (user + system) of `reps` forward passes of one tile, after one warm-up, in ms. With one
+ * thread that does not spin this is the work of the pass itself, which other processes on a busy machine do
+ * not inflate the way they inflate wall time.
+ */
+async function tileCpuMs(runner: OnnxRunner, size: number, reps: number): Promise<number> {
   const c = runner.channels;
   const tile = Float32Array.from({ length: size * size * c }, (_, i) => 0.5 + 0.5 * Math.sin(i * 0.37));
   await runner.predict(tile, 1, size, size, c);
   let best = Infinity;
   for (let k = 0; k < reps; k++) {
-    const t = performance.now();
+    const t = process.cpuUsage();
     await runner.predict(tile, 1, size, size, c);
-    best = Math.min(best, performance.now() - t);
+    const d = process.cpuUsage(t);
+    best = Math.min(best, (d.user + d.system) / 1000);
   }
   return best;
 }
@@ -402,8 +407,8 @@ async function tileMs(runner: OnnxRunner, size: number, reps: number): Promise<n
  * onnxruntime on the CPU for `modelDir`, float or int8 as `choice` says: 'off' float; 'on' the int8 copy
  * (RunnerError 'missing-file' without one; no accuracy check — for measuring); 'auto' the int8 copy only when
  * `int8Refusal` finds nothing against it (checked at every load) AND it is at least INT8_MIN_SPEEDUP times
- * faster on this machine: timed on one 256x256 tile (best of 3, float and int8 interleaved: about half a
- * second on 2 cores) by the first load on the machine, which keeps the result in `int8DecisionFile` for every
+ * faster on this machine: the CPU time of one 256x256 tile on 1 thread (best of 3, float and int8 interleaved:
+ * about half a second on 2 cores), measured by the first load on the machine, which keeps the result in `int8DecisionFile` for every
  * later load and process (so all of them serve the same model).
  */
 async function openOnnxCpu(
@@ -433,36 +438,39 @@ async function openOnnxCpu(
       ? OnnxRunner.create(int8Path, { ...onnx, precision: 'int8' })
       : OnnxRunner.create(floatPath, onnx);
   }
-  const float = await OnnxRunner.create(floatPath, onnx);
+  // Timed on sessions of their own (1 thread, no spinning) by CPU time: comparable on a loaded machine.
+  const timing = { threads: 1, spin: false };
+  const float = await OnnxRunner.create(floatPath, timing);
   let int8: OnnxRunner | undefined;
+  let decision: Int8Decision;
   try {
-    int8 = await OnnxRunner.create(int8Path, { ...onnx, precision: 'int8' });
+    int8 = await OnnxRunner.create(int8Path, { ...timing, precision: 'int8' });
     let f = Infinity;
     let q = Infinity;
     for (let round = 0; round < 3; round++) {
-      f = Math.min(f, await tileMs(float, 256, 1));
-      q = Math.min(q, await tileMs(int8, 256, 1));
+      f = Math.min(f, await tileCpuMs(float, 256, 1));
+      q = Math.min(q, await tileCpuMs(int8, 256, 1));
     }
-    const faster = f / q >= INT8_MIN_SPEEDUP;
-    const decision: Int8Decision = {
-      int8: faster,
-      reason: `one 256x256 tile, ${onnx.threads ?? 1} thread(s): float ${f.toFixed(1)} ms, int8 ${q.toFixed(1)} ms (${(f / q).toFixed(2)}x; int8 needs ${INT8_MIN_SPEEDUP}x)`,
+    decision = {
+      int8: f / q >= INT8_MIN_SPEEDUP,
+      reason: `CPU time of one 256x256 tile, 1 thread: float ${f.toFixed(1)} ms, int8 ${q.toFixed(1)} ms (${(f / q).toFixed(2)}x; int8 needs ${INT8_MIN_SPEEDUP}x)`,
       floatMs: f,
       int8Ms: q,
     };
-    int8Decisions.set(key, decision);
     await writeDecisionFile(check.sha, decision);
-    const [keep, drop] = faster ? [int8, float] : [float, int8];
-    await drop.dispose();
-    return keep;
   } catch (err) {
-    await int8?.dispose();
-    int8Decisions.set(key, {
+    decision = {
       int8: false,
       reason: `int8 copy failed to run: ${err instanceof Error ? err.message : String(err)}`,
-    });
-    return float;
+    };
+  } finally {
+    await float.dispose();
+    await int8?.dispose();
   }
+  int8Decisions.set(key, decision);
+  return decision.int8
+    ? OnnxRunner.create(int8Path, { ...onnx, precision: 'int8' })
+    : OnnxRunner.create(floatPath, onnx);
 }
 
 export interface LoadRunnerOptions {
