@@ -6,7 +6,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { installAuth } from './auth.js';
 import type { ServiceConfig } from './config.js';
-import { ErrorBody, ERRORS, installErrorHandler, installJsonParser } from './errors.js';
+import { ErrorBody, errorTableMarkdown, installErrorHandler, installJsonParser } from './errors.js';
 import { installMetrics } from './metrics.js';
 import { installSecurity } from './security.js';
 import { compatRoutes } from './routes/compat.js';
@@ -112,10 +112,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         version: '1',
         description:
           'Deep-learning segmentation of microscopy images as a service. /v1 is the API; /api is compatible with ' +
-          'DeepCell Kiosk clients. Errors: ' +
-          Object.entries(ERRORS)
-            .map(([code, e]) => `${code} (${e.status}): ${e.doc}`)
-            .join('; '),
+          'DeepCell Kiosk clients.\n\nEvery error response is `{ error: code, message }`; `message` says what ' +
+          'was wrong.\n\n' +
+          errorTableMarkdown(),
       },
     },
   });

@@ -6,53 +6,175 @@ import { Type } from '@sinclair/typebox';
  * `{ error: code, message }`; `message` says what was wrong (5xx hide internals: "internal error").
  */
 export const ERRORS = {
-  'bad-request': { status: 400, doc: 'the request does not match the route schema' },
-  'not-an-image': { status: 400, doc: 'a file is not a TIFF or PNG image (judged by its bytes)' },
-  'bad-image': { status: 400, doc: 'an image header is damaged or uses a feature we do not read' },
-  'bad-archive': { status: 400, doc: 'a zip is unsafe or broken (../ paths, too many entries, a bomb...)' },
-  'empty-archive': { status: 400, doc: 'a zip holds no images' },
-  'unknown-model': { status: 400, doc: 'no such model' },
-  'unknown-model-version': { status: 400, doc: 'the model has no such version' },
-  'unknown-job-type': { status: 400, doc: 'no such job type' },
+  'bad-request': {
+    status: 400,
+    doc: 'the request does not match the route schema',
+    action: "fix the field or body the message names (the route's schema is in /docs)",
+  },
+  'not-an-image': {
+    status: 400,
+    doc: 'a file is not a TIFF or PNG image (judged by its bytes)',
+    action: 'send a TIFF or PNG; the message shows the first bytes of what was sent',
+  },
+  'bad-image': {
+    status: 400,
+    doc: 'an image header is damaged or uses a feature we do not read',
+    action: 'save the image again (e.g. Fiji: File › Save As › Tiff) or convert it to PNG',
+  },
+  'bad-archive': {
+    status: 400,
+    doc: 'a zip is unsafe or broken (../ paths, too many entries, a bomb...)',
+    action: 'zip the images again with plain relative names, within KIOSK_MAX_JOB_IMAGES',
+  },
+  'empty-archive': {
+    status: 400,
+    doc: 'a zip holds no images',
+    action: 'put TIFF or PNG images into the zip',
+  },
+  'unknown-model': { status: 400, doc: 'no such model', action: 'pick a name from GET /v1/models' },
+  'unknown-model-version': {
+    status: 400,
+    doc: 'the model has no such version',
+    action: 'pick a version from GET /v1/models, or leave it out for the newest',
+  },
+  'unknown-job-type': {
+    status: 400,
+    doc: 'no such job type',
+    action: 'pick a type from GET /v1/job-types (/api/jobtypes)',
+  },
   'bad-model-package': {
     status: 400,
     doc: 'a bioimage.io model package this kiosk cannot import (the message names the rdf field or file)',
+    action: 'fix the rdf field or file the message names (docs/bioimageio.md)',
   },
-  'upload-not-found': { status: 400, doc: 'an input names no uploaded file' },
-  'duplicate-input': { status: 400, doc: "a job's inputs name one upload twice" },
-  unauthorized: { status: 401, doc: 'no token, or a malformed, unknown or revoked one (docs/security.md)' },
-  forbidden: { status: 403, doc: 'the route needs an admin token' },
-  'forbidden-origin': { status: 403, doc: 'sent by a web page of an origin not in KIOSK_CORS_ORIGINS' },
-  'job-not-found': { status: 404, doc: 'no such job (or it expired)' },
-  'token-not-found': { status: 404, doc: "no such active token in the caller's lab" },
-  'file-not-found': { status: 404, doc: 'no such file' },
-  'route-not-found': { status: 404, doc: 'no route for this method and path (see /docs)' },
+  'upload-not-found': {
+    status: 400,
+    doc: 'an input names no uploaded file',
+    action: 'upload the file first (POST /v1/uploads) and use the key it returns, in the same lab',
+  },
+  'duplicate-input': {
+    status: 400,
+    doc: "a job's inputs name one upload twice",
+    action: 'name each upload once',
+  },
+  unauthorized: {
+    status: 401,
+    doc: 'no token, or a malformed, unknown or revoked one (docs/security.md)',
+    action: 'send a valid token: Authorization: Bearer … or X-Api-Key (docs/security.md)',
+  },
+  forbidden: { status: 403, doc: 'the route needs an admin token', action: 'use an admin token' },
+  'forbidden-origin': {
+    status: 403,
+    doc: 'sent by a web page of an origin not in KIOSK_CORS_ORIGINS',
+    action: "call from the kiosk's own origin, or add yours to KIOSK_CORS_ORIGINS",
+  },
+  'job-not-found': {
+    status: 404,
+    doc: 'no such job (or it expired)',
+    action: 'check the id and the lab of your token; finished jobs expire (KIOSK_JOB_TTL_S)',
+  },
+  'token-not-found': {
+    status: 404,
+    doc: "no such active token in the caller's lab",
+    action: 'list the tokens of your lab (GET /v1/tokens)',
+  },
+  'file-not-found': {
+    status: 404,
+    doc: 'no such file',
+    action: 'check the path; job files expire with their job',
+  },
+  'route-not-found': {
+    status: 404,
+    doc: 'no route for this method and path (see /docs)',
+    action: 'check the method and path against /docs',
+  },
   'not-finished': {
     status: 409,
     doc: 'the job has not finished: no result yet; cancel it before deleting it',
+    action: 'wait for done or failed (GET /v1/jobs/ID or its events), or cancel the job first',
   },
-  'model-name-taken': { status: 409, doc: 'an imported model would take the name of a model of our own' },
+  'model-name-taken': {
+    status: 409,
+    doc: 'an imported model would take the name of a model of our own',
+    action: 'import the package under another name',
+  },
   'request-timeout': {
     status: 408,
     doc: 'the request body stopped arriving for KIOSK_BODY_TIMEOUT_S (the connection is closed)',
+    action: 'retry over a steadier connection, or raise KIOSK_BODY_TIMEOUT_S',
   },
-  'upload-too-large': { status: 413, doc: 'a file is over the upload size limit' },
-  'too-many-files': { status: 413, doc: 'more files than one upload may hold' },
+  'upload-too-large': {
+    status: 413,
+    doc: 'a file is over the upload size limit',
+    action: 'send a smaller file, or raise the upload size limit (KIOSK_MAX_UPLOAD_MB)',
+  },
+  'too-many-files': {
+    status: 413,
+    doc: 'more files than one upload may hold',
+    action: 'send fewer files per upload (KIOSK_MAX_FILES), or one zip',
+  },
   'too-many-images': {
     status: 413,
     doc: 'a job has more images (files and zip entries) than KIOSK_MAX_JOB_IMAGES',
+    action: 'split the job, or raise KIOSK_MAX_JOB_IMAGES',
   },
-  'request-too-large': { status: 413, doc: 'body over KIOSK_MAX_BODY_KB, uploads over KIOSK_MAX_REQUEST_MB' },
-  'too-many-pixels': { status: 413, doc: 'an image has more values (H·W·C·Z) than KIOSK_MAX_PIXELS' },
-  'too-many-frames': { status: 413, doc: 'an image file has more pages than KIOSK_MAX_FRAMES' },
-  'not-multipart': { status: 415, doc: 'the upload is not multipart/form-data' },
-  'unsupported-media-type': { status: 415, doc: 'the route does not take a body of this Content-Type' },
-  'rate-limited': { status: 429, doc: 'too many requests from one lab or address: see Retry-After' },
-  internal: { status: 500, doc: 'something broke on our side' },
-  unavailable: { status: 503, doc: 'Redis or the bucket cannot be reached' },
+  'request-too-large': {
+    status: 413,
+    doc: 'body over KIOSK_MAX_BODY_KB, uploads over KIOSK_MAX_REQUEST_MB',
+    action: 'send less in one request, or raise KIOSK_MAX_BODY_KB / KIOSK_MAX_REQUEST_MB',
+  },
+  'too-many-pixels': {
+    status: 413,
+    doc: 'an image has more values (H·W·C·Z) than KIOSK_MAX_PIXELS',
+    action: 'crop or tile the image, or raise KIOSK_MAX_PIXELS',
+  },
+  'too-many-frames': {
+    status: 413,
+    doc: 'an image file has more pages than KIOSK_MAX_FRAMES',
+    action: 'split the stack, or raise KIOSK_MAX_FRAMES',
+  },
+  'not-multipart': {
+    status: 415,
+    doc: 'the upload is not multipart/form-data',
+    action: 'send the file as multipart/form-data (curl -F file=@IMAGE)',
+  },
+  'unsupported-media-type': {
+    status: 415,
+    doc: 'the route does not take a body of this Content-Type',
+    action: 'send application/json (or multipart/form-data to upload routes)',
+  },
+  'rate-limited': {
+    status: 429,
+    doc: 'too many requests from one lab or address: see Retry-After',
+    action: 'wait the seconds in Retry-After, then retry',
+  },
+  internal: {
+    status: 500,
+    doc: 'something broke on our side',
+    action: 'retry; if it persists, report it with the time (the API logs the cause)',
+  },
+  unavailable: {
+    status: 503,
+    doc: 'Redis or the bucket cannot be reached',
+    action: 'retry later; the operator checks Redis and the bucket (GET /v1/health)',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/** `|` inside a Markdown table cell, escaped. */
+const cell = (text: string): string => text.replace(/\|/g, '\\|');
+
+/**
+ * The error catalog as a Markdown table (code, HTTP status, when, what to do), in catalog order: the API's
+ * /docs description and docs/api.md (checked equal to it by api/errors-table.test.ts) both show it.
+ */
+export function errorTableMarkdown(): string {
+  const rows = Object.entries(ERRORS).map(
+    ([code, e]) => `| \`${code}\` | ${e.status} | ${cell(e.doc)} | ${cell(e.action)} |`,
+  );
+  return ['| code | HTTP status | when | what to do |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
