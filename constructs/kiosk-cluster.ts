@@ -113,7 +113,10 @@ export type KioskClusterProps = GkeKioskClusterProps | EksKioskClusterProps;
  * Everything the kiosk needs in one cloud account: network, cluster with workload identity (GKE) or IRSA
  * (EKS), a CPU pool and a GPU pool, the bucket, one identity per role granted exactly `ROLE_BUCKET_GRANTS`,
  * and outputs `cluster_endpoint`, `credentials_command`, `bucket_name` and `identity_<role>` (prefixed by
- * `outputPrefix` when given). Synth fails when two constructs of the stack would make one GCP service account,
+ * `outputPrefix` when given). With `domain`: GKE a static IP for the load balancer (`web_address`), EKS an ACM
+ * certificate (`certificate_arn`, `certificate_validation_records`). With `registry`: the image repository
+ * (`registry_url` / `image_repository_<image>`). On EKS also the cluster-autoscaler and the AWS Load Balancer
+ * Controller (`EksClusterAddons`) and the EBS CSI driver. Synth fails when two constructs of the stack would make one GCP service account,
  * IAM role or output (`guardUniqueCloudNames`).
  * The stack supplies the provider (`GoogleProvider` / `AwsProvider`); this construct creates none.
  */
