@@ -13,18 +13,11 @@ import {
   CANCELLED_REASON,
   checkTrainingPaths,
   DEFAULT_SIZE,
-  estimateSeconds,
-  FALLBACK_SPEED,
-  QUICK_SIZE,
-  speedFromTrainings,
-  SPEED_CROP_PX,
   type TrainingEvent,
-  type TrainingSize,
-  type TrainingSpeed,
   type TrainingView,
 } from '../lib/training.js';
-import { formatDuration } from '../lib/units.js';
 import type { Page } from '../main.js';
+import { estimatePanel } from './train-estimate.js';
 import { showTraining } from './train-view.js';
 
 export const mountTrain: Page = (root) => {
@@ -76,55 +69,8 @@ export const mountTrain: Page = (root) => {
     step: 16,
     value: String(DEFAULT_SIZE.cropSize),
   });
-  const estimate = h('p', { class: 'help', 'data-testid': 'train-estimate', 'aria-live': 'polite' });
-  const quickBtn = h(
-    'button',
-    { type: 'button', class: 'small', 'data-testid': 'quick-setting' },
-    `Quick setting (${QUICK_SIZE.epochs} epochs × ${QUICK_SIZE.stepsPerEpoch} steps × ${QUICK_SIZE.batchSize} crops)`,
-  );
-  /** The kiosk's trainings (newest first): their finished epochs measured its speed (else FALLBACK_SPEED). */
-  let trainings: readonly TrainingView[] = [];
-  const sizeOf = (): TrainingSize | undefined => {
-    const v = [epochs, steps, batch, crop].map((el) => Number(el.value));
-    if (!v.every((x) => Number.isInteger(x) && x > 0)) return undefined;
-    return { epochs: v[0]!, stepsPerEpoch: v[1]!, batchSize: v[2]!, cropSize: v[3]! };
-  };
-  /** The time estimate under the parameters, before starting (issue 23 #4: the defaults take hours here). */
-  const updateEstimate = () => {
-    const size = sizeOf();
-    if (!size) {
-      estimate.textContent = 'Estimated time: give whole numbers above 0 for epochs, steps, batch and crop.';
-      delete estimate.dataset.seconds;
-      return;
-    }
-    const speed: TrainingSpeed = speedFromTrainings(trainings, size) ?? FALLBACK_SPEED;
-    const secs = estimateSeconds(size, speed);
-    const crops = size.epochs * size.stepsPerEpoch * size.batchSize;
-    estimate.dataset.seconds = String(Math.round(secs));
-    estimate.dataset.measuredHere = String(speed.measuredHere);
-    const quick = estimateSeconds(QUICK_SIZE, speed);
-    replace(
-      estimate,
-      h('strong', {}, `Estimated time: about ${formatDuration(secs)}`),
-      ` for ${size.epochs} epochs × ${size.stepsPerEpoch} steps × ${size.batchSize} crops of ${size.cropSize} px (${crops.toLocaleString('en')} crops), at ${speed.cropsPerSecond.toPrecision(3)} crops of ${SPEED_CROP_PX} px per second, ${speed.source}. An estimate: other work on the machine changes it.`,
-      secs > 30 * 60 && quick < secs
-        ? h(
-            'span',
-            { class: 'warn-text' },
-            ` That is long: the quick setting (about ${formatDuration(quick)}) tries the data out first.`,
-          )
-        : '',
-    );
-  };
-  for (const el of [epochs, steps, batch, crop]) el.addEventListener('input', updateEstimate);
-  quickBtn.addEventListener('click', () => {
-    epochs.value = String(QUICK_SIZE.epochs);
-    steps.value = String(QUICK_SIZE.stepsPerEpoch);
-    batch.value = String(QUICK_SIZE.batchSize);
-    crop.value = String(QUICK_SIZE.cropSize);
-    updateEstimate();
-  });
-  updateEstimate();
+  const est = estimatePanel({ epochs, steps, batch, crop });
+  const quickBtn = est.quickButton;
   const lr = h('input', { type: 'number', step: 'any', min: 0, placeholder: 'default' });
   const mpp = h('input', { type: 'number', step: 'any', min: 0, placeholder: 'unknown' });
   const startBtn = h('button', { type: 'button', class: 'primary', disabled: true }, 'Start training');
@@ -331,8 +277,7 @@ export const mountTrain: Page = (root) => {
     try {
       const r = await getJson<{ trainings: TrainingView[] }>('/v1/trainings?limit=20');
       if (!alive) return;
-      trainings = r.trainings;
-      updateEstimate();
+      est.setTrainings(r.trainings);
       replace(
         list,
         ...(r.trainings.length
@@ -407,7 +352,7 @@ export const mountTrain: Page = (root) => {
           field('train-lr', 'Learning rate', lr),
           field('train-mpp', 'µm per pixel of the data', mpp),
         ),
-        estimate,
+        est.element,
         h('div', { class: 'actions', style: 'margin-bottom:10px' }, quickBtn),
         formError,
         h('div', { class: 'actions' }, startBtn),
