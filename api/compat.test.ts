@@ -5,6 +5,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { decodeImage } from '../workers/image/decode.js';
 import { startTestService, type TestService } from './service-harness.test-helpers.js';
 import { NUCLEI_VAL } from '../test/data.js';
+import { trivialStages } from '../workers/processors/trivial-stages.js';
 
 const VAL = NUCLEI_VAL;
 const STEM = 'dsb_03398329ced0c23b';
@@ -188,5 +189,113 @@ describe('DeepCell kiosk-client compatibility (listening server)', () => {
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(r.json.message).toMatch(why);
     }
+  });
+});
+
+/** kiosk-client's Job.summarize(): every field, read one /api/redis call each, numbers split on ','. */
+const SUMMARY_STRINGS = ['created_at', 'finished_at', 'reason', 'output_url'] as const;
+const SUMMARY_NUMBERS = [
+  'prediction_time',
+  'predict_retries',
+  'postprocess_time',
+  'upload_time',
+  'download_time',
+  'children_upload_time',
+  'cleanup_time',
+  'total_jobs',
+  'total_time',
+] as const;
+async function summarize(host: string, hash: string): Promise<Record<string, string | string[]>> {
+  const out: Record<string, string | string[]> = {};
+  for (const f of [...SUMMARY_STRINGS, ...SUMMARY_NUMBERS]) {
+    const value = (await post(`${host}/api/redis`, { hash, key: f })).json.value;
+    // the client does str(value).split(','): None shows as 'None'
+    const text = value === null ? 'None' : String(value as string);
+    const parts = text.split(',');
+    out[f] = (SUMMARY_NUMBERS as readonly string[]).includes(f) && parts.length > 1 ? parts : parts[0]!;
+  }
+  return out;
+}
+
+async function uploadAndPredict(host: string, name: string, bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const fd = new FormData();
+  fd.append('file', new Blob([bytes]), name);
+  const { uploadedName } = (await (
+    await fetch(`${host}/api/upload`, { method: 'POST', body: fd })
+  ).json()) as {
+    uploadedName: string;
+  };
+  const created = await post(`${host}/api/predict`, {
+    jobType: 'segmentation',
+    imageName: name,
+    uploadedName,
+  });
+  expect(created.status).toBe(200);
+  return created.json.hash as string;
+}
+
+describe("the DeepCell client's summary (issue 23 #8)", () => {
+  it('issue 23 #8: an image job reports upload_time, download_time and predict_retries (measured), not None', async () => {
+    // The first predict attempt of the job fails with a transient error, so the retry count is 1, not 0.
+    let predictCalls = 0;
+    svc = await startTestService(inject('redisUrl'), {
+      listen: true,
+      stages: {
+        ...trivialStages,
+        predict(prepared, runner, card) {
+          if (predictCalls++ === 0) throw new Error('model server went away (test)');
+          return trivialStages.predict(prepared, runner, card);
+        },
+      },
+    });
+    const png = new Uint8Array(await readFile(join(VAL, `${STEM}.image.png`)));
+    const hash = await uploadAndPredict(svc.url, `${STEM}.png`, png);
+    expect((await monitor(svc.url, hash)).at(-1)).toBe('done');
+    const summary = await summarize(svc.url, hash);
+    for (const f of ['prediction_time', 'postprocess_time', 'upload_time', 'download_time', 'total_time']) {
+      expect(summary[f], f).not.toBe('None');
+      expect(Number(summary[f]), f).toBeGreaterThanOrEqual(0);
+    }
+    expect(summary.predict_retries).toBe('1');
+    expect(predictCalls).toBe(2);
+    // a single image has no children: the Kiosk leaves these unset for an image job too
+    expect([summary.children_upload_time, summary.cleanup_time, summary.total_jobs]).toEqual([
+      'None',
+      'None',
+      'None',
+    ]);
+  });
+
+  it("issue 23 #8: a zip job answers its done images' timings joined by ',' and its cleanup_time, as the Kiosk's zip consumer", async () => {
+    svc = await startTestService(inject('redisUrl'), { listen: true });
+    const png = new Uint8Array(await readFile(join(VAL, `${STEM}.image.png`)));
+    const hash = await uploadAndPredict(
+      svc.url,
+      'three.zip',
+      zipSync({ 'a.png': png, 'b.png': png, 'broken.png': new TextEncoder().encode('not an image') }),
+    );
+    expect((await monitor(svc.url, hash)).at(-1)).toBe('done');
+    const summary = await summarize(svc.url, hash);
+    expect(summary.total_jobs).toBe('3');
+    // two images were done, the broken one failed: two numbers per field, from the children's records
+    const children = (await svc.services.records.get(hash))!.children!;
+    const done = [];
+    for (const id of children) {
+      const rec = (await svc.services.records.get(id))!;
+      if (rec.status === 'done') done.push(rec);
+    }
+    expect(done).toHaveLength(2);
+    for (const f of [
+      'prediction_time',
+      'postprocess_time',
+      'upload_time',
+      'download_time',
+      'total_time',
+    ] as const) {
+      expect(summary[f], f).toEqual(done.map((r) => String(r[f])));
+    }
+    expect(summary.predict_retries).toEqual(['0', '0']);
+    expect(Number(summary.cleanup_time)).toBeGreaterThanOrEqual(0);
+    expect(summary.cleanup_time).not.toBe('None');
   });
 });

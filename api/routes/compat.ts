@@ -254,8 +254,54 @@ export const compatRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }
 };
 
 /**
+ * The fields the Kiosk's zip consumer gathers from its done children into a batch's hash, each as the
+ * children's numbers joined by ',' (kiosk-client's summarize() splits them on ','): what a batch answers
+ * for them, read from its done children's records.
+ */
+const CHILD_SUMMARY_FIELDS = new Set([
+  'prediction_time',
+  'postprocess_time',
+  'upload_time',
+  'download_time',
+  'total_time',
+  'predict_retries',
+]);
+
+/** Most children read in one Redis pipeline when a batch's summary fields are gathered. */
+const CHILD_READ_CHUNK = 1000;
+
+/**
+ * A batch's child summary fields as the Kiosk's zip consumer writes them: per field, the numbers of its
+ * done children, in the children's order, joined by ','; null while none is done (or none has the field).
+ */
+async function childSummaries(
+  s: KioskServices,
+  children: readonly string[],
+  fields: readonly string[],
+): Promise<Map<string, string | null>> {
+  const values = new Map<string, string[]>(fields.map((f) => [f, []]));
+  for (let i = 0; i < children.length; i += CHILD_READ_CHUNK) {
+    const pipe = s.redis.pipeline();
+    for (const id of children.slice(i, i + CHILD_READ_CHUNK))
+      pipe.hmget(s.records.key(id), 'status', ...fields);
+    for (const [err, row] of (await pipe.exec()) ?? []) {
+      if (err) throw err;
+      const [status, ...vals] = row as (string | null)[];
+      if (status !== 'done') continue;
+      for (const [j, f] of fields.entries()) {
+        const v = vals[j];
+        if (v !== null && v !== undefined && v !== '' && Number.isFinite(Number(v))) values.get(f)!.push(v);
+      }
+    }
+  }
+  return new Map(fields.map((f) => [f, values.get(f)!.length ? values.get(f)!.join(',') : null]));
+}
+
+/**
  * The Kiosk hash fields of a job of `lab`; `output_url` is computed (a URL the client can GET), unknown
- * fields are null. Another lab's hash reads as an unknown one: every field null.
+ * fields are null. Another lab's hash reads as an unknown one: every field null. A batch answers the
+ * per-image timing fields (CHILD_SUMMARY_FIELDS) with its done children's values joined by ',', as the
+ * Kiosk's zip consumer leaves them (docs/api.md "DeepCell client summary").
  */
 async function readFields(
   s: KioskServices,
@@ -264,16 +310,25 @@ async function readFields(
   fields: readonly string[],
   base: string,
 ): Promise<(string | null)[]> {
-  const raw = await s.records.raw(hash, [...fields, 'lab', 'status', 'output_key']);
+  const raw = await s.records.raw(hash, [...fields, 'lab', 'status', 'output_key', 'kind', 'children']);
   if (!raw) return fields.map(() => null);
-  const [owner, status, outputKey] = raw.slice(fields.length);
+  const [owner, status, outputKey, kind, childrenJson] = raw.slice(fields.length);
   if (owner !== lab) return fields.map(() => null);
+  const gathered =
+    kind === 'batch' && childrenJson && fields.some((f) => CHILD_SUMMARY_FIELDS.has(f))
+      ? await childSummaries(
+          s,
+          JSON.parse(childrenJson) as string[],
+          fields.filter((f) => CHILD_SUMMARY_FIELDS.has(f)),
+        )
+      : undefined;
   const out: (string | null)[] = [];
   for (const [i, f] of fields.entries()) {
     if (f === 'output_url') {
       const rec = status === 'done' && outputKey ? await s.records.get(hash) : undefined;
       out.push(rec && outputKey ? await fileUrl(s, rec, outputKey, base) : null);
-    } else out.push(raw[i] ?? null);
+    } else if (gathered?.has(f)) out.push(gathered.get(f)!);
+    else out.push(raw[i] ?? null);
   }
   return out;
 }

@@ -2,7 +2,7 @@ import { fileStem, keys } from '../queues/names.js';
 import type { PackJobData, StageResult } from '../queues/payloads.js';
 import type { ChildFailure } from '../queues/records.js';
 import { uniqueEntryName, zipFiles } from './archive.js';
-import { enterStage, runStage, type Processor, type WorkerContext } from './context.js';
+import { enterStage, runStage, seconds, type Processor, type WorkerContext } from './context.js';
 
 /**
  * The zip/multi-file parent (cpu pool, postprocess queue): runs once every child has finished or failed,
@@ -46,6 +46,7 @@ export function packProcessor(ctx: WorkerContext): Processor<PackJobData, StageR
         failures,
         object_count: objects,
         ...(failures.length ? { reason: `${failures.length} of ${children.length} images failed` } : {}),
+        cleanup_time: seconds(performance.now() - t0),
       });
       return { key: outputKey, ms: performance.now() - t0 };
     });

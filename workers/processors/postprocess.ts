@@ -38,7 +38,7 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
       // The compute — maps in, labels and TIFF out (and the zip, where the bucket stores it) — takes its turn
       // in this process's slot (the stage's time counts from its turn); finishing the record (a Redis round
       // trip) is left outside, for the next job's compute to overlap.
-      const { labelsKey, outputKey, objectCount, ms } = await inComputeSlot(ctx, async () => {
+      const { labelsKey, outputKey, objectCount, ms, uploadMs } = await inComputeSlot(ctx, async () => {
         const t0 = performance.now();
         let labels;
         let meta: unknown;
@@ -81,17 +81,20 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
         const stem = fileStem(name);
         const labelsKey = keys.result(lab, jobId, labelKeyName(name));
         const outputKey = keys.result(lab, jobId, `${stem}.zip`);
+        const t1 = performance.now();
         await ctx.storage.put(labelsKey, tif);
         if (!zipsOnDownload(ctx.storage, tif.byteLength))
           await ctx.storage.put(outputKey, singleImageZip(deepCellEntryName(stem), tif));
+        const uploadMs = performance.now() - t1;
         const objectCount = countObjects(labels);
-        return { labelsKey, outputKey, objectCount, ms: performance.now() - t0 };
+        return { labelsKey, outputKey, objectCount, ms: performance.now() - t0, uploadMs };
       });
       await ctx.records.finish(jobId, 'done', {
         output_key: outputKey,
         labels_key: labelsKey,
         object_count: objectCount,
         postprocess_time: seconds(ms),
+        upload_time: seconds(uploadMs),
       });
       // Scratch goes only once the job is done: a worker killed between the two would otherwise leave a
       // re-run with no maps to read, and a job whose results exist would fail ("no object scratch/...").

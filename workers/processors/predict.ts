@@ -7,7 +7,9 @@ import type { PreparedImage } from './stages.js';
 import { packTensorParts, unpackTensors } from './tensor-pack.js';
 
 /** Stage times on their way to the record (postprocess writes them with its first record update). */
-export type StageTimes = Partial<Pick<JobRecord, 'preprocess_time' | 'prediction_time'>>;
+export type StageTimes = Partial<
+  Pick<JobRecord, 'preprocess_time' | 'prediction_time' | 'download_time' | 'predict_retries'>
+>;
 
 /**
  * What predict leaves in scratch for postprocess: the model outputs, the tiles' untiling metadata, and the
@@ -49,7 +51,8 @@ export function predictProcessor(ctx: WorkerContext): Processor<ImageJobData, St
       const outputs = await ctx.stages.predict(prepared, batcher.runner(), model.card);
       const key = keys.outputs(jobId, pass);
       const ms = performance.now() - t0;
-      const times = { ...prepared.times, prediction_time: seconds(ms) };
+      // attemptsMade: this stage's earlier attempts that failed (BullMQ counts them when it retries)
+      const times = { ...prepared.times, prediction_time: seconds(ms), predict_retries: job.attemptsMade };
       await ctx.storage.put(
         key,
         packTensorParts({ outputs, meta: prepared.meta, times } satisfies PredictedImage),

@@ -35,9 +35,12 @@ export function preprocessProcessor(ctx: WorkerContext): Processor<ImageJobData,
       return inComputeSlot(ctx, async () => {
         const t0 = performance.now();
         let prepared;
+        let downloadMs = 0;
         try {
           const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
+          const t1 = performance.now();
           const bytes = await ctx.storage.get(inputKey);
+          downloadMs = performance.now() - t1;
           prepared = await ctx.stages.preprocess(
             bytes,
             name,
@@ -60,7 +63,7 @@ export function preprocessProcessor(ctx: WorkerContext): Processor<ImageJobData,
           packTensorParts({
             ...prepared,
             meta: prepared.meta ?? null,
-            times: { preprocess_time: seconds(ms) },
+            times: { preprocess_time: seconds(ms), download_time: seconds(downloadMs) },
           }),
         );
         return { key, ms };

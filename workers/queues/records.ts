@@ -57,6 +57,14 @@ export interface JobRecord {
   readonly preprocess_time?: number;
   readonly prediction_time?: number;
   readonly postprocess_time?: number;
+  /** seconds reading the input image from the bucket (the Kiosk's `download_time`) */
+  readonly download_time?: number;
+  /** seconds writing the results to the bucket (the Kiosk's `upload_time`) */
+  readonly upload_time?: number;
+  /** times the predict stage was retried before it ran through (the Kiosk's `predict_retries`) */
+  readonly predict_retries?: number;
+  /** a batch: seconds its pack stage took to gather and zip its images' results (the Kiosk's `cleanup_time`) */
+  readonly cleanup_time?: number;
   readonly parent?: string;
   readonly children?: readonly string[];
   readonly total_jobs?: number;
@@ -173,6 +181,10 @@ const NUMERIC = [
   'preprocess_time',
   'prediction_time',
   'postprocess_time',
+  'download_time',
+  'upload_time',
+  'predict_retries',
+  'cleanup_time',
   'total_jobs',
 ];
 const JSONS = ['options', 'failures', 'children', 'uploads'];
