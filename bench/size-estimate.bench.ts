@@ -23,18 +23,18 @@ import { readModelCard, type ModelCard } from '../workers/model/model-io.js';
 import { loadRunner, type ModelRunner } from '../workers/model/runners.js';
 import { selectImages } from '../workers/pipeline/preprocess.js';
 import { maskDiameter, medianDiameter } from '../workers/pipeline/scale.js';
-import {
-  cheapEstimate,
-  segmentImageDetailed,
-  type SegmentOptions,
-} from '../workers/pipeline/segment.js';
+import { cheapEstimate, segmentImageDetailed, type SegmentOptions } from '../workers/pipeline/segment.js';
 import { NUCLEI_VAL } from '../test/data.js';
 
 const VAL_IMAGES = Number(process.env.VAL_IMAGES ?? Infinity);
 const DENSE_MIN = Number(process.env.DENSE_MIN ?? 40);
 const DENSE_IMAGES = Number(process.env.DENSE_IMAGES ?? 4);
 const RESCALED_STRIDE = Number(process.env.RESCALED_STRIDE ?? 4);
-const MODEL = join('models', 'nuclear', readdirSync(join('models', 'nuclear')).sort((a, b) => Number(b) - Number(a))[0]!);
+const MODEL = join(
+  'models',
+  'nuclear',
+  readdirSync(join('models', 'nuclear')).sort((a, b) => Number(b) - Number(a))[0]!,
+);
 
 interface Sample {
   readonly name: string;
@@ -166,7 +166,9 @@ async function dense(runner: ModelRunner, card: ModelCard, samples: Sample[]) {
     for (const [name, opts] of FLOWS) {
       const [r] = await segmentImageDetailed(d.raw, runner, card, opts);
       const sc = scoreImage(r!.labels, d.truth);
-      parts.push(`${name} F1 ${sc.at50.f1.toFixed(3)} (scale ${r!.scale.toFixed(2)}, ${r!.passes}+${r!.estimatePasses ?? 0} passes)`);
+      parts.push(
+        `${name} F1 ${sc.at50.f1.toFixed(3)} (scale ${r!.scale.toFixed(2)}, ${r!.passes}+${r!.estimatePasses ?? 0} passes)`,
+      );
     }
     console.log(
       `small dense test image ${d.name} (${d.truth.height}x${d.truth.width}, ${countObjects(d.truth)} nuclei, median diameter ${medianDiameter(d.truth)!.toFixed(1)} px): ${parts.join('; ')}`,
@@ -177,7 +179,9 @@ async function dense(runner: ModelRunner, card: ModelCard, samples: Sample[]) {
 async function main(): Promise<void> {
   const card = await readModelCard(MODEL);
   const runner = await loadRunner(MODEL, { runtime: 'onnx', threads: 2, int8: 'off' });
-  console.log(`model ${MODEL} (${runner.runtime}, float, 2 threads), targetDiameterPx ${card.input.targetDiameterPx}`);
+  console.log(
+    `model ${MODEL} (${runner.runtime}, float, 2 threads), targetDiameterPx ${card.input.targetDiameterPx}`,
+  );
   const files = readdirSync(NUCLEI_VAL)
     .filter((f) => f.endsWith('.image.png'))
     .sort()

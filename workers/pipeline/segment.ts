@@ -113,13 +113,15 @@ export async function segmentPlane(
     const [maps] = await predictTiles(runner, [prepared.tiles], opts);
     const { tiles: _pixels, ...grid } = prepared.tiles;
     const labels = postprocess(maps!, grid, prepared.meta, post);
-    let next =
-      pass < maxPasses
-        ? rescaleForDiameter(labels, scale, card.input.targetDiameterPx, opts.rescaleRule)
+    // Many instances well below the model's size outrank the mask estimate (whose components are clumps
+    // when small nuclei touch); after that re-run the pass is final, so the two cannot undo each other.
+    let next: number | undefined;
+    if (pass < maxPasses && !reestimated) {
+      next = reestimate
+        ? rescaleForSmallInstances(labels, scale, card.input.targetDiameterPx, opts.rescaleRule)
         : undefined;
-    if (next === undefined && reestimate && !reestimated && pass < maxPasses) {
-      next = rescaleForSmallInstances(labels, scale, card.input.targetDiameterPx, opts.rescaleRule);
-      reestimated = next !== undefined;
+      if (next !== undefined) reestimated = true;
+      else next = rescaleForDiameter(labels, scale, card.input.targetDiameterPx, opts.rescaleRule);
     }
     if (next === undefined)
       return {
@@ -154,8 +156,10 @@ export async function cheapEstimate(
   const [maps] = await predictTiles(runner, [prepared.tiles], opts);
   const { tiles: _pixels, ...grid } = prepared.tiles;
   const { fg } = untileMaps(maps!, grid, opts.window ?? 'hann');
-  const threshold = watershedOptions({ card, ...(opts.watershed ? { watershed: opts.watershed } : {}) })
-    .interiorThreshold;
+  const threshold = watershedOptions({
+    card,
+    ...(opts.watershed ? { watershed: opts.watershed } : {}),
+  }).interiorThreshold;
   const est = fgDiameter(fg, s, threshold ?? 0.5, opts.rescaleRule?.minObjects ?? 3);
   return est && { ...est, scale: s };
 }
