@@ -5,6 +5,21 @@ type Rec = Record<string, unknown>;
 
 const num = (v: unknown, digits = 3): string => (typeof v === 'number' ? v.toFixed(digits) : '–');
 
+/** The int8 copy's record (workers/model/quantize-card.ts): file, calibration, and its accuracy gate. */
+function int8Section(q: Rec): string[] {
+  const cal = (q.calibration ?? {}) as Rec;
+  const val = (q.validation ?? {}) as Rec;
+  const [f, i, g] = [(val.float ?? {}) as Rec, (val.int8 ?? {}) as Rec, (val.gate ?? {}) as Rec];
+  return [
+    '## int8 copy (CPU)',
+    '',
+    `- \`${String(q.file)}\` (${typeof q.bytes === 'number' ? `${(q.bytes / 1e6).toFixed(1)} MB` : '–'}): ${String(q.format ?? '')}`,
+    `- calibration: ${String(cal.method ?? '–')} ranges over ${String(cal.tiles ?? '–')} tiles of ${String(cal.images ?? '–')} images (${String(cal.data ?? '–')}), ${String(cal.weightBits ?? '–')}-bit weights`,
+    `- ${String(val.data ?? 'val')} through ${String(val.pipeline ?? 'the real pipeline')}: float F1@0.5 ${num(f.f1_50, 4)} / DSB ${num(f.dsb, 4)}, int8 F1@0.5 ${num(i.f1_50, 4)} / DSB ${num(i.dsb, 4)}; gate −${num(g.f1_50)} / −${num(g.dsb, 2)}: ${val.passed === true ? '**passed**, served where faster (KIOSK_INT8=auto)' : '**not passed**, not served'}`,
+    '',
+  ];
+}
+
 export function renderCardMarkdown(card: ModelCard): string {
   const t = (card.training ?? {}) as Rec;
   const v = (card.validation ?? {}) as Rec;
@@ -78,6 +93,7 @@ export function renderCardMarkdown(card: ModelCard): string {
           '',
         ]
       : []),
+    ...(card.int8 ? int8Section(card.int8 as Rec) : []),
     '## Limits',
     '',
     '- trained on DSB2018 fluorescence nuclei only (no brightfield/H&E); val checks in-distribution only',
