@@ -193,7 +193,9 @@ describe('the local kiosk (kiosk start) and the HTTP CLI', () => {
     await writeFile(join(cwd, 'notes.png'), 'not an image');
     const bad = kiosk(['predict', 'notes.png', '--host', url, '--out', 'labels'], cwd);
     expect(bad.code).toBe(1);
-    expect(bad.err).toMatch(/notes\.png: HTTP 400 not-an-image: notes\.png:? (is )?not a TIFF or PNG/);
+    expect(bad.err).toMatch(
+      /notes\.png: (failed: )?HTTP 400 not-an-image: notes\.png:? (is )?not a TIFF or PNG/,
+    );
     // The workers' stage metrics reach the API's /metrics through Redis (shared every 5 s).
     await expect
       .poll(
