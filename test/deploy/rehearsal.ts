@@ -601,19 +601,36 @@ try {
 } catch (err) {
   failures.push(`stopped: ${(err as Error).stack ?? String(err)}`);
 } finally {
-  await browser?.close().catch(() => undefined);
-  await front?.close().catch(() => undefined);
+  // Every clean-up step is bounded: a CI run once hung here after the pods had stopped (which step was not
+  // known), and a stuck clean-up must not hold the verdict the checks above already reached.
+  const bounded = async (what: string, step: () => Promise<unknown> | undefined, ms = 20_000) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), ms)));
+    const done = await Promise.race([
+      Promise.resolve(step()).then(
+        () => 'done' as const,
+        () => 'done' as const,
+      ),
+      late,
+    ]);
+    clearTimeout(timer);
+    if (done === 'late') progress(`clean-up: ${what} did not finish within ${ms / 1000} s; going on`);
+  };
+  await bounded('closing the browser', () => browser?.close());
+  await bounded('closing the TLS front', () => front?.close());
   for (const pod of cluster.pods() ?? []) {
     const logs = await podman.run(['logs', '--tail', '15', pod.name]).catch((e: unknown) => String(e));
     if (failures.length) process.stderr.write(`--- ${pod.name} (last lines)\n${logs}`);
   }
   if (!opts.keep) {
-    await cluster
-      ?.shutdown(['kiosk-autoscaler', 'kiosk-api', 'kiosk-cpu-worker', 'kiosk-gpu-worker'])
-      .catch(() => undefined);
-    await podman.run(['network', 'rm', '-f', network]).catch(() => undefined);
-    await kube.close();
-    await bucket.close();
+    await bounded(
+      'stopping the pods',
+      () => cluster?.shutdown(['kiosk-autoscaler', 'kiosk-api', 'kiosk-cpu-worker', 'kiosk-gpu-worker']),
+      180_000,
+    );
+    await bounded('removing the network', () => podman.run(['network', 'rm', '-f', network]), 60_000);
+    await bounded('closing the Kubernetes API stand-in', () => kube.close());
+    await bounded('closing the bucket', () => bucket.close());
   }
 }
 
