@@ -10,12 +10,10 @@
  * - Cancel stops the running training: the page and the API say "cancelled by the user", no model.
  * Screenshots go to test-artifacts/web/.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { NUCLEI_DIR } from '../../test/data.js';
-import { packZip, type ZipEntry } from '../../workers/image/zip.js';
 import {
   CANCELLED_REASON,
   DEFAULT_SIZE,
@@ -28,25 +26,11 @@ import {
 import { formatDuration } from '../src/lib/units.js';
 import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
 import { startKiosk, type Kiosk } from './kiosk-harness.js';
+import { trainingZip } from './training-zip.js';
 
 let kiosk: Kiosk;
 let browser: Browser;
 let page: Page;
-
-async function trainingZip(): Promise<Buffer> {
-  const entries: ZipEntry[] = [];
-  for (const [split, stem] of [
-    ['train', 'dsb_00071198d059ba7f'],
-    ['val', 'dsb_03398329ced0c23b'],
-  ] as const) {
-    for (const kind of ['image', 'labels'])
-      entries.push({
-        name: `${split}/${stem}.${kind}.png`,
-        data: new Uint8Array(await readFile(join(NUCLEI_DIR, split, `${stem}.${kind}.png`))),
-      });
-  }
-  return Buffer.from(packZip(entries));
-}
 
 const estimateEl = () => page.locator('[data-testid=train-estimate]');
 const seconds = async () => Number(await estimateEl().getAttribute('data-seconds'));

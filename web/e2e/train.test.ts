@@ -4,35 +4,17 @@
  * epochs arrive live (charts and table), get the new model version, see it on the Models page.
  * Screenshots go to test-artifacts/web/.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { packZip, type ZipEntry } from '../../workers/image/zip.js';
 import { startKiosk, type Kiosk } from './kiosk-harness.js';
-import { NUCLEI_DIR } from '../../test/data.js';
-
-const NUCLEI = NUCLEI_DIR;
+import { trainingZip } from './training-zip.js';
 
 let kiosk: Kiosk;
 let browser: Browser;
 let page: Page;
-
-async function trainingZip(): Promise<Buffer> {
-  const entries: ZipEntry[] = [];
-  for (const [split, stem] of [
-    ['train', 'dsb_00071198d059ba7f'],
-    ['val', 'dsb_03398329ced0c23b'],
-  ] as const) {
-    for (const kind of ['image', 'labels'])
-      entries.push({
-        name: `${split}/${stem}.${kind}.png`,
-        data: new Uint8Array(await readFile(join(NUCLEI, split, `${stem}.${kind}.png`))),
-      });
-  }
-  return Buffer.from(packZip(entries));
-}
 
 describe.skipIf(skipBrowserTests)('Train page in Chromium', () => {
   beforeAll(async () => {
