@@ -16,7 +16,7 @@
  * ones are quicker once those are through (BullMQ puts a job whose children finished at the head of its
  * queue, so the later stages take the newest ready image first).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -30,6 +30,7 @@ import { packZip } from '../workers/image/zip.js';
 import { connectRedis } from '../workers/queues/connection.js';
 import { JobRecords } from '../workers/queues/records.js';
 import { JobWatcher } from '../workers/queues/watcher.js';
+import { waitLine } from './wait-line.js';
 
 const { values } = parseArgs({
   options: {
@@ -50,20 +51,6 @@ function png(): Uint8Array {
   const data = new Uint8Array(32 * 32);
   for (let y = 8; y < 20; y++) for (let x = 8; x < 20; x++) data[y * 32 + x] = 220;
   return encode({ width: 32, height: 32, data, channels: 1, depth: 8 });
-}
-
-function waitLine(child: ChildProcess, re: RegExp, what: string): Promise<string> {
-  return new Promise((res, rej) => {
-    let out = '';
-    const on = (d: Buffer) => {
-      out += d.toString();
-      const m = re.exec(out);
-      if (m) res(m[1] ?? m[0]);
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (c) => rej(new Error(`${what} exited ${c}: ${out.slice(-2000)}`)));
-  });
 }
 
 interface Kiosk {

@@ -41,6 +41,7 @@ import { JobWatcher } from '../workers/queues/watcher.js';
 import { NUCLEI_VAL } from '../test/data.js';
 import { scratchDirFor } from '../workers/storage/index.js';
 import { kioskNodeFlags } from '../workers/autoscaler/drivers/local.js';
+import { waitLine } from './wait-line.js';
 
 const VAL = NUCLEI_VAL;
 const { values } = parseArgs({
@@ -117,20 +118,6 @@ interface Service {
   /** Waits for a job through the job-event channel (cheap; polling the API would load the machine). */
   watcher: JobWatcher;
   stop(): Promise<void>;
-}
-
-function waitLine(child: ChildProcess, re: RegExp, what: string): Promise<string> {
-  return new Promise((res, rej) => {
-    let out = '';
-    const on = (d: Buffer) => {
-      out += d.toString();
-      const m = re.exec(out);
-      if (m) res(m[1] ?? m[0]);
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (c) => rej(new Error(`${what} exited ${c}: ${out.slice(-2000)}`)));
-  });
 }
 
 /** API + CPU worker + inference worker as processes, like `kiosk start`. */
