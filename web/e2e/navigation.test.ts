@@ -81,10 +81,13 @@ describe.skipIf(skipBrowserTests)('navigation in Chromium', () => {
     expect(await page.locator('[data-testid=drop-zone]').count()).toBe(1);
     await page.goto(`${kiosk.url}/#/viewer/no-such-job`);
     await expect.poll(() => page.title()).toBe('Viewer · cellkiosk');
-    // The skip link focuses the page without leaving it.
+    // The skip link is the first Tab stop of a freshly loaded page and focuses <main> without leaving it.
+    // (A reload, not a hash change: a hash change already moves focus to <main>, so Tab would go past the link.)
     await page.goto(`${kiosk.url}/#/models`);
+    await page.reload();
     await expect.poll(() => page.title()).toBe('Models · cellkiosk');
     await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.className)).toBe('skip');
     await page.keyboard.press('Enter');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
     expect(await page.title()).toBe('Models · cellkiosk');
