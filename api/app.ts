@@ -5,7 +5,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { installAuth } from './auth.js';
-import type { ServiceConfig } from './config.js';
+import type { ServiceConfig } from '../core/config.js';
 import { ErrorBody, errorTableMarkdown, installErrorHandler, installJsonParser } from './errors.js';
 import { installMetrics } from './metrics.js';
 import { installSecurity } from './security.js';
@@ -17,7 +17,7 @@ import { v1EventRoutes } from './routes/v1-events.js';
 import { v1JobRoutes } from './routes/v1-jobs.js';
 import { v1TokenRoutes } from './routes/v1-tokens.js';
 import { trainingRoutes } from './routes/training.js';
-import { createServices, type KioskServices, type ServiceOverrides } from './services.js';
+import { createServices, type KioskServices, type ServiceOverrides } from '../core/services.js';
 import { installWeb } from './web.js';
 
 export interface AppOptions {

@@ -10,9 +10,9 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { listenAddress } from './auth.js';
 import { KioskClient } from './client.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from '../core/config.js';
 import { startTestService, type TestService } from './service-harness.test-helpers.js';
-import { TokenError, TokenStore } from './tokens.js';
+import { TokenError, TokenStore } from '../core/tokens.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 

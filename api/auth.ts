@@ -14,9 +14,9 @@
  * request counts, no lab data: the autoscaler scrapes it) and the static web UI.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ServiceConfig } from './config.js';
-import type { KioskServices } from './services.js';
-import type { Role } from './tokens.js';
+import type { ServiceConfig } from '../core/config.js';
+import type { KioskServices } from '../core/services.js';
+import type { Role } from '../core/tokens.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

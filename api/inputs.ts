@@ -16,7 +16,7 @@ import { keys, uploadFolder } from '../workers/queues/names.js';
 import type { SubmittedImage } from '../workers/queues/submit.js';
 import { StorageError } from '../workers/storage/storage.js';
 import { ApiError, type ErrorCode } from './errors.js';
-import type { KioskServices } from './services.js';
+import type { KioskServices } from '../core/services.js';
 
 export interface StoredUpload {
   readonly key: string;

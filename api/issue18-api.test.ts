@@ -9,7 +9,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createKioskMetrics, observeInference } from '../workers/metrics/kiosk-metrics.js';
 import { shareMetrics } from '../workers/metrics/shared.js';
 import { TRIVIAL_CARD, TrivialThresholdRunner } from '../workers/processors/trivial-stages.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from '../core/config.js';
 import {
   multipart,
   startTestService,

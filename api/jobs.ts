@@ -11,7 +11,7 @@ import { signedLink } from './auth.js';
 import { ApiError } from './errors.js';
 import { expandInputs } from './inputs.js';
 import type { JobView } from './schemas.js';
-import type { KioskServices } from './services.js';
+import type { KioskServices } from '../core/services.js';
 
 export interface NewJob {
   /** The caller's lab (request.lab): the job, its inputs and its model must be this lab's. */

@@ -6,7 +6,7 @@ import { createKioskMetrics, trackAutoscaler, trackQueues } from '../workers/met
 import { metricsWithShared, readSharedMetrics, type MetricsJson } from '../workers/metrics/shared.js';
 import { bullConnection } from '../workers/queues/connection.js';
 import { TRAIN_QUEUE } from '../workers/training/queue.js';
-import type { KioskServices } from './services.js';
+import type { KioskServices } from '../core/services.js';
 
 /**
  * Prometheus metrics at GET /metrics (text format), one registry per app, with the kiosk metrics of

@@ -166,7 +166,7 @@ describe('origins', () => {
   }); // prettier-ignore
 
   it('refuses a KIOSK_CORS_ORIGINS entry that is not an origin, at boot', async () => {
-    const { loadConfig } = await import('./config.js');
+    const { loadConfig } = await import('../core/config.js');
     expect(() => loadConfig({ REDIS_URL: 'redis://x:1', KIOSK_CORS_ORIGINS: 'lab.example.org' })).toThrow(
       /'KIOSK_CORS_ORIGINS' entries must be origins like https:\/\/host\[:port\]; got "lab.example.org"/,
     );

@@ -25,7 +25,7 @@ import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from './errors.js';
-import type { KioskServices } from './services.js';
+import type { KioskServices } from '../core/services.js';
 
 /** The web UI's policy (helmet's directive names). */
 const UI_CSP = {

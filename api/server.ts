@@ -1,7 +1,7 @@
 import { buildApp } from './app.js';
 import { listenAddress } from './auth.js';
-import { loadConfig } from './config.js';
-import { createServices } from './services.js';
+import { loadConfig } from '../core/config.js';
+import { createServices } from '../core/services.js';
 import { watchParent } from '../workers/parent-watch.js';
 import { trivialModels } from '../workers/processors/trivial-stages.js';
 

@@ -15,8 +15,8 @@ import { GrantAudit } from '../workers/storage/grant-check.js';
 import { openStorage } from '../workers/storage/index.js';
 import type { Storage } from '../workers/storage/storage.js';
 import { buildApp } from './app.js';
-import { loadConfig } from './config.js';
-import { createServices, type KioskServices } from './services.js';
+import { loadConfig } from '../core/config.js';
+import { createServices, type KioskServices } from '../core/services.js';
 
 /**
  * A whole service for tests: the API (fastify, not listening unless `listen`), a cpu and a gpu pool in

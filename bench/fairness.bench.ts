@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encode } from 'fast-png';
 import { KioskClient } from '../api/client.js';
-import { TokenStore } from '../api/tokens.js';
+import { TokenStore } from '../core/tokens.js';
 import { freePort, startPrivateRedis } from '../test/redis.js';
 import { kioskNodeFlags } from '../workers/autoscaler/drivers/local.js';
 import { packZip } from '../workers/image/zip.js';

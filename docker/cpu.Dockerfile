@@ -55,13 +55,14 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
 COPY bin ./bin
 COPY cli ./cli
+COPY core ./core
 COPY api ./api
 COPY web ./web
 COPY --from=web /app/web/dist ./web/dist
 COPY workers ./workers
 COPY constructs ./constructs
 COPY infra ./infra
-# The shipped model: api/config.ts's KIOSK_MODELS_DIR defaults to <repo>/models, so /app/models/nuclear/1
+# The shipped model: core/config.ts's KIOSK_MODELS_DIR defaults to <repo>/models, so /app/models/nuclear/1
 # is a built-in model of a fresh cluster, with nothing to copy into the bucket first.
 COPY models ./models
 # The image's built-in `node` user (uid/gid 1000) matches the chart's runAsUser/runAsGroup.

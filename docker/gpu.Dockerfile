@@ -80,6 +80,7 @@ COPY cli ./cli
 COPY workers ./workers
 COPY constructs ./constructs
 COPY infra ./infra
+COPY core ./core
 COPY api ./api
 # The shipped model (KIOSK_MODELS_DIR defaults to <repo>/models): the gpu-worker runs nuclear 1 and the
 # trainer starts from it without anything copied into the bucket first.

@@ -3,7 +3,7 @@
  * cpu: preprocess + postprocess (and batch packing); gpu: predict (model inference, tiles batched across
  * jobs) and the `train` queue (one training job at a time, trained in a child process; KIOSK_GPU_TRAIN=0
  * leaves training to separate `kiosk start --role trainer` processes). Configuration from the environment
- * (see api/config.ts; REDIS_URL required). Prints `worker <pool> ready` when it takes jobs.
+ * (see core/config.ts; REDIS_URL required). Prints `worker <pool> ready` when it takes jobs.
  * SIGTERM/SIGINT (also during start-up): stop taking jobs, finish the running ones, exit — a running training
  * job goes back to the queue at once and resumes from its checkpoint; a second signal returns running jobs
  * to the queue at once (another worker picks them up), or exits after 10 s when it cannot (Redis away: they
@@ -16,8 +16,8 @@
  * KIOSK_TRIVIAL_MODEL=1 serves the trivial threshold model with the trivial stages (tests/benchmarks only).
  */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../api/config.js';
-import { createServices, type KioskServices } from '../api/services.js';
+import { loadConfig } from '../core/config.js';
+import { createServices, type KioskServices } from '../core/services.js';
 import { instrumentWorker, kioskMetrics } from './metrics/index.js';
 import { serveMetrics, type MetricsServer } from './metrics/serve.js';
 import { shareMetrics, type SharedMetrics } from './metrics/shared.js';

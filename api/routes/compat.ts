@@ -6,7 +6,7 @@ import { ApiError, ErrorBody } from '../errors.js';
 import { signedLink } from '../auth.js';
 import { baseUrl, createJob, fileUrl, uploadPath } from '../jobs.js';
 import { saveMultipartFiles } from '../inputs.js';
-import type { KioskServices } from '../services.js';
+import type { KioskServices } from '../../core/services.js';
 
 const StrOrNum = Type.Union([Type.String({ maxLength: 64 }), Type.Number()]);
 const PredictBody = Type.Object(

@@ -4,7 +4,7 @@ import type { OutputRole } from '../../workers/bioimageio/card.js';
 import { checkPackage, importedFiles, MODEL_NAME } from '../../workers/bioimageio/import.js';
 import { BioimageioError } from '../../workers/bioimageio/rdf.js';
 import { ApiError, errorResponses } from '../errors.js';
-import type { KioskServices } from '../services.js';
+import type { KioskServices } from '../../core/services.js';
 
 /**
  * POST /v1/models/import: a bioimage.io model package (.zip, multipart field `package`; optional text

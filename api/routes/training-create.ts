@@ -15,7 +15,7 @@ import type { TrainingParams as StoredParams, TrainingRecord } from '../../worke
 import type { TrainingServices } from '../../workers/training/services.js';
 import { ApiError } from '../errors.js';
 import { deleteUploads, isUploadOf, saveMultipartFiles } from '../inputs.js';
-import type { KioskServices } from '../services.js';
+import type { KioskServices } from '../../core/services.js';
 import {
   checkStoredTrainingSet,
   copyTrainingPairs,

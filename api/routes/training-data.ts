@@ -33,7 +33,7 @@ import {
   ZIP_LIMIT_SETTINGS,
   ZIP_TAIL_BYTES,
 } from '../inputs.js';
-import type { KioskServices } from '../services.js';
+import type { KioskServices } from '../../core/services.js';
 
 /** An upload of training data: its bucket key and the path it has in the set (a folder upload's path). */
 export interface TrainingUpload {

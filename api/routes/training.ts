@@ -21,7 +21,7 @@ import type { TrainingEvent, TrainingRecord } from '../../workers/training/recor
 import { createTrainingServices, type TrainingServices } from '../../workers/training/services.js';
 import { ApiError, errorResponses } from '../errors.js';
 import { deleteUploads } from '../inputs.js';
-import type { KioskServices } from '../services.js';
+import type { KioskServices } from '../../core/services.js';
 import {
   BadTrainingDataError,
   createTraining,

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { jobTypes } from '../../workers/queues/job-types.js';
 import { errorResponses } from '../errors.js';
-import type { KioskServices } from '../services.js';
+import type { KioskServices } from '../../core/services.js';
 
 const Model = Type.Object({
   name: Type.String(),

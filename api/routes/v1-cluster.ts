@@ -10,7 +10,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { readAutoscalerReport } from '../../workers/autoscaler/decision-store.js';
 import { errorResponses } from '../errors.js';
-import type { KioskServices } from '../services.js';
+import type { KioskServices } from '../../core/services.js';
 
 const Action = Type.Union([Type.Literal('up'), Type.Literal('down'), Type.Literal('hold')]);
 

@@ -5,7 +5,7 @@ import { errorResponses } from '../errors.js';
 import { baseUrl, getRecord, jobView } from '../jobs.js';
 import { JobLabs } from '../job-labs.js';
 import { IdParams } from '../schemas.js';
-import type { KioskServices } from '../services.js';
+import type { KioskServices } from '../../core/services.js';
 
 /**
  * Server-sent events of job updates for the UI: `event: job` with `{id, status, progress, reason?}` on each

@@ -12,7 +12,7 @@ import { ApiError, errorResponses } from '../errors.js';
 import { baseUrl, createJob, deleteJob, getRecord, jobView, type NewJob } from '../jobs.js';
 import { deleteUploads, isUploadOf, saveMultipartFiles } from '../inputs.js';
 import { CreateJobBody, IdParams, JobView } from '../schemas.js';
-import type { KioskServices } from '../services.js';
+import type { KioskServices } from '../../core/services.js';
 
 const Upload = Type.Object({ key: Type.String(), name: Type.String(), size: Type.Integer() });
 

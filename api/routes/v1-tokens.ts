@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ApiError, errorResponses } from '../errors.js';
-import type { KioskServices } from '../services.js';
-import { TokenError } from '../tokens.js';
+import type { KioskServices } from '../../core/services.js';
+import { TokenError } from '../../core/tokens.js';
 
 const Role = Type.Union([Type.Literal('member'), Type.Literal('admin')]);
 const Token = Type.Object({

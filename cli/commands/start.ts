@@ -40,7 +40,7 @@ Options:
 Environment:
   PORT            API port (default 8080)          HOST   API address (default 127.0.0.1)
   REDIS_URL       use this Redis; default: start redis-server with AOF persistence under .kiosk/redis
-  KIOSK_BUCKET    bucket (default .kiosk/bucket); see api/config.ts for every setting
+  KIOSK_BUCKET    bucket (default .kiosk/bucket); see core/config.ts for every setting
   KIOSK_SCALE_INTERVAL_S, KIOSK_SCALE_IDLE_GRACE_S, KIOSK_SCALE_DOWN_WINDOW_S
                   autoscaler timing (default here 2 s, 120 s, 60 s)
   KIOSK_STOP_GRACE_S  how long a stop waits for running jobs to finish (default 30 s)`;

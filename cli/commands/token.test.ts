@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runKiosk as runCli } from '../run-kiosk.test-helpers.js';
-import { TokenStore } from '../../api/tokens.js';
+import { TokenStore } from '../../core/tokens.js';
 
 /** `kiosk token ARGS` with only `env` (and PATH) in its environment. */
 const runKiosk = (args: string[], env: Record<string, string>, cwd?: string) =>

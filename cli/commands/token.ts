@@ -4,7 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { redisOptions } from '../../workers/queues/connection.js';
-import { ROLES, TokenError, TokenStore, type Role, type TokenInfo } from '../../api/tokens.js';
+import { ROLES, TokenError, TokenStore, type Role, type TokenInfo } from '../../core/tokens.js';
 import { UsageError, type Command } from '../command.js';
 
 const usage = `Usage: kiosk token create --lab LAB [--role member|admin] [--name NAME] [--json]

@@ -1,6 +1,6 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../api/config.js';
+import { loadConfig } from '../../core/config.js';
 import { configFromEnv } from '../../workers/autoscaler/config.js';
 import { openStorage } from '../../workers/storage/index.js';
 import { KioskChart, type KioskChartProps } from './kiosk-chart.js';
@@ -305,7 +305,7 @@ describe('KioskChart: writable paths and roles (issue 17)', () => {
         'trainer',
       ]);
       for (const { c, pod, role } of found) {
-        // The path the kiosk itself computes from the container's environment (api/config.ts).
+        // The path the kiosk itself computes from the container's environment (core/config.ts).
         const dir = loadConfig({ ...envOf(c), REDIS_URL: 'redis://redis:6379' }).modelCacheDir;
         expect(dir, role).toMatch(/^\//); // a relative default would land under /app: the read-only root
         const mount = (c.volumeMounts ?? []).find(

@@ -55,7 +55,7 @@ export interface KioskChartProps {
   /** Where load-balancer traffic to the API comes from. @default - GKE: Google's LB ranges; EKS: 10.0.0.0/16 (the VPC) */
   readonly loadBalancerCidrs?: readonly string[];
   /**
-   * The API's KIOSK_TRUST_PROXY (api/config.ts): which proxies in front of it may name the client's address in
+   * The API's KIOSK_TRUST_PROXY (core/config.ts): which proxies in front of it may name the client's address in
    * X-Forwarded-For, so the failed-login count and the token-less rate limit are per user, not per load
    * balancer. A hop count (the client is that many entries from the end of X-Forwarded-For) or the
    * proxies' addresses/CIDRs; `false` leaves it unset (the TCP peer is the
@@ -119,7 +119,7 @@ function defaultTrustProxy(provider: CloudProvider, ingressClassName: string | u
   if (provider === 'gke') return ingressClassName === undefined ? 2 : false;
   return (ingressClassName ?? 'alb') === 'alb' ? 1 : false;
 }
-/** An IPv4 or IPv6 address or CIDR (what api/config.ts's KIOSK_TRUST_PROXY accepts in a list). */
+/** An IPv4 or IPv6 address or CIDR (what core/config.ts's KIOSK_TRUST_PROXY accepts in a list). */
 const PROXY_ADDRESS = /^((\d{1,3})(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]*:[0-9a-fA-F:.]*(\/\d{1,3})?)$/;
 
 /** Source ranges of Google's HTTP(S) load balancers and health checks. */
@@ -134,7 +134,7 @@ const API_PORT = 8080;
 export const MODEL_CACHE_PATH = '/var/cache/kiosk/models';
 /**
  * KIOSK_MODEL_CACHE of the other roles (API, CPU worker, autoscaler): they list and resolve models but never
- * copy one. The setting still points into their /tmp emptyDir, since api/config.ts's default
+ * copy one. The setting still points into their /tmp emptyDir, since core/config.ts's default
  * (`.kiosk/model-cache`, relative to /app) lies on the read-only root filesystem.
  */
 export const SCRATCH_MODEL_CACHE_PATH = '/tmp/kiosk-model-cache';
@@ -247,7 +247,7 @@ export class KioskChart extends Chart {
       { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: secret.name, key: secret.key } } },
       { name: 'REDIS_URL', value: `redis://:$(REDIS_PASSWORD)@${redis.serviceName}:${REDIS_PORT}` },
       { name: 'KIOSK_STORAGE', value: provider === 'gke' ? 'gcs' : 's3' },
-      // A URL, not a bare name: api/config.ts opens a bare name as a local folder inside the pod.
+      // A URL, not a bare name: core/config.ts opens a bare name as a local folder inside the pod.
       { name: 'KIOSK_BUCKET', value: `${provider === 'gke' ? 'gs' : 's3'}://${props.bucketName}` },
       { name: 'KIOSK_REGION', value: props.region },
       // Cloud mode: the API requires per-lab tokens (api/auth.ts) and refuses to start with KIOSK_AUTH=off.

@@ -96,8 +96,8 @@ async function runProbe(
   writeFileSync(
     script,
     `import { resolve } from 'node:path';
-const { loadConfig } = await import(${url('api/config.ts')});
-const { createServices } = await import(${url('api/services.ts')});
+const { loadConfig } = await import(${url('core/config.ts')});
+const { createServices } = await import(${url('core/services.ts')});
 const config = loadConfig();
 const services = await createServices(config);
 const models = (await services.registry.list()).map((m) => m.name + '@' + m.version + ':' + m.source);

@@ -10,14 +10,7 @@ import { mountModels } from './pages/models.js';
 import { mountSegment } from './pages/segment.js';
 import { mountTrain } from './pages/train.js';
 import { mountViewer } from './pages/viewer.js';
-
-export interface PageContext {
-  readonly store: JobStore;
-  /** Path segments after the page name (e.g. the job id of #/viewer/<id>). */
-  readonly args: readonly string[];
-}
-
-export type Page = (root: HTMLElement, ctx: PageContext) => () => void;
+import type { Page } from './page.js';
 
 const PAGES: Record<string, { title: string; about: string; mount: Page }> = {
   segment: { title: 'Segment', about: 'segment images', mount: mountSegment },

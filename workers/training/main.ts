@@ -1,12 +1,12 @@
 /**
  * A training worker process: `node --import tsx workers/training/main.ts`. Takes jobs from the `train`
- * queue one at a time (configuration from the environment, see api/config.ts; REDIS_URL required; optional
+ * queue one at a time (configuration from the environment, see core/config.ts; REDIS_URL required; optional
  * KIOSK_TRAIN_LOCK_MS, KIOSK_TRAIN_STALLED_MS, KIOSK_TRAIN_SCRATCH). Prints `worker train ready` when it
  * takes jobs. SIGTERM/SIGINT: stop taking jobs and return a running one to the queue (it resumes from its
  * last checkpoint on the next worker); training is long, so it is not waited for.
  */
-import { loadConfig } from '../../api/config.js';
-import { createServices } from '../../api/services.js';
+import { loadConfig } from '../../core/config.js';
+import { createServices } from '../../core/services.js';
 import { startTrainingWorkerFor } from './services.js';
 import { trainingWorkerEnv } from './worker.js';
 

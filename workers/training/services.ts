@@ -1,10 +1,10 @@
 /**
- * Wiring of the training service onto the job service's shared objects (api/services.ts): the records,
+ * Wiring of the training service onto the job service's shared objects (core/services.ts): the records,
  * the `train` queue, and a training worker built from the same storage, registry and configuration.
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KioskServices } from '../../api/services.js';
+import type { KioskServices } from '../../core/services.js';
 import type { RuntimePreference } from '../model/runtime.js';
 import { bullConnection } from '../queues/connection.js';
 import { TrainingQueue } from './queue.js';

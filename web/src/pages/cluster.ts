@@ -7,7 +7,7 @@
 import { getJson } from '../api.js';
 import { h, replace } from '../dom.js';
 import { byLabel, parsePrometheus, ratePerMinute, select, type Metrics } from '../lib/prometheus.js';
-import type { Page } from '../main.js';
+import type { Page } from '../page.js';
 import type {
   PoolState,
   PublishedDecision,

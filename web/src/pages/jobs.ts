@@ -6,7 +6,7 @@ import { api, ApiRequestError, authHeaders, type Job } from '../api.js';
 import { announce, h, progressBar, replace, statusBadge } from '../dom.js';
 import { isFinal, type JobStatus } from '../lib/job-events.js';
 import { formatDuration } from '../lib/units.js';
-import type { Page } from '../main.js';
+import type { Page } from '../page.js';
 import { session } from '../store.js';
 
 const PAGE = 50;

@@ -7,7 +7,7 @@
 import { api, type ModelInfo } from '../api.js';
 import { h, replace } from '../dom.js';
 import { summarizeCard } from '../lib/model-summary.js';
-import type { Page } from '../main.js';
+import type { Page } from '../page.js';
 
 const f1Of = (m: ModelInfo): number | undefined => {
   const v = (m.card?.validation as { f1_50?: unknown } | undefined)?.f1_50;

@@ -12,7 +12,7 @@ import { packZip, type ZipEntry } from '../../../workers/image/zip.js';
 import { classifyFile } from '../lib/files.js';
 import { aggregateProgress, describeProgress, type ItemState } from '../lib/progress.js';
 import { formatBytes } from '../lib/units.js';
-import type { Page } from '../main.js';
+import type { Page } from '../page.js';
 import { session } from '../store.js';
 import { items, newUid, restoreBatch, saveBatch, stateOf, type Item } from './segment-batch.js';
 import { optionsForm } from './segment-options.js';

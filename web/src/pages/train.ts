@@ -16,7 +16,7 @@ import {
   type TrainingEvent,
   type TrainingView,
 } from '../lib/training.js';
-import type { Page } from '../main.js';
+import type { Page } from '../page.js';
 import { estimatePanel } from './train-estimate.js';
 import { showTraining } from './train-view.js';
 

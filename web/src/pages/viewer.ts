@@ -9,7 +9,7 @@ import { decodeImage } from '../../../workers/image/decode.js';
 import { unpackZip } from '../../../workers/image/zip.js';
 import { planeOf, type Plane } from '../lib/display.js';
 import { decodeLabelTiff, type LabelImage } from '../lib/label-file.js';
-import type { Page } from '../main.js';
+import type { Page } from '../page.js';
 import { session } from '../store.js';
 import { showViewer } from './viewer-canvas.js';
 

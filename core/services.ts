@@ -21,7 +21,7 @@ export interface KioskServices {
   /** A normal connection (records, health). */
   readonly redis: Redis;
   readonly records: JobRecords;
-  /** Per-lab API tokens and signed download links (api/tokens.ts). */
+  /** Per-lab API tokens and signed download links (core/tokens.ts). */
   readonly tokens: TokenStore;
   readonly submitter: JobSubmitter;
   readonly registry: ModelRegistry;
