@@ -1,193 +1,28 @@
-import { createHash } from 'node:crypto';
+/**
+ * `JobRecords`: stores, updates, lists and deletes job records in Redis, and keeps each upload folder's
+ * set of jobs. The record model lives in job-record.ts (re-exported here), the Lua scripts in
+ * record-scripts.ts.
+ */
 import type { Redis } from 'ioredis';
-import type { SegmentationOptions } from './payloads.js';
+import {
+  eventOf,
+  parseRecord,
+  toFields,
+  type JobEvent,
+  type JobRecord,
+  type JobStatus,
+} from './job-record.js';
+import { FINISH, GUARDED_SET } from './record-scripts.js';
 
-/**
- * Kiosk statuses, in order. Batch (zip / multi-file) parents sit in `waiting` until their children finish.
- * `done` and `failed` are final; a failed job always has a `reason`.
- */
-export const STATUSES = [
-  'new',
-  'waiting',
-  'started',
-  'pre-processing',
-  'predicting',
-  'post-processing',
-  'saving-results',
-  'done',
-  'failed',
-] as const;
-export type JobStatus = (typeof STATUSES)[number];
-export const FINAL_STATUSES: readonly JobStatus[] = ['done', 'failed'];
-
-export interface ChildFailure {
-  readonly name: string;
-  readonly reason: string;
-}
-
-/**
- * The user-visible state of one job: a Redis hash `<prefix>:job:<id>` whose field names are the DeepCell
- * Kiosk's (the compatible `/api/redis` route reads them raw). Times are ISO-8601 (UTC); durations seconds.
- */
-export interface JobRecord {
-  readonly id: string;
-  readonly type: string;
-  /** `image`: one image; `batch`: a zip or several files, whose children are image jobs. */
-  readonly kind: 'image' | 'batch';
-  readonly lab: string;
-  readonly name: string;
-  readonly model: string;
-  readonly model_version: string;
-  readonly options: SegmentationOptions;
-  readonly status: JobStatus;
-  /** 0..100 */
-  readonly progress: number;
-  readonly reason?: string;
-  readonly failures?: readonly ChildFailure[];
-  /** Bucket key of the result zip (`<stem>_feature_0.tif` inside, as the Kiosk made). */
-  readonly output_key?: string;
-  /** Bucket key of the label TIFF (image jobs). */
-  readonly labels_key?: string;
-  readonly object_count?: number;
-  readonly created_at: string;
-  readonly updated_at: string;
-  readonly started_at?: string;
-  readonly finished_at?: string;
-  readonly total_time?: number;
-  readonly preprocess_time?: number;
-  readonly prediction_time?: number;
-  readonly postprocess_time?: number;
-  /** seconds reading the input image from the bucket (the Kiosk's `download_time`) */
-  readonly download_time?: number;
-  /** seconds writing the results to the bucket (the Kiosk's `upload_time`) */
-  readonly upload_time?: number;
-  /** times the predict stage was retried before it ran through (the Kiosk's `predict_retries`) */
-  readonly predict_retries?: number;
-  /** a batch: seconds its pack stage took to gather and zip its images' results (the Kiosk's `cleanup_time`) */
-  readonly cleanup_time?: number;
-  readonly parent?: string;
-  readonly children?: readonly string[];
-  readonly total_jobs?: number;
-  readonly cancelled?: boolean;
-  /**
-   * Bucket key of the job's input: an image job's image (a zip child's lies under `<zip>.d/`); a batch's
-   * zip when all its images came from one. @default - unknown (records made before inputs were kept)
-   */
-  readonly input_key?: string;
-  /** Top-level jobs: the upload folders (`uploads/<lab>/<id>/`) its inputs came from, deleted with it. */
-  readonly uploads?: readonly string[];
-}
-
-export interface JobEvent {
-  readonly id: string;
-  readonly status: JobStatus;
-  readonly progress: number;
-  readonly parent?: string;
-  readonly reason?: string;
-}
-
-type Fields = Record<string, string | number>;
-
-/**
- * A Lua script run by its SHA-1 (EVALSHA: the body is sent only when Redis does not have it cached yet,
- * e.g. after a restart or SCRIPT FLUSH).
- */
-class Script {
-  private readonly sha: string;
-  constructor(private readonly body: string) {
-    this.sha = createHash('sha1').update(body).digest('hex');
-  }
-
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return redis.eval(this.body, keys.length, ...keys, ...args);
-    }
-  }
-}
-
-// Sets fields only while the job is not final; publishes its events. ARGV: channel, n, n events, then
-// field/value pairs. Returns 1 set, 0 final already, -1 missing.
-const GUARDED_SET = new Script(`
-local st = redis.call('HGET', KEYS[1], 'status')
-if not st then return -1 end
-if st == 'done' or st == 'failed' then return 0 end
-local n = tonumber(ARGV[2])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3 + n))
-for i = 3, 2 + n do redis.call('PUBLISH', ARGV[1], ARGV[i]) end
-return 1`);
-
-// Moves a job that is not final yet to done/failed in one step: status, progress (100 when done, else as it
-// was), finished_at, updated_at, total_time (from created_at), the given fields; starts its expiry clock
-// (unless the job has one already: a user's expire, set while it ran, is kept);
-// publishes its event; and counts it in its batch parent's progress (publishing that too).
-// KEYS[1] job; ARGV: channel, ttl, status, now (ISO), now (ms), id, reason ('' = none), record key prefix,
-// then field/value pairs. Returns 1 finished, 0 final already, -1 missing.
-const FINISH = new Script(`
-local function iso_ms(s)
-  local y, mo, d, h, mi, sec, frac = string.match(s or '', '^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)%.?(%d*)Z$')
-  if not y then return nil end
-  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
-  if mo <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + d - 1
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  local days = era * 146097 + doe - 719468
-  local ms = 0
-  if frac ~= '' then ms = tonumber(string.sub(frac .. '00', 1, 3)) end
-  return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(sec) * 1000 + ms
-end
-local key = KEYS[1]
-local cur = redis.call('HMGET', key, 'status', 'progress', 'created_at', 'parent')
-if not cur[1] then return -1 end
-if cur[1] == 'done' or cur[1] == 'failed' then return 0 end
-local status, now = ARGV[3], ARGV[4]
-local progress = 100
-if status ~= 'done' then progress = tonumber(cur[2]) or 0 end
-redis.call('HSET', key, 'status', status, 'progress', progress, 'finished_at', now, 'updated_at', now)
-if #ARGV > 8 then redis.call('HSET', key, unpack(ARGV, 9)) end
-local created = iso_ms(cur[3])
-if created then
-  local total = string.format('%.3f', (tonumber(ARGV[5]) - created) / 1000):gsub('0+$', ''):gsub('%.$', '')
-  redis.call('HSET', key, 'total_time', total)
-end
-local ttl = tonumber(ARGV[2])
-if ttl > 0 and redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ttl) end
-local ev = { id = ARGV[6], status = status, progress = progress }
-if ARGV[7] ~= '' then ev.reason = ARGV[7] end
-redis.call('PUBLISH', ARGV[1], cjson.encode(ev))
-if cur[4] then
-  local pkey = ARGV[8] .. cur[4]
-  local p = redis.call('HMGET', pkey, 'status', 'total_jobs')
-  if p[1] then
-    local finished = redis.call('HINCRBY', pkey, 'finished_children', 1)
-    local n = tonumber(p[2]) or 0
-    if n > 0 and p[1] ~= 'done' and p[1] ~= 'failed' then
-      local pp = math.min(99, math.floor(100 * finished / n))
-      redis.call('HSET', pkey, 'progress', pp, 'updated_at', now)
-      redis.call('PUBLISH', ARGV[1], cjson.encode({ id = cur[4], progress = pp }))
-    end
-  end
-end
-return 1`);
-
-const NUMERIC = [
-  'progress',
-  'object_count',
-  'total_time',
-  'preprocess_time',
-  'prediction_time',
-  'postprocess_time',
-  'download_time',
-  'upload_time',
-  'predict_retries',
-  'cleanup_time',
-  'total_jobs',
-];
-const JSONS = ['options', 'failures', 'children', 'uploads'];
+export {
+  FINAL_STATUSES,
+  STATUSES,
+  parseRecord,
+  type ChildFailure,
+  type JobEvent,
+  type JobRecord,
+  type JobStatus,
+} from './job-record.js';
 
 /** Reads and writes job records; every change is published on `<prefix>:job-events` for the SSE stream. */
 export class JobRecords {
@@ -399,34 +234,4 @@ export class JobRecords {
     for (const id of ids) pipe.exists(this.key(id));
     return ((await pipe.exec()) ?? []).map(([, n]) => n === 1);
   }
-}
-
-function toFields(rec: Partial<JobRecord> & Record<string, unknown>): Fields {
-  const out: Fields = {};
-  for (const [k, v] of Object.entries(rec)) {
-    if (v === undefined) continue;
-    if (JSONS.includes(k)) out[k] = JSON.stringify(v);
-    else if (typeof v === 'boolean') out[k] = v ? '1' : '0';
-    else out[k] = v as string | number;
-  }
-  return out;
-}
-
-function eventOf(id: string, f: Fields): Partial<JobEvent> & { id: string } {
-  const ev: Record<string, unknown> = { id };
-  for (const k of ['status', 'progress', 'parent', 'reason'] as const)
-    if (f[k] !== undefined) ev[k] = k === 'progress' ? Number(f[k]) : f[k];
-  return ev as Partial<JobEvent> & { id: string };
-}
-
-/** Parses a record hash; unknown extra fields are ignored. */
-export function parseRecord(raw: Record<string, string>): JobRecord {
-  const rec: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    if (NUMERIC.includes(k)) rec[k] = Number(v);
-    else if (JSONS.includes(k)) rec[k] = JSON.parse(v) as unknown;
-    else if (k === 'cancelled') rec[k] = v === '1';
-    else rec[k] = v;
-  }
-  return rec as unknown as JobRecord;
 }
