@@ -24,6 +24,7 @@ import { initTfjs, type RuntimePreference } from './runtime.js';
 import { loadModel, readModelCard } from './model-io.js';
 import { INT8_ONNX, type Int8CardEntry } from './quantize-card.js';
 import { RunnerError } from './runner-error.js';
+import { logCpuFallbackOnce, ortProvidersFromEnv, planOrtProviders } from './ort-providers.js';
 
 export { RunnerError, type RunnerErrorCode } from './runner-error.js';
 
@@ -127,8 +128,13 @@ function checkBatch(
 export interface OnnxRunnerOptions {
   /** intra-op threads of onnxruntime's CPU provider (positive integer). @default 1 */
   readonly threads?: number;
-  /** 'cuda' asks for the CUDA provider (falls back to CPU when it cannot load). @default 'cpu' */
+  /**
+   * 'cuda' asks for the CUDA provider: when it cannot start, the session runs on the CPU and the process says
+   * so once (./ort-providers.ts), or with `cudaOnly` the load fails. @default 'cpu'
+   */
   readonly device?: 'cpu' | 'cuda';
+  /** With device 'cuda': fail instead of falling back to the CPU (KIOSK_ORT_PROVIDERS=cuda). @default false */
+  readonly cudaOnly?: boolean;
   /** Model name reported by `name`. @default 'model' */
   readonly name?: string;
   /**
@@ -192,8 +198,12 @@ export class OnnxRunner implements ModelRunner {
       try {
         session = await open({ ...base, executionProviders: ['cuda', 'cpu'] });
         runtime = 'onnxruntime-node/cuda';
-      } catch {
-        session = undefined; // CUDA provider did not load: CPU below.
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        if (opts.cudaOnly)
+          throw new RunnerError('bad-model', `onnxruntime's CUDA provider could not start: ${why}`);
+        logCpuFallbackOnce(`the CUDA provider could not start (${why})`);
+        session = undefined; // CPU below.
       }
     }
     try {
@@ -512,13 +522,18 @@ export async function loadRunner(modelDir: string, opts: LoadRunnerOptions = {})
   const int8 = opts.int8 ?? int8FromEnv();
   if (!['auto', 'on', 'off'].includes(int8))
     throw new RunnerError('bad-option', `int8 must be auto, on or off; got ${JSON.stringify(int8)}`);
-  const gpu = onnxCudaAvailable();
+  // KIOSK_ORT_PROVIDERS (./ort-providers.ts): CUDA where its provider library is installed, else the CPU.
+  const plan = planOrtProviders(ortProvidersFromEnv(), onnxCudaAvailable());
+  if (plan.fallback) logCpuFallbackOnce(plan.fallback);
+  const gpu = plan.providers[0] === 'cuda';
   const onnx = { threads: opts.threads ?? 1, name, ...(opts.spin !== undefined ? { spin: opts.spin } : {}) };
   const openOnnx = (): Promise<OnnxRunner> =>
-    gpu ? OnnxRunner.create(onnxPath, { ...onnx, device: 'cuda' }) : openOnnxCpu(modelDir, onnx, int8);
+    gpu
+      ? OnnxRunner.create(onnxPath, { ...onnx, device: 'cuda', cudaOnly: !plan.providers.includes('cpu') })
+      : openOnnxCpu(modelDir, onnx, int8);
   if (runtime === 'onnx') return openOnnx();
   if (runtime === 'auto' && !existsSync(join(modelDir, 'model.json')) && existsSync(onnxPath)) {
-    return openOnnxCpu(modelDir, onnx, int8);
+    return openOnnx();
   }
   const info = await initTfjs(opts.tfjsPrefer ? { prefer: opts.tfjsPrefer } : {});
   if (runtime === 'auto' && info.source !== '@tensorflow/tfjs-node-gpu' && existsSync(onnxPath)) {
