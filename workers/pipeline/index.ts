@@ -10,3 +10,11 @@ export type { RescaleRule } from './scale.js';
 export { segmentImage, segmentImageDetailed } from './segment.js';
 export type { SegmentOptions, SegmentResult } from './segment.js';
 export * from './options.js';
+export { resolveSettings, atFixedScale } from './settings.js';
+export type {
+  LabelSettings,
+  PipelineSettings,
+  PredictSettings,
+  RescaleSettings,
+  TilingSettings,
+} from './settings.js';

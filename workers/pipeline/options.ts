@@ -1,6 +1,6 @@
 /**
- * Defaults and validation shared by the pipeline stages. Every check throws `ImageError` with a message
- * that names the option, the allowed range and the value received.
+ * The pipeline's defaults and checks. Every check throws `ImageError` with a message that names the option,
+ * the allowed range and the value received. Only ./settings.ts (where options enter) runs the checks.
  */
 import { ImageError } from '../image/types.js';
 import type { DeepWatershedOptions } from '../image/watershed.js';
@@ -21,6 +21,35 @@ export const DEFAULT_TTA: Tta = 1;
  * measures them well and the third runs at the right scale (val: F1@0.5 0.22 → 0.92 on such an image).
  */
 export const DEFAULT_MAX_PASSES = 3;
+/**
+ * How autoscale estimates the nucleus size (issue 22 #2):
+ * - 'full': segment at scale 1 and measure the labels' mask (the first of up to `maxPasses` full passes);
+ * - 'cheap': one network pass on the image downsampled by CHEAP_PASS_SCALE (a quarter of the pixels,
+ *   tiles no larger than that image), the size read off its fg map (no watershed), then the full pass at
+ *   the scale that estimate gives. A cheap estimate under CHEAP_PASS_MIN_MODEL_DIAMETER model px falls back
+ *   to 'full' from scale 1.
+ */
+export type SizeEstimate = 'full' | 'cheap';
+/**
+ * 'full' stays the default: measured with `npm run bench size-estimate` (models/nuclear/1, onnxruntime-node,
+ * 2 threads, 2026-12-07) the cheap estimate is worse (median |error| on val 18.9 % vs 5.8 %, within 1.3x for
+ * 52/68 vs 64/68 images; x0.5 val 63 % vs 16 %; x2 val 13.6 % vs 12.7 %), and through the pipeline (with
+ * the re-estimate) val F1@0.5 0.8785 / DSB 0.5977 vs 0.8809 / 0.6005, 1.31 full + 1 cheap passes per image
+ * vs 1.56 full.
+ */
+export const DEFAULT_SIZE_ESTIMATE: SizeEstimate = 'full';
+/**
+ * Re-estimate from the instances after a full pass (issue 19 #2, see rescaleForSmallInstances). Off by
+ * default: same bench, val F1@0.5 0.8801 / DSB 0.6003 with it vs 0.8809 / 0.6005 without; on val images
+ * x0.5 tiled 2x2 (small, dense nuclei) F1 0.727 vs 0.732 and 0.873 vs 0.871 — the mask estimate already
+ * rescales those; it helps where small nuclei merge into clumps (size-estimate.test.ts).
+ */
+export const DEFAULT_REESTIMATE = false;
+/** Autoscale is on unless the caller turns it off (or gives `mpp` or `scale`). */
+export const DEFAULT_AUTOSCALE = true;
+/** When autoscale re-runs: estimate/target outside [1/1.3, 1.3], from at least 3 mask components. */
+export const DEFAULT_TOLERANCE = 1.3;
+export const DEFAULT_MIN_OBJECTS = 3;
 /** Rescale factors the pipeline accepts (image px → model px). */
 export const MIN_SCALE = 1 / 8;
 export const MAX_SCALE = 8;

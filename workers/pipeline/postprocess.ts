@@ -12,14 +12,9 @@ import { untile, type TileSet, type TileWindow } from '../image/tiling.js';
 import type { FloatMap, Labels } from '../image/types.js';
 import { deepWatershed, type DeepWatershedOptions } from '../image/watershed.js';
 import type { ModelCard } from '../model/model-io.js';
-import { bioimageioSection } from '../bioimageio/card.js';
 import type { HeadMaps } from '../model/runners.js';
-import {
-  bad,
-  cardPostprocessSettings,
-  PIPELINE_POSTPROCESS_DEFAULTS,
-  type PostprocessSettings,
-} from './options.js';
+import { bad, type PostprocessSettings } from './options.js';
+import { mergedWatershed, resolveLabels, type LabelSettings } from './settings.js';
 import type { ImageMeta } from './preprocess.js';
 
 /** Where the tiles lay: a `TileSet` without its pixels (what a postprocess worker receives). */
@@ -51,11 +46,7 @@ export function untileMaps(
 
 /** The settings postprocess uses: pipeline defaults < card's `postprocess` < `opts.watershed`. */
 export function watershedOptions(opts: Pick<PostprocessOptions, 'card' | 'watershed'>): PostprocessSettings {
-  return {
-    ...PIPELINE_POSTPROCESS_DEFAULTS,
-    ...(opts.card ? cardPostprocessSettings(opts.card) : {}),
-    ...opts.watershed,
-  };
+  return mergedWatershed(opts);
 }
 
 /** Model-px deep-watershed options expressed in original px (image px = model px / scale). */
@@ -77,7 +68,8 @@ function toOriginalPixels(o: DeepWatershedOptions, scale: number): DeepWatershed
 }
 
 /**
- * Turns one image's tile outputs into its label image [originalHeight, originalWidth], ids 1..N.
+ * Turns one image's tile outputs into its label image [originalHeight, originalWidth], ids 1..N. An entry
+ * of its own: resolves and checks the settings, then {@link labelsFromMaps}.
  * @throws ImageError 'bad-argument' when `meta` and `grid` disagree on the scaled size, or a setting is bad
  *   (unknown `mask`/`resolution`, deep-watershed option out of range); 'shape-mismatch' when the maps do not
  *   hold count * T * T values.
@@ -88,27 +80,33 @@ export function postprocess(
   meta: ImageMeta,
   opts: PostprocessOptions = {},
 ): Labels {
+  return labelsFromMaps(maps, grid, meta, resolveLabels(opts));
+}
+
+/** {@link postprocess} with the settings already resolved (./settings.ts); checks the grid against `meta`. */
+export function labelsFromMaps(
+  maps: HeadMaps,
+  grid: TileGrid,
+  meta: ImageMeta,
+  settings: LabelSettings,
+): Labels {
   if (grid.height !== meta.scaledHeight || grid.width !== meta.scaledWidth) {
     bad(
       `tile grid is ${grid.height}x${grid.width} but the image meta says the scaled image is ${meta.scaledHeight}x${meta.scaledWidth}`,
     );
   }
-  const labelsMethod = opts.card ? bioimageioSection(opts.card)?.labels : undefined;
-  if (labelsMethod && labelsMethod.method !== 'deep-watershed') {
+  const { window, imported } = settings;
+  if (imported) {
     // A bioimage.io import: foreground (+ boundary) probabilities at the original size → labels.
-    const full = untileMaps(maps, grid, opts.window ?? 'hann');
+    const full = untileMaps(maps, grid, window);
     const { originalHeight: h, originalWidth: w } = meta;
     const back = (m: FloatMap): FloatMap => (m.height === h && m.width === w ? m : resizeMap(m, h, w));
-    return labelsMethod.method === 'foreground-watershed'
-      ? foregroundWatershed(back(full.fg), labelsMethod)
-      : boundaryWatershed(back(full.fg), back(full.outer), labelsMethod);
+    return imported.method === 'foreground-watershed'
+      ? foregroundWatershed(back(full.fg), imported)
+      : boundaryWatershed(back(full.fg), back(full.outer), imported);
   }
-  const { mask, resolution, ...ws } = watershedOptions(opts);
-  if (mask !== 'fg' && mask !== 'outer')
-    bad(`postprocess 'mask' must be 'fg' or 'outer'; got ${JSON.stringify(mask)}`);
-  if (resolution !== 'original' && resolution !== 'model')
-    bad(`postprocess 'resolution' must be 'original' or 'model'; got ${JSON.stringify(resolution)}`);
-  const full = untileMaps(maps, grid, opts.window ?? 'hann');
+  const { mask, resolution, watershed: ws } = settings;
+  const full = untileMaps(maps, grid, window);
   const { originalHeight: h, originalWidth: w } = meta;
   const same = full.inner.height === h && full.inner.width === w;
   if (resolution === 'original') {

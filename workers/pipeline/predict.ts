@@ -6,7 +6,8 @@
 import { addDihedralInverse, dihedralTransform } from '../image/dihedral.js';
 import type { TileSet } from '../image/tiling.js';
 import type { HeadMaps, ModelRunner } from '../model/runners.js';
-import { bad, checkPositiveInt, checkTta, DEFAULT_BATCH_SIZE, DEFAULT_TTA, type Tta } from './options.js';
+import { bad, type Tta } from './options.js';
+import { resolvePredict, type PredictSettings } from './settings.js';
 
 export interface PredictOptions {
   /**
@@ -42,8 +43,18 @@ export async function predictTiles(
   sets: readonly TileInput[],
   opts: PredictOptions = {},
 ): Promise<HeadMaps[]> {
-  const batchSize = checkPositiveInt('batchSize', opts.batchSize ?? DEFAULT_BATCH_SIZE);
-  const tta = checkTta(opts.tta ?? DEFAULT_TTA);
+  return predictBatches(runner, sets, resolvePredict(opts));
+}
+
+/**
+ * {@link predictTiles} with `batchSize` and `tta` already resolved (./settings.ts); still checks that the
+ * sets share one tile shape and hold what they say (data, not options).
+ */
+export async function predictBatches(
+  runner: ModelRunner,
+  sets: readonly TileInput[],
+  { batchSize, tta }: PredictSettings,
+): Promise<HeadMaps[]> {
   if (sets.length === 0) return [];
   const { tileSize: t, channels: c } = sets[0]!;
   sets.forEach((s, k) => {

@@ -12,14 +12,8 @@ import { tileImage, type TileSet } from '../image/tiling.js';
 import { ImageError, type Image, type RawArray } from '../image/types.js';
 import type { ModelCard } from '../model/model-io.js';
 import { bioimageioSection } from '../bioimageio/card.js';
-import {
-  bad,
-  checkPositiveInt,
-  checkPositiveNumber,
-  checkScale,
-  DEFAULT_OVERLAP,
-  DEFAULT_TILE_SIZE,
-} from './options.js';
+import { checkScale } from './options.js';
+import { resolveScale, resolveTiling, type TilingSettings } from './settings.js';
 
 export interface TilingChoice {
   /** Tile side in px, a multiple of the card's `input.sizeMultiple`. @default 256 */
@@ -85,36 +79,15 @@ export function selectImages(
   return images;
 }
 
-/** Rescale factor image px → model px from the options (validated). */
+/** Rescale factor image px → model px from the options (checked; see ./settings.ts). */
 export function scaleFromOptions(card: ModelCard, opts: Pick<PreprocessOptions, 'mpp' | 'scale'>): number {
-  if (opts.scale !== undefined) return checkScale('scale', opts.scale);
-  if (opts.mpp === undefined) return 1;
-  const mpp = checkPositiveNumber('mpp', opts.mpp);
-  const s = mpp / card.input.mpp;
-  if (s < 1 / 8 || s > 8) {
-    bad(
-      `'mpp' ${mpp} µm/px is ${s.toFixed(3)}x the model's ${card.input.mpp} µm/px; the factor must be in [0.125, 8]`,
-    );
-  }
-  return s;
+  return resolveScale(card, opts);
 }
 
-function resolveTiling(card: ModelCard, opts: TilingChoice): { tileSize: number; overlap: number } {
-  // A bioimage.io import: its own default tile and at least twice its output halo as overlap.
-  const bio = bioimageioSection(card);
-  const tileSize = checkPositiveInt('tileSize', opts.tileSize ?? bio?.tileSize ?? DEFAULT_TILE_SIZE);
-  const m = card.input.sizeMultiple;
-  if (tileSize % m !== 0)
-    bad(`'tileSize' must be a multiple of the model's size multiple ${m}; got ${tileSize}`);
-  const overlap = Math.max(
-    checkPositiveInt('overlap', opts.overlap ?? DEFAULT_OVERLAP, 0),
-    2 * (bio?.halo ?? 0),
-  );
-  if (overlap >= tileSize) bad(`'overlap' must be < tileSize ${tileSize}; got ${overlap}`);
-  return { tileSize, overlap };
-}
-
-/** One float image [H, W, C] → rescaled, normalized tiles. `index` is stored in the meta. */
+/**
+ * One float image [H, W, C] → rescaled, normalized tiles. `index` is stored in the meta. An entry of its
+ * own: checks `scale` and resolves the tiling, then {@link prepareTiles}.
+ */
 export function prepareImage(
   image: Image,
   card: ModelCard,
@@ -122,8 +95,17 @@ export function prepareImage(
   tiling: TilingChoice = {},
   index = 0,
 ): PreparedImage {
-  checkScale('scale', scale);
-  const { tileSize, overlap } = resolveTiling(card, tiling);
+  return prepareTiles(image, card, checkScale('scale', scale), resolveTiling(card, tiling), index);
+}
+
+/** {@link prepareImage} with the scale and tiling already resolved (./settings.ts): checks nothing. */
+export function prepareTiles(
+  image: Image,
+  card: ModelCard,
+  scale: number,
+  { tileSize, overlap }: TilingSettings,
+  index = 0,
+): PreparedImage {
   const h = Math.max(1, Math.round(image.height * scale));
   const w = Math.max(1, Math.round(image.width * scale));
   // Normalized before rescaling, exactly as the training data was prepared (workers/model/dataset.ts).
@@ -159,7 +141,7 @@ export function preprocess(
   opts: PreprocessOptions & { readonly card: ModelCard },
 ): PreparedImage[] {
   const { card } = opts;
-  const scale = scaleFromOptions(card, opts);
-  resolveTiling(card, opts);
-  return selectImages(raw, card, opts).map((image, index) => prepareImage(image, card, scale, opts, index));
+  const scale = resolveScale(card, opts);
+  const tiling = resolveTiling(card, opts);
+  return selectImages(raw, card, opts).map((image, index) => prepareTiles(image, card, scale, tiling, index));
 }

@@ -11,7 +11,8 @@
  */
 import { connectedComponents } from '../image/labels.js';
 import type { Labels } from '../image/types.js';
-import { bad, checkPositiveNumber, MAX_SCALE, MIN_SCALE } from './options.js';
+import { checkPositiveNumber, MAX_SCALE, MIN_SCALE } from './options.js';
+import { resolveRescale, type RescaleSettings } from './settings.js';
 
 /**
  * Median over the train set's label images of (median over mask components of 2 x max distance to background)
@@ -147,10 +148,18 @@ export function rescaleForDiameter(
 ): number | undefined {
   checkPositiveNumber('scale', scale);
   checkPositiveNumber('targetDiameterPx', targetDiameterPx);
-  const tolerance = checkPositiveNumber('tolerance', rule.tolerance ?? 1.3);
-  if (tolerance < 1) bad(`'tolerance' must be >= 1; got ${tolerance}`);
+  return diameterRescale(labels, scale, targetDiameterPx, resolveRescale(rule));
+}
+
+/** {@link rescaleForDiameter} with the rule resolved and the scale and target known positive: checks nothing. */
+export function diameterRescale(
+  labels: Labels,
+  scale: number,
+  targetDiameterPx: number,
+  { tolerance, minObjects }: RescaleSettings,
+): number | undefined {
   const estimate = maskDiameter(labels);
-  if (estimate === undefined || estimate.components < (rule.minObjects ?? 3)) return undefined;
+  if (estimate === undefined || estimate.components < minObjects) return undefined;
   const ratio = targetDiameterPx / (scale * estimate.diameter);
   if (ratio <= tolerance && ratio >= 1 / tolerance) return undefined;
   return Math.min(MAX_SCALE, Math.max(MIN_SCALE, targetDiameterPx / estimate.diameter));
@@ -212,11 +221,21 @@ export function rescaleForSmallInstances(
 ): number | undefined {
   checkPositiveNumber('scale', scale);
   checkPositiveNumber('targetDiameterPx', targetDiameterPx);
-  const tolerance = checkPositiveNumber('tolerance', rule.tolerance ?? 1.3);
-  if (tolerance < 1) bad(`'tolerance' must be >= 1; got ${tolerance}`);
+  const { tolerance } = resolveRescale(rule);
+  return smallInstancesRescale(labels, scale, targetDiameterPx, tolerance, rule.minInstances);
+}
+
+/** {@link rescaleForSmallInstances} with a resolved tolerance and a known positive scale and target. */
+export function smallInstancesRescale(
+  labels: Labels,
+  scale: number,
+  targetDiameterPx: number,
+  tolerance: number,
+  minInstances = DEFAULT_MIN_INSTANCES,
+): number | undefined {
   const areas = new Map<number, number>();
   for (const id of labels.data) if (id !== 0) areas.set(id, (areas.get(id) ?? 0) + 1);
-  if (areas.size < (rule.minInstances ?? DEFAULT_MIN_INSTANCES)) return undefined;
+  if (areas.size < minInstances) return undefined;
   const d = median([...areas.values()].map((a) => 2 * Math.sqrt(a / Math.PI)));
   if (scale * d * tolerance >= targetDiameterPx) return undefined;
   return Math.min(MAX_SCALE, Math.max(MIN_SCALE, targetDiameterPx / d));

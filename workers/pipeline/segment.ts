@@ -8,55 +8,24 @@
  * 1/1.3..1.3x of the card's `targetDiameterPx` the image is rescaled to match and segmented again (up to
  * `maxPasses` passes in all, re-measuring after each). Labels always come back at the original size.
  */
-import { bioimageioSection } from '../bioimageio/card.js';
 import type { Image, Labels, RawArray } from '../image/types.js';
 import type { ModelCard } from '../model/model-io.js';
 import type { ModelRunner } from '../model/runners.js';
-import {
-  bad,
-  checkPositiveInt,
-  DEFAULT_MAX_PASSES,
-  DEFAULT_OVERLAP,
-  DEFAULT_TILE_SIZE,
-  MAX_SCALE,
-  MIN_SCALE,
-} from './options.js';
-import { postprocess, untileMaps, watershedOptions, type PostprocessOptions } from './postprocess.js';
-import { predictTiles, type PredictOptions } from './predict.js';
-import { prepareImage, scaleFromOptions, selectImages, type PreprocessOptions } from './preprocess.js';
+import { MAX_SCALE, MIN_SCALE, type SizeEstimate } from './options.js';
+import { labelsFromMaps, untileMaps, type PostprocessOptions } from './postprocess.js';
+import { predictBatches, type PredictOptions } from './predict.js';
+import { prepareTiles, selectImages, type PreprocessOptions } from './preprocess.js';
 import {
   CHEAP_PASS_MIN_MODEL_DIAMETER,
   cheapPassScale,
+  diameterRescale,
   fgDiameter,
-  rescaleForDiameter,
-  rescaleForSmallInstances,
+  smallInstancesRescale,
   type RescaleRule,
 } from './scale.js';
+import { resolveSettings, type PipelineSettings } from './settings.js';
 
-/**
- * How autoscale estimates the nucleus size (issue 22 #2):
- * - 'full': segment at scale 1 and measure the labels' mask (the first of up to `maxPasses` full passes);
- * - 'cheap': one network pass on the image downsampled by CHEAP_PASS_SCALE (a quarter of the pixels,
- *   tiles no larger than that image), the size read off its fg map (no watershed), then the full pass at
- *   the scale that estimate gives. A cheap estimate under CHEAP_PASS_MIN_MODEL_DIAMETER model px falls back
- *   to 'full' from scale 1.
- */
-export type SizeEstimate = 'full' | 'cheap';
-/**
- * 'full' stays the default: measured with `npm run bench size-estimate` (models/nuclear/1, onnxruntime-node,
- * 2 threads, 2026-12-07) the cheap estimate is worse (median |error| on val 18.9 % vs 5.8 %, within 1.3x for
- * 52/68 vs 64/68 images; x0.5 val 63 % vs 16 %; x2 val 13.6 % vs 12.7 %), and through the pipeline (with
- * the re-estimate) val F1@0.5 0.8785 / DSB 0.5977 vs 0.8809 / 0.6005, 1.31 full + 1 cheap passes per image
- * vs 1.56 full.
- */
-export const DEFAULT_SIZE_ESTIMATE: SizeEstimate = 'full';
-/**
- * Re-estimate from the instances after a full pass (issue 19 #2, see rescaleForSmallInstances). Off by
- * default: same bench, val F1@0.5 0.8801 / DSB 0.6003 with it vs 0.8809 / 0.6005 without; on val images
- * x0.5 tiled 2x2 (small, dense nuclei) F1 0.727 vs 0.732 and 0.873 vs 0.871 — the mask estimate already
- * rescales those; it helps where small nuclei merge into clumps (size-estimate.test.ts).
- */
-export const DEFAULT_REESTIMATE = false;
+export { DEFAULT_REESTIMATE, DEFAULT_SIZE_ESTIMATE, type SizeEstimate } from './options.js';
 
 export interface SegmentOptions extends PreprocessOptions, PredictOptions, Omit<PostprocessOptions, 'card'> {
   /** Estimate the scale from a first pass when neither `mpp` nor `scale` is given. @default true */
@@ -87,53 +56,48 @@ export interface SegmentResult {
   readonly estimatedDiameter?: number;
 }
 
-/** Segments one decoded plane (from {@link selectImages}); `index` names it in messages. */
+/**
+ * Segments one decoded plane (from {@link selectImages}) with settings from {@link resolveSettings};
+ * `index` names it in messages. Checks no option: they were checked where they entered.
+ */
 export async function segmentPlane(
   image: Image,
   index: number,
   runner: ModelRunner,
   card: ModelCard,
-  opts: SegmentOptions,
+  settings: PipelineSettings,
 ): Promise<SegmentResult> {
-  let scale = scaleFromOptions(card, opts);
-  const auto = (opts.autoscale ?? true) && opts.mpp === undefined && opts.scale === undefined;
-  const maxPasses = auto ? checkPositiveInt('maxPasses', opts.maxPasses ?? DEFAULT_MAX_PASSES) : 1;
-  const post: PostprocessOptions = {
-    card,
-    ...(opts.watershed ? { watershed: opts.watershed } : {}),
-    ...(opts.window ? { window: opts.window } : {}),
-  };
+  let scale = settings.scale;
+  const { autoscale: auto, maxPasses, rescale } = settings;
+  const target = card.input.targetDiameterPx;
   let estimatePasses = 0;
   let estimatedDiameter: number | undefined;
-  // A bioimage.io import keeps the full estimate (its own tile size and halo, fg semantics of its own).
-  const cheap = (opts.sizeEstimate ?? DEFAULT_SIZE_ESTIMATE) === 'cheap' && !bioimageioSection(card);
-  if (auto && cheap && maxPasses > 1) {
-    const est = await cheapEstimate(image, index, runner, card, opts);
+  if (auto && settings.sizeEstimate === 'cheap' && maxPasses > 1) {
+    const est = await cheapEstimateResolved(image, index, runner, card, settings);
     estimatePasses = 1;
     if (est !== undefined && est.modelDiameter >= CHEAP_PASS_MIN_MODEL_DIAMETER) {
       estimatedDiameter = est.diameter;
-      const s = card.input.targetDiameterPx / est.diameter;
-      const tol = opts.rescaleRule?.tolerance ?? 1.3;
+      const s = target / est.diameter;
+      const tol = rescale.tolerance;
       // Within tolerance of scale 1: run at 1 (as the full estimate would), else at the estimate's scale.
       scale = s <= tol && s >= 1 / tol ? 1 : Math.min(MAX_SCALE, Math.max(MIN_SCALE, s));
     }
   }
-  const reestimate = auto && (opts.reestimate ?? DEFAULT_REESTIMATE);
   let reestimated = false;
   for (let pass = 1; ; pass++) {
-    const prepared = prepareImage(image, card, scale, opts, index);
-    const [maps] = await predictTiles(runner, [prepared.tiles], opts);
+    const prepared = prepareTiles(image, card, scale, settings.tiling, index);
+    const [maps] = await predictBatches(runner, [prepared.tiles], settings.predict);
     const { tiles: _pixels, ...grid } = prepared.tiles;
-    const labels = postprocess(maps!, grid, prepared.meta, post);
+    const labels = labelsFromMaps(maps!, grid, prepared.meta, settings.labels);
     // Many instances well below the model's size outrank the mask estimate (whose components are clumps
     // when small nuclei touch); after that re-run the pass is final, so the two cannot undo each other.
     let next: number | undefined;
     if (pass < maxPasses && !reestimated) {
-      next = reestimate
-        ? rescaleForSmallInstances(labels, scale, card.input.targetDiameterPx, opts.rescaleRule)
+      next = settings.reestimate
+        ? smallInstancesRescale(labels, scale, target, rescale.tolerance)
         : undefined;
       if (next !== undefined) reestimated = true;
-      else next = rescaleForDiameter(labels, scale, card.input.targetDiameterPx, opts.rescaleRule);
+      else next = diameterRescale(labels, scale, target, rescale);
     }
     if (next === undefined)
       return {
@@ -147,9 +111,12 @@ export async function segmentPlane(
   }
 }
 
+type CheapEstimate = { diameter: number; components: number; modelDiameter: number; scale: number };
+
 /**
  * The cheap size-estimate pass: the image at cheapPassScale, tiles no larger than it needs (rounded up to
- * the model's size multiple), the fg map thresholded at the postprocess's interior threshold.
+ * the model's size multiple), the fg map thresholded at the postprocess's interior threshold. An entry of
+ * its own (the size-estimate bench calls it): resolves `opts` first.
  */
 export async function cheapEstimate(
   image: Image,
@@ -157,39 +124,47 @@ export async function cheapEstimate(
   runner: ModelRunner,
   card: ModelCard,
   opts: SegmentOptions,
-): Promise<{ diameter: number; components: number; modelDiameter: number; scale: number } | undefined> {
+): Promise<CheapEstimate | undefined> {
+  return cheapEstimateResolved(image, index, runner, card, resolveSettings(card, opts));
+}
+
+async function cheapEstimateResolved(
+  image: Image,
+  index: number,
+  runner: ModelRunner,
+  card: ModelCard,
+  settings: PipelineSettings,
+): Promise<CheapEstimate | undefined> {
   const s = cheapPassScale(image.height, image.width);
   const m = card.input.sizeMultiple;
   const longSide = Math.max(Math.round(image.height * s), Math.round(image.width * s));
-  const full = opts.tileSize ?? DEFAULT_TILE_SIZE;
+  const full = settings.tiling.tileSize;
   const tileSize = Math.min(full, Math.max(m, Math.ceil(longSide / m) * m));
-  const overlap = Math.min(opts.overlap ?? DEFAULT_OVERLAP, tileSize >> 1);
-  const prepared = prepareImage(image, card, s, { ...opts, tileSize, overlap }, index);
-  const [maps] = await predictTiles(runner, [prepared.tiles], opts);
+  const overlap = Math.min(settings.tiling.overlap, tileSize >> 1);
+  const prepared = prepareTiles(image, card, s, { tileSize, overlap }, index);
+  const [maps] = await predictBatches(runner, [prepared.tiles], settings.predict);
   const { tiles: _pixels, ...grid } = prepared.tiles;
-  const { fg } = untileMaps(maps!, grid, opts.window ?? 'hann');
-  const threshold = watershedOptions({
-    card,
-    ...(opts.watershed ? { watershed: opts.watershed } : {}),
-  }).interiorThreshold;
-  const est = fgDiameter(fg, s, threshold ?? 0.5, opts.rescaleRule?.minObjects ?? 3);
+  const { fg } = untileMaps(maps!, grid, settings.labels.window);
+  const threshold = settings.labels.watershed.interiorThreshold;
+  const est = fgDiameter(fg, s, threshold ?? 0.5, settings.rescale.minObjects);
   return est && { ...est, scale: s };
 }
 
-/** Segments every image of `raw` (one for a 2-D image, one per plane of a stack), with details. */
+/**
+ * Segments every image of `raw` (one for a 2-D image, one per plane of a stack), with details. The entry:
+ * `opts` is resolved and checked here, once (./settings.ts), and the stages get the resolved settings.
+ */
 export async function segmentImageDetailed(
   raw: RawArray,
   runner: ModelRunner,
   card: ModelCard,
   opts: SegmentOptions = {},
 ): Promise<SegmentResult[]> {
-  scaleFromOptions(card, opts); // validate before any work
-  if (opts.sizeEstimate !== undefined && opts.sizeEstimate !== 'full' && opts.sizeEstimate !== 'cheap')
-    bad(`'sizeEstimate' must be 'full' or 'cheap'; got ${JSON.stringify(opts.sizeEstimate)}`);
-  const images = selectImages(raw, card, opts);
+  const settings = resolveSettings(card, opts); // every option checked once, before any work
+  const images = selectImages(raw, card, settings);
   const results: SegmentResult[] = [];
   for (const [index, image] of images.entries())
-    results.push(await segmentPlane(image, index, runner, card, opts));
+    results.push(await segmentPlane(image, index, runner, card, settings));
   return results;
 }
 

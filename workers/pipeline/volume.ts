@@ -13,6 +13,7 @@ import type { ModelCard } from '../model/model-io.js';
 import type { ModelRunner } from '../model/runners.js';
 import { selectImages } from './preprocess.js';
 import { segmentPlane, type SegmentOptions } from './segment.js';
+import { atFixedScale, resolveSettings } from './settings.js';
 
 export interface VolumeOptions extends SegmentOptions {
   readonly stitch?: StitchOptions;
@@ -45,7 +46,10 @@ export async function segmentVolume(
       'bad-dimension-order',
       `the image has ${sizeOf('T')} time points (axes '${raw.axes}'); 3-D segmentation takes one volume — send each time point on its own`,
     );
-  const planes = selectImages(raw, card, opts);
+  const settings = resolveSettings(card, opts); // every option checked once, before any work
+  // The stitch options by the stitcher's own checks, on one 1x1 slice, before any plane is segmented.
+  stitchSlices([{ data: new Uint32Array(1), height: 1, width: 1 }], opts.stitch);
+  const planes = selectImages(raw, card, settings);
   if (sizeOf('Z') * sizeOf('Q') !== planes.length || planes.length < 2)
     throw new ImageError(
       'bad-dimension-order',
@@ -55,7 +59,7 @@ export async function segmentVolume(
   let scale: number | undefined = opts.scale;
   let scalePlane: number | undefined;
   let passes = 0;
-  const auto = (opts.autoscale ?? true) && opts.mpp === undefined && opts.scale === undefined;
+  const auto = settings.autoscale;
   const slices = new Array<Awaited<ReturnType<typeof segmentPlane>> | undefined>(planes.length);
   if (auto) {
     let best = 0;
@@ -66,13 +70,13 @@ export async function segmentVolume(
       const mean = sum / p.data.length;
       if (mean > bestMean) [best, bestMean] = [z, mean];
     });
-    const r = await segmentPlane(planes[best]!, best, runner, card, opts);
+    const r = await segmentPlane(planes[best]!, best, runner, card, settings);
     slices[best] = r;
     scale = r.scale;
     scalePlane = best;
     passes += r.passes;
   }
-  const fixed: SegmentOptions = auto ? { ...opts, autoscale: false, scale: scale! } : opts;
+  const fixed = auto ? atFixedScale(settings, scale!) : settings;
   for (const [z, plane] of planes.entries()) {
     if (slices[z]) continue;
     const r = await segmentPlane(plane, z, runner, card, fixed);
