@@ -1,7 +1,9 @@
 import type { FastifyRequest } from 'fastify';
 import { MAX_SCALE, MIN_SCALE } from '../workers/pipeline/options.js';
 import type { CardLike } from '../workers/processors/stages.js';
-import { jobTypes } from '../workers/queues/job-types.js';
+import { jobTypeRegistry } from '../workers/jobtypes/registry.js';
+import { outputFileName } from '../workers/jobtypes/outputs.js';
+import type { JobTypeDefinition } from '../workers/jobtypes/types.js';
 import { BadInputError } from '../workers/queues/errors.js';
 import { keys } from '../workers/queues/names.js';
 import type { SegmentationOptions } from '../workers/queues/payloads.js';
@@ -16,7 +18,9 @@ import type { KioskServices } from '../core/services.js';
 export interface NewJob {
   /** The caller's lab (request.lab): the job, its inputs and its model must be this lab's. */
   readonly lab: string;
+  /** A job type's name (workers/jobtypes); with `aliases`, also one of its aliases (DeepCell's `mesmer`). */
   readonly type: string;
+  readonly aliases?: boolean;
   readonly model?: string;
   readonly modelVersion?: string;
   readonly inputs: readonly { key: string; name: string }[];
@@ -36,17 +40,21 @@ export async function createJob(
   job: NewJob,
   known?: ReadonlyMap<string, Uint8Array>,
 ): Promise<SubmittedJob> {
-  const type = jobTypes(s.config.defaultModel).find((t) => t.name === job.type);
-  if (!type) {
-    const names = jobTypes(s.config.defaultModel).map((t) => t.name);
+  const registry = await jobTypeRegistry();
+  const type = registry.find(job.type, { aliases: job.aliases ?? false });
+  if (!type)
     throw new ApiError(
       'unknown-job-type',
-      `unknown job type ${JSON.stringify(job.type)}; available: ${names.join(', ')}`,
+      `unknown job type ${JSON.stringify(job.type)}; available: ${registry.names().join(', ')}`,
     );
-  }
+  checkChannels(type, job.options);
   let model;
   try {
-    model = await s.registry.resolve(job.model || type.defaultModel, job.modelVersion, job.lab);
+    model = await s.registry.resolve(
+      job.model || type.defaultModel || s.config.defaultModel,
+      job.modelVersion,
+      job.lab,
+    );
   } catch (err) {
     if (err instanceof BadInputError)
       throw new ApiError(err.code as 'unknown-model' | 'unknown-model-version', err.message);
@@ -63,6 +71,20 @@ export async function createJob(
   if (!batch) return s.submitter.submitImageJob(images[0]!, submit);
   const name = job.name ?? (job.inputs.length === 1 ? job.inputs[0]!.name : `${images.length} images`);
   return s.submitter.submitBatchJob(name, images, submit);
+}
+
+/**
+ * Refuses (400, naming the type's channels) `options.channels` that do not give one file channel per
+ * channel of a job type with a fixed channel list (whole-cell: nuclear, membrane).
+ */
+function checkChannels(type: JobTypeDefinition, o: SegmentationOptions): void {
+  const want = type.input.channels;
+  if (type.input.channelsFromModel || o.channels === undefined || o.channels.length === want.length) return;
+  throw new ApiError(
+    'bad-request',
+    `job type ${type.name} takes ${want.length} channel(s), in this order: ${want.map((c) => c.name).join(', ')}; ` +
+      `'channels' must give the file's channel index for each (e.g. [${want.map((_, i) => i).join(', ')}]); got [${o.channels.join(', ')}]`,
+  );
 }
 
 const round = (x: number) => Number(x.toPrecision(4));
@@ -188,6 +210,11 @@ export async function jobView(
   }
   if (rec.status === 'done' && rec.output_key) view.resultUrl = await fileUrl(s, rec, rec.output_key, base);
   if (rec.status === 'done' && rec.labels_key) view.labelsUrl = await fileUrl(s, rec, rec.labels_key, base);
+  const outputs = rec.status === 'done' && rec.labels_key ? await outputKeys(rec) : [];
+  if (outputs.length > 1)
+    view.outputs = await Promise.all(
+      outputs.map(async (o) => ({ name: o.name, url: await fileUrl(s, rec, o.key, base) })),
+    );
   const input = await inputUrl(s, rec, base);
   if (input) view.inputUrl = input;
   if (rec.input_key?.startsWith('uploads/')) view.inputs = [rec.input_key];
@@ -214,6 +241,20 @@ export async function jobView(
     }));
   }
   return view;
+}
+
+/**
+ * The result keys of an image job's outputs (its type's, workers/jobtypes): the labels, then
+ * `NAME.<output>.labels.tif` for each further output. Empty for a type no longer served.
+ */
+export async function outputKeys(rec: JobRecord): Promise<{ name: string; key: string }[]> {
+  const def = (await jobTypeRegistry()).find(rec.type);
+  if (!def || !rec.labels_key || rec.kind !== 'image') return [];
+  const folder = rec.labels_key.slice(0, rec.labels_key.lastIndexOf('/') + 1);
+  return def.outputs.map((o, k) => ({
+    name: o.name,
+    key: k === 0 ? rec.labels_key! : folder + outputFileName(rec.name, def, k),
+  }));
 }
 
 /** The record of `id` in `lab` (request.lab), or ApiError 'job-not-found'. Jobs of other labs are not found. */

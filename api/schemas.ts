@@ -102,6 +102,13 @@ export const JobView = Type.Object(
     labelsUrl: Type.Optional(
       Type.String({ description: 'the label TIFF, NAME.labels.tif (image jobs; README "Label files")' }),
     ),
+    outputs: Type.Optional(
+      Type.Array(Type.Object({ name: Type.String(), url: Type.String() }), {
+        description:
+          "a done image job of a type with several outputs (GET /v1/job-types): each output's label TIFF, " +
+          'the first being labelsUrl (whole-cell: cells, then nuclei as NAME.nuclei.labels.tif)',
+      }),
+    ),
     inputUrl: Type.Optional(
       Type.String({
         description:

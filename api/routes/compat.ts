@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { jobTypes } from '../../workers/queues/job-types.js';
+import { jobTypeRegistry } from '../../workers/jobtypes/registry.js';
 import type { SegmentationOptions } from '../../workers/queues/payloads.js';
 import { ApiError, ErrorBody } from '../errors.js';
 import { signedLink } from '../auth.js';
@@ -146,6 +146,7 @@ export const compatRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }
       const { id: hash } = await createJob(s, {
         lab: req.lab,
         type: b.jobType,
+        aliases: true,
         ...(b.modelName ? { model: b.modelName } : {}),
         ...(version ? { modelVersion: version } : {}),
         inputs: [{ key, name: b.imageName.split('/').pop() ?? b.imageName }],
@@ -231,7 +232,10 @@ export const compatRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }
         response: { 200: Type.Object({ jobTypes: Type.Array(Type.String()) }) },
       },
     },
-    async () => ({ jobTypes: jobTypes(s.config.defaultModel).map((t) => t.name) }),
+    // each type's name and its aliases (whole-cell's `mesmer`), which /api/predict accepts
+    async () => ({
+      jobTypes: (await jobTypeRegistry()).list().flatMap((t) => [t.name, ...(t.aliases ?? [])]),
+    }),
   );
 
   app.get(

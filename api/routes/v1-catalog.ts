@@ -1,8 +1,31 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { jobTypes } from '../../workers/queues/job-types.js';
+import { describeJobType } from '../../workers/jobtypes/describe.js';
+import { jobTypeRegistry } from '../../workers/jobtypes/registry.js';
 import { errorResponses } from '../errors.js';
 import type { KioskServices } from '../../core/services.js';
+
+const Described = Type.Object({ name: Type.String(), description: Type.String() });
+
+/** A job type's definition (workers/jobtypes), less its code. */
+const JobTypeSchema = Type.Object({
+  name: Type.String(),
+  description: Type.String(),
+  defaultModel: Type.String(),
+  aliases: Type.Array(Type.String(), { description: 'other names the DeepCell-compatible routes accept' }),
+  input: Type.Object({
+    channels: Type.Array(Described, {
+      description: "the channels in order: a job's options.channels gives the file's channel index of each",
+    }),
+    channelsFromModel: Type.Boolean({ description: 'true: the model decides how many channels' }),
+    axes: Type.Array(Type.String()),
+    dtypes: Type.Array(Type.String()),
+  }),
+  outputs: Type.Array(
+    Type.Object({ name: Type.String(), kind: Type.Literal('labels'), description: Type.String() }),
+    { description: 'the first is the primary label image (labelsUrl, <stem>_feature_0.tif)' },
+  ),
+});
 
 const Model = Type.Object({
   name: Type.String(),
@@ -53,18 +76,14 @@ export const v1CatalogRoutes: FastifyPluginAsyncTypebox<{ services: KioskService
     '/job-types',
     {
       schema: {
-        summary: 'Job types',
+        summary: 'Job types: input contract (channels, axes, dtypes) and outputs of each',
         tags: ['catalog'],
-        response: {
-          200: Type.Object({
-            jobTypes: Type.Array(
-              Type.Object({ name: Type.String(), description: Type.String(), defaultModel: Type.String() }),
-            ),
-          }),
-        },
+        response: { 200: Type.Object({ jobTypes: Type.Array(JobTypeSchema) }) },
       },
     },
-    async () => ({ jobTypes: jobTypes(s.config.defaultModel) }),
+    async () => ({
+      jobTypes: (await jobTypeRegistry()).list().map((t) => describeJobType(t, s.config.defaultModel)),
+    }),
   );
 
   app.get(

@@ -9,7 +9,7 @@ import { localFolderUnder } from '../../workers/storage/grant-check.js';
 import { StorageError } from '../../workers/storage/storage.js';
 import { ExpiredObjectSweeper } from '../../workers/storage/sweep.js';
 import { ApiError, errorResponses } from '../errors.js';
-import { baseUrl, createJob, deleteJob, getRecord, jobView, type NewJob } from '../jobs.js';
+import { baseUrl, createJob, deleteJob, getRecord, jobView, outputKeys, type NewJob } from '../jobs.js';
 import { deleteUploads, isUploadOf, saveMultipartFiles } from '../inputs.js';
 import { CreateJobBody, IdParams, JobView } from '../schemas.js';
 import type { KioskServices } from '../../core/services.js';
@@ -233,7 +233,11 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
     async (req, reply) => {
       const rec = await getRecord(s, req.params.id, req.lab);
       const key = `results/${rec.lab}/${rec.id}/${req.params.file}`;
-      if (key !== rec.output_key && key !== rec.labels_key)
+      if (
+        key !== rec.output_key &&
+        key !== rec.labels_key &&
+        !(await outputKeys(rec)).some((o) => o.key === key)
+      )
         throw new ApiError('file-not-found', `job ${rec.id} has no file ${req.params.file}`);
       return sendResult(s, reply, rec, key);
     },
@@ -262,10 +266,12 @@ export const v1JobRoutes: FastifyPluginAsyncTypebox<{ services: KioskServices }>
  */
 async function sendResult(s: KioskServices, reply: FastifyReply, rec: JobRecord, key: string) {
   if (key !== rec.output_key || !rec.labels_key || s.storage.kind !== 'local') return sendFile(s, reply, key);
+  // stored by postprocess: a zip of several outputs (a job type like whole-cell), or of large labels
+  if ((await s.storage.size(key)) !== undefined) return sendFile(s, reply, key);
   const size = await s.storage.size(rec.labels_key);
   if (size === undefined)
     throw new ApiError('file-not-found', `no file ${fileName(key)} (it may have expired)`);
-  if (!zipsOnDownload(s.storage, size)) return sendFile(s, reply, key); // stored by postprocess
+  if (!zipsOnDownload(s.storage, size)) return sendFile(s, reply, key); // stored by postprocess (gone meanwhile)
   let tif;
   try {
     tif = await s.storage.get(rec.labels_key);

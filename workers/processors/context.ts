@@ -8,6 +8,8 @@ import type { Storage } from '../storage/storage.js';
 import type { TileBatcher } from './batcher.js';
 import type { ComputeSlot } from './compute-slot.js';
 import type { SegmentationStages, StageOptions } from './stages.js';
+import { jobTypeRegistry } from '../jobtypes/registry.js';
+import type { JobStages, JobTypeDefinition } from '../jobtypes/types.js';
 
 /** What every processor gets: where data lives, where state lives, the model registry and the stages. */
 export interface WorkerContext {
@@ -41,6 +43,31 @@ export function inComputeSlot<T>(ctx: WorkerContext, body: () => Promise<T>): Pr
 
 /** A typed BullMQ processor of one stage (`token` is the job's lock, for moveToWaitingChildren). */
 export type Processor<Data, Result> = (job: Job<Data, Result>, token?: string) => Promise<Result>;
+
+/**
+ * The stages of `data`'s job type (workers/jobtypes) over this worker's model stages. A type no folder
+ * defines (removed since the job was submitted) fails the job, naming the types there are.
+ */
+export async function jobTypeFor(
+  ctx: WorkerContext,
+  data: ImageJobData,
+): Promise<{ readonly def: JobTypeDefinition; readonly stages: JobStages }> {
+  const registry = await jobTypeRegistry();
+  const def = registry.find(data.type ?? DEFAULT_JOB_TYPE);
+  if (!def)
+    throw new BadInputError(
+      'unknown-job-type',
+      `unknown job type ${JSON.stringify(data.type)}; available: ${registry.names().join(', ')}`,
+    );
+  return { def, stages: registry.stagesOf(def, ctx.stages) };
+}
+
+/** {@link jobTypeFor}'s stages. */
+export const stagesFor = async (ctx: WorkerContext, data: ImageJobData): Promise<JobStages> =>
+  (await jobTypeFor(ctx, data)).stages;
+
+/** The type of a job whose stage data names none (queued before job types travelled with it). */
+export const DEFAULT_JOB_TYPE = 'segmentation';
 
 export function stageOptions(ctx: WorkerContext, data: ImageJobData): StageOptions {
   return {

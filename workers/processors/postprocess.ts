@@ -4,7 +4,10 @@ import { deepCellEntryName, labelKeyName } from '../image/label-names.js';
 import { countObjects } from '../image/labels.js';
 import { fileStem, keys } from '../queues/names.js';
 import type { ImageJobData, StageResult } from '../queues/payloads.js';
-import { singleImageZip, zipsOnDownload } from './archive.js';
+import { singleImageZip, zipFiles, zipsOnDownload } from './archive.js';
+import { outputFileName } from '../jobtypes/outputs.js';
+import { labelOutputs } from '../jobtypes/types.js';
+import type { Labels } from '../image/types.js';
 import {
   awaitLater,
   enterStage,
@@ -13,6 +16,7 @@ import {
   runStage,
   seconds,
   stageOptions,
+  jobTypeFor,
   type Processor,
   type WorkerContext,
 } from './context.js';
@@ -35,12 +39,13 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
       let pass = job.data.pass ?? 1;
       const model = await ctx.registry.resolve(job.data.model.name, job.data.model.version);
       const opts = stageOptions(ctx, job.data);
+      const { def, stages } = await jobTypeFor(ctx, job.data);
       // The compute — maps in, labels and TIFF out (and the zip, where the bucket stores it) — takes its turn
       // in this process's slot (the stage's time counts from its turn); finishing the record (a Redis round
       // trip) is left outside, for the next job's compute to overlap.
       const { labelsKey, outputKey, objectCount, ms, uploadMs } = await inComputeSlot(ctx, async () => {
         const t0 = performance.now();
-        let labels;
+        let all: readonly Labels[];
         let meta: unknown;
         for (;;) {
           // The maps first: the record update that enters this stage also records the earlier stages' times.
@@ -61,11 +66,11 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
             ...(pass === 1 ? times : {}),
           });
           try {
-            labels = await ctx.stages.postprocess(outputs as HeadMaps, meta, model.card, opts);
+            all = labelOutputs(await stages.postprocess(outputs as HeadMaps, meta, model.card, opts));
           } finally {
             await entered(); // a cancelled job says so, whatever the maps gave
           }
-          const nextScale = ctx.stages.nextScale?.(labels, meta, model.card, opts, pass);
+          const nextScale = stages.nextScale?.(all[0]!, meta, model.card, opts, pass);
           if (nextScale === undefined) break;
           const next: ImageJobData = { ...job.data, pass: pass + 1, scale: nextScale };
           await job.updateData(next);
@@ -76,17 +81,28 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
         }
         // The status goes out while the labels are encoded.
         const saving = awaitLater(ctx.records.update(jobId, { status: 'saving-results', progress: 95 }));
-        const tif = ctx.stages.encodeLabels(labels, meta, opts); // states the pixel size (issue 23 #3)
+        // each output states the pixel size (issue 23 #3)
+        const tifs = all.map((labels) => stages.encodeLabels(labels, meta, opts));
         await saving();
         const stem = fileStem(name);
         const labelsKey = keys.result(lab, jobId, labelKeyName(name));
         const outputKey = keys.result(lab, jobId, `${stem}.zip`);
         const t1 = performance.now();
-        await ctx.storage.put(labelsKey, tif);
-        if (!zipsOnDownload(ctx.storage, tif.byteLength))
-          await ctx.storage.put(outputKey, singleImageZip(deepCellEntryName(stem), tif));
+        const [tif] = tifs;
+        await ctx.storage.put(labelsKey, tif!);
+        if (tifs.length > 1) {
+          // A job type with several outputs: output k > 0 is NAME.<output>.labels.tif, and the zip holds
+          // them all as <stem>_feature_k.tif (as a DeepCell consumer with several outputs saves them).
+          for (let k = 1; k < tifs.length; k++)
+            await ctx.storage.put(keys.result(lab, jobId, outputFileName(name, def, k)), tifs[k]!);
+          await ctx.storage.put(
+            outputKey,
+            zipFiles(tifs.map((t, k) => [deepCellEntryName(stem).replace(/_0\.tif$/, `_${k}.tif`), t])),
+          );
+        } else if (!zipsOnDownload(ctx.storage, tif!.byteLength))
+          await ctx.storage.put(outputKey, singleImageZip(deepCellEntryName(stem), tif!));
         const uploadMs = performance.now() - t1;
-        const objectCount = countObjects(labels);
+        const objectCount = countObjects(all[0]!);
         return { labelsKey, outputKey, objectCount, ms: performance.now() - t0, uploadMs };
       });
       await ctx.records.finish(jobId, 'done', {

@@ -2,7 +2,14 @@ import { keys } from '../queues/names.js';
 import type { ImageJobData, StageResult } from '../queues/payloads.js';
 import { TileBatcher } from './batcher.js';
 import type { JobRecord } from '../queues/records.js';
-import { enterStageSoon, runStage, seconds, type Processor, type WorkerContext } from './context.js';
+import {
+  enterStageSoon,
+  runStage,
+  seconds,
+  stagesFor,
+  type Processor,
+  type WorkerContext,
+} from './context.js';
 import type { PreparedImage } from './stages.js';
 import { packTensorParts, unpackTensors } from './tensor-pack.js';
 
@@ -48,7 +55,8 @@ export function predictProcessor(ctx: WorkerContext): Processor<ImageJobData, St
       }
       // Views into the bytes read, not copies: they are read once, here.
       const prepared = unpackTensors<PreparedImage & { times?: StageTimes }>(tiles, { copy: false });
-      const outputs = await ctx.stages.predict(prepared, batcher.runner(), model.card);
+      const stages = await stagesFor(ctx, job.data);
+      const outputs = await stages.predict(prepared, batcher.runner(), model.card);
       const key = keys.outputs(jobId, pass);
       const ms = performance.now() - t0;
       // attemptsMade: this stage's earlier attempts that failed (BullMQ counts them when it retries)

@@ -6,6 +6,7 @@ import {
   runStage,
   seconds,
   stageOptions,
+  stagesFor,
   type Processor,
   type WorkerContext,
 } from './context.js';
@@ -41,7 +42,8 @@ export function preprocessProcessor(ctx: WorkerContext): Processor<ImageJobData,
           const t1 = performance.now();
           const bytes = await ctx.storage.get(inputKey);
           downloadMs = performance.now() - t1;
-          prepared = await ctx.stages.preprocess(
+          const stages = await stagesFor(ctx, job.data);
+          prepared = await stages.preprocess(
             bytes,
             name,
             model.card,

@@ -36,6 +36,8 @@ export interface ImageJobData {
   /** The file's name as the user gave it (a zip entry keeps its path): used in results and errors. */
   readonly name: string;
   readonly model: ModelRef;
+  /** The job type (workers/jobtypes), whose stages run this image. @default 'segmentation' */
+  readonly type?: string;
   readonly options: SegmentationOptions;
   /** The zip/multi-file parent's job id, when this image is one of many. */
   readonly parentId?: string;

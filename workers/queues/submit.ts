@@ -260,6 +260,7 @@ export class JobSubmitter {
       inputKey: image.inputKey,
       name: image.name,
       model: o.model,
+      type: o.type,
       options: o.options,
       ...(parentId ? { parentId } : {}),
     };
