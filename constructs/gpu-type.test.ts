@@ -40,15 +40,31 @@ describe('GpuType', () => {
   });
 });
 
-describe('GpuType: the GPU image can drive it (issue 20 #5)', () => {
-  it('accepts compute capability up to 8.6 and refuses Ada and Hopper, naming what to choose', () => {
-    for (const g of [GpuType.nvidiaT4(), GpuType.nvidiaV100(), GpuType.nvidiaA100(), GpuType.nvidiaA10G()]) {
-      expect(g.gpuImageProblem('eks')).toBeUndefined();
+describe('GpuType: the GPU images can drive it (issue 20 #5)', () => {
+  it('the inference image drives 7.5 to 9.0 and refuses the V100 (7.0), naming what to choose', () => {
+    for (const g of [
+      GpuType.nvidiaT4(),
+      GpuType.nvidiaL4(),
+      GpuType.nvidiaA10G(),
+      GpuType.nvidiaL40S(),
+      GpuType.nvidiaA100(),
+      GpuType.nvidiaH100(),
+    ]) {
+      expect(g.gpuImageProblem('eks'), g.model).toBeUndefined();
     }
-    expect(GpuType.nvidiaL40S().gpuImageProblem('eks')).toMatch(
-      /^g6e \(L40S, compute capability 8\.9\) is newer than the GPU image can drive .*choose one of: g4dn, g5, p3, p4d$/,
+    expect(GpuType.nvidiaV100().gpuImageProblem('eks')).toMatch(
+      /^p3 \(V100, compute capability 7\.0\) is not a GPU the inference image can drive \(CUDA 12\.6, .*\); choose one of: g4dn, g6, g5, g6e, p4d, p5$/,
     );
-    expect(GpuType.nvidiaH100().gpuImageProblem('gke')).toMatch(/compute capability 9\.0/);
+  });
+
+  it('the training image trains up to 8.6 and not on Ada or Hopper, naming the GPUs it trains on', () => {
+    for (const g of [GpuType.nvidiaT4(), GpuType.nvidiaV100(), GpuType.nvidiaA100(), GpuType.nvidiaA10G()]) {
+      expect(g.trainingImageProblem('eks'), g.model).toBeUndefined();
+    }
+    expect(GpuType.nvidiaL40S().trainingImageProblem('eks')).toMatch(
+      /^g6e \(L40S, compute capability 8\.9\) is not a GPU the training image can drive \(CUDA 11\.2, .*\); choose one of: g4dn, g5, p3, p4d$/,
+    );
+    expect(GpuType.nvidiaH100().trainingImageProblem('gke')).toMatch(/compute capability 9\.0/);
     expect(GpuType.nvidiaL4().computeCapability).toBe(8.9);
   });
 });

@@ -1,3 +1,4 @@
+import { GPU_IMAGES, imageDrives, type GpuImage } from './gpu-images.js';
 import { KioskConfigError } from './validation.js';
 
 /** The clouds the construct library can synthesize a kiosk cluster for. */
@@ -72,18 +73,6 @@ const CATALOG: Readonly<Record<string, GpuEntry>> = {
     eksInstances: { 8: 'p5.48xlarge' },
   },
 };
-
-/**
- * What docker/gpu.Dockerfile builds on and the newest GPU it can drive. tfjs-node-gpu 4.22 loads libtensorflow
- * 2.9.1, built for CUDA 11.2 / cuDNN 8.1 with kernels for compute capabilities 3.5-7.5 and PTX for 8.0 (TF 2.9's
- * release build settings), which the driver compiles for 8.0 and 8.6 (A100, A10G). CUDA 11.2 and cuDNN 8.1
- * predate Ada (8.9: L4, L40S) and Hopper (9.0: H100): their libraries carry no code for them. Established from
- * those build settings and NVIDIA's release notes, not on the GPUs themselves (docs/deploy.md).
- */
-export const GPU_IMAGE = {
-  stack: 'CUDA 11.2 / cuDNN 8.1, libtensorflow 2.9.1 for tfjs-node-gpu 4.22',
-  maxComputeCapability: 8.6,
-} as const;
 
 /** The GKE machine family (name prefix) that carries each GPU. */
 const GKE_FAMILY: Readonly<Record<string, string>> = {
@@ -261,18 +250,30 @@ export class GpuType {
   }
 
   /**
-   * Why the kiosk's GPU image (`GPU_IMAGE`) cannot drive this GPU, naming the GPUs of `provider` it can, or
-   * undefined when it can.
+   * Why the GPU image the GPU workers run (`GPU_IMAGES.inference`, docker/gpu.Dockerfile) cannot drive this
+   * GPU, naming the GPUs of `provider` it can; undefined when it can.
    */
   gpuImageProblem(provider: CloudProvider): string | undefined {
-    if (this.computeCapability <= GPU_IMAGE.maxComputeCapability) return undefined;
-    const ok = Object.entries(CATALOG)
-      .filter(([, e]) => e.computeCapability <= GPU_IMAGE.maxComputeCapability)
-      .map(([, e]) => (provider === 'gke' ? e.gkeAccelerator : e.eksFamily))
+    return this.imageProblem(provider, GPU_IMAGES.inference);
+  }
+
+  /**
+   * Why the training image (`GPU_IMAGES.training`) cannot train on this GPU, naming the GPUs it can; undefined
+   * when it can. Not a refusal: the GPU workers still train, on the CPU (docs/deploy.md).
+   */
+  trainingImageProblem(provider: CloudProvider): string | undefined {
+    return this.imageProblem(provider, GPU_IMAGES.training);
+  }
+
+  private imageProblem(provider: CloudProvider, image: GpuImage): string | undefined {
+    if (imageDrives(image, this.computeCapability)) return undefined;
+    const ok = Object.values(CATALOG)
+      .filter((e) => imageDrives(image, e.computeCapability))
+      .map((e) => (provider === 'gke' ? e.gkeAccelerator : e.eksFamily))
       .filter((n): n is string => n !== undefined);
     return (
-      `${this.nameOn(provider)} (${this.model}, compute capability ${this.computeCapability.toFixed(1)}) is newer than the GPU image ` +
-      `can drive (${GPU_IMAGE.stack}: up to ${GPU_IMAGE.maxComputeCapability}, docs/deploy.md); choose one of: ${ok.join(', ')}`
+      `${this.nameOn(provider)} (${this.model}, compute capability ${this.computeCapability.toFixed(1)}) is not a GPU ` +
+      `the ${image.target} image can drive (${image.stack}; docs/deploy.md); choose one of: ${ok.join(', ')}`
     );
   }
 

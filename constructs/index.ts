@@ -5,6 +5,7 @@
 export * from './cloud-locations.js';
 export * from './eks/index.js';
 export * from './gke/index.js';
+export * from './gpu-images.js';
 export * from './gpu-type.js';
 export * from './identity-names.js';
 export * from './k8s/index.js';

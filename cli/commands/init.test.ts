@@ -149,14 +149,11 @@ describe('kiosk init', () => {
   // Flag validation runs in-process (same code path as the CLI, minus a process start per case).
   it.each([
     [['--gpu-type=g4dn'], /--gpu-type 'g4dn' is not one of: nvidia-tesla-t4, nvidia-l4/],
-    // issue 20 #5: sold by the cloud, but the GPU image (CUDA 11.2 / cuDNN 8.1) cannot drive it.
+    // issue 20 #5: sold by the cloud, but the GPU workers' image (ONNX Runtime's CUDA 12 build: code for
+    // 7.5, 8.x, 9.0) has none for the V100's 7.0.
     [
-      ['--gpu-type=nvidia-l4'],
-      /--gpu-type 'nvidia-l4' nvidia-l4 \(L4, compute capability 8\.9\) is newer than the GPU image can drive \(CUDA 11\.2 .*up to 8\.6, docs\/deploy\.md\); choose one of: nvidia-tesla-t4, nvidia-tesla-v100, nvidia-tesla-a100, nvidia-a100-80gb/,
-    ],
-    [
-      ['--gpu-type=nvidia-h100-80gb'],
-      /nvidia-h100-80gb \(H100, compute capability 9\.0\) is newer than the GPU image can drive/,
+      ['--gpu-type=nvidia-tesla-v100'],
+      /--gpu-type 'nvidia-tesla-v100' nvidia-tesla-v100 \(V100, compute capability 7\.0\) is not a GPU the inference image can drive \(CUDA 12\.6, cuDNN 9, onnxruntime-node 1\.30 .*docs\/deploy\.md\); choose one of: nvidia-tesla-t4, nvidia-l4, nvidia-tesla-a100, nvidia-a100-80gb, nvidia-h100-80gb$/,
     ],
     [['--bucket=goog-data'], /--bucket 'goog-data' must not start with "goog"/],
     [['--max-gpu-nodes=x'], /--max-gpu-nodes 'x' must be a whole number >= 1/],
@@ -171,6 +168,31 @@ describe('kiosk init', () => {
     await expect(command.run([...allFlags(out).slice(1), ...extra])).rejects.toThrow(message);
     await expect(command.run([...allFlags(out).slice(1), ...extra])).rejects.toBeInstanceOf(UsageError);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('issue 20 #5: takes the L4 and H100 the inference image drives, saying training on them runs on the CPU', async () => {
+    for (const gpu of ['nvidia-l4', 'nvidia-h100-80gb']) {
+      const out = join(dir, `${gpu}.json`);
+      const perNode = gpu === 'nvidia-h100-80gb' ? 8 : 1;
+      const flags = allFlags(out).map((f) =>
+        f.startsWith('--gpu-type=')
+          ? `--gpu-type=${gpu}`
+          : f.startsWith('--gpus-per-node=')
+            ? `--gpus-per-node=${perNode}`
+            : f,
+      );
+      const r = await runKiosk(flags);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(JSON.parse(readFileSync(out, 'utf8')).gpu.type).toBe(gpu);
+      expect(r.stdout).toMatch(
+        new RegExp(
+          `Training: ${gpu} \\(.*\\) is not a GPU the training image can drive .*choose one of: nvidia-tesla-t4, nvidia-tesla-v100, nvidia-tesla-a100, nvidia-a100-80gb\\. Until then the GPU workers train on their CPU`,
+        ),
+      );
+    }
+    const t4 = await runKiosk(allFlags(join(dir, 't4.json')));
+    expect(t4.stdout).not.toMatch(/Training:/);
   });
 
   it('refuses to overwrite without --force, and stops cleanly when stdin ends mid-menu', async () => {

@@ -289,7 +289,8 @@ async function run(args: string[]): Promise<number> {
       prompt: provider === 'gke' ? 'GPU (GKE accelerator type)' : 'GPU (EC2 instance family)',
       choices: GpuType.choices(provider),
       fallback: GpuType.nvidiaT4().nameOn(provider),
-      // The cloud sells it, but the GPU image's CUDA build may not run on it (issue 20 #5).
+      // The cloud sells it, but the GPU workers' image (CUDA 12, onnxruntime's CUDA provider) may have no
+      // code for it (issue 20 #5; constructs/gpu-images.ts).
       check: (a) => GpuType.of(provider, a).gpuImageProblem(provider),
     });
     const gpu = GpuType.of(provider, gpuType);
@@ -376,12 +377,20 @@ async function run(args: string[]): Promise<number> {
                 ? "Google-managed certificate; point the domain's A record at the stack's web_address output"
                 : 'ACM certificate; create the DNS records of the certificate_validation_records output, then a CNAME to the ALB'
             }).\n`) +
+        trainingNote(GpuType.of(provider, gpuType).trainingImageProblem(provider)) +
         `Next: npm run synth -- --config ${out}   (see docs/deploy.md)\n`,
     );
     return 0;
   } finally {
     asker.close();
   }
+}
+
+/** The line init prints when the training image cannot train on the chosen GPU (not a refusal). */
+function trainingNote(problem: string | undefined): string {
+  return problem
+    ? `Training: ${problem}. Until then the GPU workers train on their CPU (docs/deploy.md).\n`
+    : '';
 }
 
 export const command: Command = {

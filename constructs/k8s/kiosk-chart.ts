@@ -19,8 +19,16 @@ import { kioskPodTemplate, KioskWorkload, type PodVolume } from './workload.js';
 export interface KioskImages {
   readonly api: string;
   readonly cpuWorker: string;
-  /** CUDA image with tfjs-node-gpu (docker/gpu-worker.Dockerfile); also runs training. */
+  /**
+   * The GPU image's `inference` target (docker/gpu.Dockerfile: CUDA 12, onnxruntime's CUDA provider); its
+   * in-process training runs on the CPU.
+   */
   readonly gpuWorker: string;
+  /**
+   * The image of the suspended `kiosk-train` Job: the GPU image's `training` target (CUDA 11.2,
+   * tfjs-node-gpu) trains on T4, V100, A10G and A100 GPUs (docs/deploy.md). @default - `gpuWorker`
+   */
+  readonly trainer?: string;
   readonly autoscaler: string;
 }
 
@@ -389,7 +397,7 @@ export class KioskChart extends Chart {
         template: (() => {
           const t = kioskPodTemplate({
             role: 'trainer',
-            image: props.images.gpuWorker,
+            image: props.images.trainer ?? props.images.gpuWorker,
             args: ['start', '--role=trainer'],
             env: env('trainer'),
             resources: resources('trainer'),
