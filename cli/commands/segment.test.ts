@@ -10,6 +10,9 @@ import { buildNetwork } from '../../workers/model/network.js';
 import { initTfjs } from '../../workers/model/runtime.js';
 import { testCard } from '../../workers/pipeline/testing/precomputed-maps-runner.js';
 import { command, findModelDir, outputStem } from './segment.js';
+import { jobTypeRegistry } from '../../workers/jobtypes/registry.js';
+
+const TINY = join(import.meta.dirname, '../../workers/jobtypes/testing/tiny');
 import { NUCLEI_VAL } from '../../test/data.js';
 import { tifffilePixelSize, tiffinfo } from '../../workers/image/tiff-pixel-size.test-helpers.js';
 
@@ -199,5 +202,35 @@ describe('kiosk segment', () => {
     expect(r.err).toMatch(
       /'tileSize' must be a multiple of the model's size multiple 16; got 100 \[bad-argument\]/,
     );
+  });
+
+  it('--job-type: an unknown type or channels that do not fit the type are usage errors naming what fits', async () => {
+    const base = [
+      join(VAL, 'dsb_03398329ced0c23b.image.png'),
+      '--out',
+      join(dir, 'jt'),
+      '--model-dir',
+      modelDir,
+    ];
+    await expect(run([...base, '--job-type', 'tracking'])).rejects.toThrow(
+      /unknown job type 'tracking'; available: .*segmentation/,
+    );
+    const registry = await jobTypeRegistry();
+    const tiny = await registry.loadFolder(TINY);
+    try {
+      await expect(run([...base, '--job-type', 'tiny-test', '--channels', '0'])).rejects.toThrow(
+        /job type tiny-test takes 2 channel\(s\), in this order: signal, other/,
+      );
+      // a type's stages over the real pipeline, in-process: one file per output
+      const r = await run([...base, '--job-type', 'tiny-test', '--channels', '0,0', '--runtime', 'onnx']);
+      expect(r.err).toBe('');
+      expect(r.out).toMatch(/objects: \d+ objects, background: 1 objects \([12] pass(es)?\)/);
+      const objects = await readLabelsFile(join(dir, 'jt', 'dsb_03398329ced0c23b.labels.tif'));
+      const background = await readLabelsFile(join(dir, 'jt', 'dsb_03398329ced0c23b.background.labels.tif'));
+      for (let i = 0; i < objects.data.length; i += 97)
+        expect(background.data[i]).toBe(objects.data[i] === 0 ? 1 : 0);
+    } finally {
+      registry.unregister(tiny.name);
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,13 @@ import { labelSource, labelTiffOptions } from '../../workers/image/tiff-write-la
 import { readModelCard } from '../../workers/model/model-io.js';
 import { loadRunner, type RuntimeChoice } from '../../workers/model/runners.js';
 import { segmentImageDetailed, type SegmentOptions } from '../../workers/pipeline/segment.js';
+import { DEFAULT_MAX_PIXELS } from '../../workers/image/decode.js';
+import { countObjects } from '../../workers/image/labels.js';
+import { outputLocalFileName } from '../../workers/jobtypes/outputs.js';
+import { jobTypeRegistry } from '../../workers/jobtypes/registry.js';
+import { runJobType } from '../../workers/jobtypes/run.js';
+import { pipelineStages } from '../../workers/processors/pipeline-stages.js';
+import type { CardLike } from '../../workers/processors/stages.js';
 
 const usage = `Usage: kiosk segment IMAGE... --out DIR [options]
 
@@ -23,7 +30,9 @@ image file's own (ImageJ unit=micron + resolution; OME-XML PhysicalSizeX/Y for a
 
 Options:
   --out DIR                 output folder (created if missing)              (required)
-  --model NAME              model under models/NAME/                        (default: nuclear)
+  --job-type NAME           a job type (GET /v1/job-types; docs/job-types.md): its channels, stages
+                            and outputs; output k > 0 is NAME.<output>.labels.tif (default: segmentation)
+  --model NAME              model under models/NAME/           (default: the job type's, else nuclear)
   --version N               model version                                   (default: the latest)
   --model-dir PATH          a model folder (model.json, card.json[, model.onnx]) instead of --model
   --mpp X                   µm per pixel of the images; without it the nucleus size is estimated
@@ -98,7 +107,8 @@ export const command: Command = {
         allowPositionals: true,
         options: {
           out: { type: 'string' },
-          model: { type: 'string', default: 'nuclear' },
+          'job-type': { type: 'string', default: 'segmentation' },
+          model: { type: 'string' },
           version: { type: 'string' },
           'model-dir': { type: 'string' },
           mpp: { type: 'string' },
@@ -131,8 +141,22 @@ export const command: Command = {
       throw new UsageError(`--tta must be 1, 4 or 8; got '${v.tta}'`);
     const tta = v.tta === undefined ? undefined : (Number(v.tta) as 1 | 4 | 8);
     const channels = channelList(v.channels);
+    const registry = await jobTypeRegistry();
+    const jobType = registry.find(v['job-type']);
+    if (!jobType)
+      throw new UsageError(`unknown job type '${v['job-type']}'; available: ${registry.names().join(', ')}`);
+    const want = jobType.input.channels;
+    if (!jobType.input.channelsFromModel && channels && channels.length !== want.length)
+      throw new UsageError(
+        `job type ${jobType.name} takes ${want.length} channel(s), in this order: ${want.map((c) => c.name).join(', ')}; ` +
+          `--channels must give the file's channel index for each; got '${v.channels}'`,
+      );
     const modelDir =
-      v['model-dir'] ?? (await findModelDir(v.model, positiveNumber('version', v.version, true)));
+      v['model-dir'] ??
+      (await findModelDir(
+        v.model ?? jobType.defaultModel ?? 'nuclear',
+        positiveNumber('version', v.version, true),
+      ));
 
     const card = await readModelCard(modelDir);
     const runner = await loadRunner(modelDir, { runtime, threads });
@@ -160,6 +184,36 @@ export const command: Command = {
             );
           written.set(stem, file);
           const bytes = await readFile(file);
+          if (jobType.name !== 'segmentation') {
+            // Another type: its stages, as the service runs them (segmentation keeps the pipeline's own
+            // entry below, for stacks, --tta and the tile options).
+            const r = await runJobType(
+              registry,
+              jobType,
+              pipelineStages,
+              bytes,
+              basename(file),
+              runner,
+              card as unknown as CardLike,
+              {
+                ...(mpp !== undefined && { micronsPerPixel: mpp }),
+                ...(channels && { channels }),
+                ...(v['dimension-order'] !== undefined && { dimensionOrder: v['dimension-order'] }),
+                maxPixels: DEFAULT_MAX_PIXELS,
+              },
+            );
+            const parts: string[] = [];
+            for (const [k, tif] of r.tiffs.entries()) {
+              const out = join(v.out, outputLocalFileName(basename(file), jobType, k));
+              await writeFile(out, tif);
+              parts.push(`${jobType.outputs[k]!.name}: ${countObjects(r.outputs[k]!)} objects`);
+            }
+            const seconds = ((performance.now() - started) / 1000).toFixed(2);
+            process.stdout.write(
+              `${file}: ${parts.join(', ')} (${r.passes} pass${r.passes > 1 ? 'es' : ''}) in ${seconds} s\n`,
+            );
+            continue;
+          }
           const raw = decodeImage(bytes, { name: basename(file) });
           const tiffOpts = labelTiffOptions(labelSource(raw, bytes), mpp); // the pixel size (issue 23 #3)
           const results = await segmentImageDetailed(raw, runner, card, opts);

@@ -1,12 +1,20 @@
-import { labelKeyName } from '../image/label-names.js';
+import { labelFileName, labelKeyName } from '../image/label-names.js';
 import type { JobTypeDefinition } from './types.js';
 
-/**
- * The result file name of output `k` of image `name` in a job of type `def`: output 0 is `NAME.labels.tif`
- * (labelKeyName), output k > 0 `NAME.<output name>.labels.tif` (whole-cell: `NAME.nuclei.labels.tif`).
- */
-export function outputFileName(name: string, def: JobTypeDefinition, k: number): string {
-  const primary = labelKeyName(name);
+/** `NAME.labels.tif` of output 0, `NAME.<output name>.labels.tif` of output k > 0. */
+function ofOutput(primary: string, def: JobTypeDefinition, k: number): string {
   if (k === 0) return primary;
   return primary.replace(/\.labels\.tif$/, `.${def.outputs[k]?.name ?? `output${k}`}.labels.tif`);
 }
+
+/**
+ * The result file (bucket key segment) of output `k` of image `name` in a job of type `def`: output 0 is
+ * `NAME.labels.tif` (labelKeyName), output k > 0 `NAME.<output name>.labels.tif` (whole-cell:
+ * `NAME.nuclei.labels.tif`).
+ */
+export const outputFileName = (name: string, def: JobTypeDefinition, k: number): string =>
+  ofOutput(labelKeyName(name), def, k);
+
+/** The same as a local file name (`kiosk segment`: labelFileName, the name's characters kept). */
+export const outputLocalFileName = (imagePath: string, def: JobTypeDefinition, k: number): string =>
+  ofOutput(labelFileName(imagePath), def, k);

@@ -24,6 +24,9 @@ const tiny: JobTypeDefinition = {
   ],
   stages: (base) => ({
     ...base,
+    // the model sees channel `signal` only
+    preprocess: (bytes, name, card, opts, scale) =>
+      base.preprocess(bytes, name, card, { ...opts, channels: (opts.channels ?? [0]).slice(0, 1) }, scale),
     async postprocess(outputs, meta, card, opts) {
       const objects = await base.postprocess(outputs, meta, card, opts);
       const background: Labels = {
