@@ -15,112 +15,33 @@
  * A non-interlaced image (the usual case) is inflated once, keeping the scanlines, and unfiltered here
  * (png-unfilter.ts). An interlaced one is inflated once to check its size without keeping it, then fast-png
  * decodes a copy holding only IHDR, PLTE, tRNS and IDAT — inflating it again; interlaced files are rare.
+ *
+ * Where the parts are: png-header.ts reads the signature, IHDR and chunk list; png-inflate.ts inflates the
+ * image data within its bound; png-unfilter.ts undoes the scanline filters; png-pixels.ts turns scanlines
+ * into samples. This module holds decodePng, the fast-png path and encodePng.
  */
-import { Unzlib } from 'fflate';
 import { convertIndexedToRgb, decode, encode } from 'fast-png';
 import type { DType, RawArray } from './types.js';
 import { ImageError } from './types.js';
 import { unfilterScanlines } from './png-unfilter.js';
+import {
+  PNG_SIGNATURE,
+  readPngHeader,
+  type DecodePngOptions,
+  type PngChunks,
+  type PngHeader,
+} from './png-header.js';
+import { inflateScanlines, scanlineBytes } from './png-inflate.js';
+import { checkPaletteChunks, toRawArray, unpackBits } from './png-pixels.js';
 
-/** Default pixel budget shared by the decoders: 2^28 values (1 GiB as float32). */
-export const DEFAULT_MAX_PIXELS = 2 ** 28;
-
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-const SAMPLES_OF_COLOR_TYPE: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
-
-/** True when `bytes` starts with the 8-byte PNG signature. */
-export function isPng(bytes: Uint8Array): boolean {
-  return bytes.length >= 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b);
-}
-
-export interface DecodePngOptions {
-  /** Refuse images with more than this many values (width × height × samples). @default 2^28 */
-  readonly maxPixels?: number;
-}
-
-/** Bit depths the PNG standard allows for each colour type. */
-const DEPTHS_OF_COLOR_TYPE: Record<number, readonly number[]> = {
-  0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16],
-}; // prettier-ignore
-
-/** Adam7 passes: x start, y start, x step, y step. */
-const ADAM7 = [
-  [0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2],
-] as const; // prettier-ignore
-
-/** Inflated bytes a PNG may hold beyond its scanlines before it counts as a bomb (sloppy encoders pad). */
-const INFLATE_SLACK = 1 << 16;
-const INFLATE_STEP = 1 << 12;
-
-/** What a PNG's header and chunk list say (no image data inflated): the checked IHDR fields and the output. */
-export interface PngHeader {
-  readonly width: number;
-  readonly height: number;
-  readonly depth: number;
-  readonly colorType: number;
-  readonly samples: number;
-  readonly interlaced: boolean;
-  readonly chunks: PngChunks;
-  /** What decodePng returns: dtype, shape and axes. */
-  readonly dtype: DType;
-  readonly shape: readonly number[];
-  readonly axes: 'YX' | 'YXS';
-}
-
-/**
- * Checks a PNG's signature, IHDR (size, pixel limit, colour type and bit depth) and chunk list (each chunk
- * inside the file, IEND present, PLTE when indexed) without inflating anything: the errors decodePng gives
- * for those. decodePng = readPngHeader + inflating and unfiltering the image data.
- */
-export function readPngHeader(bytes: Uint8Array, opts: DecodePngOptions = {}): PngHeader {
-  if (!isPng(bytes))
-    throw new ImageError('not-an-image', 'not a PNG file: the 8-byte PNG signature is missing');
-  if (bytes.length < 33)
-    throw new ImageError('truncated', `PNG file ends at byte ${bytes.length}, inside IHDR`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const width = view.getUint32(16);
-  const height = view.getUint32(20);
-  const depth = bytes[24]!;
-  const colorType = bytes[25]!;
-  if (width === 0 || height === 0) {
-    throw new ImageError('empty-image', `PNG header says ${width}x${height} pixels`);
-  }
-  const samples = SAMPLES_OF_COLOR_TYPE[colorType];
-  if (samples === undefined) {
-    throw new ImageError(
-      'unsupported-format',
-      `PNG color type ${colorType} is not defined by the PNG standard`,
-    );
-  }
-  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
-  const count = width * height * (colorType === 3 ? 4 : samples);
-  if (count > maxPixels) {
-    throw new ImageError(
-      'too-many-pixels',
-      `PNG of ${width}x${height}x${samples} = ${count} values is over the limit of ${maxPixels}`,
-    );
-  }
-  if (!DEPTHS_OF_COLOR_TYPE[colorType]!.includes(depth)) {
-    throw new ImageError('unsupported-format', `PNG color type ${colorType} cannot have bit depth ${depth}`);
-  }
-  const interlace = bytes[28]!;
-  if (bytes[26] !== 0 || bytes[27] !== 0 || interlace > 1) {
-    throw new ImageError(
-      'unsupported-format',
-      `PNG compression ${bytes[26]}, filter ${bytes[27]}, interlace ${interlace}: not defined by the standard`,
-    );
-  }
-  const chunks = readChunks(bytes, view);
-  if (colorType === 3 && !chunks.plte)
-    throw new ImageError('corrupt-data', 'PNG with a palette (color type 3) has no PLTE chunk');
-  const s = colorType === 3 ? (chunks.trns ? 4 : 3) : samples;
-  return {
-    width, height, depth, colorType, samples, interlaced: interlace === 1, chunks,
-    dtype: depth === 16 ? 'uint16' : 'uint8',
-    shape: s === 1 ? [height, width] : [height, width, s],
-    axes: s === 1 ? 'YX' : 'YXS',
-  }; // prettier-ignore
-}
+export {
+  DEFAULT_MAX_PIXELS,
+  isPng,
+  readPngHeader,
+  type DecodePngOptions,
+  type PngChunks,
+  type PngHeader,
+} from './png-header.js';
 
 /**
  * Decodes a PNG file; see the module comment for the axes and dtypes it yields. A non-interlaced PNG is
@@ -193,179 +114,6 @@ function viaFastPng(bytes: Uint8Array, header: PngHeader): RawArray {
 }
 
 /**
- * The errors fast-png gives for the PLTE and tRNS chunks (its wording), checked before the image data is
- * unfiltered as fast-png does. A PLTE chunk only counts for indexed colour (elsewhere it is a suggested
- * palette); tRNS must fit the colour type: one 16-bit value per sample for grey and RGB, at most one alpha
- * per palette entry, none with an alpha channel.
- */
-function checkPaletteChunks({ colorType, width, height, chunks: { plte, trns } }: PngHeader): void {
-  if (colorType === 3 && plte!.length % 3 !== 0)
-    throw new Error(`PLTE field length must be a multiple of 3. Got ${plte!.length}`);
-  if (!trns) return;
-  if (colorType === 0 || colorType === 2) {
-    if (trns.length % 2 !== 0)
-      throw new Error(`tRNS chunk length must be a multiple of 2. Got ${trns.length}`);
-    if (trns.length / 2 > width * height)
-      throw new Error(
-        `tRNS chunk contains more alpha values than there are pixels (${trns.length / 2} vs ${width * height})`,
-      );
-  } else if (colorType === 3) {
-    if (trns.length > plte!.length / 3)
-      throw new Error(
-        `tRNS chunk contains more alpha values than there are palette colors (${trns.length} vs ${plte!.length / 3})`,
-      );
-  } else throw new Error(`tRNS chunk is not supported for color type ${colorType}`);
-}
-
-/**
- * Unfiltered scanlines (rows padded to whole bytes, 16-bit samples big-endian) → what decodePng returns:
- * palette expanded, 16-bit samples in host order, 1/2/4-bit grey unpacked to a byte per pixel.
- */
-function toRawArray(raw: Uint8Array, header: PngHeader): RawArray {
-  const { width, height, depth, colorType, dtype, axes } = header;
-  const shape = [...header.shape];
-  if (colorType === 3) {
-    const data = expandPalette(raw, width, height, depth, header.chunks.plte!, header.chunks.trns);
-    return { data, dtype, shape, axes };
-  }
-  if (depth === 16) {
-    const data = new Uint16Array(raw.buffer, raw.byteOffset, raw.length / 2);
-    for (let i = 0; i < data.length; i++) data[i] = (raw[2 * i]! << 8) | raw[2 * i + 1]!;
-    return { data, dtype, shape, axes };
-  }
-  const data = depth < 8 ? unpackBits(raw, width, height, depth) : raw;
-  return { data, dtype, shape, axes };
-}
-
-/** Palette indices of 1..8 bits (rows padded to whole bytes) → RGB, or RGBA with tRNS (alpha 255 past it). */
-function expandPalette(
-  raw: Uint8Array,
-  width: number,
-  height: number,
-  depth: number,
-  plte: Uint8Array,
-  trns: Uint8Array | undefined,
-): Uint8Array {
-  const colours = Math.min(256, plte.length / 3);
-  const s = trns ? 4 : 3;
-  const lut = new Uint8Array(256 * s);
-  for (let i = 0; i < colours; i++) {
-    lut.set(plte.subarray(3 * i, 3 * i + 3), i * s);
-    if (trns) lut[i * s + 3] = i < trns.length ? trns[i]! : 255;
-  }
-  const out = new Uint8Array(width * height * s);
-  const rowBytes = Math.ceil((width * depth) / 8);
-  const mask = (1 << depth) - 1;
-  for (let y = 0, o = 0; y < height; y++) {
-    const row = y * rowBytes;
-    for (let x = 0; x < width; x++, o += s) {
-      const bit = x * depth;
-      const index = depth === 8 ? raw[row + x]! : (raw[row + (bit >> 3)]! >> (8 - depth - (bit & 7))) & mask;
-      if (index >= colours) throw new Error('Incorrect index of palette color');
-      for (let k = 0; k < s; k++) out[o + k] = lut[index * s + k]!;
-    }
-  }
-  return out;
-}
-
-export interface PngChunks {
-  readonly plte?: Uint8Array;
-  readonly trns?: Uint8Array;
-  readonly idat: Uint8Array[];
-}
-
-/** Walks the chunks after the signature up to IEND; each must fit in the file ('truncated' otherwise). */
-function readChunks(bytes: Uint8Array, view: DataView): PngChunks {
-  const idat: Uint8Array[] = [];
-  let plte: Uint8Array | undefined;
-  let trns: Uint8Array | undefined;
-  for (let p = 8; ;) {
-    if (p + 8 > bytes.length) {
-      throw new ImageError('truncated', `PNG file ends at byte ${bytes.length} before its IEND chunk`);
-    }
-    const length = view.getUint32(p);
-    const type = String.fromCharCode(bytes[p + 4]!, bytes[p + 5]!, bytes[p + 6]!, bytes[p + 7]!);
-    if (p + 12 + length > bytes.length) {
-      throw new ImageError(
-        'truncated',
-        `PNG file ends at byte ${bytes.length}, inside a ${length}-byte ${JSON.stringify(type)} chunk at byte ${p}`,
-      );
-    }
-    if (p === 8 && (type !== 'IHDR' || length !== 13))
-      throw new ImageError(
-        'corrupt-data',
-        `PNG starts with a ${length}-byte ${JSON.stringify(type)} chunk, not IHDR`,
-      );
-    const data = bytes.subarray(p + 8, p + 8 + length);
-    if (type === 'IEND') return { idat, ...(plte ? { plte } : {}), ...(trns ? { trns } : {}) };
-    if (type === 'IDAT') idat.push(data);
-    else if (type === 'PLTE') plte = data;
-    else if (type === 'tRNS') trns = data;
-    p += 12 + length;
-  }
-}
-
-/** Bytes of the filtered scanlines (a filter byte per row) of a width x height image, Adam7 or not. */
-function scanlineBytes(width: number, height: number, bitsPerPixel: number, adam7: boolean): number {
-  const rows = (w: number, h: number) => (w > 0 && h > 0 ? h * (1 + Math.ceil((w * bitsPerPixel) / 8)) : 0);
-  if (!adam7) return rows(width, height);
-  let total = 0;
-  for (const [x0, y0, dx, dy] of ADAM7)
-    total += rows(Math.ceil((width - x0) / dx), Math.ceil((height - y0) / dy));
-  return total;
-}
-
-/**
- * Inflates the image data: 'corrupt-data' as soon as it exceeds `scanlines` bytes (plus a little slack) or
- * when the stream is damaged, 'truncated' when it ends short of `scanlines`. With `keep`, returns the first
- * `scanlines` bytes as the inflater's chunks — or undefined when the stream broke only after yielding them
- * all (fast-png then decides: it may still read the image or give its own error); without, returns [].
- * Input goes in 4 KiB steps, so one step can overshoot the limit by what 4 KiB inflates to (≤ 4 MiB).
- */
-function inflateScanlines(
-  idat: readonly Uint8Array[],
-  scanlines: number,
-  keep: boolean,
-): Uint8Array[] | undefined {
-  let total = 0;
-  const kept: Uint8Array[] = [];
-  const inflater = new Unzlib((chunk) => {
-    if (keep && total < scanlines)
-      kept.push(total + chunk.length <= scanlines ? chunk : chunk.subarray(0, scanlines - total));
-    total += chunk.length;
-  });
-  let brokeAfterScanlines = false;
-  try {
-    for (const data of idat) {
-      for (let p = 0; p < data.length && total <= scanlines + INFLATE_SLACK; p += INFLATE_STEP)
-        inflater.push(data.subarray(p, p + INFLATE_STEP));
-    }
-    if (total <= scanlines + INFLATE_SLACK) inflater.push(new Uint8Array(0), true);
-  } catch (err) {
-    if (total < scanlines) {
-      throw new ImageError(
-        'corrupt-data',
-        `PNG image data is damaged after ${total} of ${scanlines} bytes: ${(err as Error).message}`,
-      );
-    }
-    brokeAfterScanlines = true;
-  }
-  if (total > scanlines + INFLATE_SLACK) {
-    throw new ImageError(
-      'corrupt-data',
-      `PNG image data inflates past the ${scanlines} bytes its header implies (a deflate bomb?)`,
-    );
-  }
-  if (total < scanlines) {
-    throw new ImageError(
-      'truncated',
-      `PNG image data holds ${total} of the ${scanlines} bytes its header implies`,
-    );
-  }
-  return brokeAfterScanlines && keep ? undefined : kept;
-}
-
-/**
  * A PNG of the critical chunks only (plus tRNS; PLTE only when `indexed`: elsewhere it is a suggested palette
  * fast-png would apply to RGB pixels), IDATs joined into one; CRCs are left 0 (not checked).
  */
@@ -393,21 +141,6 @@ function rebuild(ihdr: Uint8Array, chunks: PngChunks, indexed: boolean): Uint8Ar
       p += d.length;
     }
     p += 4;
-  }
-  return out;
-}
-
-/** Unpacks grey samples of 1, 2 or 4 bits (rows padded to whole bytes, MSB first) to one byte each. */
-function unpackBits(packed: Uint8Array, width: number, height: number, depth: number): Uint8Array {
-  const out = new Uint8Array(width * height);
-  const rowBytes = Math.ceil((width * depth) / 8);
-  const mask = (1 << depth) - 1;
-  for (let y = 0; y < height; y++) {
-    const row = y * rowBytes;
-    for (let x = 0; x < width; x++) {
-      const bit = x * depth;
-      out[y * width + x] = (packed[row + (bit >> 3)]! >> (8 - depth - (bit & 7))) & mask;
-    }
   }
   return out;
 }
