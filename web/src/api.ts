@@ -59,10 +59,23 @@ export interface CreateJob {
   readonly options: SegmentationOptions;
 }
 
+/** A job type as GET /v1/job-types gives it (workers/jobtypes/describe.ts; older kiosks: name only). */
 export interface JobType {
   readonly name: string;
   readonly description?: string;
   readonly defaultModel?: string;
+  readonly aliases?: readonly string[];
+  readonly input?: {
+    readonly channels: readonly { readonly name: string; readonly description: string }[];
+    readonly channelsFromModel: boolean;
+    readonly axes: readonly string[];
+    readonly dtypes: readonly string[];
+  };
+  readonly outputs?: readonly {
+    readonly name: string;
+    readonly kind: string;
+    readonly description: string;
+  }[];
 }
 
 export interface ModelInfo {

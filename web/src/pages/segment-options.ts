@@ -4,12 +4,8 @@
  */
 import { api, type JobType, type ModelInfo, type SegmentationOptions } from '../api.js';
 import { field, h, replace } from '../dom.js';
-import {
-  DEFAULT_CAMERA_PIXEL_UM,
-  formatMicrons,
-  micronsPerPixelFromObjective,
-  parseChannels,
-} from '../lib/units.js';
+import { formatMicrons, parseChannels } from '../lib/units.js';
+import { resolutionField } from './segment-resolution.js';
 
 export interface ChosenOptions {
   readonly type: string;
@@ -35,7 +31,44 @@ const DIMENSION_ORDERS: [string, string][] = [
   ['TXY', 'TXY — a time series, each frame segmented'],
 ];
 
-const OBJECTIVES = [4, 5, 10, 20, 40, 60, 63, 100];
+const NUCLEAR_LABEL = 'Nuclear channel(s)';
+const NUCLEAR_HELP =
+  'Which channel shows the nuclei, counting from 0 (for RGB images: 0 = red, 1 = green, 2 = blue). Several: 0, 1.';
+
+/** The type's channel list when it is fixed (the model does not decide it), else undefined. */
+function fixedChannels(t: JobType | undefined) {
+  return t?.input && !t.input.channelsFromModel ? t.input.channels : undefined;
+}
+
+/** The chooser's option: name and channels, e.g. `whole-cell — nuclear + membrane`. */
+function typeOption(t: JobType): string {
+  const ch = t.input?.channels.map((c) => c.name);
+  return ch?.length ? `${t.name} — ${ch.join(' + ')}` : t.name;
+}
+
+/** The chosen type in words: what it does, each channel with what it shows, and what comes out. */
+function typeSummary(t: JobType): string {
+  const ch = t.input?.channels ?? [];
+  const outs = t.outputs ?? [];
+  return [
+    t.description ? `${t.description[0]!.toUpperCase()}${t.description.slice(1)}.` : '',
+    ch.length
+      ? `Channels: ${ch.map((c) => `${c.name} (${c.description})`).join('; ')}${t.input?.channelsFromModel ? ', as many as the model takes' : ''}.`
+      : '',
+    outs.length > 1 ? `Gives ${outs.length} label images: ${outs.map((o) => o.name).join(', ')}.` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
+
+/** How many indices a channel list holds (0 when it does not parse). */
+function parseCount(text: string): number {
+  try {
+    return parseChannels(text).length;
+  } catch {
+    return 0;
+  }
+}
 
 export function optionsForm(): OptionsForm {
   const typeSel = h('select', {}, h('option', { value: 'segmentation' }, 'segmentation'));
@@ -89,7 +122,11 @@ export function optionsForm(): OptionsForm {
     ([t, m]) => {
       jobTypes = t;
       models = m;
-      replace(typeSel, ...t.map((j) => h('option', { value: j.name, title: j.description ?? '' }, j.name)));
+      replace(
+        typeSel,
+        ...t.map((j) => h('option', { value: j.name, title: j.description ?? '' }, typeOption(j))),
+      );
+      describeType();
       fillModels();
     },
     (err: unknown) => {
@@ -98,93 +135,42 @@ export function optionsForm(): OptionsForm {
     },
   );
 
-  // Resolution: estimate / µm per pixel / objective.
-  const mode = (v: string, label: string, checked = false) =>
-    h('label', { class: 'radio' }, h('input', { type: 'radio', name: 'res-mode', value: v, checked }), label);
-  const mppInput = h('input', {
-    type: 'number',
-    step: 'any',
-    min: '0',
-    placeholder: 'e.g. 0.65',
-    'aria-label': 'micrometres per pixel',
+  const resolution = resolutionField();
+  const channels = h('input', {
+    type: 'text',
+    value: '0',
+    inputmode: 'numeric',
+    autocomplete: 'off',
+    id: 'channels',
+    'aria-describedby': 'channels-help',
   });
-  const objSel = h(
-    'select',
-    { 'aria-label': 'objective magnification' },
-    ...OBJECTIVES.map((m) => h('option', { value: m }, `${m}×`)),
-  );
-  objSel.value = '20';
-  const camInput = h('input', {
-    type: 'number',
-    step: 'any',
-    min: '0',
-    value: String(DEFAULT_CAMERA_PIXEL_UM),
-    'aria-label': 'camera pixel size in micrometres',
-  });
-  const binSel = h(
-    'select',
-    { 'aria-label': 'camera binning' },
-    ...[1, 2, 3, 4].map((b) => h('option', { value: b }, `binning ${b}×${b}`)),
-  );
-  const objResult = h('p', { class: 'help', 'aria-live': 'polite' });
-  const mppRow = h(
-    'div',
-    { class: 'inline', hidden: true },
-    mppInput,
-    h('span', { class: 'muted' }, 'µm per pixel'),
-  );
-  const objRow = h(
-    'div',
-    { hidden: true },
-    h('div', { class: 'inline' }, objSel, camInput, binSel),
-    objResult,
-  );
-  const resSet = h(
-    'fieldset',
-    { 'aria-describedby': 'res-help' },
-    h('legend', {}, 'Image resolution'),
-    mode('auto', 'Estimate it from the image (segments twice, a little slower)', true),
-    mode('mpp', 'I know the pixel size (µm per pixel)'),
-    mppRow,
-    mode('objective', 'I know the objective magnification'),
-    objRow,
-    h(
-      'p',
-      { class: 'help', id: 'res-help' },
-      'How big one pixel is in your sample, so nuclei are seen at the size the model learned. Fiji shows it under Image › Properties. ',
-      'With the objective: camera pixel size (6.5 µm for most sCMOS cameras) × binning ÷ magnification.',
-    ),
-  );
-  const currentMode = () =>
-    resSet.querySelector<HTMLInputElement>('input[name=res-mode]:checked')?.value ?? 'auto';
-  const updateRes = () => {
-    mppRow.hidden = currentMode() !== 'mpp';
-    objRow.hidden = currentMode() !== 'objective';
-    try {
-      objResult.textContent = `= ${formatMicrons(micronsPerPixelFromObjective(Number(objSel.value), Number(camInput.value), Number(binSel.value)))} µm per pixel`;
-    } catch (err) {
-      objResult.textContent = (err as Error).message;
-    }
+  const channelsLabel = h('label', { for: 'channels' }, NUCLEAR_LABEL);
+  const channelsHelp = h('p', { class: 'help', id: 'channels-help' }, NUCLEAR_HELP);
+  const typeHelp = h('p', { class: 'help', id: 'job-type-help', 'data-testid': 'job-type-help' });
+  typeSel.id = 'job-type';
+  typeSel.setAttribute('aria-describedby', typeHelp.id);
+  /** The chosen type's channels and outputs under the chooser; the channel field asks for each channel. */
+  const describeType = () => {
+    const t = jobTypes.find((j) => j.name === typeSel.value);
+    typeHelp.textContent = t ? typeSummary(t) : 'What to do with the images.';
+    const fixed = fixedChannels(t);
+    channelsLabel.textContent = fixed ? `Channels: ${fixed.map((c) => c.name).join(', ')}` : NUCLEAR_LABEL;
+    channelsHelp.textContent = fixed
+      ? `For each of ${fixed.map((c) => c.name).join(' and ')}, in this order, the channel of your files that shows it, counting from 0 (RGB: 0 = red, 1 = green, 2 = blue), e.g. ${fixed.map((_, i) => i).join(', ')}.`
+      : NUCLEAR_HELP;
+    if (fixed && parseCount(channels.value) !== fixed.length)
+      channels.value = fixed.map((_, i) => i).join(', ');
   };
-  resSet.addEventListener('change', updateRes);
-  resSet.addEventListener('input', updateRes);
-  updateRes();
-
-  const channels = h('input', { type: 'text', value: '0', inputmode: 'numeric', autocomplete: 'off' });
+  typeSel.addEventListener('change', describeType);
   const dimSel = h('select', {}, ...DIMENSION_ORDERS.map(([v, label]) => h('option', { value: v }, label)));
 
   const element = h(
     'div',
     {},
-    field('job-type', 'Job type', typeSel, 'What to do with the images.'),
+    h('div', { class: 'field' }, h('label', { for: 'job-type' }, 'Job type'), typeSel, typeHelp),
     h('div', { class: 'field' }, h('label', { for: 'model' }, 'Model'), modelSel, modelHelp),
-    resSet,
-    field(
-      'channels',
-      'Nuclear channel(s)',
-      channels,
-      'Which channel shows the nuclei, counting from 0 (for RGB images: 0 = red, 1 = green, 2 = blue). Several: 0, 1.',
-    ),
+    resolution.element,
+    h('div', { class: 'field' }, channelsLabel, channels, channelsHelp),
     field(
       'dimension-order',
       'Dimension order',
@@ -204,32 +190,25 @@ export function optionsForm(): OptionsForm {
         channels.removeAttribute('aria-invalid');
       } catch (err) {
         channels.setAttribute('aria-invalid', 'true');
-        return { ok: false, message: `Nuclear channel(s): ${(err as Error).message}`, control: channels };
+        return {
+          ok: false,
+          message: `${channelsLabel.textContent}: ${(err as Error).message}`,
+          control: channels,
+        };
       }
-      const m = currentMode();
-      if (m === 'mpp') {
-        const v = Number(mppInput.value);
-        if (!(mppInput.value !== '' && Number.isFinite(v) && v > 0)) {
-          mppInput.setAttribute('aria-invalid', 'true');
-          return {
-            ok: false,
-            message: 'Pixel size: enter a number of µm per pixel greater than 0, e.g. 0.65',
-            control: mppInput,
-          };
-        }
-        mppInput.removeAttribute('aria-invalid');
-        options.micronsPerPixel = v;
-      } else if (m === 'objective') {
-        try {
-          options.micronsPerPixel = micronsPerPixelFromObjective(
-            Number(objSel.value),
-            Number(camInput.value),
-            Number(binSel.value),
-          );
-        } catch (err) {
-          return { ok: false, message: `Objective: ${(err as Error).message}`, control: camInput };
-        }
+      const fixed = fixedChannels(jobTypes.find((j) => j.name === typeSel.value));
+      if (fixed && options.channels.length !== fixed.length) {
+        channels.setAttribute('aria-invalid', 'true');
+        const names = fixed.map((c) => c.name).join(', ');
+        return {
+          ok: false,
+          message: `Channels: ${typeSel.value} takes ${fixed.length} channels (${names}); give one index for each, e.g. ${fixed.map((_, i) => i).join(', ')}`,
+          control: channels,
+        };
       }
+      const res = resolution.read();
+      if (!res.ok) return res;
+      if (res.micronsPerPixel !== undefined) options.micronsPerPixel = res.micronsPerPixel;
       if (dimSel.value) options.dimensionOrder = dimSel.value;
       const [model, version] = modelSel.value.split('@');
       return {

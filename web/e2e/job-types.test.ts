@@ -1,0 +1,106 @@
+/**
+ * The Segment page's job-type chooser in Chromium, against a local kiosk whose registry holds the test-only
+ * type workers/jobtypes/testing/tiny (two channels, two outputs): the chooser shows each type's channels, the
+ * channel field asks for one index per channel, a wrong count is refused in the page, and a job of the type
+ * runs through the API and the workers with the channels given.
+ */
+import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { decodeImage } from '../../workers/image/decode.js';
+import { encodePng } from '../../workers/image/png.js';
+import { jobTypeRegistry } from '../../workers/jobtypes/registry.js';
+import type { JobTypeDefinition } from '../../workers/jobtypes/types.js';
+import { NUCLEI_VAL } from '../../test/data.js';
+import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
+import { startKiosk, type Kiosk } from './kiosk-harness.js';
+
+const TINY = join(import.meta.dirname, '../../workers/jobtypes/testing/tiny');
+
+describe.skipIf(skipBrowserTests)('job-type chooser in Chromium', () => {
+  let kiosk: Kiosk;
+  let browser: Browser;
+  let page: Page;
+  let tiny: JobTypeDefinition;
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    tiny = await (await jobTypeRegistry()).loadFolder(TINY);
+    kiosk = await startKiosk(inject('redisUrl'));
+    browser = await launchChromium();
+    page = await (await browser.newContext({ viewport: { width: 1366, height: 768 } })).newPage();
+    page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await kiosk?.close();
+    (await jobTypeRegistry()).unregister(tiny.name);
+  });
+
+  it("shows each type's channels and asks for one index per channel", async () => {
+    await page.goto(`${kiosk.url}/#/segment`);
+    await expect.poll(() => page.locator('#job-type option').count()).toBeGreaterThan(1);
+    const options = await page.locator('#job-type option').allTextContents();
+    expect(options).toContain('segmentation — nuclear');
+    expect(options).toContain('tiny-test — signal + other');
+    const help = page.locator('[data-testid=job-type-help]');
+    await expect.poll(() => help.textContent()).toMatch(/Channels: nuclear \(a nuclear stain/);
+    expect(await page.locator('label[for=channels]').textContent()).toBe('Nuclear channel(s)');
+
+    await page.locator('#job-type').selectOption('tiny-test');
+    expect(await help.textContent()).toMatch(
+      /Channels: signal \(bright objects\); other \(taken, not used\)\. Gives 2 label images: objects, background\./,
+    );
+    expect(await page.locator('label[for=channels]').textContent()).toBe('Channels: signal, other');
+    expect(await page.locator('#channels').inputValue()).toBe('0, 1');
+    await page.screenshot({ path: join(ARTIFACTS, 'job-type-chooser.png'), fullPage: true });
+
+    const names = (await readdir(NUCLEI_VAL)).filter((n) => n.endsWith('.image.png')).sort();
+    // a two-channel (RGB) copy of a val image: the grey in red and green
+    const grey = decodeImage(await readFile(join(NUCLEI_VAL, names[0]!)), { name: names[0]! });
+    const [h, w] = grey.shape as [number, number];
+    const rgb = new Uint8Array(h * w * 3);
+    for (let i = 0; i < h * w; i++)
+      rgb[i * 3] = rgb[i * 3 + 1] = Number(grey.data[i * (grey.data.length / (h * w))]);
+    const bytes = Buffer.from(
+      encodePng({ data: rgb, dtype: 'uint8', shape: [h, w, 3], axes: 'YXS' }),
+    ).toString('base64');
+    await page.evaluate(
+      ({ name, b64 }) => {
+        const bin = atob(b64);
+        const data = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++) data[i] = bin.charCodeAt(i);
+        const dt = new DataTransfer();
+        dt.items.add(new File([data], name, { type: 'image/png' }));
+        const zone = document.querySelector('[data-testid=drop-zone]')!;
+        zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      },
+      { name: names[0]!, b64: bytes },
+    );
+    const row = page.locator(`tr[data-file="${names[0]}"]`);
+    await expect.poll(() => row.getAttribute('data-status')).toBe('ready');
+
+    await page.locator('#channels').fill('0');
+    await page.getByRole('button', { name: 'Segment 1 file' }).click();
+    await expect
+      .poll(() => page.getByRole('alert').first().textContent())
+      .toMatch(/tiny-test takes 2 channels \(signal, other\); give one index for each/);
+    expect(await row.getAttribute('data-status')).toBe('ready');
+
+    await page.locator('#channels').fill('0, 1');
+    await page.getByRole('button', { name: 'Segment 1 file' }).click();
+    await expect
+      .poll(() => row.getAttribute('data-status'), { timeout: 120_000, interval: 250 })
+      .toBe('done');
+    const job = (await (
+      await fetch(`${kiosk.url}/v1/jobs/${await row.getAttribute('data-job')}`)
+    ).json()) as {
+      type: string;
+      options: { channels: number[] };
+      outputs: { name: string }[];
+    };
+    expect(job.type).toBe('tiny-test');
+    expect(job.options.channels).toEqual([0, 1]);
+    expect(job.outputs.map((o) => o.name)).toEqual(['objects', 'background']);
+  }, 180_000);
+});
