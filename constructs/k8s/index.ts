@@ -1,5 +1,6 @@
 export * from './api-ingress.js';
 export * from './autoscaler-rbac.js';
+export * from './chart-intents.js';
 export * from './kiosk-chart.js';
 export * from './monitoring.js';
 export * from './network-policies.js';

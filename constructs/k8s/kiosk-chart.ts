@@ -1,111 +1,30 @@
 import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-34';
 import type { Construct } from 'constructs';
-import type { CloudProvider } from '../gpu-type.js';
-import { webAddressName, workloadIdentityAnnotations, type IdentityTarget } from '../identity-names.js';
+import { webAddressName, workloadIdentityAnnotations } from '../identity-names.js';
 import { POOL_LABEL } from '../node-pool-props.js';
 import { serviceAccountName, type KioskRole } from '../roles.js';
 import { domainProblem, KioskConfigError, requireIntInRange } from '../validation.js';
 import { KioskApiIngress } from './api-ingress.js';
 import { AutoscalerRbac } from './autoscaler-rbac.js';
+import {
+  addSidecar,
+  allowTraffic,
+  type AllowOptions,
+  type KioskPeer,
+  type KioskPodOwner,
+  type SidecarOptions,
+} from './chart-intents.js';
 import { KioskMonitoring } from './monitoring.js';
 import { KioskNetworkPolicies } from './network-policies.js';
 import { NvidiaDevicePlugin } from './nvidia-device-plugin.js';
 import { HTTPS_EGRESS_LABEL, REDIS_CLIENT_LABEL, type ComputeResources } from './pod-defaults.js';
-import { KioskRedis, REDIS_PORT, type SecretKeyRef } from './redis.js';
+import type { KioskChartProps } from './kiosk-chart-props.js';
+import { KioskRedis, REDIS_PORT } from './redis.js';
+import { trustProxyEnv } from './trust-proxy.js';
 import { kioskPodTemplate, KioskWorkload, type PodVolume } from './workload.js';
 
-/** Full image references (`registry/name:tag`) per role. */
-export interface KioskImages {
-  readonly api: string;
-  readonly cpuWorker: string;
-  /**
-   * The GPU image's `inference` target (docker/gpu.Dockerfile: CUDA 12, onnxruntime's CUDA provider); its
-   * in-process training runs on the CPU.
-   */
-  readonly gpuWorker: string;
-  /**
-   * The image of the suspended `kiosk-train` Job: the GPU image's `training` target (CUDA 11.2,
-   * tfjs-node-gpu) trains on T4, V100, A10G and A100 GPUs (docs/deploy.md). @default - `gpuWorker`
-   */
-  readonly trainer?: string;
-  readonly autoscaler: string;
-}
-
-export interface KioskChartProps {
-  /** Cloud and account whose identities the ServiceAccounts are bound to (must match the Terraform stack). */
-  readonly identity: IdentityTarget;
-  readonly bucketName: string;
-  readonly images: KioskImages;
-  /** Cloud region, passed to pods as KIOSK_REGION (and AWS_REGION on EKS). */
-  readonly region: string;
-  /** @default 'cellkiosk' */
-  readonly namespace?: string;
-  /**
-   * Host name of the web UI / API on the Ingress. With it the Ingress serves HTTPS (see `tls`); on GKE it
-   * also takes the global static IP `<name>-web` that `KioskCluster` creates for a domain.
-   * @default - any host, plain HTTP
-   */
-  readonly domain?: string;
-  /**
-   * HTTPS on `domain` with HTTP redirected to it (`KioskApiIngress`): GKE a Google-managed certificate, EKS
-   * the ACM certificate `KioskCluster` requests for the domain. `false` serves plain HTTP on the domain.
-   * @default - true when `domain` is given
-   */
-  readonly tls?: boolean;
-  /** EKS: the ACM certificate's ARN. @default - the ALB controller discovers it from the domain */
-  readonly certificateArn?: string;
-  /**
-   * Ingress class for a third-party controller.
-   * @default - GKE: the built-in controller (annotation `kubernetes.io/ingress.class: gce`); EKS: 'alb' (AWS Load Balancer Controller)
-   */
-  readonly ingressClassName?: string;
-  /** Where load-balancer traffic to the API comes from. @default - GKE: Google's LB ranges; EKS: 10.0.0.0/16 (the VPC) */
-  readonly loadBalancerCidrs?: readonly string[];
-  /**
-   * The API's KIOSK_TRUST_PROXY (core/config.ts): which proxies in front of it may name the client's address in
-   * X-Forwarded-For, so the failed-login count and the token-less rate limit are per user, not per load
-   * balancer. A hop count (the client is that many entries from the end of X-Forwarded-For) or the
-   * proxies' addresses/CIDRs; `false` leaves it unset (the TCP peer is the
-   * client). The defaults follow what the clouds document (docs/deploy.md):
-   * @default - GKE's `gce` Ingress: 2 (Google's load balancer appends the client and its forwarding rule's
-   *   address); EKS's `alb` Ingress: 1 (the ALB appends the client); another ingressClassName: unset, as
-   *   only its operator knows how many proxies it puts in front
-   */
-  readonly trustProxy?: number | readonly string[] | false;
-  /**
-   * Scraping of the kiosk's /metrics (`KioskMonitoring`): GKE a PodMonitoring for Managed Service for
-   * Prometheus, EKS a Prometheus in the namespace; each with the NetworkPolicy that admits its scraper.
-   * @default true
-   */
-  readonly monitoring?: boolean;
-  /** @default 2 */
-  readonly apiReplicas?: number;
-  /** Initial CPU worker replicas (the autoscaler adjusts). @default 1 */
-  readonly cpuWorkerReplicas?: number;
-  /** Ceiling the autoscaler may scale the CPU workers to. @default 8 */
-  readonly cpuWorkerMaxReplicas?: number;
-  /** Ceiling for GPU workers; match GPU pool max nodes × GPUs per node / `gpusPerWorker`. @default 2 */
-  readonly gpuWorkerMaxReplicas?: number;
-  /** GPUs each GPU worker (and training pod) requests. @default 1 */
-  readonly gpusPerWorker?: number;
-  /** Secret with the Redis password, created by the operator (see docs/deploy.md). @default kiosk-redis/password */
-  readonly redisPasswordSecret?: SecretKeyRef;
-  /** @default 10 */
-  readonly redisStorageGiB?: number;
-  /**
-   * StorageClass of the Redis volume.
-   * @default - EKS: `kiosk-gp3`, synthesized here (EBS CSI driver, gp3, encrypted); GKE: `standard-rwo`
-   */
-  readonly redisStorageClassName?: string;
-  /**
-   * Size of the model cache volume of the GPU worker and trainer pods, where the models they load from the
-   * bucket are copied (`models/nuclear/1` is 16 MiB). @default 2048
-   */
-  readonly modelCacheMiB?: number;
-  /** Per-role requests/limits. @default - see `DEFAULT_RESOURCES` */
-  readonly resources?: Partial<Record<KioskRole, ComputeResources>>;
-}
+export type { KioskChartProps, KioskImages } from './kiosk-chart-props.js';
 
 /** Requests/limits per role when not configured. */
 export const DEFAULT_RESOURCES: Readonly<Record<KioskRole, ComputeResources>> = {
@@ -115,20 +34,6 @@ export const DEFAULT_RESOURCES: Readonly<Record<KioskRole, ComputeResources>> = 
   trainer: { cpuMillis: 2000, memoryMiB: 8192, cpuLimitMillis: 4000, memoryLimitMiB: 12288 },
   autoscaler: { cpuMillis: 50, memoryMiB: 128, cpuLimitMillis: 200, memoryLimitMiB: 256 },
 };
-
-/**
- * KIOSK_TRUST_PROXY for the chart's own Ingress. fastify counts the TCP peer as hop 0 and the entries of
- * X-Forwarded-For from the end. GKE's external Application Load Balancer (`gce` class) appends
- * `<client>, <forwarding rule address>` and the peer is one of its proxies (130.211.0.0/22, 35.191.0.0/16):
- * 2 hops. The ALB (IP targets, `xff_header_processing.mode` left at its default `append`) appends
- * `<client>` and the peer is the ALB node: 1 hop. A third-party controller: unknown, so unset.
- */
-function defaultTrustProxy(provider: CloudProvider, ingressClassName: string | undefined): number | false {
-  if (provider === 'gke') return ingressClassName === undefined ? 2 : false;
-  return (ingressClassName ?? 'alb') === 'alb' ? 1 : false;
-}
-/** An IPv4 or IPv6 address or CIDR (what core/config.ts's KIOSK_TRUST_PROXY accepts in a list). */
-const PROXY_ADDRESS = /^((\d{1,3})(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]*:[0-9a-fA-F:.]*(\/\d{1,3})?)$/;
 
 /** Source ranges of Google's HTTP(S) load balancers and health checks. */
 const GOOGLE_LB_CIDRS = ['130.211.0.0/22', '35.191.0.0/16'];
@@ -172,10 +77,23 @@ const TRAINING_SCRATCH_MIB = 16384;
  */
 export class KioskChart extends Chart {
   readonly namespaceName: string;
+  /** The API: Deployment `kiosk-api`, its ServiceAccount and PodDisruptionBudget. */
+  readonly api: KioskWorkload;
+  /** The API's ClusterIP Service (port 80 → 8080), the Ingress's backend. */
+  readonly apiService: k8s.KubeService;
   /** The API's Ingress (and its TLS objects). */
   readonly ingress: KioskApiIngress;
+  /** The worker Deployments: `cpu` (preprocess, postprocess), `gpu` (predict and training). */
+  readonly workers: { readonly cpu: KioskWorkload; readonly gpu: KioskWorkload };
+  readonly autoscaler: KioskWorkload;
+  readonly redis: KioskRedis;
+  /** The suspended `kiosk-train` Job (dedicated training pods; see `KioskImages.trainer`). */
+  readonly trainingJob: k8s.KubeJob;
+  /** The default-deny NetworkPolicies and the allowances the kiosk needs (add a lab's own with `allowFrom`/`allowTo`). */
+  readonly networkPolicies: KioskNetworkPolicies;
   /** The scrape configuration of /metrics (and, on EKS, the Prometheus that scrapes). */
   readonly monitoring?: KioskMonitoring;
+  private allowances = 0;
 
   constructor(scope: Construct, id: string, props: KioskChartProps) {
     super(scope, id);
@@ -232,23 +150,13 @@ export class KioskChart extends Chart {
         allowVolumeExpansion: true,
       });
     }
-    const redis = new KioskRedis(this, 'redis', {
+    const redis = (this.redis = new KioskRedis(this, 'redis', {
       namespace: ns,
       passwordSecret: secret,
       nodeSelector: cpuNodes,
       storageClassName: redisStorageClass,
       ...(props.redisStorageGiB !== undefined ? { storageGiB: props.redisStorageGiB } : {}),
-    });
-
-    const trustProxy = props.trustProxy ?? defaultTrustProxy(provider, props.ingressClassName);
-    if (typeof trustProxy === 'number') requireIntInRange('trustProxy', trustProxy, 1, 64);
-    if (Array.isArray(trustProxy)) {
-      const bad = trustProxy.find((a) => !PROXY_ADDRESS.test(a));
-      if (bad !== undefined || trustProxy.length === 0)
-        throw new KioskConfigError(
-          `'trustProxy' (${JSON.stringify(trustProxy)}) must be a hop count or proxy addresses/CIDRs such as 10.0.0.0/16`,
-        );
-    }
+    }));
 
     const env = (role: KioskRole): k8s.EnvVar[] => [
       { name: 'KIOSK_ROLE', value: role },
@@ -270,7 +178,7 @@ export class KioskChart extends Chart {
       httpGet: { path: '/api/health-check', port: k8s.IntOrString.fromNumber(API_PORT) },
       periodSeconds: 10,
     };
-    const api = new KioskWorkload(this, 'api', {
+    const api = (this.api = new KioskWorkload(this, 'api', {
       namespace: ns,
       role: 'api',
       image: props.images.api,
@@ -278,14 +186,7 @@ export class KioskChart extends Chart {
       env: [
         ...env('api'),
         { name: 'PORT', value: String(API_PORT) },
-        ...(trustProxy === false
-          ? []
-          : [
-              {
-                name: 'KIOSK_TRUST_PROXY',
-                value: typeof trustProxy === 'number' ? String(trustProxy) : trustProxy.join(','),
-              },
-            ]),
+        ...trustProxyEnv(provider, props.ingressClassName, props.trustProxy),
       ],
       resources: resources('api'),
       nodeSelector: cpuNodes,
@@ -296,8 +197,8 @@ export class KioskChart extends Chart {
       serviceAccountAnnotations: annotations('api'),
       replicas: props.apiReplicas ?? 2,
       minAvailable: 1,
-    });
-    new k8s.KubeService(this, 'api-service', {
+    }));
+    this.apiService = new k8s.KubeService(this, 'api-service', {
       metadata: {
         name: api.name,
         namespace: ns,
@@ -362,7 +263,7 @@ export class KioskChart extends Chart {
       maxUnavailable: 1,
     });
 
-    new KioskWorkload(this, 'autoscaler', {
+    this.autoscaler = new KioskWorkload(this, 'autoscaler', {
       namespace: ns,
       role: 'autoscaler',
       image: props.images.autoscaler,
@@ -388,7 +289,7 @@ export class KioskChart extends Chart {
       metadata: { name: serviceAccountName('trainer'), namespace: ns, annotations: annotations('trainer') },
       automountServiceAccountToken: false,
     });
-    new k8s.KubeJob(this, 'training-job', {
+    this.trainingJob = new k8s.KubeJob(this, 'training-job', {
       metadata: { name: 'kiosk-train', namespace: ns, labels: { 'app.kubernetes.io/component': 'trainer' } },
       spec: {
         suspend: true,
@@ -412,7 +313,7 @@ export class KioskChart extends Chart {
       },
     });
 
-    new KioskNetworkPolicies(this, 'network-policies', {
+    this.networkPolicies = new KioskNetworkPolicies(this, 'network-policies', {
       namespace: ns,
       provider,
       redisLabels: redis.labels,
@@ -421,6 +322,7 @@ export class KioskChart extends Chart {
       apiPort: API_PORT,
       loadBalancerCidrs: props.loadBalancerCidrs ?? (provider === 'gke' ? GOOGLE_LB_CIDRS : ['10.0.0.0/16']),
     });
+    this.workers = { cpu: cpuWorker, gpu: gpuWorker };
     if (provider === 'eks') new NvidiaDevicePlugin(this, 'nvidia-device-plugin');
     if (props.monitoring !== false) {
       this.monitoring = new KioskMonitoring(this, 'monitoring', {
@@ -432,5 +334,27 @@ export class KioskChart extends Chart {
         storageClassName: redisStorageClass,
       });
     }
+  }
+
+  /**
+   * Adds a container to the pod of a kiosk workload (`chart.api`, `chart.workers.cpu`, ...) or of
+   * `chart.trainingJob`, e.g. a log shipper or an auth proxy. Without a securityContext it gets the kiosk's
+   * restricted one (the namespace enforces Pod Security `restricted`). Throws for a container name the pod has.
+   */
+  addSidecar(owner: KioskPodOwner, container: k8s.Container, opts?: SidecarOptions): void {
+    addSidecar(owner, container, opts);
+  }
+
+  /**
+   * Admits traffic from `peer` to the pods of `owner` on `opts.ports` through the default deny: a NetworkPolicy
+   * of its own (returned), e.g. a lab's Prometheus in namespace `monitoring` scraping a sidecar's port.
+   */
+  allowFrom(owner: KioskPodOwner, peer: KioskPeer, opts: AllowOptions): k8s.KubeNetworkPolicy {
+    return allowTraffic(this, this.namespaceName, owner, 'ingress', peer, opts, ++this.allowances);
+  }
+
+  /** Lets the pods of `owner` reach `peer` on `opts.ports` (egress), e.g. a sidecar's collector. */
+  allowTo(owner: KioskPodOwner, peer: KioskPeer, opts: AllowOptions): k8s.KubeNetworkPolicy {
+    return allowTraffic(this, this.namespaceName, owner, 'egress', peer, opts, ++this.allowances);
   }
 }

@@ -95,20 +95,28 @@ export interface KioskWorkloadProps extends KioskPodProps {
 
 /** A role's ServiceAccount, Deployment (name `kiosk-<role>`) and, when asked, PodDisruptionBudget. */
 export class KioskWorkload extends Construct {
+  readonly role: KioskRole;
+  /** The Deployment's and ServiceAccount's name, `kiosk-<role>`. */
   readonly name: string;
+  /** The pods' selector labels (`componentLabels(role)`). */
   readonly labels: Record<string, string>;
+  readonly serviceAccount: k8s.KubeServiceAccount;
+  /** The Deployment; `KioskChart.addSidecar` adds containers to its pod template. */
+  readonly deployment: k8s.KubeDeployment;
+  readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
 
   constructor(scope: Construct, id: string, props: KioskWorkloadProps) {
     super(scope, id);
     requireIntInRange(`${props.role}.replicas`, props.replicas, 0, 1000);
+    this.role = props.role;
     this.name = serviceAccountName(props.role);
     this.labels = componentLabels(props.role);
     const metadata = { name: this.name, namespace: props.namespace, labels: this.labels };
-    new k8s.KubeServiceAccount(this, 'service-account', {
+    this.serviceAccount = new k8s.KubeServiceAccount(this, 'service-account', {
       metadata: { ...metadata, annotations: props.serviceAccountAnnotations },
       automountServiceAccountToken: props.kubernetesApiAccess ?? false,
     });
-    new k8s.KubeDeployment(this, 'deployment', {
+    this.deployment = new k8s.KubeDeployment(this, 'deployment', {
       metadata,
       spec: {
         replicas: props.replicas,
@@ -126,7 +134,7 @@ export class KioskWorkload extends Construct {
       },
     });
     if (props.maxUnavailable !== undefined || props.minAvailable !== undefined) {
-      new k8s.KubePodDisruptionBudget(this, 'pdb', {
+      this.podDisruptionBudget = new k8s.KubePodDisruptionBudget(this, 'pdb', {
         metadata,
         spec: {
           selector: { matchLabels: this.labels },
