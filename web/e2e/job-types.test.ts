@@ -14,6 +14,7 @@ import { jobTypeRegistry } from '../../workers/jobtypes/registry.js';
 import type { JobTypeDefinition } from '../../workers/jobtypes/types.js';
 import { NUCLEI_VAL } from '../../test/data.js';
 import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
+import { dropFiles } from './drop-files.js';
 import { startKiosk, type Kiosk } from './kiosk-harness.js';
 
 const TINY = join(import.meta.dirname, '../../workers/jobtypes/testing/tiny');
@@ -62,21 +63,8 @@ describe.skipIf(skipBrowserTests)('job-type chooser in Chromium', () => {
     const rgb = new Uint8Array(h * w * 3);
     for (let i = 0; i < h * w; i++)
       rgb[i * 3] = rgb[i * 3 + 1] = Number(grey.data[i * (grey.data.length / (h * w))]);
-    const bytes = Buffer.from(
-      encodePng({ data: rgb, dtype: 'uint8', shape: [h, w, 3], axes: 'YXS' }),
-    ).toString('base64');
-    await page.evaluate(
-      ({ name, b64 }) => {
-        const bin = atob(b64);
-        const data = new Uint8Array(bin.length);
-        for (let i = 0; i < bin.length; i++) data[i] = bin.charCodeAt(i);
-        const dt = new DataTransfer();
-        dt.items.add(new File([data], name, { type: 'image/png' }));
-        const zone = document.querySelector('[data-testid=drop-zone]')!;
-        zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-      },
-      { name: names[0]!, b64: bytes },
-    );
+    const png = encodePng({ data: rgb, dtype: 'uint8', shape: [h, w, 3], axes: 'YXS' });
+    await dropFiles(page, [{ name: names[0]!, bytes: png, type: 'image/png' }]);
     const row = page.locator(`tr[data-file="${names[0]}"]`);
     await expect.poll(() => row.getAttribute('data-status')).toBe('ready');
 
