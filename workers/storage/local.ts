@@ -1,38 +1,35 @@
+/**
+ * LocalFolderStorage, the default bucket: a folder on this machine. The file-system calls it makes live in
+ * local-files.ts, its bounded set of known folders in known-dirs.ts.
+ */
 import {
-  closeSync,
   createReadStream,
   createWriteStream,
-  fstatSync,
-  lstatSync,
   mkdirSync,
-  opendirSync,
-  openSync,
-  readSync,
   renameSync,
   rmdirSync,
   rmSync,
   statfsSync,
-  unlinkSync,
-  writeFileSync,
-  writevSync,
 } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { bytesLength, checkKey, checkPrefix, StorageError, type Bytes, type Storage } from './storage.js';
+import { KnownDirs } from './known-dirs.js';
+import {
+  listFolder,
+  readSmallSync,
+  removeSmallFolderSync,
+  SYNC_IO_MAX_BYTES,
+  writeBytes,
+  writeBytesSync,
+} from './local-files.js';
 
-/**
- * Objects up to this size are read and written with synchronous file calls: for a small file on a local
- * disk these take tens of microseconds, while each asynchronous call is a round trip through libuv's
- * thread pool (a thread wake-up and an event-loop wake-up per open, write, close and rename), which costs
- * more CPU than the I/O itself. Larger objects stay asynchronous so a big upload or result never blocks
- * the event loop for long.
- */
-export const SYNC_IO_MAX_BYTES = 8 * 2 ** 20;
+export { SYNC_IO_MAX_BYTES } from './local-files.js';
 
-/** Uploads arriving as a stream are held in memory up to this size, then written at once (see above). */
+/** Uploads arriving as a stream are held in memory up to this size, then written at once (see SYNC_IO_MAX_BYTES). */
 const STREAM_BUFFER_MAX_BYTES = 2 ** 20;
 
 /** Scratch objects go to the scratch folder only while it keeps this much free (else to the bucket folder). */
@@ -45,12 +42,6 @@ const SCRATCH_RESERVE_FRACTION = 0.1;
  * 64 covers the jobs one process has in flight (two folders each); a folder forgotten costs one mkdir.
  */
 const KNOWN_DIRS_MAX = 64;
-
-/**
- * deletePrefix removes a folder of at most this many plain files (a job's scratch or results) with
- * synchronous calls; a larger folder, or one with subfolders, goes through the asynchronous recursive rm.
- */
-const SYNC_RM_MAX_ENTRIES = 32;
 
 export interface LocalFolderOptions {
   /**
@@ -316,150 +307,9 @@ export class LocalFolderStorage implements Storage {
   }
 }
 
-/** A bounded set of folder paths, least recently used dropped first (a Map keeps insertion order). */
-class KnownDirs {
-  private readonly dirs = new Map<string, true>();
-  constructor(private readonly max: number) {}
-
-  has(dir: string): boolean {
-    if (!this.dirs.delete(dir)) return false;
-    this.dirs.set(dir, true); // most recently used now
-    return true;
-  }
-
-  add(dir: string): void {
-    this.dirs.delete(dir);
-    this.dirs.set(dir, true);
-    if (this.dirs.size > this.max) this.dirs.delete(this.dirs.keys().next().value!);
-  }
-
-  delete(dir: string): void {
-    this.dirs.delete(dir);
-  }
-
-  /** Forgets `dir` and every folder under it. */
-  deleteTree(dir: string): void {
-    for (const d of this.dirs.keys()) if (d === dir || d.startsWith(`${dir}${sep}`)) this.dirs.delete(d);
-  }
-}
-
-/**
- * Removes a folder of at most SYNC_RM_MAX_ENTRIES plain files (a job's scratch or results folder) with
- * synchronous calls: lstat, list, unlink each file, rmdir — about half the system calls of a recursive rm
- * (which also lstats every entry and tries rmdir first), and none of them through the thread pool (see
- * SYNC_IO_MAX_BYTES). True when the folder is gone (or never was); false leaves it to the recursive rm: not
- * a folder, a subfolder, more entries, or a file that could not be unlinked or appeared meanwhile.
- */
-function removeSmallFolderSync(dir: string): boolean {
-  const files: string[] = [];
-  try {
-    // lstat first: a symbolic link to a folder is removed as a link (as rm does), its target's files kept
-    if (!lstatSync(dir).isDirectory()) return false;
-    const d = opendirSync(dir, { bufferSize: SYNC_RM_MAX_ENTRIES + 1 });
-    try {
-      for (let e = d.readSync(); e; e = d.readSync()) {
-        if (e.isDirectory() || files.length === SYNC_RM_MAX_ENTRIES) return false;
-        files.push(e.name);
-      }
-    } finally {
-      d.closeSync();
-    }
-    for (const f of files) {
-      try {
-        unlinkSync(join(dir, f));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return false;
-      }
-    }
-    rmdirSync(dir);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ENOENT';
-  }
-}
-
-/** Every file key under `prefix` ('' or ending with /) of a folder, `.part` files left out. */
-async function listFolder(root: string, prefix: string): Promise<string[]> {
-  const base = prefix === '' ? root : join(root, ...prefix.slice(0, -1).split('/'));
-  const entries = await readdir(base, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries
-    .filter((e) => e.isFile() && !e.name.endsWith('.part'))
-    .map((e) => relative(root, join(e.parentPath, e.name)).split(sep).join('/'));
-}
-
-/**
- * Reads a file of at most SYNC_IO_MAX_BYTES with synchronous calls into a buffer of its own (offset 0, so
- * tensor packs can be read in place, 8-byte aligned). Undefined when it does not exist, is a folder or is
- * larger (the caller reads it asynchronously); other errors are thrown.
- */
-function readSmallSync(path: string): Uint8Array | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;
-    throw err;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > SYNC_IO_MAX_BYTES) return undefined;
-    const buf = Buffer.allocUnsafeSlow(st.size);
-    for (let at = 0; at < st.size;) {
-      const n = readSync(fd, buf, at, st.size - at, at);
-      if (n === 0) return buf.subarray(0, at); // the file shrank while being read
-      at += n;
-    }
-    return buf;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function notFound(err: unknown, key: string): Error {
   if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EISDIR') {
     return new StorageError('not-found', `no object ${key}`);
   }
   return err instanceof Error ? err : new Error(String(err));
-}
-
-/** Writes `data` (its parts one after another, with vectored writes) to a new file at `path`. */
-function writeBytesSync(path: string, data: Bytes): void {
-  if (data instanceof Uint8Array) return writeFileSync(path, data);
-  const fd = openSync(path, 'w');
-  try {
-    let parts = data.filter((p) => p.byteLength > 0);
-    while (parts.length > 0) parts = unwritten(parts, writevSync(fd, parts.slice(0, IOV_MAX)));
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** writeBytesSync's asynchronous twin, for objects over SYNC_IO_MAX_BYTES. */
-async function writeBytes(path: string, data: Bytes): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    let parts = (data instanceof Uint8Array ? [data] : data).filter((p) => p.byteLength > 0);
-    while (parts.length > 0)
-      parts = unwritten(parts, (await fh.writev(parts.slice(0, IOV_MAX))).bytesWritten);
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Buffers one writev call takes at most (Linux's IOV_MAX). */
-const IOV_MAX = 1024;
-
-/** What is left of `parts` after the first `written` bytes went out (a write may stop short). */
-function unwritten(parts: readonly Uint8Array[], written: number): Uint8Array[] {
-  if (written <= 0) throw new Error('a write to the bucket folder made no progress'); // never loop forever
-  const left: Uint8Array[] = [];
-  for (const p of parts) {
-    if (written >= p.byteLength) written -= p.byteLength;
-    else {
-      left.push(written > 0 ? p.subarray(written) : p);
-      written = 0;
-    }
-  }
-  return left;
 }
