@@ -1,78 +1,176 @@
-// Pre/post-processing speed on one 2048x2048 single-channel 16-bit-valued image: tile + untile (tileSize 512
-// and 256, overlap 64), percentile normalization, CLAHE, and bilinear resize 2048→1024 and 2048→4096.
-// Prints the median of several runs in ms (after one warm-up run), plus the untile round-trip error.
-// Run: npm run bench tiling
-import os from 'node:os';
-import { histogramNormalize, percentileNormalize } from '../workers/image/normalize.js';
-import { resizeBilinear } from '../workers/image/resize.js';
-import { tileImage, untile } from '../workers/image/tiling.js';
-import type { Image } from '../workers/image/types.js';
-
-const SIZE = 2048;
-const RUNS = 7;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
 /**
- * Runs fn once to warm up, then `runs` times; prints the median wall time and the median CPU time of this
- * process (user + system), which is less distorted when other jobs share the machine's cores.
+ * Tiles, batches and threads sized to the machine (issue 22 #3): the served model (models/nuclear/<latest>,
+ * onnxruntime-node on the CPU, the copy `loadRunner` serves: int8 where KIOSK_INT8 'auto' picks it) runs over
+ * one synthetic image cut by the pipeline's own code (prepareTiles, overlap 32) for a grid of tile size x
+ * batch (tiles per model call) x intra-op threads, through predictBatches, the stage `kiosk segment` and the
+ * service call. Forward pass only (tiling and watershed are in `npm run bench image-core`).
+ * For each point: tiles per image, tile px per image px (the overlap's extra work), and per megapixel of
+ * IMAGE: process CPU time (user + system of all threads; onnxruntime threads do not spin, so CPU time is
+ * work, not waiting) and wall time, the least of --reps runs after one warm-up (other processes only ever
+ * add to a run's time). On a shared machine the wall
+ * time includes waiting for a core: compare CPU times. Then what `inferenceSettings(cores)` picks here and
+ * for 16 cores (workers/pipeline/inference-settings.ts).
+ * With --val N (default 0: off, it takes minutes): the first N val images through the whole pipeline
+ * (segmentImageDetailed, autoscale, default batch) at each of --val-tiles, with `cores` threads: CPU time per
+ * image and val accuracy (F1@0.5, DSB mean per image), so a tile size is chosen on cost AND labels.
+ * Run: npm run bench tiling [-- --size 1024 --tiles 256,384,512 --batches 1,4,16 --threads 1,2 --reps 2
+ *   --val 68 --val-tiles 256,384]
  */
-function time<T>(label: string, fn: () => T, runs = RUNS): T {
-  let result = fn();
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    result = fn();
-    wall.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
-  }
-  const ms = (x: number): string => `${x.toFixed(1)} ms`;
-  console.log(
-    `${label.padEnd(40)} median ${ms(median(wall)).padStart(9)}  (min ${ms(Math.min(...wall))}, cpu median ` +
-      `${ms(median(cpu))}, ${runs} runs)`,
-  );
-  return result;
-}
+import { existsSync, readdirSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Image } from '../workers/image/types.js';
+import { readImageFile, readLabelsFile } from '../workers/image/files.js';
+import { poolScores, scoreImage, type Scores } from '../workers/image/metrics.js';
+import { readModelCard } from '../workers/model/model-io.js';
+import { loadRunner, type ModelRunner } from '../workers/model/runners.js';
+import { fitTileSize, inferenceSettings } from '../workers/pipeline/inference-settings.js';
+import { predictBatches } from '../workers/pipeline/predict.js';
+import { prepareTiles } from '../workers/pipeline/preprocess.js';
+import { segmentImageDetailed } from '../workers/pipeline/segment.js';
+import { NUCLEI_VAL } from '../test/data.js';
 
-// A microscopy-like scene: smooth background, bright blobs, noise; integer values in [0, 65535].
-let seed = 12345;
-const rand = (): number => {
-  seed = (seed * 1103515245 + 12345) % 2147483648;
-  return seed / 2147483648;
-};
+const { values: v } = parseArgs({
+  options: {
+    size: { type: 'string', default: '1024' },
+    tiles: { type: 'string', default: '256,384,512,fit' },
+    batches: { type: 'string', default: '1,4' },
+    threads: { type: 'string', default: '' },
+    reps: { type: 'string', default: '2' },
+    overlap: { type: 'string', default: '32' },
+    val: { type: 'string', default: '0' },
+    'val-tiles': { type: 'string', default: '256,fit' },
+  },
+});
+const list = (s: string): number[] => s.split(',').filter(Boolean).map(Number);
+const cores = availableParallelism();
+const SIZE = Number(v.size);
+const REPS = Number(v.reps);
+const OVERLAP = Number(v.overlap);
+// 'fit': the side the pipeline picks for this image by default (fitTileSize).
+const tileOf = (t: string, h: number, w: number): number =>
+  t === 'fit' ? fitTileSize(h, w, OVERLAP, 16) : Number(t);
+const TILES = v.tiles!.split(',').map((t) => tileOf(t, SIZE, SIZE));
+const BATCHES = list(v.batches!);
+const THREADS = v.threads ? list(v.threads) : [...new Set([1, cores])];
+
+const versions = readdirSync('models/nuclear').filter((d) => /^\d+$/.test(d));
+const modelDir = join('models/nuclear', versions.sort((a, b) => Number(a) - Number(b)).pop()!);
+if (!existsSync(join(modelDir, 'model.onnx'))) throw new Error(`${modelDir} has no model.onnx`);
+const card = await readModelCard(modelDir);
+
+// A smooth pattern with blobs; the network's cost does not depend on the pixel values.
 const data = new Float32Array(SIZE * SIZE);
-for (let y = 0; y < SIZE; y++) {
-  for (let x = 0; x < SIZE; x++) {
-    const blob = Math.max(0, 1 - (((x % 40) - 20) ** 2 + ((y % 40) - 20) ** 2) / 100);
-    data[y * SIZE + x] = Math.round(2000 + 1000 * Math.sin(x / 300) + 30000 * blob + 500 * rand());
-  }
-}
+for (let y = 0; y < SIZE; y++)
+  for (let x = 0; x < SIZE; x++)
+    data[y * SIZE + x] = 100 + 80 * Math.sin(x / 9) * Math.cos(y / 11) + ((x * 7 + y * 13) % 17);
 const image: Image = { data, height: SIZE, width: SIZE, channels: 1 };
+const mpx = (SIZE * SIZE) / 1e6;
+
 console.log(
-  `image ${SIZE}x${SIZE}x1 float32, node ${process.version}, load average ${os.loadavg()[0]?.toFixed(1)}`,
+  `machine: ${cores} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0]!.toFixed(1)}, ` +
+    `node ${process.version}, ${new Date().toISOString()}`,
+);
+console.log(
+  `image ${SIZE}x${SIZE} (${mpx.toFixed(3)} Mpx), overlap ${OVERLAP}, least of ${REPS} reps after 1 warm-up`,
 );
 
-for (const tileSize of [512, 256]) {
-  const opts = { tileSize, overlap: 64 };
-  const set = time(`tileImage tile ${tileSize} overlap 64`, () => tileImage(image, opts));
-  const merged = time(`untile ${set.count} tiles (hann)`, () => untile(set.tiles, set, 1));
-  time(`tile + untile, tile ${tileSize}`, () => {
-    const s = tileImage(image, opts);
-    return untile(s.tiles, s, 1);
-  });
-  let err = 0;
-  for (let i = 0; i < merged.length; i++)
-    err = Math.max(err, Math.abs((merged[i] as number) - (data[i] as number)));
-  console.log(`  round-trip max |error| ${err} (values up to 65535)`);
+const least = (a: number[]): number => Math.min(...a);
+interface Row {
+  tile: number;
+  batch: number;
+  threads: number;
+  cpuPerMpx: number;
+  wallPerMpx: number;
 }
-time('percentileNormalize (1, 99.8)', () => percentileNormalize(image));
-time('histogramNormalize (CLAHE, defaults)', () => histogramNormalize(image), 3);
-time('resizeBilinear 2048→1024', () => resizeBilinear(image, 1024, 1024));
-time('resizeBilinear 2048→4096', () => resizeBilinear(image, 4096, 4096));
-time('resizeBilinear 2048→682 (area, 3x)', () => resizeBilinear(image, 682, 682));
+const rows: Row[] = [];
+for (const threads of THREADS) {
+  const runner = await loadRunner(modelDir, { runtime: 'onnx', threads, spin: false });
+  console.log(`\n${runner.runtime}, ${threads} intra-op thread(s), no spinning`);
+  console.log('tile  batch  tiles  tile px/img px  CPU ms/Mpx  wall ms/Mpx');
+  for (const tile of TILES) {
+    const { tiles } = prepareTiles(image, card, 1, { tileSize: tile, overlap: Math.min(OVERLAP, tile / 2) });
+    for (const batch of BATCHES) {
+      const run = () => predictBatches(runner, [tiles], { batchSize: batch, tta: 1 });
+      await run();
+      const cpu: number[] = [];
+      const wall: number[] = [];
+      for (let r = 0; r < REPS; r++) {
+        const c = process.cpuUsage();
+        const t = performance.now();
+        await run();
+        wall.push(performance.now() - t);
+        const d = process.cpuUsage(c);
+        cpu.push((d.user + d.system) / 1000);
+      }
+      const row = { tile, batch, threads, cpuPerMpx: least(cpu) / mpx, wallPerMpx: least(wall) / mpx };
+      rows.push(row);
+      console.log(
+        `${String(tile).padStart(4)}  ${String(batch).padStart(5)}  ${String(tiles.count).padStart(5)}  ` +
+          `${((tiles.count * tile * tile) / (SIZE * SIZE)).toFixed(2).padStart(14)}  ` +
+          `${row.cpuPerMpx.toFixed(0).padStart(10)}  ${row.wallPerMpx.toFixed(0).padStart(11)}`,
+      );
+    }
+  }
+  await runner.dispose();
+}
+
+const best = (rs: Row[], key: 'cpuPerMpx' | 'wallPerMpx'): Row =>
+  rs.reduce((a, b) => (b[key] < a[key] ? b : a));
+console.log('\nlowest CPU time per Mpx, by threads:');
+for (const threads of THREADS) {
+  const b = best(
+    rows.filter((r) => r.threads === threads),
+    'cpuPerMpx',
+  );
+  console.log(
+    `  ${threads} thread(s): tile ${b.tile}, batch ${b.batch}: ${b.cpuPerMpx.toFixed(0)} ms CPU/Mpx`,
+  );
+}
+for (const n of [cores, 16]) {
+  const s = inferenceSettings(n);
+  console.log(`inferenceSettings(${n}): ${JSON.stringify(s)}`);
+}
+
+const VAL_N = Number(v.val);
+if (VAL_N > 0) {
+  const files = readdirSync(NUCLEI_VAL)
+    .filter((f) => f.endsWith('.image.png'))
+    .sort()
+    .slice(0, VAL_N);
+  const runner = await loadRunner(modelDir, { runtime: 'onnx', threads: cores, spin: false });
+  console.log(`\nval: ${files.length} images, whole pipeline, ${runner.runtime}, ${cores} threads`);
+  // Counts the tile pixels the network really ran (after autoscale's rescaling, every pass).
+  let tilePx = 0;
+  const counting: ModelRunner = Object.assign(Object.create(runner) as ModelRunner, {
+    predict: (b: Float32Array, n: number, h: number, w: number, c: number) => {
+      tilePx += n * h * w;
+      return runner.predict(b, n, h, w, c);
+    },
+  });
+  for (const choice of v['val-tiles']!.split(',')) {
+    let cpuMs = 0;
+    let px = 0;
+    tilePx = 0;
+    const scores: Scores[] = [];
+    for (const f of files) {
+      const raw = await readImageFile(join(NUCLEI_VAL, f));
+      const opts = choice === 'fit' ? {} : { tileSize: Number(choice) };
+      const c = process.cpuUsage();
+      const [r] = await segmentImageDetailed(raw, counting, card, opts);
+      const d = process.cpuUsage(c);
+      cpuMs += (d.user + d.system) / 1000;
+      px += raw.shape[0]! * raw.shape[1]!;
+      const truth = await readLabelsFile(join(NUCLEI_VAL, f.replace('.image.png', '.labels.png')));
+      scores.push(scoreImage(r!.labels, truth));
+    }
+    const p = poolScores(scores);
+    console.log(
+      `tile ${choice}: ${(cpuMs / files.length).toFixed(0)} ms CPU per image, ` +
+        `${((cpuMs / px) * 1e6).toFixed(0)} ms CPU/Mpx, network ran ${(tilePx / px).toFixed(2)} tile px per image px ` +
+        `(all passes), F1@0.5 ${p.f1_50.toFixed(4)}, DSB ${p.meanPerImage.dsb.toFixed(4)}`,
+    );
+  }
+  await runner.dispose();
+}

@@ -6,7 +6,10 @@ import { ImageError } from '../image/types.js';
 import type { DeepWatershedOptions } from '../image/watershed.js';
 import type { ModelCard } from '../model/model-io.js';
 
-/** Tile side (px) fed to the model; a multiple of the card's `sizeMultiple`. */
+/**
+ * The largest tile of the cheap size-estimate pass (px). The full passes' tile is chosen per image unless
+ * given (./inference-settings.ts fitTileSize; 256 before issue 22 #3).
+ */
 export const DEFAULT_TILE_SIZE = 256;
 /** Minimum overlap (px) between neighbouring tiles, blended with a Hann window. */
 export const DEFAULT_OVERLAP = 32;

@@ -13,10 +13,14 @@ import { ImageError, type Image, type RawArray } from '../image/types.js';
 import type { ModelCard } from '../model/model-io.js';
 import { bioimageioSection } from '../bioimageio/card.js';
 import { checkScale } from './options.js';
+import { fitTileSize } from './inference-settings.js';
 import { resolveScale, resolveTiling, type TilingSettings } from './settings.js';
 
 export interface TilingChoice {
-  /** Tile side in px, a multiple of the card's `input.sizeMultiple`. @default 256 */
+  /**
+   * Tile side in px, a multiple of the card's `input.sizeMultiple`. @default - per image, the side in
+   * 256..512 that covers it with the fewest tile pixels (./inference-settings.ts fitTileSize)
+   */
   readonly tileSize?: number;
   /** Minimum overlap of neighbouring tiles in px, in [0, tileSize). @default 32 */
   readonly overlap?: number;
@@ -103,7 +107,7 @@ export function prepareTiles(
   image: Image,
   card: ModelCard,
   scale: number,
-  { tileSize, overlap }: TilingSettings,
+  tiling: TilingSettings,
   index = 0,
 ): PreparedImage {
   const h = Math.max(1, Math.round(image.height * scale));
@@ -116,6 +120,9 @@ export function prepareTiles(
     ? applyBioimageOps(image, bio.preprocessing)
     : percentileNormalize(image, { low, high });
   const scaled = h === image.height && w === image.width ? normalized : resizeBilinear(normalized, h, w);
+  const { overlap } = tiling;
+  const tileSize =
+    tiling.tileSize === 'fit' ? fitTileSize(h, w, overlap, card.input.sizeMultiple) : tiling.tileSize;
   const tiles = tileImage(scaled, { tileSize, overlap });
   return {
     tiles,

@@ -11,7 +11,7 @@
 import type { Image, Labels, RawArray } from '../image/types.js';
 import type { ModelCard } from '../model/model-io.js';
 import type { ModelRunner } from '../model/runners.js';
-import { MAX_SCALE, MIN_SCALE, type SizeEstimate } from './options.js';
+import { DEFAULT_TILE_SIZE, MAX_SCALE, MIN_SCALE, type SizeEstimate } from './options.js';
 import { labelsFromMaps, untileMaps, type PostprocessOptions } from './postprocess.js';
 import { predictBatches, type PredictOptions } from './predict.js';
 import { prepareTiles, selectImages, type PreprocessOptions } from './preprocess.js';
@@ -138,7 +138,8 @@ async function cheapEstimateResolved(
   const s = cheapPassScale(image.height, image.width);
   const m = card.input.sizeMultiple;
   const longSide = Math.max(Math.round(image.height * s), Math.round(image.width * s));
-  const full = settings.tiling.tileSize;
+  const given = settings.tiling.tileSize;
+  const full = given === 'fit' ? DEFAULT_TILE_SIZE : given;
   const tileSize = Math.min(full, Math.max(m, Math.ceil(longSide / m) * m));
   const overlap = Math.min(settings.tiling.overlap, tileSize >> 1);
   const prepared = prepareTiles(image, card, s, { tileSize, overlap }, index);

@@ -51,7 +51,7 @@ describe('resolveSettings: every default applied, every option checked, once', (
     expect(s.sizeEstimate).toBe('full');
     expect(s.reestimate).toBe(false);
     expect(s.rescale).toEqual({ tolerance: 1.3, minObjects: 3 });
-    expect(s.tiling).toEqual({ tileSize: 256, overlap: 32 });
+    expect(s.tiling).toEqual({ tileSize: 'fit', overlap: 32 }); // per image: inference-settings.ts
     expect(s.predict).toEqual({ batchSize: 4, tta: 1 });
     // The card's postprocess (radius 4) over the pipeline's default (radius 6).
     expect(s.labels).toMatchObject({ window: 'hann', mask: 'fg', resolution: 'original' });

@@ -6,6 +6,7 @@
  * The stages' public functions that take raw options (`prepareImage`, `predictTiles`, `postprocess`,
  * `rescaleForDiameter`) are entries of their own and resolve their part here too.
  */
+import { availableParallelism } from 'node:os';
 import { bioimageioSection, type LabelsMethod } from '../bioimageio/card.js';
 import type { TileWindow } from '../image/tiling.js';
 import type { DeepWatershedOptions } from '../image/watershed.js';
@@ -25,7 +26,6 @@ import {
   DEFAULT_OVERLAP,
   DEFAULT_REESTIMATE,
   DEFAULT_SIZE_ESTIMATE,
-  DEFAULT_TILE_SIZE,
   DEFAULT_TOLERANCE,
   DEFAULT_TTA,
   PIPELINE_POSTPROCESS_DEFAULTS,
@@ -33,15 +33,19 @@ import {
   type SizeEstimate,
   type Tta,
 } from './options.js';
+import { FIT_TILE_MIN, inferenceSettings } from './inference-settings.js';
 import type { PostprocessOptions } from './postprocess.js';
 import type { PredictOptions } from './predict.js';
 import type { PreprocessOptions, TilingChoice } from './preprocess.js';
 import type { RescaleRule } from './scale.js';
 import type { SegmentOptions } from './segment.js';
 
-/** Tiles the model sees: side and minimum overlap in px (side a multiple of the card's sizeMultiple). */
+/**
+ * Tiles the model sees: side and minimum overlap in px. The side is a multiple of the card's sizeMultiple,
+ * or 'fit': chosen per image at the model's scale (./inference-settings.ts fitTileSize).
+ */
 export interface TilingSettings {
-  readonly tileSize: number;
+  readonly tileSize: number | 'fit';
   readonly overlap: number;
 }
 
@@ -102,19 +106,27 @@ export function resolveScale(card: ModelCard, opts: Pick<PreprocessOptions, 'mpp
   return s;
 }
 
-/** Tile side and overlap: the caller's, else a bioimage.io import's own, else the pipeline's (checked). */
+/**
+ * Tile side and overlap: the caller's, else a bioimage.io import's own, else the machine's choice
+ * (inferenceSettings: 'fit', per image). Checked.
+ */
 export function resolveTiling(card: ModelCard, opts: TilingChoice): TilingSettings {
   // A bioimage.io import: its own default tile and at least twice its output halo as overlap.
   const bio = bioimageioSection(card);
-  const tileSize = checkPositiveInt('tileSize', opts.tileSize ?? bio?.tileSize ?? DEFAULT_TILE_SIZE);
+  const given = opts.tileSize ?? bio?.tileSize;
   const m = card.input.sizeMultiple;
-  if (tileSize % m !== 0)
+  const tileSize =
+    given === undefined
+      ? inferenceSettings(availableParallelism()).tileSize
+      : checkPositiveInt('tileSize', given);
+  if (tileSize !== 'fit' && tileSize % m !== 0)
     bad(`'tileSize' must be a multiple of the model's size multiple ${m}; got ${tileSize}`);
   const overlap = Math.max(
     checkPositiveInt('overlap', opts.overlap ?? DEFAULT_OVERLAP, 0),
     2 * (bio?.halo ?? 0),
   );
-  if (overlap >= tileSize) bad(`'overlap' must be < tileSize ${tileSize}; got ${overlap}`);
+  const smallest = tileSize === 'fit' ? FIT_TILE_MIN : tileSize;
+  if (overlap >= smallest) bad(`'overlap' must be < tileSize ${smallest}; got ${overlap}`);
   return { tileSize, overlap };
 }
 
