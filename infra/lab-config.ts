@@ -55,8 +55,13 @@ export interface LabConfig {
     readonly tag: string;
     /** CPU image (api, cpu-worker, autoscaler roles). @default 'cellkiosk' */
     readonly cpuImage: string;
-    /** GPU image (gpu-worker, trainer). @default 'cellkiosk-gpu' */
+    /** GPU image, docker/gpu.Dockerfile's `inference` target (gpu-worker). @default 'cellkiosk-gpu' */
     readonly gpuImage: string;
+    /**
+     * The GPU image's `training` target (tfjs-node-gpu, CUDA 11.2), for the `kiosk-train` Job; the stack
+     * creates its ECR repository too. @default - none: the Job runs `gpuImage`
+     */
+    readonly trainImage?: string;
   };
   /**
    * Host name of the web UI. With it the Ingress serves HTTPS (Google-managed certificate on GKE, ACM on EKS),
@@ -198,6 +203,7 @@ export function parseLabConfig(input: unknown): LabConfig {
     tag: str(i, 'tag', 'images.', 'latest'),
     cpuImage: str(i, 'cpuImage', 'images.', 'cellkiosk'),
     gpuImage: str(i, 'gpuImage', 'images.', 'cellkiosk-gpu'),
+    ...(i.trainImage !== undefined ? { trainImage: str(i, 'trainImage', 'images.') } : {}),
   };
   if (!/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/.test(images.registry)) {
     fail(

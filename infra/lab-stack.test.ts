@@ -3,7 +3,7 @@ import { Testing } from 'cdktf';
 import { describe, expect, it } from 'vitest';
 import { ROLE_BUCKET_GRANTS } from '../constructs/roles.js';
 import { parseLabConfig, type LabConfig } from './lab-config.js';
-import { LabStack } from './lab-stack.js';
+import { labImages, LabStack } from './lab-stack.js';
 
 /** Every bucket prefix some role is granted, sorted. */
 const grantedPrefixes = () =>
@@ -371,6 +371,23 @@ describe('LabStack: TLS, image registry and EKS add-ons (issue 20 #1, #3, #4)', 
     expect(all(s, 'aws_ecr_lifecycle_policy')).toHaveLength(2);
     expect(s.output.image_repository_cellkiosk_gpu!.value).toMatch(
       /aws_ecr_repository\.[^.]+\.repository_url/,
+    );
+  });
+
+  it("EKS: images.trainImage (the GPU image's training target) gets its repository and runs the kiosk-train Job", () => {
+    const config = parseLabConfig({
+      ...JSON.parse(readFileSync(new URL('./examples/eks.json', import.meta.url), 'utf8')),
+      images: { ...eks.images, trainImage: 'cellkiosk-gpu-train' },
+    });
+    expect(
+      all(synth(config), 'aws_ecr_repository')
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(['cellkiosk/cellkiosk', 'cellkiosk/cellkiosk-gpu', 'cellkiosk/cellkiosk-gpu-train']);
+    expect(labImages(config).trainer).toBe(`${eks.images.registry}/cellkiosk-gpu-train:${eks.images.tag}`);
+    expect(labImages(eks).trainer).toBeUndefined();
+    expect(() => parseLabConfig({ ...config, images: { ...config.images, trainImage: '' } })).toThrow(
+      /'images\.trainImage' \(""\) must be a non-empty string/,
     );
   });
 

@@ -21,9 +21,15 @@ export const CHART_ID = 'kiosk';
 
 /** Image references for each role from the lab's registry/tag settings. */
 export function labImages(config: LabConfig): KioskImages {
-  const { registry, tag, cpuImage, gpuImage } = config.images;
+  const { registry, tag, cpuImage, gpuImage, trainImage } = config.images;
   const cpu = `${registry}/${cpuImage}:${tag}`;
-  return { api: cpu, cpuWorker: cpu, autoscaler: cpu, gpuWorker: `${registry}/${gpuImage}:${tag}` };
+  return {
+    api: cpu,
+    cpuWorker: cpu,
+    autoscaler: cpu,
+    gpuWorker: `${registry}/${gpuImage}:${tag}`,
+    ...(trainImage ? { trainer: `${registry}/${trainImage}:${tag}` } : {}),
+  };
 }
 
 /**
@@ -33,7 +39,7 @@ export function labImages(config: LabConfig): KioskImages {
  * other registry is the lab's to manage: none is created.
  */
 export function labRegistry(config: LabConfig): KioskImageRegistryProps | undefined {
-  const { registry, cpuImage, gpuImage } = config.images;
+  const { registry, cpuImage, gpuImage, trainImage } = config.images;
   if (config.provider === 'gke') {
     const m = /^([a-z0-9-]+)-docker\.pkg\.dev\/([a-z0-9-]+)\/([a-z0-9-]+)$/.exec(registry);
     if (!m || m[2] !== config.project) return undefined;
@@ -41,7 +47,10 @@ export function labRegistry(config: LabConfig): KioskImageRegistryProps | undefi
   }
   const host = `${config.accountId}.dkr.ecr.${config.region}.amazonaws.com`;
   if (registry !== host && !registry.startsWith(`${host}/`)) return undefined;
-  return { repository: registry.slice(host.length + 1), images: [cpuImage, gpuImage] };
+  return {
+    repository: registry.slice(host.length + 1),
+    images: [cpuImage, gpuImage, ...(trainImage ? [trainImage] : [])],
+  };
 }
 
 /** Where the chart's ServiceAccount annotations point: the identities the stack creates. */
