@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inferenceSettings } from '../workers/pipeline/inference-settings.js';
 import { LAB_NAME } from './tokens.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -148,7 +149,7 @@ export interface ServiceConfig {
    * @default 1
    */
   readonly fairScheduling: boolean;
-  /** KIOSK_BATCH_TILES: most tiles per model call. @default 16 */
+  /** KIOSK_BATCH_TILES: most tiles per model call. @default inferenceSettings(cores).serviceBatchTiles (16) */
   readonly maxBatchTiles: number;
   /**
    * KIOSK_ONNX_THREADS: onnxruntime threads of the inference worker.
@@ -196,6 +197,8 @@ type Env = Readonly<Record<string, string | undefined>>;
 /** Reads and checks the configuration; throws ConfigError naming each bad variable, its rule and its value. */
 export function loadConfig(env: Env = process.env, overrides: Partial<ServiceConfig> = {}): ServiceConfig {
   const problems: string[] = [];
+  // tiles per call and threads as measured for this machine's cores (workers/pipeline/inference-settings.ts)
+  const machine = inferenceSettings(availableParallelism());
   const int = (name: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
     const raw = env[name];
     if (raw === undefined || raw === '') return def;
@@ -292,8 +295,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<ServiceCon
     predictConcurrency: int('KIOSK_PREDICT_CONCURRENCY', 4, 1, 256),
     cpuConcurrency: int('KIOSK_CPU_CONCURRENCY', 2, 1, 256),
     fairScheduling: int('KIOSK_FAIR_SCHEDULING', 1, 0, 1) === 1,
-    maxBatchTiles: int('KIOSK_BATCH_TILES', 16, 1, 4096),
-    onnxThreads: int('KIOSK_ONNX_THREADS', availableParallelism(), 1, 1024),
+    maxBatchTiles: int('KIOSK_BATCH_TILES', machine.serviceBatchTiles, 1, 4096),
+    onnxThreads: int('KIOSK_ONNX_THREADS', machine.intraOpThreads, 1, 1024),
     onnxSpin: int('KIOSK_ONNX_SPIN', 0, 0, 1) === 1,
     runtime: runtime as ServiceConfig['runtime'],
     int8: int8 as ServiceConfig['int8'],
