@@ -74,6 +74,9 @@ const TRAINING_SCRATCH_MIB = 16384;
  * RBAC limited to scaling the workers; default-deny NetworkPolicies with the needed allowances;
  * PodDisruptionBudgets; one ServiceAccount per role annotated with its cloud identity. On EKS it adds the
  * NVIDIA device plugin and the gp3 StorageClass of Redis's volume. Every object has a fixed name, so re-applying updates in place.
+ * It exposes what it made (`api`, `workers.cpu`, `workers.gpu`, `trainingJob`, ...) and, cdk8s-plus style,
+ * `addSidecar`, `allowFrom` and `allowTo` (./chart-intents.ts), so a lab adds a container or a NetworkPolicy
+ * without forking the chart.
  */
 export class KioskChart extends Chart {
   readonly namespaceName: string;
