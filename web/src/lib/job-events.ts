@@ -3,7 +3,7 @@
  * event in, a new state out (the input state is never changed).
  *
  * Events are the records' change notices (`{id, status?, progress?, parent?, reason?}`, see
- * workers/queues/records.ts). Rules, so that late or repeated events never make the UI go backwards:
+ * workers/queues/job-record.ts). Rules, so that late or repeated events never make the UI go backwards:
  * - a job that is `done` or `failed` stays so (a late progress event after the final one is ignored);
  * - progress never decreases while the status stays the same;
  * - an event for a job the UI does not know yet creates a stub (`name` empty) and puts its id in

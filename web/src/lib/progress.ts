@@ -3,7 +3,7 @@
  * Pure: items in, a summary out.
  */
 
-/** The Kiosk job statuses (see workers/queues/records.ts), plus the two states a file has before it is a job. */
+/** The Kiosk job statuses (see workers/queues/job-record.ts), plus the two states a file has before it is a job. */
 export type ItemState =
   | 'uploading'
   | 'rejected'
