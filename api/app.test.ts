@@ -460,7 +460,10 @@ describe('API v1 catalog, docs, metrics, health', () => {
       models: [{ name: 'trivial', version: '1', source: 'custom' }],
     });
     expect((await svc.app.inject({ url: '/v1/job-types/' })).json()).toMatchObject({
-      jobTypes: [{ name: 'segmentation', defaultModel: 'trivial' }],
+      jobTypes: [
+        { name: 'segmentation', defaultModel: 'trivial' },
+        { name: 'whole-cell', defaultModel: 'trivial', aliases: ['mesmer'] },
+      ],
     });
     expect((await svc.app.inject({ url: '/v1/health' })).json()).toEqual({
       status: 'ok',

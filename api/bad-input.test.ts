@@ -145,7 +145,7 @@ describe('bad input → 4xx with a reason, before anything is queued', () => {
     const [key] = await uploads([['a.png', smallPng]]);
     expect((await create({ inputs: [key], type: 'tracking' })).body).toEqual({
       error: 'unknown-job-type',
-      message: 'unknown job type "tracking"; available: segmentation',
+      message: 'unknown job type "tracking"; available: segmentation, whole-cell',
     });
     expect((await create({ inputs: [key], model: 'cyto' })).body).toEqual({
       error: 'unknown-model',

@@ -127,7 +127,7 @@ describe('DeepCell kiosk-client compatibility (listening server)', () => {
     svc = await startTestService(inject('redisUrl'), { listen: true, pools: false });
     for (const slash of ['', '/']) {
       expect(await (await fetch(`${svc.url}/api/jobtypes${slash}`)).json()).toEqual({
-        jobTypes: ['segmentation'],
+        jobTypes: ['segmentation', 'whole-cell', 'mesmer'],
       });
       expect(await (await fetch(`${svc.url}/api/models${slash}`)).json()).toEqual({
         models: { trivial: ['1'] },

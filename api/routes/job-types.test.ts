@@ -9,6 +9,7 @@ import segmentation from '../../workers/jobtypes/segmentation/job-type.js';
 import type { JobTypeDefinition } from '../../workers/jobtypes/types.js';
 import { trivialStages } from '../../workers/processors/trivial-stages.js';
 import type { JobView } from '../schemas.js';
+import { deepCellSubmit } from './deepcell-client.test-helpers.js';
 import { multipart, startTestService, type TestService } from '../service-harness.test-helpers.js';
 
 const TINY = join(dirname(fileURLToPath(import.meta.url)), '../../workers/jobtypes/testing/tiny');
@@ -117,18 +118,7 @@ describe('job types as plug-ins: a type from one folder, through the real API, R
   });
 
   it('the DeepCell route takes the alias', async () => {
-    const fd = new FormData();
-    fd.append('file', new Blob([new Uint8Array(twoChannelPng())]), 'c.png');
-    const { uploadedName } = (await (
-      await fetch(`${svc.url}/api/upload/`, { method: 'POST', body: fd })
-    ).json()) as { uploadedName: string };
-    const res = await fetch(`${svc.url}/api/predict`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jobType: 'tiny-alias', imageName: 'c.png', uploadedName }),
-    });
-    expect(res.status).toBe(200);
-    const { hash } = (await res.json()) as { hash: string };
+    const hash = await deepCellSubmit(svc.url, 'c.png', twoChannelPng(), 'tiny-alias');
     const rec = await svc.wait(hash);
     expect([rec.status, rec.type]).toEqual(['done', 'tiny-test']);
   });

@@ -96,7 +96,6 @@ describe('cellsFromNuclei', () => {
     const h = 9;
     const w = 13;
     const membrane = new Float32Array(h * w);
-    const nuclear = new Float32Array(h * w);
     const nuclei = new Uint32Array(h * w);
     for (let y = 1; y <= 7; y++)
       for (let x = 1; x <= 11; x++)
@@ -106,11 +105,9 @@ describe('cellsFromNuclei', () => {
       [9, 9],
     ] as const) {
       nuclei[4 * w + x] = id;
-      nuclear[4 * w + x] = 1;
     }
     const cells = cellsFromNuclei(
       { data: nuclei, height: h, width: w },
-      { data: nuclear, height: h, width: w },
       { data: membrane, height: h, width: w },
       { foregroundSigma: 0, membraneSigma: 0 },
     );

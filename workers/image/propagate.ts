@@ -188,21 +188,15 @@ export interface WholeCellOptions extends PropagateOptions {
 }
 
 /**
- * Cells from nuclei (`nuclei`, ids kept) on a membrane/cytoplasm channel, both channels normalized to about
- * [0, 1]: the foreground is where the smoothed sum of the two channels is above its Otsu threshold (holes
- * filled; nuclei always in), and each nucleus grows over it on the smoothed membrane image ({@link
- * propagate}). Each cell holds its nucleus, with the nucleus's id.
+ * Cells from nuclei (`nuclei`, ids kept) on a membrane/cytoplasm channel normalized to about [0, 1], as
+ * CellProfiler thresholds its secondary image: the foreground is where the smoothed membrane channel is
+ * above its Otsu threshold (holes filled, so a ring of membrane counts with its inside; nuclei always in),
+ * and each nucleus grows over it on the membrane image smoothed less ({@link propagate}). Each cell holds
+ * its nucleus, with the nucleus's id.
  */
-export function cellsFromNuclei(
-  nuclei: Labels,
-  nuclear: FloatMap,
-  membrane: FloatMap,
-  opts: WholeCellOptions = {},
-): Labels {
+export function cellsFromNuclei(nuclei: Labels, membrane: FloatMap, opts: WholeCellOptions = {}): Labels {
   const { height: h, width: w } = nuclei;
-  const sum = new Float32Array(h * w);
-  for (let i = 0; i < sum.length; i++) sum[i] = nuclear.data[i]! + membrane.data[i]!;
-  const smooth = gaussianFilter({ data: sum, height: h, width: w }, opts.foregroundSigma ?? 2).data;
+  const smooth = gaussianFilter(membrane, opts.foregroundSigma ?? 2).data;
   const t = otsuThreshold(smooth);
   const fg = new Uint32Array(h * w);
   for (let i = 0; i < fg.length; i++) fg[i] = smooth[i]! > t || nuclei.data[i] !== 0 ? 1 : 0;

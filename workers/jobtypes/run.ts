@@ -35,7 +35,7 @@ export async function runJobType(
     const prepared = await stages.preprocess(bytes, name, card, opts, scale);
     const maps = await stages.predict(prepared, runner, card);
     const outputs = labelOutputs(await stages.postprocess(maps, prepared.meta, card, opts));
-    scale = stages.nextScale?.(outputs[0]!, prepared.meta, card, opts, pass);
+    scale = stages.nextScale?.(outputs[0]!, prepared.meta, card, opts, pass, outputs);
     if (scale === undefined) {
       const tiffs = outputs.map((l) => stages.encodeLabels(l, prepared.meta, opts));
       return { outputs, tiffs, passes: pass };

@@ -51,11 +51,17 @@ export interface LabelOutputs {
   readonly outputs: readonly Labels[];
 }
 
-/** The stages of a job type: a SegmentationStages whose postprocess may return several label images. */
-export interface JobStages extends Omit<SegmentationStages, 'postprocess'> {
+/**
+ * The stages of a job type: a SegmentationStages whose postprocess may return several label images, and
+ * whose nextScale also sees all of them (`labels` is the first).
+ */
+export interface JobStages extends Omit<SegmentationStages, 'postprocess' | 'nextScale'> {
   postprocess(
     ...args: Parameters<SegmentationStages['postprocess']>
   ): Labels | LabelOutputs | Promise<Labels | LabelOutputs>;
+  nextScale?(
+    ...args: [...Parameters<NonNullable<SegmentationStages['nextScale']>>, outputs: readonly Labels[]]
+  ): number | undefined;
 }
 
 export interface JobTypeDefinition {

@@ -70,7 +70,7 @@ export function postprocessProcessor(ctx: WorkerContext): Processor<ImageJobData
           } finally {
             await entered(); // a cancelled job says so, whatever the maps gave
           }
-          const nextScale = stages.nextScale?.(all[0]!, meta, model.card, opts, pass);
+          const nextScale = stages.nextScale?.(all[0]!, meta, model.card, opts, pass, all);
           if (nextScale === undefined) break;
           const next: ImageJobData = { ...job.data, pass: pass + 1, scale: nextScale };
           await job.updateData(next);

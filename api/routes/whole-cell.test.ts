@@ -1,0 +1,121 @@
+import { unzipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { decodeImage } from '../../workers/image/decode.js';
+import { scoreImage } from '../../workers/image/metrics.js';
+import { encodePng } from '../../workers/image/png.js';
+import { syntheticCells, type SyntheticCells } from '../../workers/image/synthetic-cells.js';
+import type { Labels } from '../../workers/image/types.js';
+import type { JobView } from '../schemas.js';
+import { deepCellSubmit } from './deepcell-client.test-helpers.js';
+import { multipart, startTestService, type TestService } from '../service-harness.test-helpers.js';
+
+/** The synthetic image as an RGB PNG (16-bit): red = nuclear, green = membrane, blue empty. */
+function twoChannelPng(s: SyntheticCells): Uint8Array {
+  const { height: h, width: w } = s.cells;
+  const data = new Uint16Array(h * w * 3);
+  for (let i = 0; i < h * w; i++) {
+    data[i * 3] = Math.round(s.nuclear.data[i]! * 40000);
+    data[i * 3 + 1] = Math.round(s.membrane.data[i]! * 40000);
+  }
+  return encodePng({ data, dtype: 'uint16', shape: [h, w, 3], axes: 'YXS' });
+}
+
+const asLabels = (bytes: Uint8Array): Labels => {
+  const raw = decodeImage(bytes, { name: 'l.tif' });
+  return { data: Uint32Array.from(raw.data), height: raw.shape[0]!, width: raw.shape[1]! };
+};
+
+/** Each nucleus pixel's id is its cell's, and the two hold the same ids. */
+function expectMatched(cells: Labels, nuclei: Labels): void {
+  for (let i = 0; i < nuclei.data.length; i++)
+    if (nuclei.data[i] !== 0) expect(cells.data[i]).toBe(nuclei.data[i]);
+  expect(new Set(cells.data)).toEqual(new Set(nuclei.data));
+}
+
+describe('whole-cell job type through the real API, Redis and workers (trivial nuclear stage)', () => {
+  let svc: TestService;
+  let truth: SyntheticCells;
+  let png: Uint8Array;
+  beforeAll(async () => {
+    svc = await startTestService(inject('redisUrl'), { listen: true });
+    truth = syntheticCells(160, 160, { count: 30, minR: 12, maxR: 16, seed: 5 });
+    png = twoChannelPng(truth);
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  const get = async (url: string) => {
+    const u = new URL(url);
+    return new Uint8Array((await svc.app.inject({ url: u.pathname + u.search })).rawPayload);
+  };
+
+  it('gives cells and nuclei with matched ids; both score against the known cells and nuclei', async () => {
+    const res = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/jobs/upload',
+      ...(await multipart([['file', 'tissue.png', png]], {
+        type: 'whole-cell',
+        options: JSON.stringify({ channels: [0, 1] }),
+      })),
+    });
+    expect(res.statusCode).toBe(201);
+    const rec = await svc.wait((res.json() as JobView).id);
+    expect(rec.status, rec.reason).toBe('done');
+    const view = (await svc.app.inject({ url: `/v1/jobs/${rec.id}` })).json() as JobView;
+    expect(view.outputs?.map((o) => o.name)).toEqual(['cells', 'nuclei']);
+    const cells = asLabels(await get(view.outputs![0]!.url));
+    const nuclei = asLabels(await get(view.outputs![1]!.url));
+    expectMatched(cells, nuclei);
+    const n = new Set(truth.cells.data).size - 1;
+    const fc = scoreImage(cells, truth.cells).f1_50;
+    const fn = scoreImage(nuclei, truth.nuclei).f1_50;
+    process.stderr.write(
+      `whole-cell (trivial nuclear stage), ${n} cells: F1@0.5 cells ${fc.toFixed(3)}, nuclei ${fn.toFixed(3)}\n`,
+    );
+    expect(fn).toBe(1);
+    expect(fc).toBeGreaterThan(0.9);
+    expect(rec.object_count).toBe(new Set(cells.data).size - 1);
+  });
+
+  it("the DeepCell client's -j mesmer: /api/jobtypes lists it, /api/predict runs whole-cell, the zip holds both", async () => {
+    const types = (await (await fetch(`${svc.url}/api/jobtypes`)).json()) as { jobTypes: string[] };
+    expect(types.jobTypes).toEqual(expect.arrayContaining(['segmentation', 'whole-cell', 'mesmer']));
+    const hash = await deepCellSubmit(svc.url, 'tissue.png', png, 'mesmer');
+    const rec = await svc.wait(hash);
+    expect([rec.status, rec.type]).toEqual(['done', 'whole-cell']);
+    const out = (await (
+      await fetch(`${svc.url}/api/redis`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ hash, key: 'output_url' }),
+      })
+    ).json()) as { value: string };
+    expect(out.value).toMatch(/tissue\.zip$/);
+    const zip = unzipSync(new Uint8Array(await (await fetch(out.value)).arrayBuffer()));
+    expect(Object.keys(zip).sort()).toEqual(['tissue_feature_0.tif', 'tissue_feature_1.tif']);
+    expectMatched(asLabels(zip['tissue_feature_0.tif']!), asLabels(zip['tissue_feature_1.tif']!));
+  });
+
+  it('refuses one channel, and an image with one channel fails naming the channel', async () => {
+    const one = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/jobs/upload',
+      ...(await multipart([['file', 'tissue.png', png]], {
+        type: 'whole-cell',
+        options: JSON.stringify({ channels: [0] }),
+      })),
+    });
+    expect(one.statusCode).toBe(400);
+    expect(one.json().message).toMatch(/whole-cell takes 2 channel\(s\), in this order: nuclear, membrane/);
+    const grey = encodePng({ data: new Uint8Array(64 * 64), dtype: 'uint8', shape: [64, 64], axes: 'YX' });
+    const res = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/jobs/upload',
+      ...(await multipart([['file', 'grey.png', grey]], { type: 'whole-cell' })),
+    });
+    const rec = await svc.wait((res.json() as JobView).id);
+    expect(rec.status).toBe('failed');
+    expect(rec.reason).toMatch(/channel/);
+  });
+});
