@@ -128,6 +128,12 @@ const chart = new KioskChart(k8sApp, 'kiosk', {
     autoscaler: 'europe-docker.pkg.dev/${LAB.project}/kiosk/cpu:1',
   },
 });
+// The chart's intent methods from the compiled package: a sidecar on the API and a policy through the default deny.
+chart.addSidecar(chart.api, { name: 'lab-shipper', image: 'busybox:1.36', args: ['sleep', 'infinity'] });
+chart.allowFrom(chart.api, { namespaceLabels: { 'kubernetes.io/metadata.name': 'lab-monitoring' } }, {
+  ports: [8080],
+  name: 'lab-allow-monitoring',
+});
 new k8s.KubeConfigMap(chart, 'lab-settings', {
   metadata: { name: 'lab-settings', namespace: chart.namespaceName },
   data: { topic: '${LAB.topic}' },

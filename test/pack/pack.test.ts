@@ -134,6 +134,10 @@ describe('@cellkiosk/constructs packed', { timeout: 300_000 }, () => {
       expect.arrayContaining(['kiosk-api', 'kiosk-cpu-worker', 'kiosk-gpu-worker']),
     );
     expect(names('ConfigMap')).toContain('lab-settings');
+    // the intent methods worked from the compiled package
+    expect(names('NetworkPolicy')).toContain('lab-allow-monitoring');
+    const api = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'kiosk-api');
+    expect(api.spec.template.spec.containers.map((c: { name: string }) => c.name)).toContain('lab-shipper');
     const apiAccount = objects.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === 'kiosk-api');
     expect(apiAccount.metadata.annotations['iam.gke.io/gcp-service-account']).toBe(
       `${LAB.name}-api@${LAB.project}.iam.gserviceaccount.com`,
