@@ -38,7 +38,7 @@ try {
   try {
     for (const f of files) {
       const raw = await readImageFile(join(NUCLEI_VAL, f));
-      const [la] = await segmentImage(raw, ra, ca);
+      const [la] = await segmentImage(raw, ra, ca, { tileSize: 256 }); // the import's own tile (chooseTiling)
       const [lb] = await segmentImage(raw, rb, cb);
       let d = 0;
       for (let i = 0; i < la!.data.length; i++) if (la!.data[i] !== lb!.data[i]) d++;

@@ -13,7 +13,7 @@
  * With --val N (default 0: off, it takes minutes): the first N val images through the whole pipeline
  * (segmentImageDetailed, autoscale, default batch) at each of --val-tiles, with `cores` threads: CPU time per
  * image and val accuracy (F1@0.5, DSB mean per image), so a tile size is chosen on cost AND labels.
- * Run: npm run bench tiling [-- --size 1024 --tiles 256,384,512 --batches 1,4,16 --threads 1,2 --reps 2
+ * Run: npm run bench tiling [-- --size 1024 --tiles 256,512,fit --batches 1,4 --threads 1,2 --reps 2
  *   --val 68 --val-tiles 256,384]
  */
 import { existsSync, readdirSync } from 'node:fs';
@@ -34,7 +34,7 @@ import { NUCLEI_VAL } from '../test/data.js';
 const { values: v } = parseArgs({
   options: {
     size: { type: 'string', default: '1024' },
-    tiles: { type: 'string', default: '256,384,512,fit' },
+    tiles: { type: 'string', default: '256,512,fit' },
     batches: { type: 'string', default: '1,4' },
     threads: { type: 'string', default: '' },
     reps: { type: 'string', default: '2' },
