@@ -41,7 +41,7 @@ Options:
   --dimension-order ORDER   axis order of the data, e.g. XY, CXY, XYC       (default: from the file)
   --runtime auto|onnx|tfjs  inference runtime                               (default: auto)
   --threads N               onnxruntime threads                             (default: all cores)
-  --tile-size N             model tile size in px                           (default: 256)
+  --tile-size N             model tile size in px              (default: per image, 256-512 px)
   --batch-size N            tiles per model call                            (default: 4)
   --tta 1|4|8               test-time augmentation: average the model over 4 flips or all 8
                             flips/rotations of each tile (4x/8x the model time; the shipped

@@ -18,3 +18,5 @@ export type {
   RescaleSettings,
   TilingSettings,
 } from './settings.js';
+export { fitTileSize, inferenceSettings } from './inference-settings.js';
+export type { InferenceSettings } from './inference-settings.js';
