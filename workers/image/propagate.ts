@@ -181,7 +181,7 @@ export function otsuThreshold(values: ArrayLike<number>, bins = 256): number {
 }
 
 export interface WholeCellOptions extends PropagateOptions {
-  /** Smoothing (σ, px) of the foreground estimate's image. @default 2 */
+  /** Smoothing (σ, px) of the foreground estimate's image (bench whole-cell: σ 1 fits cells tighter than 2, DSB 0.679 vs 0.615 on synthetic cells). @default 1 */
   readonly foregroundSigma?: number;
   /** Smoothing (σ, px) of the membrane image the cells grow on. @default 1 */
   readonly membraneSigma?: number;
@@ -196,7 +196,7 @@ export interface WholeCellOptions extends PropagateOptions {
  */
 export function cellsFromNuclei(nuclei: Labels, membrane: FloatMap, opts: WholeCellOptions = {}): Labels {
   const { height: h, width: w } = nuclei;
-  const smooth = gaussianFilter(membrane, opts.foregroundSigma ?? 2).data;
+  const smooth = gaussianFilter(membrane, opts.foregroundSigma ?? 1).data;
   const t = otsuThreshold(smooth);
   const fg = new Uint32Array(h * w);
   for (let i = 0; i < fg.length; i++) fg[i] = smooth[i]! > t || nuclei.data[i] !== 0 ? 1 : 0;
