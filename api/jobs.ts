@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { MAX_SCALE, MIN_SCALE } from '../workers/pipeline/options.js';
 import type { CardLike } from '../workers/processors/stages.js';
 import { jobTypeRegistry } from '../workers/jobtypes/registry.js';
-import { outputFileName } from '../workers/jobtypes/outputs.js';
+import { outputKeysOf } from '../workers/jobtypes/outputs.js';
 import type { JobTypeDefinition } from '../workers/jobtypes/types.js';
 import { BadInputError } from '../workers/queues/errors.js';
 import { keys } from '../workers/queues/names.js';
@@ -249,12 +249,7 @@ export async function jobView(
  */
 export async function outputKeys(rec: JobRecord): Promise<{ name: string; key: string }[]> {
   const def = (await jobTypeRegistry()).find(rec.type);
-  if (!def || !rec.labels_key || rec.kind !== 'image') return [];
-  const folder = rec.labels_key.slice(0, rec.labels_key.lastIndexOf('/') + 1);
-  return def.outputs.map((o, k) => ({
-    name: o.name,
-    key: k === 0 ? rec.labels_key! : folder + outputFileName(rec.name, def, k),
-  }));
+  return def && rec.kind === 'image' ? outputKeysOf(rec, def) : [];
 }
 
 /** The record of `id` in `lab` (request.lab), or ApiError 'job-not-found'. Jobs of other labs are not found. */

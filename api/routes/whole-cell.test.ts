@@ -1,4 +1,4 @@
-import { unzipSync } from 'fflate';
+import { unzipSync, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { decodeImage } from '../../workers/image/decode.js';
 import { scoreImage } from '../../workers/image/metrics.js';
@@ -95,6 +95,28 @@ describe('whole-cell job type through the real API, Redis and workers (trivial n
     const zip = unzipSync(new Uint8Array(await (await fetch(out.value)).arrayBuffer()));
     expect(Object.keys(zip).sort()).toEqual(['tissue_feature_0.tif', 'tissue_feature_1.tif']);
     expectMatched(asLabels(zip['tissue_feature_0.tif']!), asLabels(zip['tissue_feature_1.tif']!));
+  });
+
+  it('a batch (zip) of whole-cell images: its zip holds both outputs of each image', async () => {
+    const res = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/jobs/upload',
+      ...(await multipart([['file', 'plate.zip', zipSync({ 'a.png': png, 'b.png': png })]], {
+        type: 'whole-cell',
+      })),
+    });
+    expect(res.statusCode).toBe(201);
+    const rec = await svc.wait((res.json() as JobView).id);
+    expect([rec.kind, rec.status]).toEqual(['batch', 'done']);
+    const view = (await svc.app.inject({ url: `/v1/jobs/${rec.id}` })).json() as JobView;
+    const zip = unzipSync(await get(view.resultUrl!));
+    expect(Object.keys(zip).sort()).toEqual([
+      'a_feature_0.tif',
+      'a_feature_1.tif',
+      'b_feature_0.tif',
+      'b_feature_1.tif',
+    ]);
+    expectMatched(asLabels(zip['b_feature_0.tif']!), asLabels(zip['b_feature_1.tif']!));
   });
 
   it('refuses one channel, and an image with one channel fails naming the channel', async () => {

@@ -18,3 +18,20 @@ export const outputFileName = (name: string, def: JobTypeDefinition, k: number):
 /** The same as a local file name (`kiosk segment`: labelFileName, the name's characters kept). */
 export const outputLocalFileName = (imagePath: string, def: JobTypeDefinition, k: number): string =>
   ofOutput(labelFileName(imagePath), def, k);
+
+/**
+ * The result keys of a done image job's outputs (its type `def`): its labels key, then
+ * `NAME.<output>.labels.tif` beside it for each further output.
+ */
+export function outputKeysOf(
+  rec: { readonly name: string; readonly labels_key?: string },
+  def: JobTypeDefinition,
+): { name: string; key: string }[] {
+  const labels = rec.labels_key;
+  if (!labels) return [];
+  const folder = labels.slice(0, labels.lastIndexOf('/') + 1);
+  return def.outputs.map((o, k) => ({
+    name: o.name,
+    key: k === 0 ? labels : folder + outputFileName(rec.name, def, k),
+  }));
+}

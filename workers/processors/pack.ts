@@ -1,12 +1,14 @@
 import { fileStem, keys } from '../queues/names.js';
 import type { PackJobData, StageResult } from '../queues/payloads.js';
 import type { ChildFailure } from '../queues/records.js';
+import { jobTypeRegistry } from '../jobtypes/registry.js';
+import { outputKeysOf } from '../jobtypes/outputs.js';
 import { uniqueEntryName, zipFiles } from './archive.js';
 import { enterStage, runStage, seconds, type Processor, type WorkerContext } from './context.js';
 
 /**
  * The zip/multi-file parent (cpu pool, postprocess queue): runs once every child has finished or failed,
- * packs each done child's label TIFF as `<stem>_feature_0.tif` into one zip and lists each failed child by
+ * packs each done child's label TIFFs as `<stem>_feature_k.tif` (k: the output of its job type) into one zip and lists each failed child by
  * name with its reason. Done if at least one image succeeded; failed (with every reason) if none did.
  */
 export function packProcessor(ctx: WorkerContext): Processor<PackJobData, StageResult> {
@@ -22,10 +24,15 @@ export function packProcessor(ctx: WorkerContext): Processor<PackJobData, StageR
       for (const child of children) {
         const rec = await ctx.records.get(child.jobId);
         if (rec?.status === 'done' && rec.labels_key) {
-          entries.push([
-            uniqueEntryName(taken, fileStem(child.name), '_feature_0.tif'),
-            await ctx.storage.get(rec.labels_key),
-          ]);
+          const first = uniqueEntryName(taken, fileStem(child.name), '_feature_0.tif');
+          // every output of the image's job type (whole-cell: cells, nuclei) as <stem>_feature_k.tif
+          const def = (await jobTypeRegistry()).find(rec.type);
+          const outputs = def ? outputKeysOf(rec, def) : [{ key: rec.labels_key }];
+          for (const [k, o] of outputs.entries())
+            entries.push([
+              first.replace(/_feature_0\.tif$/, `_feature_${k}.tif`),
+              await ctx.storage.get(o.key),
+            ]);
           objects += rec.object_count ?? 0;
         } else {
           const reason =
