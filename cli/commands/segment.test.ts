@@ -1,4 +1,4 @@
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -11,6 +11,9 @@ import { initTfjs } from '../../workers/model/runtime.js';
 import { testCard } from '../../workers/pipeline/testing/precomputed-maps-runner.js';
 import { command, findModelDir, outputStem } from './segment.js';
 import { jobTypeRegistry } from '../../workers/jobtypes/registry.js';
+import { decodeImage } from '../../workers/image/decode.js';
+import { randomEllipsoids, renderEllipsoidStack } from '../../workers/image/synthetic-nuclei.js';
+import { encodeTiff } from '../../workers/image/tiff-write.js';
 
 const TINY = join(import.meta.dirname, '../../workers/jobtypes/testing/tiny');
 import { NUCLEI_VAL } from '../../test/data.js';
@@ -232,5 +235,29 @@ describe('kiosk segment', () => {
     } finally {
       registry.unregister(tiny.name);
     }
+  });
+
+  it('--3d: a ZYX stack becomes one ZYX label TIFF; a 2-D image is refused naming what 3-D needs', async () => {
+    const [Z, H, W] = [5, 64, 64];
+    const e = randomEllipsoids(6, Z, H, W, { minR: 6, maxR: 9, zScale: 1, seed: 4 });
+    const { raw } = renderEllipsoidStack(e, Z, H, W, 9);
+    const stack = join(dir, 'stack.tif');
+    await writeFile(stack, encodeTiff({ ...raw, axes: 'ZYX' }));
+    const out = join(dir, 'out3d');
+    const base = ['--out', out, '--model-dir', modelDir, '--runtime', 'onnx', '--mpp', '0.5'];
+    const r = await run([stack, '--3d', ...base]);
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(
+      /stack\.tif: \d+ objects in 3-D \(5 planes of 64x64, scale \d+\.\d\d, \d+ pass(es)?\)/,
+    );
+    const labels = decodeImage(await readFile(join(out, 'stack.labels.tif')), { name: 'stack.labels.tif' });
+    expect([labels.axes, labels.shape]).toEqual(['ZYX', [5, 64, 64]]);
+    expect(labels.physicalSizeX).toBeCloseTo(0.5, 6);
+    const flat = await run([join(VAL, 'dsb_03398329ced0c23b.image.png'), '--3d', ...base]);
+    expect(flat.code).toBe(1);
+    expect(flat.err).toMatch(/3-D segmentation needs a stack of z planes/);
+    await expect(run([stack, '--3d', '--job-type', 'whole-cell', ...base])).rejects.toThrow(
+      /--3d is a variant of job type segmentation/,
+    );
   });
 });

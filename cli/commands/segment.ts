@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,13 +12,8 @@ import { labelSource, labelTiffOptions } from '../../workers/image/tiff-write-la
 import { readModelCard } from '../../workers/model/model-io.js';
 import { loadRunner, type RuntimeChoice } from '../../workers/model/runners.js';
 import { segmentImageDetailed, type SegmentOptions } from '../../workers/pipeline/segment.js';
-import { DEFAULT_MAX_PIXELS } from '../../workers/image/decode.js';
-import { countObjects } from '../../workers/image/labels.js';
-import { outputLocalFileName } from '../../workers/jobtypes/outputs.js';
 import { jobTypeRegistry } from '../../workers/jobtypes/registry.js';
-import { runJobType } from '../../workers/jobtypes/run.js';
-import { pipelineStages } from '../../workers/processors/pipeline-stages.js';
-import type { CardLike } from '../../workers/processors/stages.js';
+import { segmentAs3d, segmentAsJobType } from './segment-variants.js';
 
 const usage = `Usage: kiosk segment IMAGE... --out DIR [options]
 
@@ -30,6 +25,8 @@ image file's own (ImageJ unit=micron + resolution; OME-XML PhysicalSizeX/Y for a
 
 Options:
   --out DIR                 output folder (created if missing)              (required)
+  --3d                      a ZYX stack (a multi-page TIFF, OME-TIFF Z) segmented plane by plane at one
+                            scale and stitched across z: NAME.labels.tif is one ZYX label TIFF
   --job-type NAME           a job type (GET /v1/job-types; docs/job-types.md): its channels, stages
                             and outputs; output k > 0 is NAME.<output>.labels.tif (default: segmentation)
   --model NAME              model under models/NAME/           (default: the job type's, else nuclear)
@@ -108,6 +105,7 @@ export const command: Command = {
         options: {
           out: { type: 'string' },
           'job-type': { type: 'string', default: 'segmentation' },
+          '3d': { type: 'boolean', default: false },
           model: { type: 'string' },
           version: { type: 'string' },
           'model-dir': { type: 'string' },
@@ -145,6 +143,10 @@ export const command: Command = {
     const jobType = registry.find(v['job-type']);
     if (!jobType)
       throw new UsageError(`unknown job type '${v['job-type']}'; available: ${registry.names().join(', ')}`);
+    if (v['3d'] && jobType.name !== 'segmentation')
+      throw new UsageError(
+        `--3d is a variant of job type segmentation (docs/job-types.md), not of ${jobType.name}`,
+      );
     const want = jobType.input.channels;
     if (!jobType.input.channelsFromModel && channels && channels.length !== want.length)
       throw new UsageError(
@@ -184,38 +186,22 @@ export const command: Command = {
             );
           written.set(stem, file);
           const bytes = await readFile(file);
+          const took = () => `in ${((performance.now() - started) / 1000).toFixed(2)} s`;
           if (jobType.name !== 'segmentation') {
             // Another type: its stages, as the service runs them (segmentation keeps the pipeline's own
             // entry below, for stacks, --tta and the tile options).
-            const r = await runJobType(
-              registry,
-              jobType,
-              pipelineStages,
-              bytes,
-              basename(file),
-              runner,
-              card as unknown as CardLike,
-              {
-                ...(mpp !== undefined && { micronsPerPixel: mpp }),
-                ...(channels && { channels }),
-                ...(v['dimension-order'] !== undefined && { dimensionOrder: v['dimension-order'] }),
-                maxPixels: DEFAULT_MAX_PIXELS,
-              },
-            );
-            const parts: string[] = [];
-            for (const [k, tif] of r.tiffs.entries()) {
-              const out = join(v.out, outputLocalFileName(basename(file), jobType, k));
-              await writeFile(out, tif);
-              parts.push(`${jobType.outputs[k]!.name}: ${countObjects(r.outputs[k]!)} objects`);
-            }
-            const seconds = ((performance.now() - started) / 1000).toFixed(2);
-            process.stdout.write(
-              `${file}: ${parts.join(', ')} (${r.passes} pass${r.passes > 1 ? 'es' : ''}) in ${seconds} s\n`,
-            );
+            const line = await segmentAsJobType(registry, jobType, file, bytes, runner, card, opts, v.out);
+            process.stdout.write(`${file}: ${line} ${took()}\n`);
             continue;
           }
           const raw = decodeImage(bytes, { name: basename(file) });
           const tiffOpts = labelTiffOptions(labelSource(raw, bytes), mpp); // the pixel size (issue 23 #3)
+          if (v['3d']) {
+            process.stdout.write(
+              `${file}: ${await segmentAs3d(file, raw, runner, card, opts, v.out)} ${took()}\n`,
+            );
+            continue;
+          }
           const results = await segmentImageDetailed(raw, runner, card, opts);
           const parts: string[] = [];
           for (const [k, r] of results.entries()) {
@@ -226,8 +212,7 @@ export const command: Command = {
               `${objects} objects (scale ${r.scale.toFixed(2)}, ${r.passes} pass${r.passes > 1 ? 'es' : ''})`,
             );
           }
-          const seconds = ((performance.now() - started) / 1000).toFixed(2);
-          process.stdout.write(`${file}: ${parts.join('; ')} in ${seconds} s\n`);
+          process.stdout.write(`${file}: ${parts.join('; ')} ${took()}\n`);
         } catch (err) {
           failed++;
           const code = (err as { code?: unknown }).code;

@@ -8,6 +8,8 @@ export type { PostprocessOptions, TileGrid } from './postprocess.js';
 export { medianDiameter, rescaleForDiameter } from './scale.js';
 export type { RescaleRule } from './scale.js';
 export { segmentImage, segmentImageDetailed } from './segment.js';
+export { segmentVolume } from './volume.js';
+export type { VolumeOptions, VolumeResult } from './volume.js';
 export type { SegmentOptions, SegmentResult } from './segment.js';
 export * from './options.js';
 export { resolveSettings, atFixedScale } from './settings.js';
