@@ -48,6 +48,15 @@ export async function createJob(
       `unknown job type ${JSON.stringify(job.type)}; available: ${registry.names().join(', ')}`,
     );
   checkChannels(type, job.options);
+  if (job.options.volume && !type.input.axes.includes('ZYX'))
+    throw new ApiError(
+      'bad-request',
+      `'volume' (a ZYX stack in 3-D) is for job types that take ZYX (${registry
+        .list()
+        .filter((t) => t.input.axes.includes('ZYX'))
+        .map((t) => t.name)
+        .join(', ')}); ${type.name} takes ${type.input.axes.join(', ')}`,
+    );
   let model;
   try {
     model = await s.registry.resolve(

@@ -39,6 +39,13 @@ export const SegmentationOptions = Type.Object(
         description: "axis order of the data, e.g. 'XY', 'CXY', 'XYC'",
       }),
     ),
+    volume: Type.Optional(
+      Type.Boolean({
+        description:
+          'a ZYX stack (multi-page TIFF, OME-TIFF Z) segmented in 3-D: planes at one scale, stitched across z; ' +
+          'the labels are one ZYX label TIFF (job type segmentation)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -29,7 +29,10 @@ export interface JobTypeInput {
    * otherwise). @default false
    */
   readonly channelsFromModel?: boolean;
-  /** Axes of one input image, outermost first: `YX` (a 2-D image, channels aside) is all the stages take. */
+  /**
+   * Axes of one input image, outermost first, channels aside: `YX` (a 2-D image); `ZYX` too when the stages
+   * take a stack as one volume (a job's option `volume`).
+   */
   readonly axes: readonly string[];
   /** Pixel types accepted (decoded to float before the stages). */
   readonly dtypes: readonly string[];

@@ -16,6 +16,13 @@ import type { ModelCard } from '../model/model-io.js';
 import type { HeadMaps } from '../model/runners.js';
 import { BadInputError } from '../queues/errors.js';
 import type { CardLike, PreparedImage, SegmentationStages, StageOptions } from './stages.js';
+import {
+  encodeVolume,
+  isVolumeMeta,
+  nextVolumeScale,
+  postprocessVolume,
+  preprocessVolume,
+} from './pipeline-volume.js';
 
 /** What postprocess needs of a prepared image: where the tiles lay and how the image was resized. */
 interface PipelineMeta {
@@ -40,13 +47,14 @@ export const pipelineStages: SegmentationStages = {
   preprocess(bytes, name, cardLike, opts, scale) {
     const card = asCard(cardLike);
     const po = preprocessOptions(opts);
+    if (opts.volume) return preprocessVolume(bytes, name, card, opts, po, scale);
     const raw = decodeImage(bytes, { name, maxPixels: opts.maxPixels, maxFrames: opts.maxFrames });
     const s = scale ?? scaleFromOptions(card, po);
     const images = selectImages(raw, card, po);
     if (images.length !== 1) {
       throw new BadInputError(
         'stack-not-supported',
-        `${name}: holds ${images.length} images (a Z/T stack); the service segments one 2-D image per file — split the stack or set dimensionOrder`,
+        `${name}: holds ${images.length} images (a Z/T stack); the service segments one 2-D image per file — set the option volume for a ZYX stack (3-D labels), or split the stack`,
       );
     }
     const prepared = prepareImage(images[0]!, card, s, {}, 0);
@@ -75,6 +83,7 @@ export const pipelineStages: SegmentationStages = {
   },
 
   postprocess(outputs, meta, card) {
+    if (isVolumeMeta(meta)) return postprocessVolume(outputs as HeadMaps, meta, asCard(card));
     const m = meta as PipelineMeta;
     return postprocess(outputs as HeadMaps, m.grid, m.image, { card: asCard(card) });
   },
@@ -82,6 +91,7 @@ export const pipelineStages: SegmentationStages = {
   nextScale(labels, meta, card, opts, pass) {
     const auto = opts.micronsPerPixel === undefined && opts.scale === undefined;
     if (!auto || pass >= DEFAULT_MAX_PASSES) return undefined;
+    if (isVolumeMeta(meta)) return nextVolumeScale(labels, meta, asCard(card), pass);
     return rescaleForDiameter(
       labels,
       (meta as PipelineMeta).image.scale,
@@ -90,6 +100,7 @@ export const pipelineStages: SegmentationStages = {
   },
 
   encodeLabels(labels, meta, opts) {
+    if (isVolumeMeta(meta)) return encodeVolume(labels, meta, opts);
     const source = (meta as PipelineMeta | undefined)?.source;
     return encodeLabelsTiff(labels, labelTiffOptions(source, opts?.micronsPerPixel));
   },

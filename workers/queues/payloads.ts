@@ -19,6 +19,11 @@ export interface SegmentationOptions {
    * @default - the axes the file states (a plain 2-D image is `XY`)
    */
   readonly dimensionOrder?: string;
+  /**
+   * The file is a ZYX stack to segment in 3-D (each plane at one scale, stitched across z): one ZYX label
+   * TIFF. @default false - a stack is refused
+   */
+  readonly volume?: boolean;
 }
 
 export interface ModelRef {
