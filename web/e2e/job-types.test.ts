@@ -10,6 +10,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { decodeImage } from '../../workers/image/decode.js';
 import { encodePng } from '../../workers/image/png.js';
+import { randomEllipsoids, renderEllipsoidStack } from '../../workers/image/synthetic-nuclei.js';
+import { encodeTiff } from '../../workers/image/tiff-write.js';
 import { jobTypeRegistry } from '../../workers/jobtypes/registry.js';
 import type { JobTypeDefinition } from '../../workers/jobtypes/types.js';
 import { NUCLEI_VAL } from '../../test/data.js';
@@ -90,5 +92,42 @@ describe.skipIf(skipBrowserTests)('job-type chooser in Chromium', () => {
     expect(job.type).toBe('tiny-test');
     expect(job.options.channels).toEqual([0, 1]);
     expect(job.outputs.map((o) => o.name)).toEqual(['objects', 'background']);
+  }, 180_000);
+
+  it('segmentation offers 3-D for z-stacks (its axes include ZYX); the job gets volume and one ZYX label TIFF', async () => {
+    await page.goto(`${kiosk.url}/#/segment`);
+    await expect.poll(() => page.locator('#job-type option').count()).toBeGreaterThan(1);
+    await page.locator('#job-type').selectOption('tiny-test');
+    expect(await page.locator('#volume').isVisible()).toBe(false);
+    await page.locator('#job-type').selectOption('segmentation');
+    expect(await page.locator('#volume').isVisible()).toBe(true);
+    await page.locator('#volume').check();
+    await page.locator('#channels').fill('0');
+    const [Z, H, W] = [4, 64, 64];
+    const { raw } = renderEllipsoidStack(
+      randomEllipsoids(5, Z, H, W, { minR: 6, maxR: 9, seed: 2 }),
+      Z,
+      H,
+      W,
+      5,
+    );
+    const tif = encodeTiff({ ...raw, axes: 'ZYX' });
+    await dropFiles(page, [{ name: 'stack.tif', bytes: tif, type: 'image/tiff' }]);
+    const row = page.locator('tr[data-file="stack.tif"]');
+    await expect.poll(() => row.getAttribute('data-status')).toBe('ready');
+    await page.getByRole('button', { name: 'Segment 1 file' }).click();
+    await expect
+      .poll(() => row.getAttribute('data-status'), { timeout: 120_000, interval: 250 })
+      .toBe('done');
+    const id = await row.getAttribute('data-job');
+    const job = (await (await fetch(`${kiosk.url}/v1/jobs/${id}`)).json()) as {
+      options: { volume?: boolean };
+    };
+    expect(job.options.volume).toBe(true);
+    const labels = decodeImage(
+      new Uint8Array(await (await fetch(`${kiosk.url}/v1/jobs/${id}/result?format=tif`)).arrayBuffer()),
+      { name: 'stack.labels.tif' },
+    );
+    expect([labels.axes, labels.shape]).toEqual(['ZYX', [Z, H, W]]);
   }, 180_000);
 });

@@ -48,6 +48,8 @@ export interface SegmentationOptions {
   micronsPerPixel?: number;
   channels?: number[];
   dimensionOrder?: string;
+  /** A z-stack segmented in 3-D (job types whose input axes include ZYX): one ZYX label TIFF. */
+  volume?: boolean;
 }
 
 export interface CreateJob {

@@ -160,7 +160,20 @@ export function optionsForm(): OptionsForm {
       : NUCLEAR_HELP;
     if (fixed && parseCount(channels.value) !== fixed.length)
       channels.value = fixed.map((_, i) => i).join(', ');
+    volumeRow.hidden = !t?.input?.axes.includes('ZYX');
+    if (volumeRow.hidden) volumeBox.checked = false;
   };
+  const volumeBox = h('input', { type: 'checkbox', id: 'volume', 'aria-describedby': 'volume-help' });
+  const volumeRow = h(
+    'div',
+    { class: 'field', hidden: true },
+    h('label', { class: 'radio' }, volumeBox, 'My files are z-stacks: segment each in 3-D'),
+    h(
+      'p',
+      { class: 'help', id: 'volume-help' },
+      'Each plane is segmented at one scale and the planes are joined across z: one 3-D label TIFF (ZYX) per stack.',
+    ),
+  );
   typeSel.addEventListener('change', describeType);
   const dimSel = h('select', {}, ...DIMENSION_ORDERS.map(([v, label]) => h('option', { value: v }, label)));
 
@@ -171,6 +184,7 @@ export function optionsForm(): OptionsForm {
     h('div', { class: 'field' }, h('label', { for: 'model' }, 'Model'), modelSel, modelHelp),
     resolution.element,
     h('div', { class: 'field' }, channelsLabel, channels, channelsHelp),
+    volumeRow,
     field(
       'dimension-order',
       'Dimension order',
@@ -210,6 +224,7 @@ export function optionsForm(): OptionsForm {
       if (!res.ok) return res;
       if (res.micronsPerPixel !== undefined) options.micronsPerPixel = res.micronsPerPixel;
       if (dimSel.value) options.dimensionOrder = dimSel.value;
+      if (volumeBox.checked && !volumeRow.hidden) options.volume = true;
       const [model, version] = modelSel.value.split('@');
       return {
         ok: true,
