@@ -34,7 +34,8 @@ Options:
   --model-dir PATH          a model folder (model.json, card.json[, model.onnx]) instead of --model
   --mpp X                   µm per pixel of the images; without it the nucleus size is estimated
                             from a first pass and the image rescaled when needed
-  --channels I[,J...]       channel indices to use                          (default: 0 for a 1-channel model)
+  --channels I[,J...]       channel indices to use, one per channel of the job type in its order
+                            (whole-cell: nuclear,membrane)  (default: 0 for a 1-channel model; whole-cell 0,1)
   --dimension-order ORDER   axis order of the data, e.g. XY, CXY, XYC       (default: from the file)
   --runtime auto|onnx|tfjs  inference runtime                               (default: auto)
   --threads N               onnxruntime threads                             (default: all cores)
@@ -94,7 +95,7 @@ function channelList(text: string | undefined): number[] | undefined {
 
 export const command: Command = {
   name: 'segment',
-  summary: 'segment nuclei in images in-process and write NAME.labels.tif files',
+  summary: 'segment images in-process (nuclei, whole cells, 3-D stacks) and write NAME.labels.tif files',
   usage,
   async run(args) {
     let parsed;
