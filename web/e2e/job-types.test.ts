@@ -92,6 +92,11 @@ describe.skipIf(skipBrowserTests)('job-type chooser in Chromium', () => {
     expect(job.type).toBe('tiny-test');
     expect(job.options.channels).toEqual([0, 1]);
     expect(job.outputs.map((o) => o.name)).toEqual(['objects', 'background']);
+    // the page offers each output's TIFF
+    const bg = row.getByRole('link', { name: `Download background of ${names[0]}` });
+    expect(await bg.getAttribute('href')).toMatch(/\/files\/.*\.background\.labels\.tif/);
+    const res = await fetch(new URL((await bg.getAttribute('href'))!, kiosk.url));
+    expect(res.status).toBe(200);
   }, 180_000);
 
   it('segmentation offers 3-D for z-stacks (its axes include ZYX); the job gets volume and one ZYX label TIFF', async () => {

@@ -36,6 +36,8 @@ export interface Job {
   readonly totalTime?: number;
   readonly resultUrl?: string;
   readonly labelsUrl?: string;
+  /** A done image job of a type with several outputs: each output's label TIFF (the first is labelsUrl). */
+  readonly outputs?: readonly { readonly name: string; readonly url: string }[];
   /** The image the job segmented, when the API exposes it. */
   readonly inputUrl?: string;
   /** Upload keys of the job's inputs, when the API exposes them (re-run needs them). */

@@ -7,38 +7,17 @@
 import { api, ApiRequestError, submitFile } from '../api.js';
 import { announce, h, progressBar, replace, statusBadge } from '../dom.js';
 import { filesFromDrop, filesFromInput, type PickedFile } from '../drop.js';
-import { uniqueLabelFileName } from '../../../workers/image/label-names.js';
-import { packZip, type ZipEntry } from '../../../workers/image/zip.js';
 import { classifyFile } from '../lib/files.js';
 import { aggregateProgress, describeProgress, type ItemState } from '../lib/progress.js';
 import { formatBytes } from '../lib/units.js';
 import type { Page } from '../page.js';
 import { session } from '../store.js';
 import { items, newUid, restoreBatch, saveBatch, stateOf, type Item } from './segment-batch.js';
+import { downloadAll } from './segment-download.js';
 import { optionsForm } from './segment-options.js';
 
 /** Uploads and job creations running at once. */
 const PARALLEL = 3;
-
-/**
- * Packs the label TIFFs of finished image jobs into one zip in the browser (NAME.labels.tif, the project's
- * label-file name, workers/image/label-names.ts; folders kept; a clash gets NAME-2.labels.tif) and saves it.
- * Zips from the service are per job; this is the whole session's batch of single files in one go.
- */
-async function downloadAll(jobs: readonly { path: string; id: string }[]): Promise<void> {
-  const entries: ZipEntry[] = [];
-  const used = new Set<string>();
-  for (const j of jobs) {
-    const name = uniqueLabelFileName(used, j.path);
-    entries.push({ name, data: await api.bytes(api.labelsUrl(j.id)) });
-  }
-  const blob = new Blob([packZip(entries) as Uint8Array<ArrayBuffer>], { type: 'application/zip' });
-  const a = h('a', { href: URL.createObjectURL(blob), download: 'labels.zip' });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
-}
 
 export const mountSegment: Page = (root, { store }) => {
   const form = optionsForm();
@@ -293,6 +272,20 @@ export const mountSegment: Page = (root, { store }) => {
               'aria-label': `Download label TIFF of ${it.path}`,
             },
             'TIFF',
+          ),
+        );
+      // a job type with several outputs (whole-cell: cells, then nuclei): the others' label TIFFs too
+      for (const o of job.outputs?.slice(1) ?? [])
+        result.push(
+          h(
+            'a',
+            {
+              class: 'button small',
+              href: o.url,
+              download: '',
+              'aria-label': `Download ${o.name} of ${it.path}`,
+            },
+            `TIFF ${o.name}`,
           ),
         );
       result.push(
