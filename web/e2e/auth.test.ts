@@ -10,6 +10,7 @@ import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { NUCLEI_VAL } from '../../test/data.js';
 import { startKiosk, type Kiosk } from './kiosk-harness.js';
+import { dropFiles } from './drop-files.js';
 
 let kiosk: Kiosk;
 let browser: Browser;
@@ -64,20 +65,7 @@ describe.skipIf(skipBrowserTests)('web UI with API tokens (KIOSK_AUTH=tokens)', 
     expect(await page.locator('#token-form').count()).toBe(0);
 
     // segment a dropped image: the upload (XMLHttpRequest) and the job carry the token
-    const bytes = (await readFile(join(NUCLEI_VAL, mine))).toString('base64');
-    await page.evaluate(
-      ({ name, b64 }) => {
-        const bin = atob(b64);
-        const data = new Uint8Array(bin.length);
-        for (let i = 0; i < bin.length; i++) data[i] = bin.charCodeAt(i);
-        const dt = new DataTransfer();
-        dt.items.add(new File([data], name, { type: 'image/png' }));
-        const zone = document.querySelector('[data-testid=drop-zone]')!;
-        zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-        zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-      },
-      { name: mine, b64: bytes },
-    );
+    await dropFiles(page, [{ name: mine, bytes: await readFile(join(NUCLEI_VAL, mine)), type: 'image/png' }]);
     const row = page.locator(`tr[data-file="${mine}"]`);
     await expect.poll(() => row.getAttribute('data-status')).toBe('ready');
     await page.getByRole('button', { name: 'Segment 1 file' }).click();

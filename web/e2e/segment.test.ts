@@ -14,6 +14,7 @@ import { decodeLabelTiff } from '../src/lib/label-file.js';
 import { labelStats } from '../src/lib/label-stats.js';
 import { startKiosk, type Kiosk } from './kiosk-harness.js';
 import { NUCLEI_VAL } from '../../test/data.js';
+import { dropFiles } from './drop-files.js';
 
 const VAL = NUCLEI_VAL;
 
@@ -24,23 +25,6 @@ let page: Page;
 async function valImage(): Promise<string> {
   const names = (await readdir(VAL)).filter((n) => n.endsWith('.image.png')).sort();
   return join(VAL, names[0]!);
-}
-
-/** Drops files on the drop zone the way a browser does: a `drop` event carrying a DataTransfer. */
-async function dropFiles(p: Page, files: { name: string; bytes: Buffer; type: string }[]): Promise<void> {
-  const payload = files.map((f) => ({ name: f.name, type: f.type, b64: f.bytes.toString('base64') }));
-  await p.evaluate((list) => {
-    const dt = new DataTransfer();
-    for (const f of list) {
-      const bin = atob(f.b64);
-      const bytes = new Uint8Array(bin.length);
-      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-      dt.items.add(new File([bytes], f.name, { type: f.type }));
-    }
-    const zone = document.querySelector('[data-testid=drop-zone]')!;
-    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, payload);
 }
 
 /**
