@@ -97,6 +97,16 @@ describe.skipIf(skipBrowserTests)('job-type chooser in Chromium', () => {
     expect(await bg.getAttribute('href')).toMatch(/\/files\/.*\.background\.labels\.tif/);
     const res = await fetch(new URL((await bg.getAttribute('href'))!, kiosk.url));
     expect(res.status).toBe(200);
+    // so does the Jobs page, in the job's row
+    const jobId = (await row.getAttribute('data-job'))!;
+    await page.goto(`${kiosk.url}/#/jobs`);
+    const jobRow = page.locator(`tr[data-job="${jobId}"]`);
+    await expect.poll(() => jobRow.getAttribute('data-status')).toBe('done');
+    const jobLinks = await jobRow
+      .locator('a[download]')
+      .evaluateAll((as) => as.map((a) => [a.textContent, a.getAttribute('aria-label')]));
+    expect(jobLinks.map(([text]) => text)).toEqual(['TIFF', 'TIFF background', 'Zip']);
+    expect(jobLinks[1]![1]).toMatch(/^Download background of /);
   }, 180_000);
 
   it('segmentation offers 3-D for z-stacks (its axes include ZYX); the job gets volume and one ZYX label TIFF', async () => {

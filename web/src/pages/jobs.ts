@@ -6,6 +6,7 @@ import { api, ApiRequestError, authHeaders, type Job } from '../api.js';
 import { announce, h, progressBar, replace, statusBadge } from '../dom.js';
 import { isFinal, type JobStatus } from '../lib/job-events.js';
 import { formatDuration } from '../lib/units.js';
+import { labelTiffLinks } from '../output-links.js';
 import type { Page } from '../page.js';
 import { session } from '../store.js';
 
@@ -101,19 +102,9 @@ export const mountJobs: Page = (root, { store }) => {
     const running = !isFinal(j.status as JobStatus);
     const buttons = [
       j.status === 'done' ? h('a', { class: 'button small', href: `#/viewer/${j.id}` }, 'View') : null,
-      // The label TIFF of an image job (a batch's labels are in its zip), as on the Segment page.
-      j.status === 'done' && j.kind === 'image'
-        ? h(
-            'a',
-            {
-              class: 'button small',
-              href: api.labelsUrl(j.id),
-              download: '',
-              'aria-label': `Download label TIFF of ${j.name}`,
-            },
-            'TIFF',
-          )
-        : null,
+      // The label TIFFs of an image job (each output's, for a type with several; a batch's labels are in its
+      // zip), as on the Segment page.
+      ...(j.status === 'done' && j.kind === 'image' ? labelTiffLinks(j, j.name) : []),
       j.status === 'done'
         ? h('a', { class: 'button small', href: api.zipUrl(j.id), download: '' }, 'Zip')
         : null,

@@ -10,6 +10,7 @@ import { filesFromDrop, filesFromInput, type PickedFile } from '../drop.js';
 import { classifyFile } from '../lib/files.js';
 import { aggregateProgress, describeProgress, type ItemState } from '../lib/progress.js';
 import { formatBytes } from '../lib/units.js';
+import { labelTiffLinks } from '../output-links.js';
 import type { Page } from '../page.js';
 import { session } from '../store.js';
 import { items, newUid, restoreBatch, saveBatch, stateOf, type Item } from './segment-batch.js';
@@ -261,33 +262,7 @@ export const mountSegment: Page = (root, { store }) => {
           'View',
         ),
       );
-      if (job.kind === 'image')
-        result.push(
-          h(
-            'a',
-            {
-              class: 'button small',
-              href: api.labelsUrl(job.id),
-              download: '',
-              'aria-label': `Download label TIFF of ${it.path}`,
-            },
-            'TIFF',
-          ),
-        );
-      // a job type with several outputs (whole-cell: cells, then nuclei): the others' label TIFFs too
-      for (const o of job.outputs?.slice(1) ?? [])
-        result.push(
-          h(
-            'a',
-            {
-              class: 'button small',
-              href: o.url,
-              download: '',
-              'aria-label': `Download ${o.name} of ${it.path}`,
-            },
-            `TIFF ${o.name}`,
-          ),
-        );
+      if (job.kind === 'image') result.push(...labelTiffLinks(job, it.path));
       result.push(
         h(
           'a',
