@@ -32,6 +32,7 @@ export function gaussianFilter(map: FloatMap, sigma: number): FloatMap {
   const src = map.data;
   const taps = weights.length;
   const w0 = weights[radius]!;
+  const [w1, w2, w3, w4] = radius === 4 ? [1, 2, 3, 4].map((k) => weights[4 + k]!) : [0, 0, 0, 0];
   // Rows: the kernel is symmetric, so interior pixels sum w_k * (left_k + right_k); pixels within `radius`
   // of an edge read their taps through the reflected index table.
   const rows = new Float32Array(height * width);
@@ -45,10 +46,22 @@ export function gaussianFilter(map: FloatMap, sigma: number): FloatMap {
       for (let k = 0; k < taps; k++) acc += weights[k]! * src[b + xIndex[x + k]!]!;
       rows[b + x] = acc;
     }
-    for (let i = b + inner0; i < b + inner1; i++) {
-      let acc = w0 * src[i]!;
-      for (let k = 1; k <= radius; k++) acc += weights[radius + k]! * (src[i - k]! + src[i + k]!);
-      rows[i] = acc;
+    if (radius === 4) {
+      // sigma ~1 (the pipeline's default smoothing): the taps as locals, the same sums in the same order
+      for (let i = b + inner0; i < b + inner1; i++) {
+        let acc = w0 * src[i]!;
+        acc += w1 * (src[i - 1]! + src[i + 1]!);
+        acc += w2 * (src[i - 2]! + src[i + 2]!);
+        acc += w3 * (src[i - 3]! + src[i + 3]!);
+        acc += w4 * (src[i - 4]! + src[i + 4]!);
+        rows[i] = acc;
+      }
+    } else {
+      for (let i = b + inner0; i < b + inner1; i++) {
+        let acc = w0 * src[i]!;
+        for (let k = 1; k <= radius; k++) acc += weights[radius + k]! * (src[i - k]! + src[i + k]!);
+        rows[i] = acc;
+      }
     }
     for (let x = inner1; x < width; x++) {
       let acc = 0;
@@ -56,20 +69,37 @@ export function gaussianFilter(map: FloatMap, sigma: number): FloatMap {
       rows[b + x] = acc;
     }
   }
-  // Columns: whole rows at a time (contiguous reads), summed symmetrically in float64.
+  // Columns: whole rows at a time (contiguous reads), summed symmetrically in float64, per pixel in the
+  // same order as the rows (centre, then k = 1..radius); the float64 sum is rounded to float32 once.
   const out = new Float32Array(height * width);
   const yIndex = reflectedIndices(height, radius);
-  const acc = new Float64Array(width);
+  const up = new Int32Array(radius + 1);
+  const down = new Int32Array(radius + 1);
   for (let y = 0; y < height; y++) {
     const c = y * width;
-    for (let x = 0; x < width; x++) acc[x] = w0 * rows[c + x]!;
     for (let k = 1; k <= radius; k++) {
-      const wk = weights[radius + k]!;
-      const up = yIndex[y + radius - k]! * width;
-      const down = yIndex[y + radius + k]! * width;
-      for (let x = 0; x < width; x++) acc[x]! += wk * (rows[up + x]! + rows[down + x]!);
+      up[k] = yIndex[y + radius - k]! * width;
+      down[k] = yIndex[y + radius + k]! * width;
     }
-    out.set(acc, c);
+    if (radius === 4) {
+      const [u1, u2, u3, u4] = [up[1]!, up[2]!, up[3]!, up[4]!];
+      const [d1, d2, d3, d4] = [down[1]!, down[2]!, down[3]!, down[4]!];
+      for (let x = 0; x < width; x++) {
+        let acc = w0 * rows[c + x]!;
+        acc += w1 * (rows[u1 + x]! + rows[d1 + x]!);
+        acc += w2 * (rows[u2 + x]! + rows[d2 + x]!);
+        acc += w3 * (rows[u3 + x]! + rows[d3 + x]!);
+        acc += w4 * (rows[u4 + x]! + rows[d4 + x]!);
+        out[c + x] = acc;
+      }
+    } else {
+      for (let x = 0; x < width; x++) {
+        let acc = w0 * rows[c + x]!;
+        for (let k = 1; k <= radius; k++)
+          acc += weights[radius + k]! * (rows[up[k]! + x]! + rows[down[k]! + x]!);
+        out[c + x] = acc;
+      }
+    }
   }
   return { data: out, height, width };
 }

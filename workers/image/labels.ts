@@ -57,16 +57,23 @@ export function connectedComponents(
       if (mask[i] === 0) continue;
       // Neighbours already visited: left, up, and (8-connectivity) up-left and up-right.
       let label = 0;
-      for (let k = 0; k < 4; k++) {
-        let j = -1;
-        if (k === 0) j = x > 0 ? i - 1 : -1;
-        else if (k === 1) j = y > 0 ? i - width : -1;
-        else if (!diagonal || y === 0) break;
-        else if (k === 2) j = x > 0 ? i - width - 1 : -1;
-        else j = x + 1 < width ? i - width + 1 : -1;
-        if (j < 0) continue;
-        const l = provisional[j]!;
+      if (x > 0) {
+        const l = provisional[i - 1]!;
+        if (l !== 0) label = find(l);
+      }
+      if (y > 0) {
+        const l = provisional[i - width]!;
         if (l !== 0) label = label === 0 ? find(l) : union(label, l);
+        if (diagonal) {
+          if (x > 0) {
+            const d = provisional[i - width - 1]!;
+            if (d !== 0) label = label === 0 ? find(d) : union(label, d);
+          }
+          if (x + 1 < width) {
+            const d = provisional[i - width + 1]!;
+            if (d !== 0) label = label === 0 ? find(d) : union(label, d);
+          }
+        }
       }
       if (label === 0) {
         label = next++;
@@ -221,25 +228,25 @@ export function fillHoles(labels: Labels, maxHoleSize: number): Labels {
   const size = new Float64Array(nRegions + 1);
   // Id of the one object around each region; -1 = open to the border or bordered by several objects.
   const around = new Float64Array(nRegions + 1);
-  const see = (r: number, id: number): void => {
-    if (id === 0 || around[r] === -1) return;
-    if (around[r] === 0) around[r] = id;
-    else if (around[r] !== id) around[r] = -1;
-  };
+  // A region's neighbour ids: the first non-zero one is kept, a second different one makes it -1.
+  const see = (a: number, id: number): number => (id === 0 || a === id ? a : a === 0 ? id : -1);
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = y * width + x;
+    const edgeRow = y === 0 || y === height - 1;
+    for (let x = 0, i = y * width; x < width; x++, i++) {
       const r = regions[i]!;
       if (r === 0) continue;
       size[r]!++;
-      if (y === 0 || x === 0 || y === height - 1 || x === width - 1) {
+      if (edgeRow || x === 0 || x === width - 1) {
         around[r] = -1;
         continue;
       }
-      see(r, data[i - 1]!);
-      see(r, data[i + 1]!);
-      see(r, data[i - width]!);
-      see(r, data[i + width]!);
+      let a = around[r]!;
+      if (a === -1) continue;
+      a = see(a, data[i - 1]!);
+      if (a !== -1) a = see(a, data[i + 1]!);
+      if (a !== -1) a = see(a, data[i - width]!);
+      if (a !== -1) a = see(a, data[i + width]!);
+      around[r] = a;
     }
   }
   for (let i = 0; i < out.length; i++) {

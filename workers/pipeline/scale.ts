@@ -53,43 +53,55 @@ export function distanceToBackground(mask: Uint8Array, height: number, width: nu
   const out = new Float64Array(n);
   const v = new Int32Array(n);
   const z = new Float64Array(n + 1);
-  const pass1d = (len: number): void => {
-    let k = 0;
-    v[0] = 0;
-    z[0] = -Infinity;
-    z[1] = Infinity;
-    for (let q = 1; q < len; q++) {
-      let s: number;
-      for (;;) {
-        const p = v[k]!;
-        s = (f[q]! + q * q - (f[p]! + p * p)) / (2 * q - 2 * p);
-        if (s > z[k]!) break;
-        k--;
-      }
-      k++;
-      v[k] = q;
-      z[k] = s;
-      z[k + 1] = Infinity;
-    }
-    k = 0;
-    for (let q = 0; q < len; q++) {
-      while (z[k + 1]! < q) k++;
-      const p = v[k]!;
-      out[q] = (q - p) * (q - p) + f[p]!;
-    }
-  };
   for (let x = 0; x < width; x++) {
     for (let y = 0; y < height; y++) f[y] = d2[y * width + x]!;
-    pass1d(height);
+    lowerEnvelope(f, height, v, z, out);
     for (let y = 0; y < height; y++) d2[y * width + x] = out[y]!;
   }
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) f[x] = d2[y * width + x]!;
-    pass1d(width);
+    lowerEnvelope(f, width, v, z, out);
     for (let x = 0; x < width; x++) d2[y * width + x] = out[x]!;
   }
   for (let i = 0; i < d2.length; i++) d2[i] = d2[i]! >= INF / 2 ? Infinity : Math.sqrt(d2[i]!);
   return d2;
+}
+
+/**
+ * One 1-D pass of {@link distanceToBackground}: `out[q]` = min over p of (q - p)^2 + f[p], for q < len, by
+ * the lower envelope of the parabolas (`v`, `z`: scratch of len and len + 1).
+ */
+function lowerEnvelope(
+  f: Float64Array,
+  len: number,
+  v: Int32Array,
+  z: Float64Array,
+  out: Float64Array,
+): void {
+  let k = 0;
+  v[0] = 0;
+  z[0] = -Infinity;
+  z[1] = Infinity;
+  for (let q = 1; q < len; q++) {
+    const fq = f[q]! + q * q;
+    let s: number;
+    for (;;) {
+      const p = v[k]!;
+      s = (fq - (f[p]! + p * p)) / (2 * q - 2 * p);
+      if (s > z[k]!) break;
+      k--;
+    }
+    k++;
+    v[k] = q;
+    z[k] = s;
+    z[k + 1] = Infinity;
+  }
+  k = 0;
+  for (let q = 0; q < len; q++) {
+    while (z[k + 1]! < q) k++;
+    const p = v[k]!;
+    out[q] = (q - p) * (q - p) + f[p]!;
+  }
 }
 
 /**
@@ -112,15 +124,19 @@ export function maskDiameter(
   if (!background) return undefined;
   const dist = distanceToBackground(mask, height, width);
   const comps = connectedComponents(mask, height, width, 1);
-  const maxDist = new Map<number, number>();
-  const area = new Map<number, number>();
+  // Components are numbered 1..N: per-component tables instead of maps (this runs per image on the CPU worker).
+  let count = 0;
+  for (let i = 0; i < comps.data.length; i++) if (comps.data[i]! > count) count = comps.data[i]!;
+  const maxDist = new Float64Array(count + 1);
+  const area = new Float64Array(count + 1);
   for (let i = 0; i < mask.length; i++) {
     const c = comps.data[i]!;
     if (c === 0) continue;
-    area.set(c, (area.get(c) ?? 0) + 1);
-    if (dist[i]! > (maxDist.get(c) ?? 0)) maxDist.set(c, dist[i]!);
+    area[c]!++;
+    if (dist[i]! > maxDist[c]!) maxDist[c] = dist[i]!;
   }
-  const sizes = [...maxDist].filter(([c]) => (area.get(c) ?? 0) >= minArea).map(([, r]) => 2 * r);
+  const sizes: number[] = [];
+  for (let c = 1; c <= count; c++) if (maxDist[c]! > 0 && area[c]! >= minArea) sizes.push(2 * maxDist[c]!);
   if (sizes.length === 0) return undefined;
   return { diameter: median(sizes) / MASK_DIAMETER_CALIBRATION, components: sizes.length };
 }
