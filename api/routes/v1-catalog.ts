@@ -106,10 +106,22 @@ export const v1CatalogRoutes: FastifyPluginAsyncTypebox<{ services: KioskService
       const why = (e: unknown) => `unreachable: ${e instanceof Error ? e.message : String(e)}`;
       // Answered within HEALTH_TIMEOUT_MS whatever Redis does: a connection that is down is reported at
       // once (a PING would wait in ioredis' offline queue until Redis came back), a frozen one times out.
+      // A first connection still being made (a process that has just started) is waited for, within the
+      // same bound, rather than reported as down.
+      const status = s.redis.status;
+      const connecting = status === 'connecting' || status === 'connect';
+      const ready = (): Promise<void> =>
+        s.redis.status === 'ready'
+          ? Promise.resolve()
+          : new Promise((res) => s.redis.once('ready', () => res()));
       const [redis, bucket] = await Promise.all([
-        s.redis.status !== 'ready'
-          ? `unreachable: connection ${s.redis.status}`
-          : bounded(s.redis.ping(), HEALTH_TIMEOUT_MS, 'Redis').then(() => 'ok', why),
+        status !== 'ready' && !connecting
+          ? `unreachable: connection ${status}`
+          : bounded(
+              ready().then(() => s.redis.ping()),
+              HEALTH_TIMEOUT_MS,
+              'Redis',
+            ).then(() => 'ok', why),
         bounded(s.storage.list(`models/`), HEALTH_TIMEOUT_MS, 'the bucket').then(
           () => `ok (${s.storage.kind})`,
           why,
