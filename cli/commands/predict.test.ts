@@ -2,10 +2,11 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTestService, type TestService } from '../../api/service-harness.test-helpers.js';
 import { NUCLEI_VAL } from '../../test/data.js';
 import { command as predict, summaryLines } from './predict.js';
+import { runCaptured } from './run-captured.test-helpers.js';
 import { evaluateFolders } from './eval.js';
 
 describe('kiosk predict against a listening kiosk (trivial model)', () => {
@@ -73,19 +74,16 @@ describe('kiosk predict against a listening kiosk (trivial model)', () => {
       await copyFile(join(NUCLEI_VAL, `${s}.image.png`), join(folder, `${s}.image.png`));
     await writeFile(join(folder, 'broken.png'), 'not a png at all');
     const out = join(dir, 'labels-mixed');
-    const printed: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      printed.push(String(chunk));
-      return true;
-    });
-    let code: number;
-    try {
-      code = await predict.run([folder, '--host', svc.url, '--out', out, '--timeout', '120']);
-    } finally {
-      spy.mockRestore();
-    }
+    const { code, out: text } = await runCaptured(predict, [
+      folder,
+      '--host',
+      svc.url,
+      '--out',
+      out,
+      '--timeout',
+      '120',
+    ]);
     expect(code).toBe(1);
-    const text = printed.join('');
     const m = /summary: (\d+) image\(s\), (\d+) done, (\d+) failed in ([\d.]+) s \(([\d.]+) images\/s\)/.exec(
       text,
     );
@@ -108,28 +106,18 @@ describe('kiosk predict against a listening kiosk (trivial model)', () => {
 
   it('issue 23 #8: a run with no failure ends with a summary and exits 0', async () => {
     const [a] = stems as [string];
-    const printed: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      printed.push(String(chunk));
-      return true;
-    });
-    let code: number;
-    try {
-      code = await predict.run([
-        join(NUCLEI_VAL, `${a}.image.png`),
-        '--host',
-        svc.url,
-        '--out',
-        join(dir, 'one'),
-        '--timeout',
-        '120',
-      ]);
-    } finally {
-      spy.mockRestore();
-    }
+    const { code, out } = await runCaptured(predict, [
+      join(NUCLEI_VAL, `${a}.image.png`),
+      '--host',
+      svc.url,
+      '--out',
+      join(dir, 'one'),
+      '--timeout',
+      '120',
+    ]);
     expect(code).toBe(0);
-    expect(printed.join('')).toMatch(/summary: 1 image\(s\), 1 done, 0 failed in [\d.]+ s/);
-    expect(printed.join('')).not.toMatch(/^failed:/m);
+    expect(out).toMatch(/summary: 1 image\(s\), 1 done, 0 failed in [\d.]+ s/);
+    expect(out).not.toMatch(/^failed:/m);
   });
 });
 

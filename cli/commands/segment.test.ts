@@ -9,6 +9,7 @@ import { saveModel } from '../../workers/model/model-io.js';
 import { buildNetwork } from '../../workers/model/network.js';
 import { initTfjs } from '../../workers/model/runtime.js';
 import { testCard } from '../../workers/pipeline/testing/precomputed-maps-runner.js';
+import { runCaptured } from './run-captured.test-helpers.js';
 import { command, findModelDir, outputStem } from './segment.js';
 import { jobTypeRegistry } from '../../workers/jobtypes/registry.js';
 import { decodeImage } from '../../workers/image/decode.js';
@@ -37,18 +38,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await command.run(args), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = (args: string[]) => runCaptured(command, args);
 
 describe('kiosk segment', () => {
   it('writes NAME.labels.tif per image at the image size, reports each, and keeps going past a bad file', async () => {
