@@ -24,7 +24,7 @@
  */
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { identifyHeads, RunnerError, type HeadMaps, type ModelRunner } from './runners.js';
+import { headMapsOf, identifyHeads, RunnerError, type HeadMaps, type ModelRunner } from './runners.js';
 
 const { onnx } = onnxProto;
 type INode = onnxProto.onnx.INodeProto;
@@ -245,20 +245,7 @@ export class CalibrationRunner implements ModelRunner {
     });
     for (const t of this.tracked) this.histograms.get(t)!.add(result[t]!.data as Float32Array);
     this.tiles += n;
-    const get = (spec: { index: number; channels: number }, ch: number): Float32Array => {
-      const data = result[this.headNames[spec.index]!]!.data as Float32Array;
-      if (spec.channels === 1) return data;
-      const out = new Float32Array(data.length / spec.channels);
-      for (let i = 0; i < out.length; i++) out[i] = data[i * spec.channels + ch]!;
-      return out;
-    };
-    const maps = {
-      inner: get(this.heads.inner, 0),
-      outer: get(this.heads.outer, 0),
-      fg: get(this.heads.fg, this.heads.fg.channels - 1),
-    };
-    for (const t of Object.values(result)) t.dispose();
-    return maps;
+    return headMapsOf(result, this.headNames, this.heads);
   }
 
   /** [lo, hi] per calibrated tensor by `method`; always contains 0 (so 0 is exact in uint8). */

@@ -95,6 +95,26 @@ export function identifyHeads(
   return { inner, outer, fg };
 }
 
+/**
+ * The three head maps of one onnxruntime run (`outputNames[spec.index]` names each head's output; fg is the
+ * last channel of a softmax head); disposes every output tensor of the run.
+ */
+export function headMapsOf(
+  result: Record<string, ort.Tensor>,
+  outputNames: readonly string[],
+  heads: { inner: HeadSpec; outer: HeadSpec; fg: HeadSpec },
+): HeadMaps {
+  const get = (spec: HeadSpec, ch: number): Float32Array =>
+    channelOf(result[outputNames[spec.index]!]!.data as Float32Array, spec.channels, ch);
+  const maps = {
+    inner: get(heads.inner, 0),
+    outer: get(heads.outer, 0),
+    fg: get(heads.fg, heads.fg.channels - 1),
+  };
+  for (const t of Object.values(result)) t.dispose();
+  return maps;
+}
+
 /** Takes channel `ch` of an [N, H, W, C] array (C=1 returns the data itself). */
 function channelOf(data: Float32Array, channels: number, ch: number): Float32Array {
   if (channels === 1) return data;
@@ -235,17 +255,7 @@ export class OnnxRunner implements ModelRunner {
     checkBatch(batch, n, h, w, c, this.channels);
     const feeds = { [this.session.inputNames[0]!]: new ort.Tensor('float32', batch, [n, h, w, c]) };
     const result = await this.session.run(feeds);
-    const get = (spec: HeadSpec, ch: number): Float32Array => {
-      const t = result[this.session.outputNames[spec.index]!]!;
-      return channelOf(t.data as Float32Array, spec.channels, ch);
-    };
-    const maps = {
-      inner: get(this.heads.inner, 0),
-      outer: get(this.heads.outer, 0),
-      fg: get(this.heads.fg, this.heads.fg.channels - 1),
-    };
-    for (const t of Object.values(result)) t.dispose();
-    return maps;
+    return headMapsOf(result, this.session.outputNames, this.heads);
   }
 
   async dispose(): Promise<void> {
