@@ -3,6 +3,7 @@ import { GoogleProvider } from '@cdktf/provider-google/lib/provider/index.js';
 import { TerraformStack, Testing } from 'cdktf';
 import { describe, expect, it } from 'vitest';
 import { parseLabConfig } from '../infra/lab-config.js';
+import { eksLab, gkeLab } from '../infra/lab-config.test-helpers.js';
 import { CLOUD_LOCATIONS_AS_OF, cloudRegions, cloudZones } from './cloud-locations.js';
 import { GpuType } from './gpu-type.js';
 import { KioskCluster, type KioskClusterProps } from './kiosk-cluster.js';
@@ -11,24 +12,7 @@ import { resolveNodePool } from './node-pool-props.js';
 /* eslint-disable @typescript-eslint/no-explicit-any -- synthesized Terraform JSON is untyped */
 
 describe('regions and zones come from a dated list per cloud (issue 20 #7)', () => {
-  const gke = {
-    name: 'lab1',
-    provider: 'gke',
-    project: 'lab1-project',
-    region: 'us-central1',
-    gpu: { type: 'nvidia-tesla-t4' },
-    bucket: 'lab1-data',
-    images: { registry: 'us-docker.pkg.dev/lab1-project/cellkiosk' },
-    domain: 'kiosk.lab1.example.org',
-  };
-  const eks = {
-    ...gke,
-    provider: 'eks',
-    project: undefined,
-    accountId: '123456789012',
-    region: 'us-east-1',
-    gpu: { type: 'g5' },
-  };
+  const [gke, eks] = [gkeLab, eksLab];
 
   it('the list is dated and holds the regions the kiosk defaults to', () => {
     expect(CLOUD_LOCATIONS_AS_OF.gke).toMatch(/^\d{4}-\d{2}$/);

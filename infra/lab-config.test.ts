@@ -5,25 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { KioskCluster, GpuType } from '../constructs/index.js';
 import { Testing } from 'cdktf';
 import { labTls, loadLabConfig, parseLabConfig } from './lab-config.js';
+import { eksLab, gkeLab } from './lab-config.test-helpers.js';
 
-const gke = {
-  name: 'lab1',
-  provider: 'gke',
-  project: 'lab1-project',
-  region: 'us-central1',
-  gpu: { type: 'nvidia-tesla-t4' },
-  bucket: 'lab1-data',
-  images: { registry: 'us-docker.pkg.dev/lab1-project/cellkiosk' },
-  domain: 'kiosk.lab1.example.org',
-};
-const eks = {
-  ...gke,
-  provider: 'eks',
-  project: undefined,
-  accountId: '123456789012',
-  region: 'us-east-1',
-  gpu: { type: 'g5' },
-};
+const [gke, eks] = [gkeLab, eksLab];
 
 describe('parseLabConfig', () => {
   it('applies the defaults', () => {
