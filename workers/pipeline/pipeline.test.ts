@@ -306,6 +306,28 @@ describe('scale estimate', () => {
     ]);
   });
 
+  it('distanceToBackground equals the brute-force nearest off pixel on random masks (columns and rows with no off pixel included)', () => {
+    let seed = 11;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    for (let t = 0; t < 300; t++) {
+      const h = 1 + Math.floor(rnd() * 24);
+      const w = 1 + Math.floor(rnd() * 24);
+      const on = 0.5 + 0.5 * rnd(); // dense masks: whole columns and rows without background are common
+      const mask = new Uint8Array(h * w).map(() => (rnd() < on ? 1 : 0));
+      const d = distanceToBackground(mask, h, w);
+      for (let i = 0; i < h * w; i++) {
+        let best = Infinity;
+        for (let j = 0; j < h * w; j++)
+          if (!mask[j])
+            best = Math.min(
+              best,
+              Math.sqrt((Math.floor(i / w) - Math.floor(j / w)) ** 2 + ((i % w) - (j % w)) ** 2),
+            );
+        expect(d[i], `mask ${t} (${h}x${w}) pixel ${i}`).toBe(mask[i] ? best : 0);
+      }
+    }
+  });
+
   it('maskDiameter: 2 x max distance to background per component / calibration, however the objects are cut', () => {
     // digital disk r=10: the off pixel nearest the centre is (10, 1), at sqrt(101)
     const expected = (2 * Math.sqrt(101)) / MASK_DIAMETER_CALIBRATION;

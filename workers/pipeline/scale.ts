@@ -45,25 +45,51 @@ function median(values: number[]): number {
  * gives Infinity everywhere (outside the image does not count as background).
  */
 export function distanceToBackground(mask: Uint8Array, height: number, width: number): Float64Array {
-  const INF = 1e20;
-  const d2 = new Float64Array(height * width);
-  for (let i = 0; i < d2.length; i++) d2[i] = mask[i] ? INF : 0;
-  const n = Math.max(height, width);
-  const f = new Float64Array(n);
-  const out = new Float64Array(n);
-  const v = new Int32Array(n);
-  const z = new Float64Array(n + 1);
-  for (let x = 0; x < width; x++) {
-    for (let y = 0; y < height; y++) f[y] = d2[y * width + x]!;
-    lowerEnvelope(f, height, v, z, out);
-    for (let y = 0; y < height; y++) d2[y * width + x] = out[y]!;
+  const d2 = squaredDistanceToBackground(mask, height, width);
+  for (let i = 0; i < d2.length; i++) d2[i] = d2[i]! >= FAR / 2 ? Infinity : Math.sqrt(d2[i]!);
+  return d2;
+}
+
+/** Stands for "no off pixel" in squared distances (every real one is below (H + W)^2). */
+const FAR = 1e20;
+
+/**
+ * The squared distances of {@link distanceToBackground} (exact integers), with FAR where the mask has no off
+ * pixel at all. Both 1-D passes walk memory in order (this runs once per image on the CPU worker): along the
+ * columns the input is binary, so the squared distance to the nearest off pixel of the column comes from two
+ * scans over whole rows (down, then up); along the rows, the lower envelope of parabolas on each row.
+ */
+function squaredDistanceToBackground(mask: Uint8Array, height: number, width: number): Float64Array {
+  const n = height * width;
+  // Column pass: steps to the nearest off pixel above (down scan), then the nearer of that and below.
+  const NONE = 0x3fffffff; // more steps than any image has; stays an int32 after + height
+  const steps = new Int32Array(n);
+  for (let x = 0; x < width; x++) steps[x] = mask[x] ? NONE : 0;
+  for (let y = 1; y < height; y++) {
+    const b = y * width;
+    for (let i = b; i < b + width; i++) steps[i] = mask[i] ? steps[i - width]! + 1 : 0;
   }
+  for (let y = height - 2; y >= 0; y--) {
+    const b = y * width;
+    for (let i = b; i < b + width; i++) {
+      const below = steps[i + width]! + 1;
+      if (below < steps[i]!) steps[i] = below;
+    }
+  }
+  const d2 = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = steps[i]!;
+    d2[i] = s >= NONE ? FAR : s * s;
+  }
+  // Row pass: min over p of (q - p)^2 + d2[p] along each row, in place through one row of scratch.
+  const v = new Int32Array(width);
+  const z = new Float64Array(width + 1);
+  const out = new Float64Array(width);
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) f[x] = d2[y * width + x]!;
-    lowerEnvelope(f, width, v, z, out);
-    for (let x = 0; x < width; x++) d2[y * width + x] = out[x]!;
+    const row = d2.subarray(y * width, (y + 1) * width);
+    lowerEnvelope(row, width, v, z, out);
+    row.set(out);
   }
-  for (let i = 0; i < d2.length; i++) d2[i] = d2[i]! >= INF / 2 ? Infinity : Math.sqrt(d2[i]!);
   return d2;
 }
 
@@ -122,21 +148,23 @@ export function maskDiameter(
     if (!mask[i]) background = true;
   }
   if (!background) return undefined;
-  const dist = distanceToBackground(mask, height, width);
+  const dist2 = squaredDistanceToBackground(mask, height, width);
   const comps = connectedComponents(mask, height, width, 1);
   // Components are numbered 1..N: per-component tables instead of maps (this runs per image on the CPU worker).
   let count = 0;
   for (let i = 0; i < comps.data.length; i++) if (comps.data[i]! > count) count = comps.data[i]!;
-  const maxDist = new Float64Array(count + 1);
+  // squared distances: the largest squared is the square of the largest (sqrt is monotone and exact here)
+  const maxDist2 = new Float64Array(count + 1);
   const area = new Float64Array(count + 1);
   for (let i = 0; i < mask.length; i++) {
     const c = comps.data[i]!;
     if (c === 0) continue;
     area[c]!++;
-    if (dist[i]! > maxDist[c]!) maxDist[c] = dist[i]!;
+    if (dist2[i]! > maxDist2[c]!) maxDist2[c] = dist2[i]!;
   }
   const sizes: number[] = [];
-  for (let c = 1; c <= count; c++) if (maxDist[c]! > 0 && area[c]! >= minArea) sizes.push(2 * maxDist[c]!);
+  for (let c = 1; c <= count; c++)
+    if (maxDist2[c]! > 0 && area[c]! >= minArea) sizes.push(2 * Math.sqrt(maxDist2[c]!));
   if (sizes.length === 0) return undefined;
   return { diameter: median(sizes) / MASK_DIAMETER_CALIBRATION, components: sizes.length };
 }
