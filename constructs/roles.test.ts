@@ -28,6 +28,7 @@ const RESULTS = keys.results(LAB, JOB);
 const CARD = 'models/nuclear/1/card.json';
 const ONNX = 'models/nuclear/1/model.onnx';
 const NEW_CARD = 'models/nuclear/2/card.json';
+const PACKAGE = keys.upload(LAB, '5d0c2b1e-7a8f-4e3d-9c6b-2a1f0e9d8c7b', 'package.zip'); // POST /v1/models/import
 const TRAIN_ID = 'c0ffee00-1111-4222-8333-444455556666';
 const DATA = `training/${TRAIN_ID}/data/`;
 const DATA_KEY = `${DATA}train/dsb_0001.image.png`;
@@ -69,6 +70,10 @@ const NEEDS: Record<KioskRole, readonly Case[]> = {
     ['read', LABELS], // pack
     ['list', 'models/'], // registry
     ['read', CARD],
+    ['read', PACKAGE], // import-model reads the package the API staged...
+    ['list', 'models/nuclear/'], // ...numbers its version over every lab's...
+    ['write', 'models/nuclear/2/model.onnx'], // ...and publishes it, card last
+    ['write', NEW_CARD],
   ],
   'gpu-worker': [
     ['read', TILES], // predict
@@ -103,7 +108,8 @@ const REFUSED: Record<KioskRole, readonly Case[]> = {
     ['write', LABELS], // results are the workers'
     ['write', TILES],
     ['read', TILES],
-    ['write', NEW_CARD], // models are published by training only
+    ['write', NEW_CARD], // models are published by training and by the cpu worker's imports, never the API
+    ['write', 'models/fg-web/1/model.onnx'],
     ['delete', CARD],
     ['read', DATA_KEY], // the API stores training sets, never reads them back
     ['read', POINTER],
@@ -113,7 +119,7 @@ const REFUSED: Record<KioskRole, readonly Case[]> = {
   'cpu-worker': [
     ['write', UPLOAD],
     ['delete', UPLOAD],
-    ['write', NEW_CARD],
+    ['delete', PACKAGE], // the API deletes the staged package once the import has ended
     ['read', DATA_KEY],
     ['list', ''],
   ],
@@ -181,6 +187,7 @@ describe('replaceProblem: writing a key again needs delete too (GCS)', () => {
     expect(replaceProblem('cpu-worker', TILES)).toBeUndefined(); // preprocess retried
     expect(replaceProblem('gpu-worker', OUTPUTS)).toBeUndefined(); // predict retried
     expect(replaceProblem('gpu-worker', NEW_CARD)).toBeUndefined(); // a training retried while publishing
+    expect(replaceProblem('cpu-worker', NEW_CARD)).toBeUndefined(); // an import retried while publishing
     expect(replaceProblem('trainer', POINTER)).toBeUndefined(); // latest.json moves every epoch
     expect(replaceProblem('api', UPLOAD)).toBeUndefined();
   });
@@ -198,9 +205,14 @@ describe('replaceProblem: writing a key again needs delete too (GCS)', () => {
 
 describe('grantProblem', () => {
   it('names the role, the operation, the key and the role grants', () => {
-    expect(grantProblem('cpu-worker', 'write', NEW_CARD)).toBe(
-      `role cpu-worker may not write "${NEW_CARD}": its grant models/ read does not include write ` +
-        `(grants of cpu-worker: uploads/ read, scratch/ readWrite, results/ readWrite, models/ read)`,
+    expect(grantProblem('cpu-worker', 'write', UPLOAD)).toBe(
+      `role cpu-worker may not write "${UPLOAD}": its grant uploads/ read does not include write ` +
+        `(grants of cpu-worker: uploads/ read, scratch/ readWrite, results/ readWrite, models/ readWrite)`,
+    );
+    expect(grantProblem('api', 'write', NEW_CARD)).toBe(
+      `role api may not write "${NEW_CARD}": its grant models/ read does not include write ` +
+        `(grants of api: uploads/ readWrite, results/ read, results/ delete, scratch/ delete, models/ read, ` +
+        `training/ write)`,
     );
     expect(grantProblem('autoscaler', 'read', CARD)).toBe(
       `role autoscaler may not read "${CARD}": no grant covers it (grants of autoscaler: no bucket access)`,

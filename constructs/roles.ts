@@ -61,7 +61,9 @@ export interface PrefixGrant {
  *   - `results/` delete: DELETE /v1/jobs/:id removes the job's results (deletePrefix: a listing, then deletes);
  *     the local bucket's sweeper (workers/storage/sweep.ts) does the same for expired jobs.
  *   - `scratch/` delete: DELETE /v1/jobs/:id and the sweeper remove a job's leftover scratch (deletePrefix).
- *   - `models/` read: the model registry (GET /v1/models, a job's model checked when it is created).
+ *   - `models/` read: the model registry (GET /v1/models, a job's model checked when it is created). Never
+ *     write: the API faces the internet, so POST /v1/models/import stages the package under `uploads/` and a
+ *     CPU worker publishes it (below).
  *   - `training/` write: POST /v1/trainings stores the checked training set under a new id
  *     (`training/<id>/data/`), each key once.
  * - cpu-worker (workers/main.ts --pool cpu):
@@ -72,7 +74,13 @@ export interface PrefixGrant {
  *     the batch zip and reads each child's TIFF into it. A stage retried after its write (its worker lost
  *     before the job's record was finished) writes the same keys again, which GCS allows only with delete;
  *     the code itself never deletes a result.
- *   - `models/` read: the registry resolves each job's model card.
+ *   - `models/` readWrite: the registry resolves each job's model card and lists every version; the `models`
+ *     queue's import-model job (workers/processors/import-model.ts) publishes a checked bioimage.io package
+ *     as `models/<name>/<version>/` (card last) — the worker, not the internet-facing API, writes models. An
+ *     import retried after its writes publishes the same keys again (GCS: delete needed); the code never
+ *     deletes a model.
+ *   - `uploads/` read also serves the import: it reads the staged package (`uploads/<lab>/<id>/package.zip`),
+ *     which the API deletes when the import has ended.
  * - gpu-worker (workers/main.ts --pool gpu): inference, and training (it also takes the `train` queue):
  *   - `scratch/` readWrite: predict reads the tiles and writes the model outputs; a job that fails here has
  *     its scratch deleted (runStage).
@@ -88,7 +96,8 @@ export interface PrefixGrant {
  * - autoscaler: nothing on the bucket (it reads queue depth from Redis and scales Deployments).
  *
  * No role may list the whole bucket. The inference worker and the trainer never see uploads or results (the
- * API copies a training set out of the uploads into `training/`), and the API never writes a result.
+ * API copies a training set out of the uploads into `training/`), and the API never writes a result or a
+ * model.
  */
 export const ROLE_BUCKET_GRANTS: Readonly<Record<KioskRole, readonly PrefixGrant[]>> = {
   api: [
@@ -103,7 +112,7 @@ export const ROLE_BUCKET_GRANTS: Readonly<Record<KioskRole, readonly PrefixGrant
     { prefix: 'uploads/', access: 'read' },
     { prefix: 'scratch/', access: 'readWrite' },
     { prefix: 'results/', access: 'readWrite' },
-    { prefix: 'models/', access: 'read' },
+    { prefix: 'models/', access: 'readWrite' },
   ],
   'gpu-worker': [
     { prefix: 'scratch/', access: 'readWrite' },

@@ -1,6 +1,6 @@
 /**
  * A worker process: `node --import tsx workers/main.ts --pool cpu|gpu`.
- * cpu: preprocess + postprocess (and batch packing); gpu: predict (model inference, tiles batched across
+ * cpu: preprocess + postprocess (and batch packing), and bioimage.io model imports (the `models` queue); gpu: predict (model inference, tiles batched across
  * jobs) and the `train` queue (one training job at a time, trained in a child process; KIOSK_GPU_TRAIN=0
  * leaves training to separate `kiosk start --role trainer` processes). Configuration from the environment
  * (see core/config.ts; REDIS_URL required). Prints `worker <pool> ready` when it takes jobs.
@@ -87,6 +87,7 @@ export async function runWorker(argv: string[]): Promise<void> {
     prefix: config.prefix,
     context,
     concurrency: pool === 'gpu' ? config.predictConcurrency : config.cpuConcurrency,
+    importThreads: config.onnxThreads,
     lockDurationMs: config.lockMs,
     stalledIntervalMs: config.stalledIntervalMs,
   });

@@ -2,6 +2,7 @@ import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../core/config.js';
 import { configFromEnv } from '../../workers/autoscaler/config.js';
+import { POOL_QUEUES } from '../../workers/queues/names.js';
 import { openStorage } from '../../workers/storage/index.js';
 import { KioskChart, type KioskChartProps } from './kiosk-chart.js';
 import { validateManifests, type Manifest } from './testing/validate-manifests.js';
@@ -163,6 +164,17 @@ describe('KioskChart', () => {
     const gpu = configFromEnv(env).pools.find((p) => p.pool === 'gpu');
     expect(gpu?.target).toBe('kiosk-gpu-worker');
     expect(gpu?.queues).toEqual(expect.arrayContaining(['predict', 'train']));
+  });
+
+  it('scales each worker Deployment on every queue its pool takes (POOL_QUEUES): model imports wake the CPU pool', () => {
+    const pod = podOf(find(synth(gkeProps), 'Deployment', 'kiosk-autoscaler'));
+    const env = Object.fromEntries(
+      (pod.containers[0].env as { name: string; value?: string }[]).map((e) => [e.name, e.value]),
+    );
+    const pools = configFromEnv(env).pools;
+    expect(pools.find((p) => p.pool === 'cpu')?.target).toBe('kiosk-cpu-worker');
+    for (const pool of ['cpu', 'gpu'] as const)
+      expect([...pools.find((p) => p.pool === pool)!.queues].sort()).toEqual([...POOL_QUEUES[pool]].sort());
   });
 
   it('limits the autoscaler to get/patch deployments/scale of the two worker Deployments', () => {

@@ -86,7 +86,7 @@ export class KioskChart extends Chart {
   readonly apiService: k8s.KubeService;
   /** The API's Ingress (and its TLS objects). */
   readonly ingress: KioskApiIngress;
-  /** The worker Deployments: `cpu` (preprocess, postprocess), `gpu` (predict and training). */
+  /** The worker Deployments: `cpu` (preprocess, postprocess, model imports), `gpu` (predict and training). */
   readonly workers: { readonly cpu: KioskWorkload; readonly gpu: KioskWorkload };
   readonly autoscaler: KioskWorkload;
   readonly redis: KioskRedis;
@@ -273,7 +273,12 @@ export class KioskChart extends Chart {
       args: ['start', '--role=autoscaler'],
       env: [
         ...env('autoscaler'),
-        { name: 'KIOSK_SCALE_CPU', value: `preprocess,postprocess=${cpuWorker.name}:0..${cpuMax}` },
+        // The queues of workers/queues/names.ts's POOL_QUEUES (kiosk-chart.test.ts checks they agree): a model
+        // import (`models`) wakes a CPU worker scaled to zero as an image job does.
+        {
+          name: 'KIOSK_SCALE_CPU',
+          value: `preprocess,postprocess,models=${cpuWorker.name}:0..${cpuMax}`,
+        },
         { name: 'KIOSK_SCALE_GPU', value: `predict,train=${gpuWorker.name}:0..${gpuMax}` },
       ],
       resources: resources('autoscaler'),

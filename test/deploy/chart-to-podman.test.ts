@@ -139,6 +139,8 @@ describe('IAM policies read from the synthesized stack', () => {
     expect(allowed('api', 's3:PutObject', 'models/nuclear/9/card.json')).toBe(false);
     expect(allowed('cpu-worker', 's3:GetObject', 'uploads/lab/1/a.png')).toBe(true);
     expect(allowed('cpu-worker', 's3:PutObject', 'uploads/lab/1/a.png')).toBe(false);
+    // a model import is published by the CPU worker, never by the internet-facing API
+    expect(allowed('cpu-worker', 's3:PutObject', 'models/fg-web/1/card.json')).toBe(true);
     expect(allowed('autoscaler', 's3:GetObject', 'models/nuclear/1/card.json')).toBe(false);
     expect(allowed('api', 's3:ListBucket', 'models/')).toBe(true);
     expect(allowed('api', 's3:ListBucket', '')).toBe(false);

@@ -2,6 +2,7 @@ import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { JOB, QUEUE, type Pool } from '../queues/names.js';
 import type { ImageJobData, PackJobData, StageResult } from '../queues/payloads.js';
 import { ComputeSlot } from './compute-slot.js';
+import { importModelProcessor, type ImportModelJobData, type ImportModelResult } from './import-model.js';
 import { failureRecorded, type WorkerContext } from './context.js';
 import { packProcessor } from './pack.js';
 import { postprocessProcessor } from './postprocess.js';
@@ -27,6 +28,8 @@ export interface PoolOptions {
   readonly stalledIntervalMs?: number;
   /** Times a job may stall before it fails. @default 2 */
   readonly maxStalledCount?: number;
+  /** ONNX Runtime threads of a model import's test run (cpu pool; workers/main.ts: KIOSK_ONNX_THREADS). @default 1 */
+  readonly importThreads?: number;
 }
 
 export interface RunningPool {
@@ -38,7 +41,10 @@ export interface RunningPool {
   close(force?: boolean): Promise<void>;
 }
 
-/** Starts the BullMQ workers of one pool in this process: cpu = preprocess + postprocess, gpu = predict. */
+/**
+ * Starts the BullMQ workers of one pool in this process: cpu = preprocess + postprocess + model imports
+ * (`models`, one at a time), gpu = predict.
+ */
 export function startPool(o: PoolOptions): RunningPool {
   const ctx: WorkerContext =
     o.pool === 'cpu' && !o.context.computeSlot ? { ...o.context, computeSlot: new ComputeSlot() } : o.context;
@@ -70,6 +76,13 @@ export function startPool(o: PoolOptions): RunningPool {
         { ...common, concurrency: o.concurrency ?? 2 },
       ),
     );
+    workers.push(
+      new Worker<ImportModelJobData, ImportModelResult>(
+        QUEUE.models,
+        importModelProcessor(ctx, { threads: o.importThreads ?? 1 }),
+        { ...common, concurrency: 1 },
+      ),
+    );
   } else {
     workers.push(
       new Worker<ImageJobData, StageResult>(QUEUE.predict, predictProcessor(ctx), {
@@ -85,6 +98,7 @@ export function startPool(o: PoolOptions): RunningPool {
     // end failed, with a reason, not stay in its last status (a record already final is left as it is).
     w.on('failed', (job, err) => {
       if (!job?.finishedOn) return; // it will be retried
+      if (w.name === QUEUE.models) return; // an import has no job record: its failed reason is its outcome
       if (failureRecorded(err)) return; // runStage finished the record already, with the reason
       // A stage failed because its child stage failed (failParentOnFailure): the child's failure was recorded.
       if (/^child \S+ failed$/.test(err.message)) return;

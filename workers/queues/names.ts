@@ -1,7 +1,10 @@
 /**
  * Queue names and pools. Each pool scales on the depth of its own queues (issue 8's autoscaler reads them):
  * - `cpu`: `preprocess` (decode → channels → rescale → normalize → tiles) and `postprocess`
- *   (untile → deep watershed → label TIFF → bucket; also the `pack` jobs of zip/multi-file parents);
+ *   (untile → deep watershed → label TIFF → bucket; also the `pack` jobs of zip/multi-file parents), and
+ *   `models` (`import-model`: a bioimage.io package staged by POST /v1/models/import is checked, test-run
+ *   and published under `models/`; on the CPU pool because an import needs no GPU — the GPU pool scales to
+ *   zero — and must not wait behind a training on `train`);
  * - `gpu`: `predict` (batched model inference) and `train` (workers/training/queue.ts: the gpu worker trains
  *   too).
  */
@@ -9,6 +12,7 @@ export const QUEUE = {
   preprocess: 'preprocess',
   predict: 'predict',
   postprocess: 'postprocess',
+  models: 'models',
 } as const;
 
 export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
@@ -17,7 +21,7 @@ export type Pool = 'cpu' | 'gpu';
 
 /** Queues each pool's workers take (`workers/main.ts --pool gpu` also runs the training worker). */
 export const POOL_QUEUES: Readonly<Record<Pool, readonly string[]>> = {
-  cpu: [QUEUE.preprocess, QUEUE.postprocess],
+  cpu: [QUEUE.preprocess, QUEUE.postprocess, QUEUE.models],
   gpu: [QUEUE.predict, 'train'],
 };
 
@@ -27,6 +31,7 @@ export const JOB = {
   predict: 'predict',
   postprocess: 'postprocess',
   pack: 'pack',
+  importModel: 'import-model',
 } as const;
 
 /** The BullMQ prefix of the local kiosk and the cluster; tests use `test-<uuid>` so runs never collide. */

@@ -234,12 +234,12 @@ describe('withGrantCheck (KIOSK_GRANT_CHECK, for kiosk processes)', () => {
       expect(s).toBeInstanceOf(GrantCheckedStorage);
       await s.put(keys.tiles('j1'), bytes('t'));
       await expect(s.delete(keys.upload('default', 'u1', 'a.png'))).rejects.toThrow(GrantViolationError);
-      await expect(s.put('models/m/1/card.json', bytes('{}'))).rejects.toThrow(GrantViolationError);
+      await expect(s.put('training/t1/data/a.png', bytes('{}'))).rejects.toThrow(GrantViolationError);
       expect(stderr.mock.calls.map((c) => String(c[0]))).toEqual([
         expect.stringMatching(
           /^grant violation: cpu-worker delete uploads\/default\/u1\/a\.png: role cpu-worker/,
         ),
-        expect.stringMatching(/^grant violation: cpu-worker put models\/m\/1\/card\.json: /),
+        expect.stringMatching(/^grant violation: cpu-worker put training\/t1\/data\/a\.png: /),
       ]);
     } finally {
       stderr.mockRestore();
@@ -250,7 +250,7 @@ describe('withGrantCheck (KIOSK_GRANT_CHECK, for kiosk processes)', () => {
       .map((l) => JSON.parse(l) as GrantViolation);
     expect(lines.map((v) => [v.role, v.call, v.op, v.key])).toEqual([
       ['cpu-worker', 'delete', 'delete', 'uploads/default/u1/a.png'],
-      ['cpu-worker', 'put', 'write', 'models/m/1/card.json'],
+      ['cpu-worker', 'put', 'write', 'training/t1/data/a.png'],
     ]);
   });
 });
