@@ -33,6 +33,8 @@ describe('gaussianFilter', () => {
     [9, 11, 1],
     [20, 6, 2],
     [3, 4, 1.5], // kernel longer than the image: reflection repeats
+    [40, 50, 2.6], // radius 10: two sweeps of four taps, then two single taps
+    [37, 64, 3], // radius 12: three sweeps of four taps
   ] as const) {
     it(`matches a direct 2-D reflect-mode sum (${h}x${w}, sigma ${sigma})`, () => {
       const data = Float32Array.from({ length: h * w }, () => rand() * 4 - 1);

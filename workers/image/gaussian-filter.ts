@@ -36,6 +36,7 @@ export function gaussianFilter(map: FloatMap, sigma: number): FloatMap {
   // Rows: the kernel is symmetric, so interior pixels sum w_k * (left_k + right_k); pixels within `radius`
   // of an edge read their taps through the reflected index table.
   const rows = new Float32Array(height * width);
+  const sums = new Float64Array(width); // one row of float64 sums (radius other than 4)
   const xIndex = reflectedIndices(width, radius);
   const inner0 = Math.min(radius, width);
   const inner1 = Math.max(inner0, width - radius);
@@ -56,12 +57,35 @@ export function gaussianFilter(map: FloatMap, sigma: number): FloatMap {
         acc += w4 * (src[i - 4]! + src[i + 4]!);
         rows[i] = acc;
       }
-    } else {
-      for (let i = b + inner0; i < b + inner1; i++) {
-        let acc = w0 * src[i]!;
-        for (let k = 1; k <= radius; k++) acc += weights[radius + k]! * (src[i - k]! + src[i + k]!);
-        rows[i] = acc;
+    } else if (inner1 > inner0) {
+      // any other radius: tap by tap over the row's interior (one multiply-add per step, no inner loop per
+      // pixel), each pixel still summed in the same order (centre, then k = 1..radius) in float64
+      const n = inner1 - inner0;
+      const s0 = b + inner0;
+      for (let j = 0; j < n; j++) sums[j] = w0 * src[s0 + j]!;
+      // four taps per sweep (fewer sweeps over the sums), added one after another as before
+      let k = 1;
+      for (; k + 3 <= radius; k += 4) {
+        const [wa, wb, wc, wd] = [
+          weights[radius + k]!,
+          weights[radius + k + 1]!,
+          weights[radius + k + 2]!,
+          weights[radius + k + 3]!,
+        ];
+        for (let j = 0, i = s0; j < n; j++, i++) {
+          let a = sums[j]!;
+          a += wa * (src[i - k]! + src[i + k]!);
+          a += wb * (src[i - k - 1]! + src[i + k + 1]!);
+          a += wc * (src[i - k - 2]! + src[i + k + 2]!);
+          a += wd * (src[i - k - 3]! + src[i + k + 3]!);
+          sums[j] = a;
+        }
       }
+      for (; k <= radius; k++) {
+        const wk = weights[radius + k]!;
+        for (let j = 0, i = s0; j < n; j++, i++) sums[j]! += wk * (src[i - k]! + src[i + k]!);
+      }
+      for (let j = 0; j < n; j++) rows[s0 + j] = sums[j]!;
     }
     for (let x = inner1; x < width; x++) {
       let acc = 0;
@@ -93,12 +117,33 @@ export function gaussianFilter(map: FloatMap, sigma: number): FloatMap {
         out[c + x] = acc;
       }
     } else {
-      for (let x = 0; x < width; x++) {
-        let acc = w0 * rows[c + x]!;
-        for (let k = 1; k <= radius; k++)
-          acc += weights[radius + k]! * (rows[up[k]! + x]! + rows[down[k]! + x]!);
-        out[c + x] = acc;
+      for (let x = 0; x < width; x++) sums[x] = w0 * rows[c + x]!;
+      let k = 1;
+      for (; k + 3 <= radius; k += 4) {
+        const [wa, wb, wc, wd] = [
+          weights[radius + k]!,
+          weights[radius + k + 1]!,
+          weights[radius + k + 2]!,
+          weights[radius + k + 3]!,
+        ];
+        const [ua, ub, uc, ud] = [up[k]!, up[k + 1]!, up[k + 2]!, up[k + 3]!];
+        const [da, db, dc, dd] = [down[k]!, down[k + 1]!, down[k + 2]!, down[k + 3]!];
+        for (let x = 0; x < width; x++) {
+          let a = sums[x]!;
+          a += wa * (rows[ua + x]! + rows[da + x]!);
+          a += wb * (rows[ub + x]! + rows[db + x]!);
+          a += wc * (rows[uc + x]! + rows[dc + x]!);
+          a += wd * (rows[ud + x]! + rows[dd + x]!);
+          sums[x] = a;
+        }
       }
+      for (; k <= radius; k++) {
+        const wk = weights[radius + k]!;
+        const u = up[k]!;
+        const d = down[k]!;
+        for (let x = 0; x < width; x++) sums[x]! += wk * (rows[u + x]! + rows[d + x]!);
+      }
+      for (let x = 0; x < width; x++) out[c + x] = sums[x]!;
     }
   }
   return { data: out, height, width };
