@@ -2,12 +2,20 @@
  * The Models page in Debian's Chromium against a local kiosk (web/e2e/kiosk-harness.ts), issue 23 #5:
  * each version reads as what a biologist needs (what it segments, input, pixel size, accuracy in words
  * and numbers, training data, version history), not as a dump of card.json's keys; the full card is one
- * click away and is exactly what GET /v1/models gives. Screenshots go to test-artifacts/web/.
+ * click away and is exactly what GET /v1/models gives. Issue 21: the Import form imports a bioimage.io
+ * package through the API and the CPU worker (the harness checks every role's bucket calls against its
+ * grants: the API may not write models/). Screenshots go to test-artifacts/web/.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  foregroundPackage05,
+  type PackageFiles,
+  withRdf,
+} from '../../workers/bioimageio/testing/third-party.js';
+import { packZip } from '../../workers/image/zip.js';
 import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
 import { startKiosk, type Kiosk } from './kiosk-harness.js';
 
@@ -74,4 +82,44 @@ describe.skipIf(skipBrowserTests)('Models page in Chromium', () => {
     expect(JSON.parse((await pre.textContent())!)).toEqual(card);
     await page.screenshot({ path: join(ARTIFACTS, '19b-models-full-card.png'), fullPage: true });
   }, 60_000);
+
+  it('issue 21: Import adds a third-party bioimage.io package to the list; a broken one shows the reason', async () => {
+    const zip = async (files: PackageFiles, name: string) => {
+      const path = join(ARTIFACTS, name);
+      await writeFile(path, packZip([...files].map(([n, data]) => ({ name: n, data }))));
+      return path;
+    };
+    const { files } = foregroundPackage05();
+    await page.goto(`${kiosk.url}/#/models`);
+    const status = page.locator('#import-status');
+    expect(await status.getAttribute('role')).toBe('status');
+    await page.locator('#import-package').setInputFiles(await zip(files, 'fg-web.zip'));
+    await page.locator('#import-name').fill('fg-web');
+    await page.getByRole('button', { name: 'Import' }).click();
+    await expect
+      .poll(() => status.textContent(), { timeout: 60_000 })
+      .toBe('Imported fg-web v1: its test passed; labels by foreground-watershed.');
+    // the list is refreshed: the new model is there, with its card
+    const article = page.locator('article[aria-label="fg-web version 1"]');
+    await expect.poll(() => article.count(), { timeout: 10_000 }).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, '19c-models-imported.png'), fullPage: true });
+
+    // a package whose test output does not match what its model gives: the API's reason, on the page
+    const broken = withRdf(
+      files,
+      (r) =>
+        (r.inputs[0].preprocessing = [
+          { id: 'scale_range', kwargs: { axes: ['y', 'x'], min_percentile: 1, max_percentile: 99 } },
+        ]),
+    );
+    await page.locator('#import-package').setInputFiles(await zip(broken, 'fg-broken.zip'));
+    await page.getByRole('button', { name: 'Import' }).click();
+    await expect
+      .poll(() => status.textContent(), { timeout: 60_000 })
+      .toMatch(
+        /^Not imported: .*output 'prob': \d+ of 4096 values differ from the test output.*\[test-mismatch\]/,
+      );
+    expect(await page.locator('article[aria-label^="fg-broken"]').count()).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, '19d-models-import-refused.png'), fullPage: true });
+  }, 120_000);
 });

@@ -177,6 +177,8 @@ export const api = {
   /** POST /v1/trainings/:id/cancel: a waiting training fails at once, a running one when its worker sees the flag. */
   cancelTraining: <T>(id: string) => sendJson<T>('POST', `/v1/trainings/${encodeURIComponent(id)}/cancel`),
   remove: (id: string) => sendJson<unknown>('DELETE', `/v1/jobs/${encodeURIComponent(id)}`),
+  /** POST /v1/models/import (see importModel below). */
+  importModel: (...args: Parameters<typeof importModel>) => importModel(...args),
   labelsUrl: (id: string) => withToken(`/v1/jobs/${encodeURIComponent(id)}/result?format=tif`),
   zipUrl: (id: string) => withToken(`/v1/jobs/${encodeURIComponent(id)}/result?format=zip`),
   /**
@@ -209,6 +211,65 @@ export async function submitFile(
     const j = body as Job | null;
     return j && typeof j.id === 'string' ? j : undefined;
   });
+}
+
+/** A model imported from a bioimage.io package (POST /v1/models/import's 201 body). */
+export interface ImportedModel {
+  readonly name: string;
+  readonly version: string;
+  /** How the outputs become labels (e.g. foreground-watershed). */
+  readonly labels: string;
+  /** The package's test, as run: passed, values compared, worst difference... */
+  readonly test: { readonly passed?: boolean; readonly values?: number; readonly [k: string]: unknown };
+}
+
+/** The status POST would have answered a failed import's code with. */
+const IMPORT_FAILURE_STATUS: Record<string, number> = { 'bad-model-package': 400, 'model-name-taken': 409 };
+
+/** How often a model import that answered 202 is asked for its outcome. */
+const IMPORT_POLL_MS = 1000;
+
+/**
+ * Imports a bioimage.io model package (.zip) as a model of the caller's lab: POST /v1/models/import with the
+ * multipart field `package` (and `name` when given). A CPU worker checks it and runs its test; when that
+ * outlasts the API's wait (202), the import's status URL is asked until it ends. Resolves to the imported
+ * model; rejects with ApiRequestError carrying the API's reason (400 bad-model-package names the rdf field or
+ * file, 409 model-name-taken). `onStage` reports 'uploading' (with the fraction sent) then 'testing'.
+ */
+export async function importModel(
+  file: File,
+  name: string | undefined,
+  onStage: (stage: 'uploading' | 'testing', fraction?: number) => void = () => undefined,
+): Promise<ImportedModel> {
+  const form = new FormData();
+  if (name) form.append('name', name);
+  form.append('package', file, file.name);
+  onStage('uploading', 0);
+  const answer = await postForm<ImportedModel | { statusUrl: string }>(
+    '/v1/models/import',
+    form,
+    file.name,
+    (f) => onStage(f < 1 ? 'uploading' : 'testing', f),
+    (body) => {
+      const b = body as { name?: unknown; statusUrl?: unknown } | null;
+      return b && (typeof b.name === 'string' || typeof b.statusUrl === 'string')
+        ? (b as ImportedModel | { statusUrl: string })
+        : undefined;
+    },
+  );
+  if (!('statusUrl' in answer)) return answer;
+  onStage('testing');
+  for (;;) {
+    const s = await getJson<
+      | ({ status: 'done' } & ImportedModel)
+      | { status: 'pending' }
+      | { status: 'failed'; error: string; message: string }
+    >(answer.statusUrl);
+    if (s.status === 'done') return s;
+    if (s.status === 'failed')
+      throw new ApiRequestError(IMPORT_FAILURE_STATUS[s.error] ?? 500, s.error, s.message);
+    await sleep(IMPORT_POLL_MS);
+  }
 }
 
 function formOf(fields: Record<string, string>, file: File, name: string): FormData {
