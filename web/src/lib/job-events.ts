@@ -10,18 +10,8 @@
  *   `unknown`, so the page can fetch the full record once.
  */
 
-export type JobStatus =
-  | 'new'
-  | 'waiting'
-  | 'started'
-  | 'pre-processing'
-  | 'predicting'
-  | 'post-processing'
-  | 'saving-results'
-  | 'done'
-  | 'failed';
-
-const STATUSES: readonly string[] = [
+/** Every status a job goes through, in order (the Jobs page's filter lists them in this order). */
+export const JOB_STATUSES = [
   'new',
   'waiting',
   'started',
@@ -31,10 +21,12 @@ const STATUSES: readonly string[] = [
   'saving-results',
   'done',
   'failed',
-];
+] as const;
+
+export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export function isJobStatus(s: unknown): s is JobStatus {
-  return typeof s === 'string' && STATUSES.includes(s);
+  return typeof s === 'string' && (JOB_STATUSES as readonly string[]).includes(s);
 }
 
 export function isFinal(s: JobStatus): boolean {

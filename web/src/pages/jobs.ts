@@ -4,25 +4,15 @@
  */
 import { api, ApiRequestError, authHeaders, type Job } from '../api.js';
 import { announce, h, progressBar, replace, statusBadge } from '../dom.js';
-import { isFinal, type JobStatus } from '../lib/job-events.js';
+import { isFinal, JOB_STATUSES, type JobStatus } from '../lib/job-events.js';
 import { formatDuration } from '../lib/units.js';
 import { labelTiffLinks } from '../output-links.js';
 import type { Page } from '../page.js';
 import { session } from '../store.js';
 
 const PAGE = 50;
-const STATUSES = [
-  '',
-  'new',
-  'waiting',
-  'started',
-  'pre-processing',
-  'predicting',
-  'post-processing',
-  'saving-results',
-  'done',
-  'failed',
-];
+/** The status filter's choices: any ('') or one status. */
+const STATUSES = ['', ...JOB_STATUSES];
 
 /** Upload keys to re-run a job with: from the API when it exposes them, else from this tab's session. */
 function inputsOf(job: Job): readonly string[] | undefined {
