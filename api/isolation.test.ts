@@ -231,6 +231,16 @@ describe('lab isolation (two labs, KIOSK_AUTH=tokens)', () => {
 
   it('model import: a bioimage.io package one lab imports is listed and usable only by that lab', async () => {
     const { a, b } = labs;
+    // A CPU worker imports (the API only stages the package): the cpu pool takes the models queue.
+    const pools = startWorkerPools(svc.services);
+    try {
+      await modelImports(a, b);
+    } finally {
+      await Promise.all(pools.map((p) => p.close(true)));
+    }
+  });
+
+  async function modelImports(a: Lab, b: Lab) {
     const pkg = packZip([...foregroundPackage05().files].map(([name, data]) => ({ name, data })));
     const imported = await postMultipart(
       a,
@@ -273,7 +283,16 @@ describe('lab isolation (two labs, KIOSK_AUTH=tokens)', () => {
       'package',
     );
     expect(bmodel.statusCode, bmodel.body).toBe(201);
-  });
+    // an import's status URL (after a 202) answers its own lab only
+    const later = await postMultipart(a, '/v1/models/import?wait=0', [['model.zip', pkg]], {}, 'package');
+    expect(later.statusCode, later.body).toBe(202);
+    const { id } = later.json() as { id: string };
+    const foreign = await req(b, 'GET', `/v1/models/imports/${id}`, '/v1/models/imports/{id}');
+    expect(foreign.statusCode).toBe(404);
+    const own = await req(a, 'GET', `/v1/models/imports/${id}`, '/v1/models/imports/{id}');
+    expect(own.statusCode, own.body).toBe(200);
+    expect(own.json()).toMatchObject({ id });
+  }
 
   it("events: /v1/events streams only the caller's lab's jobs; another lab's job stream is 404", async () => {
     const { a, b } = labs;
