@@ -21,6 +21,8 @@ export const IMPORT_WAIT_S = 120;
 const IMPORT_KEEP_S = 24 * 3600;
 /** How long the API waits, after a 202, for the import to end so that it can delete the staged zip. */
 const CLEANUP_WAIT_MS = 3600_000;
+/** How often a waiting request also reads the import job's state (besides its events). */
+const STATE_POLL_MS = 2000;
 
 const Imported = Type.Object({
   name: Type.String(),
@@ -74,7 +76,10 @@ export const modelsImportRoutes: FastifyPluginAsyncTypebox<{ services: KioskServ
 
   /** The staged zip goes once its import has ended (done or failed); a miss is left to the uploads' expiry. */
   const dropStaged = (key: string) =>
-    s.storage.delete(key).catch((err: unknown) => app.log.warn({ err, key }, 'model import: staged zip'));
+    s.storage.delete(key).catch((err: unknown) => {
+      if ((err as { code?: string }).code !== 'not-found')
+        app.log.warn({ err, key }, 'model import: staged zip');
+    });
 
   app.post(
     '/models/import',
@@ -242,8 +247,18 @@ function settle(
     const onStop = () => end('pending');
     const timer = setTimeout(onStop, ms);
     timer.unref();
+    // The events decide at once; a slow look at the job's state covers an event the QueueEvents connection
+    // missed (made, or reconnected, while the job ended).
+    const look = () =>
+      void outcomeNow(queue, id).then(
+        (o) => o !== 'pending' && end(o),
+        () => undefined, // Redis away: the events, a later look or the time-out decide
+      );
+    const poll = setInterval(look, STATE_POLL_MS);
+    poll.unref();
     function end(o: Outcome): void {
       clearTimeout(timer);
+      clearInterval(poll);
       events.off('completed', onDone);
       events.off('failed', onFailed);
       stop.removeEventListener('abort', onStop);
@@ -252,10 +267,7 @@ function settle(
     events.on('completed', onDone);
     events.on('failed', onFailed);
     stop.addEventListener('abort', onStop);
-    void outcomeNow(queue, id).then(
-      (o) => o !== 'pending' && end(o),
-      () => undefined, // Redis away: the events (or the time-out) decide
-    );
+    look();
   });
 }
 

@@ -93,7 +93,15 @@ async function importOne(
       ...(data.roles ? { roles: data.roles } : {}),
       threads: o.threads ?? 1,
     }),
-  );
+  ).catch((err: unknown) => {
+    if (err instanceof BioimageioError) throw err;
+    // checkPackage reads only the package's bytes, so what else it throws (an rdf shape it did not foresee)
+    // comes from the package and would come again: a refusal, not a retry.
+    throw new ImportRefusedError(
+      'bad-model-package',
+      `the package could not be checked: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  });
   // Versions are numbered over every lab's models (one bucket namespace, models/<name>/<version>/), but only
   // a model the caller can see blocks the name: another lab's models stay invisible.
   const all = (await ctx.registry.list()).filter((m) => m.name === imported.name);
