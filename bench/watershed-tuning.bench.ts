@@ -6,9 +6,12 @@
  * was tuned). The network runs once per image (with the pipeline's
  * autoscale: a second pass when nuclei are far from the card's target diameter); then each setting re-runs
  * only postprocess on the cached maps. Coordinate descent over one option at a time, two rounds.
- * Env: NUCLEAR_MODEL_DIR (default models/nuclear/<latest>).
+ * Env: NUCLEAR_MODEL_DIR (default models/nuclear/<latest>); KIOSK_TUNE_FROM_CARD=1 adds a third descent that
+ * starts from the card's own postprocess (mask and interior threshold included; for fg the interior candidates
+ * then reach 0.85), so a tuned card is compared with what it already had; KIOSK_TUNE_OUT=FILE writes the best
+ * settings and their scores as JSON (to put into a card's postprocess).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readImageFile, readLabelsFile } from '../workers/image/files.js';
 import { poolScores, scoreImage } from '../workers/image/metrics.js';
@@ -29,6 +32,8 @@ if (TUNE_ON !== 'select' && TUNE_ON !== 'val')
 if (!Number.isInteger(TUNE_EVERY) || TUNE_EVERY < 2)
   throw new Error(`KIOSK_TUNE_EVERY must be an integer >= 2; got '${process.env.KIOSK_TUNE_EVERY}'`);
 const VAL = TUNE_ON === 'val' ? NUCLEI_VAL : NUCLEI_TRAIN;
+const FROM_CARD = process.env.KIOSK_TUNE_FROM_CARD === '1';
+const TUNE_OUT = process.env.KIOSK_TUNE_OUT;
 
 interface Cached {
   readonly truth: Labels;
@@ -102,16 +107,23 @@ async function main(): Promise<void> {
   const interior = { fg: [0.3, 0.4, 0.5, 0.6, 0.7], outer: [0.02, 0.05, 0.1, 0.2, 0.3] };
   let best: PostprocessSettings = base;
   let bestScore = { f1: -1, dsb: -1 };
-  // One descent per mask source (their interior thresholds live on different scales).
-  for (const [mask, start] of [
-    ['fg', 0.5],
-    ['outer', 0.05],
-  ] as const) {
-    let cur: PostprocessSettings = { ...base, mask, interiorThreshold: start };
+  // One descent per mask source (their interior thresholds live on different scales); with FROM_CARD one
+  // more from the card's own settings.
+  const starts: { name: string; from: PostprocessSettings; interior: readonly number[] }[] = [
+    { name: 'fg', from: { ...base, mask: 'fg', interiorThreshold: 0.5 }, interior: interior.fg },
+    { name: 'outer', from: { ...base, mask: 'outer', interiorThreshold: 0.05 }, interior: interior.outer },
+  ];
+  if (FROM_CARD) {
+    const mask = base.mask === 'outer' ? 'outer' : 'fg';
+    const extra = mask === 'fg' ? [0.75, 0.8, 0.85] : [];
+    starts.push({ name: `card(${mask})`, from: base, interior: [...interior[mask], ...extra] });
+  }
+  for (const { name: mask, from, interior: interiorValues } of starts) {
+    let cur: PostprocessSettings = from;
     let curScore = evaluate(cur);
     console.log(`mask ${mask} start: F1@0.5 ${curScore.f1.toFixed(4)}, DSB ${curScore.dsb.toFixed(4)}`);
     for (let round = 1; round <= 2; round++) {
-      for (const [key, values] of [...Object.entries(grid), ['interiorThreshold', interior[mask]] as const]) {
+      for (const [key, values] of [...Object.entries(grid), ['interiorThreshold', interiorValues] as const]) {
         for (const value of values) {
           if (cur[key as keyof PostprocessSettings] === value) continue;
           const trial = { ...cur, [key]: value };
@@ -135,6 +147,12 @@ async function main(): Promise<void> {
   console.log(
     `best: ${JSON.stringify(best)} → F1@0.5 ${bestScore.f1.toFixed(4)}, DSB ${bestScore.dsb.toFixed(4)}`,
   );
+  if (TUNE_OUT) {
+    const on = TUNE_ON === 'val' ? VAL : `every ${TUNE_EVERY}th of ${VAL} by sorted name`;
+    const out = { model: modelDir, tunedOn: on, images: files.length, settings: best, ...bestScore };
+    writeFileSync(TUNE_OUT, `${JSON.stringify(out, null, 2)}\n`);
+    console.log(`wrote ${TUNE_OUT}`);
+  }
   await runner.dispose();
 }
 
