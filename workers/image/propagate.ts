@@ -205,3 +205,42 @@ export function cellsFromNuclei(nuclei: Labels, membrane: FloatMap, opts: WholeC
   for (let i = 0; i < mask.length; i++) mask[i] = filled[i] !== 0 ? 1 : 0;
   return propagate(nuclei, gaussianFilter(membrane, opts.membraneSigma ?? 1), mask, opts);
 }
+
+export interface ModelCellsOptions extends PropagateOptions {
+  /** A pixel is foreground where the model's probability is above this. @default 0.5 */
+  readonly threshold?: number;
+  /** Smoothing (σ, px) of the image the cells grow on, as {@link cellsFromNuclei} smooths the membrane. @default 1 */
+  readonly imageSigma?: number;
+}
+
+/**
+ * Cells from nuclei (`nuclei`, ids kept) over a model's whole-cell foreground instead of the classical
+ * estimate: the foreground is `foreground > threshold` (a probability map [H, W], nuclei always in, no hole
+ * filling: the model says what is inside), and each nucleus grows over it by {@link propagate} on `image`
+ * smoothed by σ `imageSigma` — the model's boundary probability when it has one, else the membrane channel.
+ * Each cell holds its nucleus, with the nucleus's id; pixels the model calls background stay 0 unless they
+ * are a nucleus's. Throws ImageError 'bad-argument' for planes of different sizes or a threshold that is
+ * not a finite number.
+ */
+export function cellsFromForeground(
+  nuclei: Labels,
+  foreground: FloatMap,
+  image: FloatMap,
+  opts: ModelCellsOptions = {},
+): Labels {
+  assertPlane('nuclei', nuclei);
+  assertPlane('foreground', foreground);
+  const { height: h, width: w } = nuclei;
+  if (foreground.height !== h || foreground.width !== w)
+    throw new ImageError(
+      'bad-argument',
+      `cellsFromForeground: nuclei are ${h}×${w} but the foreground is ${foreground.height}×${foreground.width}`,
+    );
+  const t = opts.threshold ?? 0.5;
+  if (!Number.isFinite(t))
+    throw new ImageError('bad-argument', `cellsFromForeground: threshold must be a finite number; got ${t}`);
+  const mask = new Uint8Array(h * w);
+  for (let i = 0; i < mask.length; i++) mask[i] = foreground.data[i]! > t || nuclei.data[i] !== 0 ? 1 : 0;
+  const sigma = opts.imageSigma ?? 1;
+  return propagate(nuclei, sigma > 0 ? gaussianFilter(image, sigma) : image, mask, opts);
+}

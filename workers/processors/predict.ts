@@ -10,7 +10,9 @@ import {
   type Processor,
   type WorkerContext,
 } from './context.js';
-import type { PreparedImage } from './stages.js';
+import { BadInputError } from '../queues/errors.js';
+import type { ModelVersion } from '../registry/registry.js';
+import type { ModelAccess, PreparedImage } from './stages.js';
 import { packTensorParts, unpackTensors } from './tensor-pack.js';
 
 /** Stage times on their way to the record (postprocess writes them with its first record update). */
@@ -46,17 +48,11 @@ export function predictProcessor(ctx: WorkerContext): Processor<ImageJobData, St
       } finally {
         await entered(); // a cancelled job stops here, before it loads a model (and says so)
       }
-      const id = `${model.name}@${model.version}`;
-      let batcher = ctx.batchers.get(id);
-      if (!batcher) {
-        batcher = new TileBatcher(await ctx.registry.runner(model), ctx.maxBatchTiles);
-        if (!ctx.batchers.has(id)) ctx.batchers.set(id, batcher);
-        batcher = ctx.batchers.get(id)!;
-      }
+      const batcher = await batcherFor(ctx, model);
       // Views into the bytes read, not copies: they are read once, here.
       const prepared = unpackTensors<PreparedImage & { times?: StageTimes }>(tiles, { copy: false });
       const stages = await stagesFor(ctx, job.data);
-      const outputs = await stages.predict(prepared, batcher.runner(), model.card);
+      const outputs = await stages.predict(prepared, batcher.runner(), model.card, modelAccess(ctx));
       const key = keys.outputs(jobId, pass);
       const ms = performance.now() - t0;
       // attemptsMade: this stage's earlier attempts that failed (BullMQ counts them when it retries)
@@ -67,4 +63,35 @@ export function predictProcessor(ctx: WorkerContext): Processor<ImageJobData, St
       );
       return { key, ms };
     });
+}
+
+/** The process's TileBatcher of `model` (made on first use; concurrent first uses end up sharing one). */
+async function batcherFor(ctx: WorkerContext, model: ModelVersion): Promise<TileBatcher> {
+  const id = `${model.name}@${model.version}`;
+  let batcher = ctx.batchers.get(id);
+  if (!batcher) {
+    batcher = new TileBatcher(await ctx.registry.runner(model), ctx.maxBatchTiles);
+    if (!ctx.batchers.has(id)) ctx.batchers.set(id, batcher);
+    batcher = ctx.batchers.get(id)!;
+  }
+  return batcher;
+}
+
+/**
+ * Other models the stages may run in this stage (whole-cell's cellModel): resolved by the registry (which
+ * the API checked when it accepted the job) and batched like the job's own model.
+ */
+function modelAccess(ctx: WorkerContext): ModelAccess {
+  return {
+    async load(name, version) {
+      const model = await ctx.registry.resolve(name, version).catch((err: unknown) => {
+        if (!(err instanceof BadInputError)) throw err;
+        throw new BadInputError(
+          'model-removed',
+          `model ${name}${version ? `@${version}` : ''} (a second model of this job) was removed after the job was submitted (${err.message})`,
+        );
+      });
+      return { runner: (await batcherFor(ctx, model)).runner(), card: model.card };
+    },
+  };
 }

@@ -31,6 +31,15 @@ export interface PreparedImage {
 }
 
 /**
+ * Other models a job's stages may load besides the job's own (whole-cell's `cellModel`), by name and
+ * optionally version (the newest when none). The predict processor gives one over the worker's registry
+ * (runners shared and batched like the job model's); the in-process runner over a models folder.
+ */
+export interface ModelAccess {
+  load(name: string, version?: string): Promise<{ readonly runner: ModelRunner; readonly card: CardLike }>;
+}
+
+/**
  * The image/model work of one segmentation, split at the pool boundaries. Processors only load, call
  * these, save and report; the math lives in workers/pipeline and workers/image. Two implementations:
  * `pipelineStages` (the real pipeline, same code as `kiosk segment`) and `trivialStages` (tests/bench).
@@ -47,8 +56,16 @@ export interface SegmentationStages {
     opts: StageOptions,
     scale?: number,
   ): PreparedImage | Promise<PreparedImage>;
-  /** Runs the model over the tiles; the result (head maps, any JSON-like value with typed arrays) goes to postprocess. */
-  predict(prepared: PreparedImage, runner: ModelRunner, card: CardLike): Promise<unknown>;
+  /**
+   * Runs the model over the tiles; the result (head maps, any JSON-like value with typed arrays) goes to
+   * postprocess. `models`: other models the stages may run here too (see ModelAccess). @default - none
+   */
+  predict(
+    prepared: PreparedImage,
+    runner: ModelRunner,
+    card: CardLike,
+    models?: ModelAccess,
+  ): Promise<unknown>;
   /** Turns model outputs back into a label image [H, W] of the input's size. */
   postprocess(outputs: unknown, meta: unknown, card: CardLike, opts: StageOptions): Labels | Promise<Labels>;
   /**

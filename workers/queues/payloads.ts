@@ -24,6 +24,12 @@ export interface SegmentationOptions {
    * TIFF. @default false - a stack is refused
    */
   readonly volume?: boolean;
+  /**
+   * Job type whole-cell only: a bioimage.io import (`name` or `name@version`) predicting the cells'
+   * foreground (+ boundaries) that replaces the classical second stage; the job's model still gives the
+   * nuclei. The API pins it to `name@version` when it accepts the job. @default - the classical stage
+   */
+  readonly cellModel?: string;
 }
 
 export interface ModelRef {

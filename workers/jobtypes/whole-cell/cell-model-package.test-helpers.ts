@@ -1,0 +1,163 @@
+/**
+ * A third-party whole-cell bioimage.io package built from scratch to the spec (format 0.5.3), for tests and
+ * the whole-cell bench: its ONNX graph predicts the cells' foreground from the membrane/cytoplasm channel
+ * of workers/image/synthetic-cells.ts images (bright inside cells, dark outside), pixel by pixel:
+ * `prob = sigmoid(GAIN · (x − T))` after the declared `scale_range` (1 / 99.8 %, per sample) — optionally
+ * after a `dilate`-px max filter (MaxPool), a model whose foreground reaches `dilate` px beyond the cells
+ * (so tests can tell cells bounded by the model from cells bounded by the classical Otsu estimate). The
+ * test output is computed here in plain JavaScript, so the import's test run checks the graph.
+ */
+import { createHash } from 'node:crypto';
+import { zipSync } from 'fflate';
+import onnxProto from 'onnx-proto';
+import { stringify } from 'yaml';
+import { writeNpy } from '../../bioimageio/npy.js';
+import { scaleRange } from '../../image/bioimage-ops.js';
+import { syntheticCells } from '../../image/synthetic-cells.js';
+
+const { onnx } = onnxProto;
+const F = onnx.TensorProto.DataType.FLOAT;
+
+/** Logit gain and threshold (in scale_range units: background ≈ 0–0.09, cytoplasm ≈ 0.27–0.36, membrane ≈ 1). */
+export const GAIN = 30;
+export const T = 0.18;
+
+const info = (name: string, c: number) => ({
+  name,
+  type: {
+    tensorType: {
+      elemType: F,
+      shape: { dim: [{ dimParam: 'N' }, { dimValue: c }, { dimParam: 'H' }, { dimParam: 'W' }] },
+    },
+  },
+});
+const ints = (name: string, v: number[]) => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v });
+
+/** The graph: membrane [N,1,H,W] → cells [N,1,H,W] = sigmoid(GAIN·(maxpool_{2d+1}(x) − T)). */
+export function cellForegroundOnnx(dilate = 0): Uint8Array {
+  const k = 2 * dilate + 1;
+  const pool = dilate
+    ? [
+        {
+          input: ['membrane'],
+          output: ['m'],
+          opType: 'MaxPool',
+          attribute: [ints('kernel_shape', [k, k]), ints('pads', [dilate, dilate, dilate, dilate])],
+        },
+      ]
+    : [];
+  const src = dilate ? 'm' : 'membrane';
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({
+      irVersion: 7,
+      opsetImport: [{ domain: '', version: 13 }],
+      producerName: 'whole-cell-test',
+      graph: {
+        name: 'cells',
+        initializer: [
+          { name: 't', dims: [], dataType: F, floatData: [-T] },
+          { name: 'g', dims: [], dataType: F, floatData: [GAIN] },
+        ],
+        node: [
+          ...pool,
+          { input: [src, 't'], output: ['d'], opType: 'Add' },
+          { input: ['d', 'g'], output: ['z'], opType: 'Mul' },
+          { input: ['z'], output: ['cells'], opType: 'Sigmoid' },
+        ],
+        input: [info('membrane', 1)],
+        output: [info('cells', 1)],
+      },
+    }),
+  ).finish();
+}
+
+/** Max over the (2d+1)² window clipped to the image (what MaxPool with pads d computes). */
+function maxFilter(src: Float32Array, h: number, w: number, d: number): Float32Array {
+  if (d === 0) return src;
+  const out = new Float32Array(h * w);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      let m = -Infinity;
+      for (let yy = Math.max(0, y - d); yy <= Math.min(h - 1, y + d); yy++)
+        for (let xx = Math.max(0, x - d); xx <= Math.min(w - 1, x + d); xx++)
+          m = Math.max(m, src[yy * w + xx]!);
+      out[y * w + x] = m;
+    }
+  return out;
+}
+
+/** What the model predicts for a raw membrane channel [H, W]: its foreground probability, computed here. */
+export function expectedCellForeground(raw: Float32Array, h: number, w: number, dilate = 0): Float32Array {
+  const pre = scaleRange(
+    { data: raw, height: h, width: w, channels: 1 },
+    { minPercentile: 1, maxPercentile: 99.8, eps: 1e-6 },
+  );
+  const m = maxFilter(pre.data, h, w, dilate);
+  return Float32Array.from(m, (v) => 1 / (1 + Math.exp(-(Math.fround(v - T) * GAIN))));
+}
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** The package as a zip (what `kiosk models import` and POST /v1/models/import take). */
+export function cellForegroundPackage(dilate = 0): Uint8Array {
+  const s = syntheticCells(64, 64, { count: 4, minR: 10, maxR: 14, seed: 11 });
+  const h = 64;
+  const w = 64;
+  const raw = Float32Array.from(s.membrane.data, (v) => v * 1000);
+  const out = expectedCellForeground(raw, h, w, dilate);
+  const model = cellForegroundOnnx(dilate);
+  const input = writeNpy(raw, [1, 1, h, w]);
+  const output = writeNpy(out, [1, 1, h, w]);
+  const space = (id: string, extra: object) => ({ type: 'space', id, ...extra });
+  const rdf = {
+    type: 'model',
+    format_version: '0.5.3',
+    name: `Cell foreground${dilate ? ` dilated ${dilate}` : ''} (third-party test)`,
+    description:
+      'Whole-cell foreground probability from a cytoplasm/membrane channel: a sigmoid of the scaled intensity',
+    authors: [{ name: 'Test Lab' }],
+    cite: [{ text: 'test', doi: '10.0000/test' }],
+    license: 'MIT',
+    documentation: 'README.md',
+    inputs: [
+      {
+        id: 'membrane',
+        axes: [
+          { type: 'batch' },
+          { type: 'channel', channel_names: ['membrane'] },
+          space('y', { size: { min: 32, step: 16 } }),
+          space('x', { size: { min: 32, step: 16 } }),
+        ],
+        test_tensor: { source: 'test_input.npy', sha256: sha(input) },
+        data: { type: 'float32' },
+        preprocessing: [
+          {
+            id: 'scale_range',
+            kwargs: { axes: ['y', 'x'], min_percentile: 1, max_percentile: 99.8, eps: 1e-6 },
+          },
+        ],
+      },
+    ],
+    outputs: [
+      {
+        id: 'cells',
+        axes: [
+          { type: 'batch' },
+          { type: 'channel', channel_names: ['cell_foreground'] },
+          space('y', { size: { tensor_id: 'membrane', axis_id: 'y' }, halo: Math.max(4, dilate) }),
+          space('x', { size: { tensor_id: 'membrane', axis_id: 'x' }, halo: Math.max(4, dilate) }),
+        ],
+        test_tensor: { source: 'test_output.npy', sha256: sha(output) },
+        data: { type: 'float32' },
+      },
+    ],
+    weights: { onnx: { source: 'cells.onnx', sha256: sha(model), opset_version: 13 } },
+  };
+  return zipSync({
+    'rdf.yaml': Buffer.from(stringify(rdf)),
+    'cells.onnx': model,
+    'test_input.npy': input,
+    'test_output.npy': output,
+    'README.md': Buffer.from('# whole-cell test model\n'),
+  });
+}
