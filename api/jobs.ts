@@ -4,6 +4,8 @@ import type { CardLike } from '../workers/processors/stages.js';
 import { jobTypeRegistry } from '../workers/jobtypes/registry.js';
 import { outputKeysOf } from '../workers/jobtypes/outputs.js';
 import type { JobTypeDefinition } from '../workers/jobtypes/types.js';
+import { ImageError } from '../workers/image/types.js';
+import { cellModelInfo, parseModelRef } from '../workers/pipeline/cell-model.js';
 import { BadInputError } from '../workers/queues/errors.js';
 import { keys } from '../workers/queues/names.js';
 import type { SegmentationOptions } from '../workers/queues/payloads.js';
@@ -70,12 +72,13 @@ export async function createJob(
     throw err;
   }
   checkScaleOptions(job.options, model.name, model.version, model.card);
+  const options = await pinCellModel(s, type, job.options, job.lab);
   const { images, batch } = await expandInputs(s, job.inputs, job.lab, known);
   const submit = {
     lab: job.lab,
     type: type.name,
     model: { name: model.name, version: model.version },
-    options: job.options,
+    options,
   };
   if (!batch) return s.submitter.submitImageJob(images[0]!, submit);
   const name = job.name ?? (job.inputs.length === 1 ? job.inputs[0]!.name : `${images.length} images`);
@@ -94,6 +97,40 @@ function checkChannels(type: JobTypeDefinition, o: SegmentationOptions): void {
     `job type ${type.name} takes ${want.length} channel(s), in this order: ${want.map((c) => c.name).join(', ')}; ` +
       `'channels' must give the file's channel index for each (e.g. [${want.map((_, i) => i).join(', ')}]); got [${o.channels.join(', ')}]`,
   );
+}
+
+/**
+ * Checks `options.cellModel` (whole-cell's second-stage model) as the job's own model is checked: only on
+ * job type whole-cell, a model `lab` can see, and a bioimage.io import whose outputs are a cell foreground
+ * (+ boundaries) taking 1 or 2 channels; each refusal a 400 naming it. Returns the options with the model
+ * pinned to `name@version`, so every stage and a retry run the version checked here.
+ */
+async function pinCellModel(
+  s: KioskServices,
+  type: JobTypeDefinition,
+  o: SegmentationOptions,
+  lab: string,
+): Promise<SegmentationOptions> {
+  if (o.cellModel === undefined) return o;
+  if (type.name !== 'whole-cell')
+    throw new ApiError(
+      'bad-request',
+      `'cellModel' (a model for the cells' foreground) is an option of job type whole-cell; ${type.name} has no second stage`,
+    );
+  try {
+    const ref = parseModelRef(o.cellModel);
+    const m = await s.registry.resolve(ref.name, ref.version, lab);
+    cellModelInfo(m.card, `${m.name}@${m.version}`);
+    return { ...o, cellModel: `${m.name}@${m.version}` };
+  } catch (err) {
+    if (err instanceof ImageError) throw new ApiError('bad-request', err.message);
+    if (err instanceof BadInputError)
+      throw new ApiError(
+        err.code as 'unknown-model' | 'unknown-model-version',
+        `'cellModel': ${err.message}`,
+      );
+    throw err;
+  }
 }
 
 const round = (x: number) => Number(x.toPrecision(4));

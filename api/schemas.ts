@@ -46,6 +46,14 @@ export const SegmentationOptions = Type.Object(
           'the labels are one ZYX label TIFF (job type segmentation)',
       }),
     ),
+    cellModel: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}(@[0-9]{1,9})?$',
+        description:
+          "job type whole-cell: a bioimage.io import (name or name@version) predicting the cells' foreground " +
+          "(+ boundaries) that replaces the classical second stage; the job's model still gives the nuclei",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

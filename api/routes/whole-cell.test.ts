@@ -1,10 +1,22 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { checkPackage, writeImportedModel } from '../../workers/bioimageio/import.js';
 import { decodeImage } from '../../workers/image/decode.js';
 import { scoreImage } from '../../workers/image/metrics.js';
 import { encodePng } from '../../workers/image/png.js';
 import { syntheticCells, type SyntheticCells } from '../../workers/image/synthetic-cells.js';
 import type { Labels } from '../../workers/image/types.js';
+import { jobTypeRegistry } from '../../workers/jobtypes/registry.js';
+import { modelsInFolder, runJobType } from '../../workers/jobtypes/run.js';
+import { cellForegroundPackage } from '../../workers/jobtypes/whole-cell/cell-model-package.test-helpers.js';
+import {
+  TRIVIAL_CARD,
+  TrivialThresholdRunner,
+  trivialStages,
+} from '../../workers/processors/trivial-stages.js';
 import type { JobView } from '../schemas.js';
 import { deepCellSubmit } from './deepcell-client.test-helpers.js';
 import { multipart, startTestService, type TestService } from '../service-harness.test-helpers.js';
@@ -36,13 +48,19 @@ describe('whole-cell job type through the real API, Redis and workers (trivial n
   let svc: TestService;
   let truth: SyntheticCells;
   let png: Uint8Array;
+  let modelsDir: string;
   beforeAll(async () => {
-    svc = await startTestService(inject('redisUrl'), { listen: true });
+    // the kiosk's models folder holds a whole-cell foreground model imported from bioimage.io (a package
+    // built from scratch, cell-model-package.test-helpers.ts)
+    modelsDir = await mkdtemp(join(tmpdir(), 'whole-cell-api-models-'));
+    await writeImportedModel(modelsDir, await checkPackage(cellForegroundPackage(), { name: 'cells-fg' }));
+    svc = await startTestService(inject('redisUrl'), { listen: true, modelsDir });
     truth = syntheticCells(160, 160, { count: 30, minR: 12, maxR: 16, seed: 5 });
     png = twoChannelPng(truth);
   });
   afterAll(async () => {
     await svc?.close();
+    if (modelsDir) await rm(modelsDir, { recursive: true, force: true });
   });
 
   const get = async (url: string) => {
@@ -139,5 +157,75 @@ describe('whole-cell job type through the real API, Redis and workers (trivial n
     const rec = await svc.wait((res.json() as JobView).id);
     expect(rec.status).toBe('failed');
     expect(rec.reason).toMatch(/channel/);
+  });
+
+  it('cellModel: an imported whole-cell model gives, through the service, the labels of the in-process run', async () => {
+    const res = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/jobs/upload',
+      ...(await multipart([['file', 'tissue.png', png]], {
+        type: 'whole-cell',
+        options: JSON.stringify({ channels: [0, 1], cellModel: 'cells-fg' }),
+      })),
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const rec = await svc.wait((res.json() as JobView).id);
+    expect(rec.status, rec.reason).toBe('done');
+    const view = (await svc.app.inject({ url: `/v1/jobs/${rec.id}` })).json() as JobView;
+    expect(view.options).toMatchObject({ cellModel: 'cells-fg@1' }); // pinned when the job was accepted
+    const cells = asLabels(await get(view.outputs![0]!.url));
+    const nuclei = asLabels(await get(view.outputs![1]!.url));
+    expectMatched(cells, nuclei);
+    // in-process: the same stages over the same (trivial) nuclear model, the cell model from the folder
+    const registry = await jobTypeRegistry();
+    const models = modelsInFolder(modelsDir);
+    try {
+      const local = await runJobType(
+        registry,
+        registry.get('whole-cell'),
+        trivialStages,
+        png,
+        'tissue.png',
+        new TrivialThresholdRunner(),
+        TRIVIAL_CARD,
+        { channels: [0, 1], cellModel: 'cells-fg', maxPixels: 2 ** 24 },
+        models,
+      );
+      expect(cells.data).toEqual(local.outputs[0]!.data);
+      expect(nuclei.data).toEqual(local.outputs[1]!.data);
+    } finally {
+      await models.dispose();
+    }
+    const fc = scoreImage(cells, truth.cells).f1_50;
+    process.stderr.write(
+      `whole-cell + cellModel cells-fg through the service: cells F1@0.5 ${fc.toFixed(3)}\n`,
+    );
+    expect(fc).toBeGreaterThan(0.95);
+  });
+
+  it('cellModel is refused (400, naming it) when unknown, not an import, not a cell model, or on another job type', async () => {
+    const cases: [string, object, RegExp][] = [
+      ['whole-cell', { cellModel: 'nope' }, /'cellModel': unknown model "nope"; available: .*cells-fg/],
+      [
+        'whole-cell',
+        { cellModel: 'cells-fg@7' },
+        /'cellModel': model cells-fg has no version "7"; available: 1/,
+      ],
+      ['whole-cell', { cellModel: 'trivial' }, /'cellModel' trivial@1 is not a bioimage\.io import/],
+      ['whole-cell', { cellModel: 'cells fg' }, /cellModel/],
+      [
+        'segmentation',
+        { cellModel: 'cells-fg' },
+        /'cellModel' .* is an option of job type whole-cell; segmentation/,
+      ],
+    ];
+    for (const [type, options, message] of cases) {
+      const res = await svc.app.inject({
+        method: 'POST',
+        url: '/v1/jobs/upload',
+        ...(await multipart([['file', 'tissue.png', png]], { type, options: JSON.stringify(options) })),
+      });
+      expect([res.statusCode, res.json().message]).toEqual([400, expect.stringMatching(message)]);
+    }
   });
 });
