@@ -209,17 +209,12 @@ export const modelsImportRoutes: FastifyPluginAsyncTypebox<{ services: KioskServ
           'job-not-found',
           `no model import ${id} in your lab (an import's outcome is kept ${IMPORT_KEEP_S / 3600} h)`,
         );
-      const state = await job.getState();
-      if (state === 'completed') {
-        await dropStaged(job.data.key);
-        return { id, status: 'done' as const, ...job.returnvalue };
-      }
-      if (state === 'failed') {
-        await dropStaged(job.data.key);
-        const err = failure(job.failedReason, logFailure);
-        return { id, status: 'failed' as const, error: err.code, message: err.message };
-      }
-      return { id, status: 'pending' as const };
+      const outcome = await outcomeNow(queue, id);
+      if (outcome === 'pending') return { id, status: 'pending' as const };
+      await dropStaged(job.data.key);
+      if ('done' in outcome) return { id, status: 'done' as const, ...outcome.done };
+      const err = failure(outcome.failed, logFailure);
+      return { id, status: 'failed' as const, error: err.code, message: err.message };
     },
   );
 };
@@ -271,13 +266,16 @@ function settle(
   });
 }
 
-/** The import's outcome as Redis has it now. */
+/**
+ * The import's outcome as Redis has it now. The state is read first and the job after it: a job read first
+ * could still be running (no return value) and have ended by the time its state is read.
+ */
 async function outcomeNow(queue: ImportQueue, id: string): Promise<Outcome> {
+  const state = await queue.getJobState(id);
+  if (state !== 'completed' && state !== 'failed') return 'pending';
   const job = await queue.getJob(id);
-  const state = await job?.getState();
-  if (state === 'completed') return { done: job!.returnvalue };
-  if (state === 'failed') return { failed: job!.failedReason };
-  return 'pending';
+  if (!job) return 'pending'; // removed since (kept IMPORT_KEEP_S): the caller's own look says so
+  return state === 'completed' ? { done: job.returnvalue } : { failed: job.failedReason };
 }
 
 /**

@@ -121,5 +121,24 @@ describe.skipIf(skipBrowserTests)('Models page in Chromium', () => {
       );
     expect(await page.locator('article[aria-label^="fg-broken"]').count()).toBe(0);
     await page.screenshot({ path: join(ARTIFACTS, '19d-models-import-refused.png'), fullPage: true });
+
+    // An import that outlasts the API's wait (forced here with ?wait=0) answers 202: the page asks its status
+    // URL until it ends, and says the same.
+    await page.route('**/v1/models/import', (route) =>
+      route.continue({ url: `${route.request().url()}?wait=0` }),
+    );
+    const polled: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/v1/models/imports/')) polled.push(r.url());
+    });
+    await page.locator('#import-package').setInputFiles(await zip(files, 'fg-later.zip'));
+    await page.locator('#import-name').fill('fg-later');
+    await page.getByRole('button', { name: 'Import' }).click();
+    await expect
+      .poll(() => status.textContent(), { timeout: 60_000 })
+      .toBe('Imported fg-later v1: its test passed; labels by foreground-watershed.');
+    expect(polled.length).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('article[aria-label="fg-later version 1"]').count()).toBe(1);
+    await page.unroute('**/v1/models/import');
   }, 120_000);
 });
