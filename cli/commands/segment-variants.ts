@@ -18,11 +18,21 @@ import type { ModelCard } from '../../workers/model/model-io.js';
 import type { ModelRunner } from '../../workers/model/runners.js';
 import { segmentVolume, type SegmentOptions } from '../../workers/pipeline/index.js';
 import { pipelineStages } from '../../workers/processors/pipeline-stages.js';
+import type { FolderModels } from '../../workers/jobtypes/run.js';
 import type { CardLike } from '../../workers/processors/stages.js';
+
+/** whole-cell's `--cell-model`: the model pinned as `name@version`, and the folder it loads from. */
+export interface CellModelChoice {
+  readonly ref: string;
+  readonly models: FolderModels;
+}
 
 const passes = (n: number) => `${n} pass${n > 1 ? 'es' : ''}`;
 
-/** Job type `def`'s stages over the real pipeline: OUT/NAME.labels.tif and NAME.<output>.labels.tif. */
+/**
+ * Job type `def`'s stages over the real pipeline: OUT/NAME.labels.tif and NAME.<output>.labels.tif; `cell`:
+ * whole-cell's second-stage model.
+ */
 export async function segmentAsJobType(
   registry: JobTypeRegistry,
   def: JobTypeDefinition,
@@ -32,6 +42,7 @@ export async function segmentAsJobType(
   card: ModelCard,
   opts: SegmentOptions,
   outDir: string,
+  cell?: CellModelChoice,
 ): Promise<string> {
   const r = await runJobType(
     registry,
@@ -45,8 +56,10 @@ export async function segmentAsJobType(
       ...(opts.mpp !== undefined && { micronsPerPixel: opts.mpp }),
       ...(opts.channels && { channels: opts.channels }),
       ...(opts.dimensionOrder !== undefined && { dimensionOrder: opts.dimensionOrder }),
+      ...(cell && { cellModel: cell.ref }),
       maxPixels: DEFAULT_MAX_PIXELS,
     },
+    cell?.models,
   );
   const parts: string[] = [];
   for (const [k, tif] of r.tiffs.entries()) {

@@ -13,7 +13,11 @@ import { readModelCard } from '../../workers/model/model-io.js';
 import { loadRunner, type RuntimeChoice } from '../../workers/model/runners.js';
 import { segmentImageDetailed, type SegmentOptions } from '../../workers/pipeline/segment.js';
 import { jobTypeRegistry } from '../../workers/jobtypes/registry.js';
-import { segmentAs3d, segmentAsJobType } from './segment-variants.js';
+import { modelsInFolder } from '../../workers/jobtypes/run.js';
+import { ImageError } from '../../workers/image/types.js';
+import { cellModelInfo, parseModelRef } from '../../workers/pipeline/cell-model.js';
+import { BadInputError } from '../../workers/queues/errors.js';
+import { segmentAs3d, segmentAsJobType, type CellModelChoice } from './segment-variants.js';
 
 const usage = `Usage: kiosk segment IMAGE... --out DIR [options]
 
@@ -32,6 +36,11 @@ Options:
   --model NAME              model under models/NAME/           (default: the job type's, else nuclear)
   --version N               model version                                   (default: the latest)
   --model-dir PATH          a model folder (model.json, card.json[, model.onnx]) instead of --model
+  --models-dir DIR          the folder --model and --cell-model name models in (default: the repository's
+                            models/; \`kiosk models import --models-dir DIR\` writes there)
+  --cell-model NAME[@VER]   job type whole-cell: a bioimage.io import (kiosk models import) predicting the
+                            cells' foreground (+ boundaries) replaces the classical second stage; it takes
+                            the membrane channel (1-channel model) or nuclear,membrane (2-channel)
   --mpp X                   µm per pixel of the images; without it the nucleus size is estimated
                             from a first pass and the image rescaled when needed
   --channels I[,J...]       channel indices to use, one per channel of the job type in its order
@@ -76,6 +85,25 @@ export async function findModelDir(
   return join(base, String(version));
 }
 
+/**
+ * `--cell-model NAME[@VER]` from `root`, checked before any image: a model there, a bioimage.io import whose
+ * outputs are a cell foreground (+ boundaries) on 1 or 2 channels. Usage errors name what is wrong.
+ */
+async function openCellModel(text: string, root: string, threads: number): Promise<CellModelChoice> {
+  const models = modelsInFolder(root, threads);
+  try {
+    const ref = parseModelRef(text, '--cell-model');
+    const { card } = await models.load(ref.name, ref.version);
+    cellModelInfo(card, `${card.name}@${card.version}`);
+    return { ref: `${ref.name}@${card.version}`, models };
+  } catch (err) {
+    await models.dispose();
+    if (err instanceof ImageError || err instanceof BadInputError)
+      throw new UsageError(`--cell-model: ${err.message.replace(/^'(cellModel|--cell-model)' /, '')}`);
+    throw err;
+  }
+}
+
 function positiveNumber(flag: string, text: string | undefined, integer: boolean): number | undefined {
   if (text === undefined) return undefined;
   const v = Number(text);
@@ -110,6 +138,8 @@ export const command: Command = {
           model: { type: 'string' },
           version: { type: 'string' },
           'model-dir': { type: 'string' },
+          'models-dir': { type: 'string' },
+          'cell-model': { type: 'string' },
           mpp: { type: 'string' },
           channels: { type: 'string' },
           'dimension-order': { type: 'string' },
@@ -154,12 +184,20 @@ export const command: Command = {
         `job type ${jobType.name} takes ${want.length} channel(s), in this order: ${want.map((c) => c.name).join(', ')}; ` +
           `--channels must give the file's channel index for each; got '${v.channels}'`,
       );
+    if (v['cell-model'] !== undefined && jobType.name !== 'whole-cell')
+      throw new UsageError(
+        `--cell-model (a model for the cells' foreground) is for job type whole-cell; ${jobType.name} has no second stage`,
+      );
+    const modelsRoot = v['models-dir'] ?? join(repoRoot, 'models');
     const modelDir =
       v['model-dir'] ??
       (await findModelDir(
         v.model ?? jobType.defaultModel ?? 'nuclear',
         positiveNumber('version', v.version, true),
+        modelsRoot,
       ));
+    const cell =
+      v['cell-model'] === undefined ? undefined : await openCellModel(v['cell-model'], modelsRoot, threads);
 
     const card = await readModelCard(modelDir);
     const runner = await loadRunner(modelDir, { runtime, threads });
@@ -191,7 +229,17 @@ export const command: Command = {
           if (jobType.name !== 'segmentation') {
             // Another type: its stages, as the service runs them (segmentation keeps the pipeline's own
             // entry below, for stacks, --tta and the tile options).
-            const line = await segmentAsJobType(registry, jobType, file, bytes, runner, card, opts, v.out);
+            const line = await segmentAsJobType(
+              registry,
+              jobType,
+              file,
+              bytes,
+              runner,
+              card,
+              opts,
+              v.out,
+              cell,
+            );
             process.stdout.write(`${file}: ${line} ${took()}\n`);
             continue;
           }
@@ -224,6 +272,7 @@ export const command: Command = {
       }
     } finally {
       await runner.dispose();
+      await cell?.models.dispose();
     }
     if (failed) process.stderr.write(`${failed} of ${images.length} image(s) failed\n`);
     return failed ? 1 : 0;
