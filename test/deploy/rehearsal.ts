@@ -10,8 +10,10 @@
  * Then it drives the cluster as a lab would: the web UI loads in Chromium; a batch of val images goes in
  * through the API; the inference worker is killed mid-batch; every label TIFF is downloaded through its
  * signed URL and compared with `kiosk segment` on the same image; the viewer shows one result fetched
- * from the bucket; a short training makes a new model version that a job then uses. It prints
- *   deploy rehearsal: N images, N results via signed URLs, training → <model> vK, web UI ok, 0 grant violations
+ * from the bucket; a short training makes a new model version that a job then uses; a bioimage.io package is
+ * imported through the API (a CPU worker publishes it). It prints
+ *   deploy rehearsal: N images, N results via signed URLs, training → <model> vK, import → <model> vK, web UI
+ *   ok, 0 grant violations
  * and exits 1 on any failure, listing what failed. Options: --images N (default 20), --keep (leave the
  * containers running), KIOSK_DEPLOY_STATE (podman's state folder, default ~/.cache/cellkiosk-deploy).
  */
@@ -23,7 +25,13 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
+import {
+  foregroundPackage05,
+  type PackageFiles,
+  withRdf,
+} from '../../workers/bioimageio/testing/third-party.js';
 import { decodeTiff } from '../../workers/image/tiff-read.js';
+import { packZip } from '../../workers/image/zip.js';
 import { chartLookups, jobsOf, readManifests, workloadsOf } from './chart-to-podman.js';
 import { startTlsFront, type TlsFront } from './tls-front.js';
 import { RehearsalCluster } from './cluster.js';
@@ -260,6 +268,7 @@ for (const [name, n] of cluster.desired) replicas.set(name, n);
 let browser: import('playwright-core').Browser | undefined;
 let front: TlsFront | undefined;
 let trainedModel = '';
+let importedModel = '';
 let resultsViaSignedUrls = 0;
 let webUiOk = false;
 try {
@@ -558,6 +567,46 @@ try {
     );
   }
 
+  // ---- 10a. A bioimage.io package imported through the API (issue 21): the API, which may only read models/,
+  // stages it; a CPU worker (woken by the autoscaler on the models queue if it was scaled to zero) checks it,
+  // runs its test and publishes it. The bucket proxy's IAM check covers both roles' calls (step 11).
+  t0 = t();
+  const pkg = (files: PackageFiles) =>
+    new Blob([new Uint8Array(packZip([...files].map(([name, data]) => ({ name, data }))))]);
+  const importPackage = (files: PackageFiles, name: string) => {
+    const f = new FormData();
+    f.append('name', name);
+    f.append('package', pkg(files), `${name}.zip`);
+    return fetch(`${api}/v1/models/import`, { method: 'POST', headers: auth, body: f });
+  };
+  const { files: fgFiles } = foregroundPackage05();
+  const imp = await importPackage(fgFiles, 'fg-deploy');
+  const impBody = (await imp.json()) as { name?: string; version?: string; message?: string };
+  timings.modelImport = secs(t0);
+  check(
+    imp.status === 201 && impBody.name === 'fg-deploy',
+    `POST /v1/models/import: ${imp.status} ${impBody.name ?? ''} v${impBody.version ?? '?'} ${impBody.message ?? ''} (${timings.modelImport} s)`,
+  );
+  if (imp.status === 201) {
+    importedModel = `${impBody.name} v${impBody.version}`;
+    const listed = (await (await fetch(`${api}/v1/models`, { headers: auth })).json()) as {
+      models: { name: string; version: string }[];
+    };
+    check(
+      listed.models.some((m) => m.name === 'fg-deploy' && m.version === impBody.version),
+      `GET /v1/models lists the imported ${importedModel}`,
+    );
+  }
+  const broken = withRdf(fgFiles, (r) => (r.weights = { torchscript: { source: 'm.pt' } }));
+  const refused = await importPackage(broken, 'fg-broken');
+  const refusedBody = (await refused.json()) as { error?: string; message?: string };
+  check(
+    refused.status === 400 &&
+      refusedBody.error === 'bad-model-package' &&
+      /unsupported weight format/.test(refusedBody.message ?? ''),
+    `a package without ONNX weights is refused with its reason: ${refused.status} ${refusedBody.message ?? ''}`,
+  );
+
   // ---- 10b. The training Job (suspended in the chart; a lab unsuspends it for a dedicated trainer) starts
   // from the GPU image and waits for work.
   const trainJob = jobsOf(objects).find((j) => j.pod.containers[0]!.args?.includes('--role=trainer'));
@@ -643,7 +692,7 @@ progress(`timings (s): ${JSON.stringify({ ...timings, total: secs(tAll) })}`);
 if (!opts.keep) rmSync(work, { recursive: true, force: true });
 else progress(`kept: ${work}, network ${network}`);
 console.log(
-  `deploy rehearsal: ${N} images, ${resultsViaSignedUrls} results via signed URLs, training → ${trainedModel || 'none'}, web UI ${webUiOk ? 'ok' : 'FAILED'}, ${v.length} grant violations`,
+  `deploy rehearsal: ${N} images, ${resultsViaSignedUrls} results via signed URLs, training → ${trainedModel || 'none'}, import → ${importedModel || 'none'}, web UI ${webUiOk ? 'ok' : 'FAILED'}, ${v.length} grant violations`,
 );
 if (failures.length) {
   console.error(`\n${failures.length} failure(s):\n- ${failures.join('\n- ')}`);
