@@ -4,8 +4,11 @@
  * of workers/image/synthetic-cells.ts images (bright inside cells, dark outside), pixel by pixel:
  * `prob = sigmoid(GAIN · (x − T))` after the declared `scale_range` (1 / 99.8 %, per sample) — optionally
  * after a `dilate`-px max filter (MaxPool), a model whose foreground reaches `dilate` px beyond the cells
- * (so tests can tell cells bounded by the model from cells bounded by the classical Otsu estimate). The
- * test output is computed here in plain JavaScript, so the import's test run checks the graph.
+ * (so tests can tell cells bounded by the model from cells bounded by the classical Otsu estimate).
+ * `cellBoundaryPackage`: two input channels [nuclear, membrane] and two outputs, foreground (from the
+ * membrane channel only, so a swapped channel order shows) and boundaries `sigmoid(GAIN · (x − B))` (the
+ * bright cell borders). The test outputs are computed here in plain JavaScript, so the import's test run
+ * checks the graph.
  */
 import { createHash } from 'node:crypto';
 import { zipSync } from 'fflate';
@@ -21,6 +24,8 @@ const F = onnx.TensorProto.DataType.FLOAT;
 /** Logit gain and threshold (in scale_range units: background ≈ 0–0.09, cytoplasm ≈ 0.27–0.36, membrane ≈ 1). */
 export const GAIN = 30;
 export const T = 0.18;
+/** Boundary threshold (cell borders ≈ 1, cytoplasm ≈ 0.3). */
+export const B = 0.6;
 
 const info = (name: string, c: number) => ({
   name,
@@ -159,5 +164,133 @@ export function cellForegroundPackage(dilate = 0): Uint8Array {
     'test_input.npy': input,
     'test_output.npy': output,
     'README.md': Buffer.from('# whole-cell test model\n'),
+  });
+}
+
+/**
+ * What the two-channel model predicts for a raw [H, W, 2] pair (nuclear, membrane): foreground and
+ * boundary probabilities [H, W], computed here.
+ */
+export function expectedCellBoundary(
+  pair: Float32Array,
+  h: number,
+  w: number,
+): { foreground: Float32Array; boundaries: Float32Array } {
+  const pre = scaleRange(
+    { data: pair, height: h, width: w, channels: 2 },
+    { minPercentile: 1, maxPercentile: 99.8, eps: 1e-6, perChannel: true },
+  ).data;
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  const foreground = new Float32Array(h * w);
+  const boundaries = new Float32Array(h * w);
+  for (let i = 0; i < h * w; i++) {
+    const m = pre[2 * i + 1]!;
+    foreground[i] = sig(Math.fround(Math.fround(GAIN * m) + -GAIN * T));
+    boundaries[i] = sig(Math.fround(Math.fround(GAIN * m) + -GAIN * B));
+  }
+  return { foreground, boundaries };
+}
+
+/** The graph: pair [N,2,H,W] → cells [N,2,H,W] = sigmoid(1x1 conv): channel 0 foreground, 1 boundaries. */
+function cellBoundaryOnnx(): Uint8Array {
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({
+      irVersion: 7,
+      opsetImport: [{ domain: '', version: 13 }],
+      producerName: 'whole-cell-test',
+      graph: {
+        name: 'cells2',
+        initializer: [
+          { name: 'w', dims: [2, 2, 1, 1], dataType: F, floatData: [0, GAIN, 0, GAIN] },
+          { name: 'b', dims: [2], dataType: F, floatData: [-GAIN * T, -GAIN * B] },
+        ],
+        node: [
+          {
+            input: ['pair', 'w', 'b'],
+            output: ['z'],
+            opType: 'Conv',
+            attribute: [ints('kernel_shape', [1, 1])],
+          },
+          { input: ['z'], output: ['cells'], opType: 'Sigmoid' },
+        ],
+        input: [info('pair', 2)],
+        output: [info('cells', 2)],
+      },
+    }),
+  ).finish();
+}
+
+/** The two-channel foreground + boundary package (format 0.5.3) as a zip. */
+export function cellBoundaryPackage(): Uint8Array {
+  const s = syntheticCells(64, 64, { count: 4, minR: 10, maxR: 14, seed: 12 });
+  const [h, w] = [64, 64];
+  const pair = new Float32Array(h * w * 2);
+  for (let i = 0; i < h * w; i++) {
+    pair[2 * i] = s.nuclear.data[i]! * 500;
+    pair[2 * i + 1] = s.membrane.data[i]! * 1000;
+  }
+  const { foreground, boundaries } = expectedCellBoundary(pair, h, w);
+  const planar = new Float32Array(2 * h * w); // bcyx
+  planar.set(pair.filter((_, k) => k % 2 === 0));
+  planar.set(
+    pair.filter((_, k) => k % 2 === 1),
+    h * w,
+  );
+  const out = new Float32Array(2 * h * w);
+  out.set(foreground);
+  out.set(boundaries, h * w);
+  const model = cellBoundaryOnnx();
+  const input = writeNpy(planar, [1, 2, h, w]);
+  const output = writeNpy(out, [1, 2, h, w]);
+  const space = (id: string, extra: object) => ({ type: 'space', id, ...extra });
+  const rdf = {
+    type: 'model',
+    format_version: '0.5.3',
+    name: 'Cell foreground and boundaries (third-party test)',
+    description: 'Whole-cell foreground and boundary probabilities from nuclear + membrane channels',
+    authors: [{ name: 'Test Lab' }],
+    cite: [{ text: 'test', doi: '10.0000/test' }],
+    license: 'MIT',
+    documentation: 'README.md',
+    inputs: [
+      {
+        id: 'pair',
+        axes: [
+          { type: 'batch' },
+          { type: 'channel', channel_names: ['nuclear', 'membrane'] },
+          space('y', { size: { min: 32, step: 16 } }),
+          space('x', { size: { min: 32, step: 16 } }),
+        ],
+        test_tensor: { source: 'test_input.npy', sha256: sha(input) },
+        data: { type: 'float32' },
+        preprocessing: [
+          {
+            id: 'scale_range',
+            kwargs: { axes: ['y', 'x'], min_percentile: 1, max_percentile: 99.8, eps: 1e-6 },
+          },
+        ],
+      },
+    ],
+    outputs: [
+      {
+        id: 'cells',
+        axes: [
+          { type: 'batch' },
+          { type: 'channel', channel_names: ['cell_foreground', 'cell_boundary'] },
+          space('y', { size: { tensor_id: 'pair', axis_id: 'y' }, halo: 4 }),
+          space('x', { size: { tensor_id: 'pair', axis_id: 'x' }, halo: 4 }),
+        ],
+        test_tensor: { source: 'test_output.npy', sha256: sha(output) },
+        data: { type: 'float32' },
+      },
+    ],
+    weights: { onnx: { source: 'cells2.onnx', sha256: sha(model), opset_version: 13 } },
+  };
+  return zipSync({
+    'rdf.yaml': Buffer.from(stringify(rdf)),
+    'cells2.onnx': model,
+    'test_input.npy': input,
+    'test_output.npy': output,
+    'README.md': Buffer.from('# whole-cell test model, two channels\n'),
   });
 }

@@ -19,7 +19,14 @@ import type { Labels } from '../../image/types.js';
 import { TRIVIAL_CARD, TrivialThresholdRunner, trivialStages } from '../../processors/trivial-stages.js';
 import { jobTypeRegistry } from '../registry.js';
 import { modelsInFolder, runJobType, type FolderModels } from '../run.js';
-import { cellForegroundPackage, expectedCellForeground } from './cell-model-package.test-helpers.js';
+import { percentileNormalize } from '../../image/normalize.js';
+import { cellsFromForeground } from '../../image/propagate.js';
+import {
+  cellBoundaryPackage,
+  cellForegroundPackage,
+  expectedCellBoundary,
+  expectedCellForeground,
+} from './cell-model-package.test-helpers.js';
 
 /** The synthetic image as an RGB PNG (16-bit): red = nuclear, green = membrane, blue empty. */
 export function twoChannelPng(s: SyntheticCells): Uint8Array {
@@ -71,6 +78,7 @@ describe('whole-cell with an imported cell model (in-process)', () => {
     dir = await mkdtemp(join(tmpdir(), 'whole-cell-model-'));
     await writeImportedModel(dir, await checkPackage(cellForegroundPackage(0), { name: 'cells-fg' }));
     await writeImportedModel(dir, await checkPackage(cellForegroundPackage(3), { name: 'cells-wide' }));
+    await writeImportedModel(dir, await checkPackage(cellBoundaryPackage(), { name: 'cells-two' }));
     models = modelsInFolder(dir);
     // cells pressed into each other (the membrane between them decides), and a sparse scene with
     // background around every cell (where the foreground decides)
@@ -122,7 +130,37 @@ describe('whole-cell with an imported cell model (in-process)', () => {
     expect(beyondClassical).toBeGreaterThan(0.2 * count(classical));
   });
 
+  it('a two-channel model sees [nuclear, membrane] and its boundary map is what the cells grow on', async () => {
+    const [cells, nuclei] = await run('cells-two');
+    expectMatched(cells, nuclei);
+    const fc = scoreImage(cells, truth.cells).f1_50;
+    process.stderr.write(
+      `whole-cell + cells-two (foreground + boundaries, 2 channels): cells F1@0.5 ${fc.toFixed(3)}\n`,
+    );
+    // its foreground comes from the membrane channel only: with the channels swapped it would be the nuclei
+    expect(fc).toBeGreaterThan(0.95);
+    const raw = decodeImage(png, { name: 'tissue.png' });
+    const { height: h, width: w } = truth.cells;
+    const pair = new Float32Array(h * w * 2);
+    for (let i = 0; i < h * w; i++) [pair[2 * i], pair[2 * i + 1]] = [raw.data[3 * i]!, raw.data[3 * i + 1]!];
+    const want = expectedCellBoundary(pair, h, w);
+    const plane = (data: Float32Array) => ({ data, height: h, width: w });
+    const expected = cellsFromForeground(nuclei, plane(want.foreground), plane(want.boundaries));
+    expect(cells.data).toEqual(expected.data);
+    // grown on the membrane channel instead, some border pixels would go to the other cell
+    const membrane = percentileNormalize({
+      data: Float32Array.from({ length: h * w }, (_, i) => pair[2 * i + 1]!),
+      height: h,
+      width: w,
+      channels: 1,
+    });
+    const onMembrane = cellsFromForeground(nuclei, plane(want.foreground), plane(membrane.data));
+    expect(onMembrane.data.some((v, i) => v !== cells.data[i])).toBe(true);
+  });
+
   it('an unknown cell model fails naming the models there are', async () => {
-    await expect(run('no-such-model')).rejects.toThrow(/unknown model "no-such-model".*cells-fg, cells-wide/);
+    await expect(run('no-such-model')).rejects.toThrow(
+      /unknown model "no-such-model".*cells-fg, cells-two, cells-wide/,
+    );
   });
 });
