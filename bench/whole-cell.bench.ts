@@ -7,10 +7,17 @@
  * - val nuclei + drawn membrane: real nuclear images and their labels; the cells are each nucleus grown by up
  *   to 6 px (multi-source breadth-first, 8-connected: nearest nucleus wins), the membrane channel drawn on
  *   those cells' borders (1.0), 0.3 inside, with noise.
+ * Each set runs twice: with the classical second stage, and with `cellModel` — a whole-cell foreground model
+ * imported from a bioimage.io package built from scratch (sigmoid of the scaled membrane/cytoplasm channel,
+ * workers/jobtypes/whole-cell/cell-model-package.test-helpers.ts), imported with the real import into a
+ * temp models folder.
  * Prints one line per set, and the CPU time per image. Env: NUCLEAR_MODEL_DIR (default models/nuclear/<latest>).
  */
 import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { checkPackage, writeImportedModel } from '../workers/bioimageio/import.js';
 import { readImageFile, readLabelsFile } from '../workers/image/files.js';
 import { poolScores, scoreImage, type Scores } from '../workers/image/metrics.js';
 import { encodeTiff } from '../workers/image/tiff-write.js';
@@ -18,7 +25,8 @@ import { syntheticCells } from '../workers/image/synthetic-cells.js';
 import { seededRandom } from '../workers/image/synthetic-nuclei.js';
 import type { Labels } from '../workers/image/types.js';
 import { jobTypeRegistry } from '../workers/jobtypes/registry.js';
-import { runJobType } from '../workers/jobtypes/run.js';
+import { modelsInFolder, runJobType } from '../workers/jobtypes/run.js';
+import { cellForegroundPackage } from '../workers/jobtypes/whole-cell/cell-model-package.test-helpers.js';
 import { readModelCard } from '../workers/model/model-io.js';
 import { loadRunner } from '../workers/model/runners.js';
 import { pipelineStages } from '../workers/processors/pipeline-stages.js';
@@ -36,6 +44,9 @@ const runner = await loadRunner(modelDir, { runtime: 'onnx', threads: 2 });
 const registry = await jobTypeRegistry();
 const wholeCell = registry.get('whole-cell');
 console.log(`model ${modelDir}; onnxruntime-node, 2 threads, this machine; whole-cell in-process`);
+const cellModelsDir = await mkdtemp(join(tmpdir(), 'whole-cell-bench-'));
+await writeImportedModel(cellModelsDir, await checkPackage(cellForegroundPackage(), { name: 'cells-fg' }));
+const cellModels = modelsInFolder(cellModelsDir, 2);
 
 /** A [H, W, 2] float32 TIFF: channel 0 nuclear, 1 membrane. */
 function twoChannelTiff(nuclear: Float32Array, membrane: Float32Array, h: number, w: number): Uint8Array {
@@ -101,17 +112,24 @@ interface Case {
   readonly nuclei: Labels;
 }
 
-async function score(name: string, cases: readonly Case[]): Promise<void> {
+async function score(name: string, cases: readonly Case[], cellModel?: string): Promise<void> {
   const cellScores: Scores[] = [];
   const nucleusScores: Scores[] = [];
   let mismatched = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (const [k, c] of cases.entries()) {
-    const r = await runJobType(registry, wholeCell, pipelineStages, c.bytes, `img${k}.tif`, runner, card, {
-      channels: [0, 1],
-      maxPixels: 2 ** 28,
-    });
+    const r = await runJobType(
+      registry,
+      wholeCell,
+      pipelineStages,
+      c.bytes,
+      `img${k}.tif`,
+      runner,
+      card,
+      { channels: [0, 1], maxPixels: 2 ** 28, ...(cellModel ? { cellModel } : {}) },
+      cellModels,
+    );
     const [cells, nuclei] = r.outputs as [Labels, Labels];
     for (let i = 0; i < nuclei.data.length; i++)
       if (nuclei.data[i] !== 0 && cells.data[i] !== nuclei.data[i]) mismatched++;
@@ -137,7 +155,21 @@ const synthetic: Case[] = [1, 2, 3, 4].map((seed) => {
     nuclei: s.nuclei,
   };
 });
+// warm-up (JIT, onnxruntime sessions) of both paths, so the first row's CPU time is not the warm-up's
+for (const cm of [undefined, 'cells-fg'])
+  await runJobType(
+    registry,
+    wholeCell,
+    pipelineStages,
+    synthetic[0]!.bytes,
+    'warm-up.tif',
+    runner,
+    card,
+    { channels: [0, 1], maxPixels: 2 ** 28, ...(cm ? { cellModel: cm } : {}) },
+    cellModels,
+  );
 await score('synthetic disk cells 256x256', synthetic);
+await score('synthetic disk cells 256x256, cellModel cells-fg (imported)', synthetic, 'cells-fg');
 
 const files = readdirSync(NUCLEI_VAL)
   .filter((f) => f.endsWith('.image.png'))
@@ -155,4 +187,7 @@ for (const [k, f] of files.entries()) {
   val.push({ bytes: twoChannelTiff(nuclear, drawMembrane(cells, k + 1), h, w), cells, nuclei });
 }
 await score('val nuclei + drawn membrane', val);
+await score('val nuclei + drawn membrane, cellModel cells-fg (imported)', val, 'cells-fg');
 await runner.dispose();
+await cellModels.dispose();
+await rm(cellModelsDir, { recursive: true, force: true });
