@@ -73,6 +73,12 @@ export const ERRORS = {
     doc: 'no such job (or it expired)',
     action: 'check the id and the lab of your token; finished jobs expire (KIOSK_JOB_TTL_S)',
   },
+  'import-not-found': {
+    status: 404,
+    doc: "no such model import in the caller's lab (or its outcome has expired)",
+    action:
+      'check the id from the 202 of POST /v1/models/import and the lab of your token; outcomes are kept 24 h',
+  },
   'token-not-found': {
     status: 404,
     doc: "no such active token in the caller's lab",

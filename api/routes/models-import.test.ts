@@ -186,7 +186,7 @@ describe('POST /v1/models/import', () => {
     const unknown = await svc.app.inject({ url: '/v1/models/imports/00000000-0000-4000-8000-000000000000' });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json()).toMatchObject({
-      error: 'job-not-found',
+      error: 'import-not-found',
       message: expect.stringMatching(/no model import/),
     });
     const tooLong = await postPackage(zip(files), {}, '?wait=121');

@@ -206,7 +206,7 @@ export const modelsImportRoutes: FastifyPluginAsyncTypebox<{ services: KioskServ
       const job = await queue.getJob(id);
       if (!job || job.data.lab !== req.lab)
         throw new ApiError(
-          'job-not-found',
+          'import-not-found',
           `no model import ${id} in your lab (an import's outcome is kept ${IMPORT_KEEP_S / 3600} h)`,
         );
       const outcome = await outcomeNow(queue, id);
