@@ -102,6 +102,10 @@ describe.skipIf(skipBrowserTests)('Models page in Chromium', () => {
     // the list is refreshed: the new model is there, with its card
     const article = page.locator('article[aria-label="fg-web version 1"]');
     await expect.poll(() => article.count(), { timeout: 10_000 }).toBe(1);
+    // its history says where it came from (not 'trained')
+    expect(await article.locator('ol.versions li[data-version="1"]').textContent()).toContain(
+      'imported from a bioimage.io package (format 0.5',
+    );
     await page.screenshot({ path: join(ARTIFACTS, '19c-models-imported.png'), fullPage: true });
 
     // a package whose test output does not match what its model gives: the API's reason, on the page

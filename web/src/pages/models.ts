@@ -15,6 +15,14 @@ const f1Of = (m: ModelInfo): number | undefined => {
   return typeof v === 'number' ? v : undefined;
 };
 
+/** How a version imported from a bioimage.io package came to be (its card's `bioimageio` section), else undefined. */
+function importedFrom(m: ModelInfo): string | undefined {
+  const section = m.card?.['bioimageio'] as { formatVersion?: unknown } | undefined;
+  if (!section) return undefined;
+  const format = typeof section.formatVersion === 'string' ? ` (format ${section.formatVersion})` : '';
+  return `imported from a bioimage.io package${format}`;
+}
+
 /** One line per version of the model, newest first; this card's own is marked. */
 function history(m: ModelInfo, versions: readonly ModelInfo[]): HTMLElement {
   return h(
@@ -30,7 +38,8 @@ function history(m: ModelInfo, versions: readonly ModelInfo[]): HTMLElement {
         h('strong', {}, `v${v.version}`),
         self ? ' (this card)' : '',
         ' — ',
-        s.parent && s.parent !== `${v.name} v${v.version}` ? `fine-tuned from ${s.parent}` : 'trained',
+        importedFrom(v) ??
+          (s.parent && s.parent !== `${v.name} v${v.version}` ? `fine-tuned from ${s.parent}` : 'trained'),
         s.trainingData ? ` on ${s.trainingData.replace(/\.$/, '')}` : '',
         f1 !== undefined ? ` · F1 ${f1.toFixed(3)}` : ' · not validated',
       );
