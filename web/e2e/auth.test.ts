@@ -3,29 +3,27 @@
  * form; with a lab token the page segments a dropped val image (upload, job, event stream and label
  * download all authenticated) and lists only its lab's jobs. Screenshots go to test-artifacts/web/.
  */
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
+import { ARTIFACTS, skipBrowserTests } from './browser.js';
+import { newKioskPage, openKioskPage, type KioskPage } from './kiosk-page.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { NUCLEI_VAL } from '../../test/data.js';
-import { startKiosk, type Kiosk } from './kiosk-harness.js';
+import type { Kiosk } from './kiosk-harness.js';
 import { dropFiles } from './drop-files.js';
 
 let kiosk: Kiosk;
+let ui: KioskPage | undefined;
 let browser: Browser;
 
 describe.skipIf(skipBrowserTests)('web UI with API tokens (KIOSK_AUTH=tokens)', () => {
   beforeAll(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    kiosk = await startKiosk(inject('redisUrl'), { env: { KIOSK_AUTH: 'tokens' } });
-    browser = await launchChromium();
+    ui = await openKioskPage(inject('redisUrl'), { kiosk: { env: { KIOSK_AUTH: 'tokens' } } });
+    ({ kiosk, browser } = ui);
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await kiosk?.close();
-  });
+  afterAll(() => ui?.close());
 
   it("asks for a token on 401, then segments with it and shows only its lab's jobs", async () => {
     const { token } = await kiosk.services.tokens.create({ lab: 'lab-a', name: 'e2e' });
@@ -45,8 +43,7 @@ describe.skipIf(skipBrowserTests)('web UI with API tokens (KIOSK_AUTH=tokens)', 
     });
     expect(bJob.status).toBe(201);
 
-    const page = await (await browser.newContext({ viewport: { width: 1366, height: 768 } })).newPage();
-    page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
+    const page = await newKioskPage(browser);
     const statuses: number[] = [];
     page.on('response', (r) => r.url().includes('/v1/') && statuses.push(r.status()));
     await page.goto(`${kiosk.url}/#/segment`);

@@ -5,11 +5,11 @@
  * events list shows a worker that died. The driver only records the replicas asked for (the worker
  * processes themselves are tested in cli/commands/local-kiosk.test.ts). Screenshot: test-artifacts/web/.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import type { Browser, Page } from 'playwright-core';
-import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
+import type { Page } from 'playwright-core';
+import { ARTIFACTS, skipBrowserTests } from './browser.js';
+import { openKioskPage, type KioskPage } from './kiosk-page.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parsePoolSpec, withPipelineUpstream } from '../../workers/autoscaler/config.js';
 import { DecisionPublisher } from '../../workers/autoscaler/decision-store.js';
@@ -18,28 +18,24 @@ import { runAutoscaler, type RunningAutoscaler } from '../../workers/autoscaler/
 import { createKioskMetrics } from '../../workers/metrics/kiosk-metrics.js';
 import { bullConnection } from '../../workers/queues/connection.js';
 import { TRAIN_QUEUE } from '../../workers/training/queue.js';
-import { startKiosk, type Kiosk } from './kiosk-harness.js';
+import type { Kiosk } from './kiosk-harness.js';
 
 describe.skipIf(skipBrowserTests)('Cluster page in Chromium', () => {
   let kiosk: Kiosk;
-  let browser: Browser;
+  let ui: KioskPage | undefined;
   let page: Page;
   let scaler: RunningAutoscaler | undefined;
   let train: Queue | undefined;
 
   beforeAll(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    kiosk = await startKiosk(inject('redisUrl'));
-    browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1366, height: 900 } })).newPage();
-    page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
+    ui = await openKioskPage(inject('redisUrl'), { context: { viewport: { width: 1366, height: 900 } } });
+    ({ kiosk, page } = ui);
   }, 120_000);
 
   afterAll(async () => {
     await scaler?.stop();
     await train?.close();
-    await browser?.close();
-    await kiosk?.close();
+    await ui?.close();
   });
 
   it('shows the replicas per pool, the decisions with the queue counts they read, and worker events', async () => {

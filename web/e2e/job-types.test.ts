@@ -4,9 +4,9 @@
  * channel field asks for one index per channel, a wrong count is refused in the page, and a job of the type
  * runs through the API and the workers with the channels given.
  */
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { decodeImage } from '../../workers/image/decode.js';
 import { encodePng } from '../../workers/image/png.js';
@@ -15,28 +15,25 @@ import { encodeTiff } from '../../workers/image/tiff-write.js';
 import { jobTypeRegistry } from '../../workers/jobtypes/registry.js';
 import type { JobTypeDefinition } from '../../workers/jobtypes/types.js';
 import { NUCLEI_VAL } from '../../test/data.js';
-import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
+import { ARTIFACTS, skipBrowserTests } from './browser.js';
+import { openKioskPage, type KioskPage } from './kiosk-page.js';
 import { dropFiles } from './drop-files.js';
-import { startKiosk, type Kiosk } from './kiosk-harness.js';
+import type { Kiosk } from './kiosk-harness.js';
 
 const TINY = join(import.meta.dirname, '../../workers/jobtypes/testing/tiny');
 
 describe.skipIf(skipBrowserTests)('job-type chooser in Chromium', () => {
   let kiosk: Kiosk;
-  let browser: Browser;
+  let ui: KioskPage | undefined;
   let page: Page;
   let tiny: JobTypeDefinition;
   beforeAll(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
     tiny = await (await jobTypeRegistry()).loadFolder(TINY);
-    kiosk = await startKiosk(inject('redisUrl'));
-    browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1366, height: 768 } })).newPage();
-    page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
+    ui = await openKioskPage(inject('redisUrl'));
+    ({ kiosk, page } = ui);
   }, 120_000);
   afterAll(async () => {
-    await browser?.close();
-    await kiosk?.close();
+    await ui?.close();
     (await jobTypeRegistry()).unregister(tiny.name);
   });
 

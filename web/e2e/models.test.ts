@@ -6,9 +6,9 @@
  * package through the API and the CPU worker (the harness checks every role's bucket calls against its
  * grants: the API may not write models/). Screenshots go to test-artifacts/web/.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   foregroundPackage05,
@@ -16,26 +16,21 @@ import {
   withRdf,
 } from '../../workers/bioimageio/testing/third-party.js';
 import { packZip } from '../../workers/image/zip.js';
-import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
-import { startKiosk, type Kiosk } from './kiosk-harness.js';
+import { ARTIFACTS, skipBrowserTests } from './browser.js';
+import { openKioskPage, type KioskPage } from './kiosk-page.js';
+import type { Kiosk } from './kiosk-harness.js';
 
 describe.skipIf(skipBrowserTests)('Models page in Chromium', () => {
   let kiosk: Kiosk;
-  let browser: Browser;
+  let ui: KioskPage | undefined;
   let page: Page;
 
   beforeAll(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    kiosk = await startKiosk(inject('redisUrl'));
-    browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1366, height: 900 } })).newPage();
-    page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
+    ui = await openKioskPage(inject('redisUrl'), { context: { viewport: { width: 1366, height: 900 } } });
+    ({ kiosk, page } = ui);
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await kiosk?.close();
-  });
+  afterAll(() => ui?.close());
 
   it('issue 23 #5: shows a summary in words per version, with the full card one click away', async () => {
     const { models } = (await (await fetch(`${kiosk.url}/v1/models`)).json()) as {

@@ -5,12 +5,12 @@
  * highlighted two: the item under the pointer got a fill much like the current page's). "Highlighted" is
  * read from the rendered style (the link's computed background), not only from aria-current. Screenshots go to test-artifacts/web/.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
-import { startKiosk, type Kiosk } from './kiosk-harness.js';
+import { ARTIFACTS, skipBrowserTests } from './browser.js';
+import { openKioskPage, type KioskPage } from './kiosk-page.js';
+import type { Kiosk } from './kiosk-harness.js';
 
 const PAGES = ['segment', 'viewer', 'jobs', 'train', 'models', 'cluster'] as const;
 
@@ -33,21 +33,15 @@ const TRANSPARENT = 'rgba(0, 0, 0, 0)';
 
 describe.skipIf(skipBrowserTests)('navigation in Chromium', () => {
   let kiosk: Kiosk;
-  let browser: Browser;
+  let ui: KioskPage | undefined;
   let page: Page;
 
   beforeAll(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    kiosk = await startKiosk(inject('redisUrl'));
-    browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1366, height: 768 } })).newPage();
-    page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
+    ui = await openKioskPage(inject('redisUrl'));
+    ({ kiosk, page } = ui);
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await kiosk?.close();
-  });
+  afterAll(() => ui?.close());
 
   it('issue 23 #6: an unknown route (#/nonsense) shows a not-found message with links to every page, not Segment', async () => {
     await page.goto(`${kiosk.url}/#/nonsense`);

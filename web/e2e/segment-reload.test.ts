@@ -7,35 +7,30 @@
  * - the Jobs page offers the label TIFF of an image job beside its zip.
  * Screenshots go to test-artifacts/web/.
  */
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { NUCLEI_VAL } from '../../test/data.js';
 import { decodeLabelTiff } from '../src/lib/label-file.js';
 import { SAVED_BATCH_KEY } from '../src/lib/saved-batch.js';
-import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
-import { startKiosk, type Kiosk } from './kiosk-harness.js';
+import { ARTIFACTS, skipBrowserTests } from './browser.js';
+import { openKioskPage, type KioskPage } from './kiosk-page.js';
+import type { Kiosk } from './kiosk-harness.js';
 
 describe.skipIf(skipBrowserTests)('Segment page across a reload, Jobs downloads, in Chromium', () => {
   let kiosk: Kiosk;
-  let browser: Browser;
+  let ui: KioskPage | undefined;
   let page: Page;
   let name: string;
 
   beforeAll(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    kiosk = await startKiosk(inject('redisUrl'));
-    browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1366, height: 768 } })).newPage();
-    page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
+    ui = await openKioskPage(inject('redisUrl'));
+    ({ kiosk, page } = ui);
     name = (await readdir(NUCLEI_VAL)).filter((n) => n.endsWith('.image.png')).sort()[0]!;
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await kiosk?.close();
-  });
+  afterAll(() => ui?.close());
 
   const summary = () => page.locator('[data-testid=summary]').textContent();
   const row = () => page.locator(`tbody tr[data-file="${name}"]`);

@@ -4,22 +4,23 @@
  * API's, download the label TIFF and decode it; drop non-images and see their reasons. Screenshots go to
  * test-artifacts/web/.
  */
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
+import type { Page } from 'playwright-core';
+import { ARTIFACTS, skipBrowserTests } from './browser.js';
+import { openKioskPage, type KioskPage } from './kiosk-page.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { packZip, unpackZip } from '../../workers/image/zip.js';
 import { decodeLabelTiff } from '../src/lib/label-file.js';
 import { labelStats } from '../src/lib/label-stats.js';
-import { startKiosk, type Kiosk } from './kiosk-harness.js';
+import type { Kiosk } from './kiosk-harness.js';
 import { NUCLEI_VAL } from '../../test/data.js';
 import { dropFiles } from './drop-files.js';
 
 const VAL = NUCLEI_VAL;
 
 let kiosk: Kiosk;
-let browser: Browser;
+let ui: KioskPage | undefined;
 let page: Page;
 
 async function valImage(): Promise<string> {
@@ -59,21 +60,11 @@ async function setRange(p: Page, testId: string, value: number): Promise<void> {
 
 describe.skipIf(skipBrowserTests)('web UI in Chromium', () => {
   beforeAll(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    kiosk = await startKiosk(inject('redisUrl'));
-    browser = await launchChromium();
-    const context = await browser.newContext({
-      viewport: { width: 1366, height: 768 },
-      acceptDownloads: true,
-    });
-    page = await context.newPage();
-    page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
+    ui = await openKioskPage(inject('redisUrl'), { context: { acceptDownloads: true } });
+    ({ kiosk, page } = ui);
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await kiosk?.close();
-  });
+  afterAll(() => ui?.close());
 
   it('segments a dropped val image, draws its labels and downloads the same labels', async () => {
     const t0 = Date.now();

@@ -10,9 +10,8 @@
  * - Cancel stops the running training: the page and the API say "cancelled by the user", no model.
  * Screenshots go to test-artifacts/web/.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   CANCELLED_REASON,
@@ -24,12 +23,13 @@ import {
   type TrainingView,
 } from '../src/lib/training.js';
 import { formatDuration } from '../src/lib/units.js';
-import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
-import { startKiosk, type Kiosk } from './kiosk-harness.js';
+import { ARTIFACTS, skipBrowserTests } from './browser.js';
+import { openKioskPage, type KioskPage } from './kiosk-page.js';
+import type { Kiosk } from './kiosk-harness.js';
 import { trainingZip } from './training-zip.js';
 
 let kiosk: Kiosk;
-let browser: Browser;
+let ui: KioskPage | undefined;
 let page: Page;
 
 const estimateEl = () => page.locator('[data-testid=train-estimate]');
@@ -37,17 +37,14 @@ const seconds = async () => Number(await estimateEl().getAttribute('data-seconds
 
 describe.skipIf(skipBrowserTests)('Train page: time estimate and Cancel in Chromium', () => {
   beforeAll(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    kiosk = await startKiosk(inject('redisUrl'), { trainer: true });
-    browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1366, height: 900 } })).newPage();
-    page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
+    ui = await openKioskPage(inject('redisUrl'), {
+      kiosk: { trainer: true },
+      context: { viewport: { width: 1366, height: 900 } },
+    });
+    ({ kiosk, page } = ui);
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await kiosk?.close();
-  });
+  afterAll(() => ui?.close());
 
   it('issue 23 #4: before starting, estimates the time from measured speed and offers a quick setting', async () => {
     await page.goto(`${kiosk.url}/#/train`);

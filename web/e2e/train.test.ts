@@ -4,31 +4,25 @@
  * epochs arrive live (charts and table), get the new model version, see it on the Models page.
  * Screenshots go to test-artifacts/web/.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { ARTIFACTS, launchChromium, skipBrowserTests } from './browser.js';
+import type { Page } from 'playwright-core';
+import { ARTIFACTS, skipBrowserTests } from './browser.js';
+import { openKioskPage, type KioskPage } from './kiosk-page.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startKiosk, type Kiosk } from './kiosk-harness.js';
+import type { Kiosk } from './kiosk-harness.js';
 import { trainingZip } from './training-zip.js';
 
 let kiosk: Kiosk;
-let browser: Browser;
+let ui: KioskPage | undefined;
 let page: Page;
 
 describe.skipIf(skipBrowserTests)('Train page in Chromium', () => {
   beforeAll(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    kiosk = await startKiosk(inject('redisUrl'), { trainer: true });
-    browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1366, height: 768 } })).newPage();
-    page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
+    ui = await openKioskPage(inject('redisUrl'), { kiosk: { trainer: true } });
+    ({ kiosk, page } = ui);
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await kiosk?.close();
-  });
+  afterAll(() => ui?.close());
 
   it('trains a tiny model from scratch with live per-epoch charts and shows the new version', async () => {
     await page.goto(`${kiosk.url}/#/train`);
