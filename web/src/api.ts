@@ -52,6 +52,11 @@ export interface SegmentationOptions {
   dimensionOrder?: string;
   /** A z-stack segmented in 3-D (job types whose input axes include ZYX): one ZYX label TIFF. */
   volume?: boolean;
+  /**
+   * Job type whole-cell only: `name@version` of a bioimage.io import that gives the cells' foreground (and
+   * boundaries) instead of the classical Otsu + Propagate on the membrane channel.
+   */
+  cellModel?: string;
 }
 
 export interface CreateJob {

@@ -5,6 +5,7 @@
 import { api, type JobType, type ModelInfo, type SegmentationOptions } from '../api.js';
 import { field, h, replace } from '../dom.js';
 import { formatMicrons, parseChannels } from '../lib/units.js';
+import { cellModelField } from './segment-cell-model.js';
 import { resolutionField } from './segment-resolution.js';
 
 export interface ChosenOptions {
@@ -122,6 +123,7 @@ export function optionsForm(): OptionsForm {
     ([t, m]) => {
       jobTypes = t;
       models = m;
+      cellModel.setModels(m);
       replace(
         typeSel,
         ...t.map((j) => h('option', { value: j.name, title: j.description ?? '' }, typeOption(j))),
@@ -136,6 +138,7 @@ export function optionsForm(): OptionsForm {
   );
 
   const resolution = resolutionField();
+  const cellModel = cellModelField();
   const channels = h('input', {
     type: 'text',
     value: '0',
@@ -160,6 +163,7 @@ export function optionsForm(): OptionsForm {
       : NUCLEAR_HELP;
     if (fixed && parseCount(channels.value) !== fixed.length)
       channels.value = fixed.map((_, i) => i).join(', ');
+    cellModel.showFor(typeSel.value);
     volumeRow.hidden = !t?.input?.axes.includes('ZYX');
     if (volumeRow.hidden) volumeBox.checked = false;
   };
@@ -182,6 +186,7 @@ export function optionsForm(): OptionsForm {
     {},
     h('div', { class: 'field' }, h('label', { for: 'job-type' }, 'Job type'), typeSel, typeHelp),
     h('div', { class: 'field' }, h('label', { for: 'model' }, 'Model'), modelSel, modelHelp),
+    cellModel.element,
     resolution.element,
     h('div', { class: 'field' }, channelsLabel, channels, channelsHelp),
     volumeRow,
@@ -225,6 +230,8 @@ export function optionsForm(): OptionsForm {
       if (res.micronsPerPixel !== undefined) options.micronsPerPixel = res.micronsPerPixel;
       if (dimSel.value) options.dimensionOrder = dimSel.value;
       if (volumeBox.checked && !volumeRow.hidden) options.volume = true;
+      const cells = cellModel.read();
+      if (cells) options.cellModel = cells;
       const [model, version] = modelSel.value.split('@');
       return {
         ok: true,
