@@ -168,7 +168,14 @@ export const mountJobs: Page = (root, { store }) => {
       h('td', {}, statusBadge(j.status)),
       h('td', {}, progressBar(j.progress, `${j.name} progress`)),
       h('td', { class: 'num' }, j.objectCount ?? ''),
-      h('td', {}, `${j.model} v${j.modelVersion}`),
+      h(
+        'td',
+        {},
+        `${j.model} v${j.modelVersion}`,
+        typeof j.options.cellModel === 'string'
+          ? h('div', { class: 'muted', 'data-testid': 'cell-model' }, `cells: ${j.options.cellModel}`)
+          : null,
+      ),
       h('td', {}, new Date(j.createdAt).toLocaleString()),
       h('td', { class: 'num' }, j.totalTime !== undefined ? formatDuration(j.totalTime) : ''),
       h('td', {}, h('div', { class: 'actions' }, ...buttons)),

@@ -227,6 +227,8 @@ export function showViewer(
       h('dd', {}, `${W} × ${H} px`),
       h('dt', {}, 'Model'),
       h('dd', {}, `${job.model} v${job.modelVersion}`),
+      typeof job.options.cellModel === 'string' ? h('dt', {}, 'Cells from') : null,
+      typeof job.options.cellModel === 'string' ? h('dd', {}, job.options.cellModel) : null,
       h('dt', {}, 'Time'),
       h('dd', {}, timing),
       mpp ? h('dt', {}, 'Pixel') : null,
