@@ -104,6 +104,11 @@ describe.skipIf(skipBrowserTests)('whole-cell "Cells from" chooser in Chromium',
     expect(await page.locator('[data-testid=cell-model-none]').isVisible()).toBe(false);
     expect(await select.getAttribute('aria-describedby')).toBe('cell-model-help');
     await select.selectOption(`cells-fg@${version}`);
+    expect(await page.locator('#cell-model-help').textContent()).toMatch(
+      new RegExp(
+        `^cells-fg v${version} — foreground probability .*; the model above still finds the nuclei\\.$`,
+      ),
+    );
     expect(await page.locator('#channels').inputValue()).toBe('0, 1');
     await page.screenshot({ path: join(ARTIFACTS, 'cell-model-chosen.png'), fullPage: true });
 

@@ -6,7 +6,7 @@
  */
 import type { ModelInfo } from '../api.js';
 import { h, replace } from '../dom.js';
-import { cellModelChoices } from '../lib/cell-models.js';
+import { cellModelChoices, type CellModelChoice } from '../lib/cell-models.js';
 
 /** The job type that takes a `cellModel`. */
 export const CELL_MODEL_TYPE = 'whole-cell';
@@ -43,17 +43,27 @@ export function cellModelField(): CellModelField {
     help,
     none,
   );
+  let choices: CellModelChoice[] = [];
+  /** The help names the chosen import in full (a closed select cuts its label). */
+  const describe = () => {
+    const c = choices.find((x) => x.value === select.value);
+    help.textContent = c
+      ? `${c.label}. The cells come from its prediction; the model above still finds the nuclei.`
+      : HELP;
+  };
+  select.addEventListener('change', describe);
   return {
     element,
     setModels(models) {
       const kept = select.value;
-      const choices = cellModelChoices(models);
+      choices = cellModelChoices(models);
       replace(
         select,
         h('option', { value: '' }, CLASSICAL),
         ...choices.map((c) => h('option', { value: c.value }, c.label)),
       );
       select.value = choices.some((c) => c.value === kept) ? kept : '';
+      describe();
       none.hidden = choices.length > 0;
       select.setAttribute('aria-describedby', none.hidden ? help.id : `${help.id} ${none.id}`);
     },
