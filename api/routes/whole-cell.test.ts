@@ -7,7 +7,11 @@ import { checkPackage, writeImportedModel } from '../../workers/bioimageio/impor
 import { decodeImage } from '../../workers/image/decode.js';
 import { scoreImage } from '../../workers/image/metrics.js';
 import { encodePng } from '../../workers/image/png.js';
-import { syntheticCells, type SyntheticCells } from '../../workers/image/synthetic-cells.js';
+import {
+  syntheticCells,
+  syntheticCellsPng,
+  type SyntheticCells,
+} from '../../workers/image/synthetic-cells.js';
 import type { Labels } from '../../workers/image/types.js';
 import { jobTypeRegistry } from '../../workers/jobtypes/registry.js';
 import { modelsInFolder, runJobType } from '../../workers/jobtypes/run.js';
@@ -20,17 +24,6 @@ import {
 import type { JobView } from '../schemas.js';
 import { deepCellSubmit } from './deepcell-client.test-helpers.js';
 import { multipart, startTestService, type TestService } from '../service-harness.test-helpers.js';
-
-/** The synthetic image as an RGB PNG (16-bit): red = nuclear, green = membrane, blue empty. */
-function twoChannelPng(s: SyntheticCells): Uint8Array {
-  const { height: h, width: w } = s.cells;
-  const data = new Uint16Array(h * w * 3);
-  for (let i = 0; i < h * w; i++) {
-    data[i * 3] = Math.round(s.nuclear.data[i]! * 40000);
-    data[i * 3 + 1] = Math.round(s.membrane.data[i]! * 40000);
-  }
-  return encodePng({ data, dtype: 'uint16', shape: [h, w, 3], axes: 'YXS' });
-}
 
 const asLabels = (bytes: Uint8Array): Labels => {
   const raw = decodeImage(bytes, { name: 'l.tif' });
@@ -56,7 +49,7 @@ describe('whole-cell job type through the real API, Redis and workers (trivial n
     await writeImportedModel(modelsDir, await checkPackage(cellForegroundPackage(), { name: 'cells-fg' }));
     svc = await startTestService(inject('redisUrl'), { listen: true, modelsDir });
     truth = syntheticCells(160, 160, { count: 30, minR: 12, maxR: 16, seed: 5 });
-    png = twoChannelPng(truth);
+    png = syntheticCellsPng(truth);
   });
   afterAll(async () => {
     await svc?.close();

@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { decodeImage } from '../../workers/image/decode.js';
-import { encodePng } from '../../workers/image/png.js';
-import { syntheticCells } from '../../workers/image/synthetic-cells.js';
+import { syntheticCells, syntheticCellsPng } from '../../workers/image/synthetic-cells.js';
 import { cellForegroundPackage } from '../../workers/jobtypes/whole-cell/cell-model-package.test-helpers.js';
 import { ARTIFACTS, skipBrowserTests } from './browser.js';
 import { dropFiles } from './drop-files.js';
@@ -19,18 +18,6 @@ import type { Kiosk } from './kiosk-harness.js';
 import { openKioskPage, type KioskPage } from './kiosk-page.js';
 
 const CLASSICAL = 'membrane channel (classical: Otsu + Propagate)';
-
-/** A synthetic tissue image as a 16-bit RGB PNG: red = nuclear, green = membrane, blue empty. */
-function tissuePng(): Uint8Array {
-  const s = syntheticCells(160, 160, { count: 30, minR: 12, maxR: 16, seed: 5 });
-  const { height: h, width: w } = s.cells;
-  const data = new Uint16Array(h * w * 3);
-  for (let i = 0; i < h * w; i++) {
-    data[i * 3] = Math.round(s.nuclear.data[i]! * 40000);
-    data[i * 3 + 1] = Math.round(s.membrane.data[i]! * 40000);
-  }
-  return encodePng({ data, dtype: 'uint16', shape: [h, w, 3], axes: 'YXS' });
-}
 
 /** Imports `zip` as model `name` through the API, waiting out a 202 on its status URL; resolves to its version. */
 async function importPackage(url: string, zip: Uint8Array, name: string): Promise<string> {
@@ -112,7 +99,13 @@ describe.skipIf(skipBrowserTests)('whole-cell "Cells from" chooser in Chromium',
     expect(await page.locator('#channels').inputValue()).toBe('0, 1');
     await page.screenshot({ path: join(ARTIFACTS, 'cell-model-chosen.png'), fullPage: true });
 
-    await dropFiles(page, [{ name: 'tissue.png', bytes: tissuePng(), type: 'image/png' }]);
+    await dropFiles(page, [
+      {
+        name: 'tissue.png',
+        bytes: syntheticCellsPng(syntheticCells(160, 160, { count: 30, minR: 12, maxR: 16, seed: 5 })),
+        type: 'image/png',
+      },
+    ]);
     const row = page.locator('tr[data-file="tissue.png"]');
     await expect.poll(() => row.getAttribute('data-status')).toBe('ready');
     await page.getByRole('button', { name: 'Segment 1 file' }).click();

@@ -4,6 +4,7 @@
  * `nucleusFraction` of its radius). Nuclear channel: 1 in the nuclei; membrane channel: 1 on each cell's
  * border pixels, `cytoplasm` inside, 0 on the background; both plus uniform noise. Deterministic, pure.
  */
+import { encodePng } from './png.js';
 import { diskLabels, randomDisks, seededRandom } from './synthetic-nuclei.js';
 import type { FloatMap, Labels } from './types.js';
 
@@ -76,4 +77,19 @@ export function syntheticCells(height: number, width: number, o: SyntheticCellsO
     nuclear: { data: nuclear, height, width },
     membrane: { data: membrane, height, width },
   };
+}
+
+/**
+ * `s` as the file a user would send: a 16-bit RGB PNG, red = the nuclear channel, green = the membrane
+ * channel, blue empty (values scaled by 40,000, so noise stays inside 0..65,535). Channels 0 and 1 are what
+ * whole-cell takes by default.
+ */
+export function syntheticCellsPng(s: SyntheticCells): Uint8Array {
+  const { height: h, width: w } = s.cells;
+  const data = new Uint16Array(h * w * 3);
+  for (let i = 0; i < h * w; i++) {
+    data[i * 3] = Math.round(s.nuclear.data[i]! * 40000);
+    data[i * 3 + 1] = Math.round(s.membrane.data[i]! * 40000);
+  }
+  return encodePng({ data, dtype: 'uint16', shape: [h, w, 3], axes: 'YXS' });
 }

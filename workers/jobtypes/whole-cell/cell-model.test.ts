@@ -13,8 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPackage, writeImportedModel } from '../../bioimageio/import.js';
 import { decodeImage } from '../../image/decode.js';
 import { scoreImage } from '../../image/metrics.js';
-import { encodePng } from '../../image/png.js';
-import { syntheticCells, type SyntheticCells } from '../../image/synthetic-cells.js';
+import { syntheticCells, syntheticCellsPng, type SyntheticCells } from '../../image/synthetic-cells.js';
 import type { Labels } from '../../image/types.js';
 import { TRIVIAL_CARD, TrivialThresholdRunner, trivialStages } from '../../processors/trivial-stages.js';
 import { jobTypeRegistry } from '../registry.js';
@@ -27,17 +26,6 @@ import {
   expectedCellBoundary,
   expectedCellForeground,
 } from './cell-model-package.test-helpers.js';
-
-/** The synthetic image as an RGB PNG (16-bit): red = nuclear, green = membrane, blue empty. */
-export function twoChannelPng(s: SyntheticCells): Uint8Array {
-  const { height: h, width: w } = s.cells;
-  const data = new Uint16Array(h * w * 3);
-  for (let i = 0; i < h * w; i++) {
-    data[i * 3] = Math.round(s.nuclear.data[i]! * 40000);
-    data[i * 3 + 1] = Math.round(s.membrane.data[i]! * 40000);
-  }
-  return encodePng({ data, dtype: 'uint16', shape: [h, w, 3], axes: 'YXS' });
-}
 
 /** Each nucleus pixel's id is its cell's, and the two hold the same ids. */
 function expectMatched(cells: Labels, nuclei: Labels): void {
@@ -83,9 +71,9 @@ describe('whole-cell with an imported cell model (in-process)', () => {
     // cells pressed into each other (the membrane between them decides), and a sparse scene with
     // background around every cell (where the foreground decides)
     truth = syntheticCells(192, 192, { count: 40, minR: 12, maxR: 16, seed: 5 });
-    png = twoChannelPng(truth);
+    png = syntheticCellsPng(truth);
     sparse = syntheticCells(192, 192, { count: 30, minR: 12, maxR: 16, seed: 5, spacing: 1.1 });
-    sparsePng = twoChannelPng(sparse);
+    sparsePng = syntheticCellsPng(sparse);
   });
   afterAll(async () => {
     await models?.dispose();
