@@ -1,46 +1,35 @@
 import { describe, expect, it } from 'vitest';
 import { cellsFromNuclei, otsuThreshold, propagate } from './propagate.js';
-import type { FloatMap, Labels } from './types.js';
-
-const labels = (rows: number[][]): Labels => ({
-  data: Uint32Array.from(rows.flat()),
-  height: rows.length,
-  width: rows[0]!.length,
-});
-const map = (rows: number[][]): FloatMap => ({
-  data: Float32Array.from(rows.flat()),
-  height: rows.length,
-  width: rows[0]!.length,
-});
-const rows = (l: Labels) =>
-  Array.from({ length: l.height }, (_, y) => [...l.data.subarray(y * l.width, (y + 1) * l.width)]);
+import { labelsOf, mapOf, rowsOf } from './grids.test-helpers.js';
 
 describe('propagate (CellProfiler Propagate: step cost sqrt(ΔI² + λ·|Δp|²))', () => {
   it('on a flat image splits by distance (Voronoi)', () => {
     // seeds at x = 0 and x = 5; x = 2 is 2 steps from seed 1, 3 from seed 2; x = 3 the other way round
-    const out = propagate(labels([[1, 0, 0, 0, 0, 2]]), map([[0, 0, 0, 0, 0, 0]]), undefined, { lambda: 1 });
-    expect(rows(out)).toEqual([[1, 1, 1, 2, 2, 2]]);
+    const out = propagate(labelsOf([[1, 0, 0, 0, 0, 2]]), mapOf([[0, 0, 0, 0, 0, 0]]), undefined, {
+      lambda: 1,
+    });
+    expect(rowsOf(out)).toEqual([[1, 1, 1, 2, 2, 2]]);
   });
 
   it('stops at an intensity step: the border moves to the edge, not the midpoint', () => {
     // λ = 1. x = 3: from seed 1, 3 steps of cost 1 = 3; from seed 2, 1 + sqrt(10² + 1) = 11.05 → seed 1.
     // x = 4: from seed 1, 3 + 10.05 = 13.05; from seed 2, 1 → seed 2.
-    const out = propagate(labels([[1, 0, 0, 0, 0, 2]]), map([[0, 0, 0, 0, 10, 10]]), undefined, {
+    const out = propagate(labelsOf([[1, 0, 0, 0, 0, 2]]), mapOf([[0, 0, 0, 0, 10, 10]]), undefined, {
       lambda: 1,
     });
-    expect(rows(out)).toEqual([[1, 1, 1, 1, 2, 2]]);
+    expect(rowsOf(out)).toEqual([[1, 1, 1, 1, 2, 2]]);
   });
 
   it('a bright ridge between two seeds is not crossed although it is nearer', () => {
     // 3×5, a membrane (value 5) in column 2; seed 1 at (1,0), seed 2 at (1,4). The ridge column itself goes
     // to whichever side reaches it first at equal cost: (ΔI = 5 both ways) — seed 1, pushed first.
-    const image = map([
+    const image = mapOf([
       [0, 0, 5, 0, 0],
       [0, 0, 5, 0, 0],
       [0, 0, 5, 0, 0],
     ]);
     const out = propagate(
-      labels([
+      labelsOf([
         [0, 0, 0, 0, 0],
         [1, 0, 0, 0, 2],
         [0, 0, 0, 0, 0],
@@ -49,7 +38,7 @@ describe('propagate (CellProfiler Propagate: step cost sqrt(ΔI² + λ·|Δp|²)
       undefined,
       { lambda: 0.05 },
     );
-    expect(rows(out)).toEqual([
+    expect(rowsOf(out)).toEqual([
       [1, 1, 1, 2, 2],
       [1, 1, 1, 2, 2],
       [1, 1, 1, 2, 2],
@@ -57,20 +46,22 @@ describe('propagate (CellProfiler Propagate: step cost sqrt(ΔI² + λ·|Δp|²)
   });
 
   it('keeps to the mask: pixels outside it, or cut off from every seed, stay 0; seeds keep their ids', () => {
-    const flat = map([[0, 0, 0, 0, 0, 0]]);
+    const flat = mapOf([[0, 0, 0, 0, 0, 0]]);
     // x = 2 is outside the mask: x = 3..5 cannot be reached from the one seed
-    expect(rows(propagate(labels([[7, 0, 0, 0, 0, 0]]), flat, Uint8Array.from([1, 1, 0, 1, 1, 1])))).toEqual([
-      [7, 7, 0, 0, 0, 0],
-    ]);
+    expect(
+      rowsOf(propagate(labelsOf([[7, 0, 0, 0, 0, 0]]), flat, Uint8Array.from([1, 1, 0, 1, 1, 1]))),
+    ).toEqual([[7, 7, 0, 0, 0, 0]]);
     // seed 3 at x = 5 lies outside the mask: it keeps its id and grows into the mask from there
-    expect(rows(propagate(labels([[7, 0, 0, 0, 0, 3]]), flat, Uint8Array.from([1, 1, 0, 1, 1, 0])))).toEqual([
-      [7, 7, 0, 3, 3, 3],
-    ]);
+    expect(
+      rowsOf(propagate(labelsOf([[7, 0, 0, 0, 0, 3]]), flat, Uint8Array.from([1, 1, 0, 1, 1, 0]))),
+    ).toEqual([[7, 7, 0, 3, 3, 3]]);
   });
 
   it('refuses planes of different sizes and a bad λ', () => {
-    expect(() => propagate(labels([[1, 0]]), map([[0, 0, 0]]))).toThrow(/seeds are 1×2 but the image is 1×3/);
-    expect(() => propagate(labels([[1, 0]]), map([[0, 0]]), undefined, { lambda: -1 })).toThrow(
+    expect(() => propagate(labelsOf([[1, 0]]), mapOf([[0, 0, 0]]))).toThrow(
+      /seeds are 1×2 but the image is 1×3/,
+    );
+    expect(() => propagate(labelsOf([[1, 0]]), mapOf([[0, 0]]), undefined, { lambda: -1 })).toThrow(
       /lambda must be a number ≥ 0/,
     );
   });

@@ -3,25 +3,20 @@ import { scoreImage } from './metrics.js';
 import { stitchSlices, volumeAsLabels, volumeSlice } from './stitch.js';
 import { ellipsoidLabels, randomEllipsoids, seededRandom } from './synthetic-nuclei.js';
 import type { Labels } from './types.js';
-
-const L = (rows: number[][]): Labels => ({
-  data: Uint32Array.from(rows.flat()),
-  height: rows.length,
-  width: rows[0]!.length,
-});
+import { labelsOf } from './grids.test-helpers.js';
 
 describe('stitchSlices', () => {
   it('links an object across slices whatever its per-slice id, and starts new ids for new objects', () => {
     const v = stitchSlices([
-      L([
+      labelsOf([
         [5, 5, 0, 0],
         [5, 5, 0, 0],
       ]),
-      L([
+      labelsOf([
         [2, 2, 0, 7],
         [2, 0, 0, 7],
       ]),
-      L([
+      labelsOf([
         [0, 9, 0, 3],
         [0, 9, 0, 3],
       ]),
@@ -34,8 +29,8 @@ describe('stitchSlices', () => {
 
   it('does not link below the IoU threshold, and one object continues into its best partner only', () => {
     const slices = [
-      L([[1, 1, 1, 1, 0, 0]]),
-      L([[4, 4, 4, 6, 0, 8]]), // 4 overlaps 1 at 3/4, 6 at 1/4: only 4 continues 1
+      labelsOf([[1, 1, 1, 1, 0, 0]]),
+      labelsOf([[4, 4, 4, 6, 0, 8]]), // 4 overlaps 1 at 3/4, 6 at 1/4: only 4 continues 1
     ];
     const v = stitchSlices(slices, { threshold: 0.2 });
     expect(Array.from(volumeSlice(v, 1).data)).toEqual([1, 1, 1, 2, 0, 3]);
@@ -44,7 +39,7 @@ describe('stitchSlices', () => {
   });
 
   it("links a nucleus' tip (small patch inside the next section) by containment, not by IoU", () => {
-    const slices = [L([[0, 0, 3, 0, 0, 0]]), L([[1, 1, 1, 1, 1, 0]])]; // IoU 1/5, wholly inside
+    const slices = [labelsOf([[0, 0, 3, 0, 0, 0]]), labelsOf([[1, 1, 1, 1, 1, 0]])]; // IoU 1/5, wholly inside
     expect(Array.from(volumeSlice(stitchSlices(slices), 1).data)).toEqual([1, 1, 1, 1, 1, 0]);
     const iouOnly = stitchSlices(slices, { containment: false });
     expect(Array.from(volumeSlice(iouOnly, 1).data)).toEqual([2, 2, 2, 2, 2, 0]);
@@ -80,8 +75,10 @@ describe('stitchSlices', () => {
 
   it('refuses slices of different sizes, no slices and a bad threshold', () => {
     expect(() => stitchSlices([])).toThrow(/at least one slice/);
-    expect(() => stitchSlices([L([[1]]), L([[1, 1]])])).toThrow(/slice 1 is 1x2 but slice 0 is 1x1/);
-    expect(() => stitchSlices([L([[1]])], { threshold: 0 })).toThrow(
+    expect(() => stitchSlices([labelsOf([[1]]), labelsOf([[1, 1]])])).toThrow(
+      /slice 1 is 1x2 but slice 0 is 1x1/,
+    );
+    expect(() => stitchSlices([labelsOf([[1]])], { threshold: 0 })).toThrow(
       /'threshold' must be in \(0, 1\]; got 0/,
     );
   });

@@ -3,41 +3,29 @@ import { countObjects } from './labels.js';
 import { diskDistanceMaps, seededRandom } from './synthetic-nuclei.js';
 import { ImageError, type FloatMap, type Labels } from './types.js';
 import { watershed } from './watershed.js';
-
-const surface = (rows: number[][]): FloatMap => ({
-  data: Float32Array.from(rows.flat()),
-  height: rows.length,
-  width: rows[0]!.length,
-});
-const labels = (rows: number[][]): Labels => ({
-  data: Uint32Array.from(rows.flat()),
-  height: rows.length,
-  width: rows[0]!.length,
-});
-const rows = (l: Labels): number[][] =>
-  Array.from({ length: l.height }, (_, y) => [...l.data.subarray(y * l.width, (y + 1) * l.width)]);
+import { labelsOf, mapOf, rowsOf } from './grids.test-helpers.js';
 
 describe('watershed on hand-written arrays', () => {
   it('constant surface: breadth-first from each marker, a tie goes to the marker queued first', () => {
-    const s = surface([[0, 0, 0, 0, 0, 0, 0]]);
-    expect(rows(watershed(s, labels([[1, 0, 0, 0, 0, 0, 2]])))).toEqual([[1, 1, 1, 1, 2, 2, 2]]);
-    expect(rows(watershed(s, labels([[2, 0, 0, 0, 0, 0, 1]])))).toEqual([[2, 2, 2, 2, 1, 1, 1]]);
+    const s = mapOf([[0, 0, 0, 0, 0, 0, 0]]);
+    expect(rowsOf(watershed(s, labelsOf([[1, 0, 0, 0, 0, 0, 2]])))).toEqual([[1, 1, 1, 1, 2, 2, 2]]);
+    expect(rowsOf(watershed(s, labelsOf([[2, 0, 0, 0, 0, 0, 1]])))).toEqual([[2, 2, 2, 2, 1, 1, 1]]);
   });
   it('low values flood first, so a marker in a low valley takes the ridge it reaches first', () => {
-    const s = surface([[0, 5, 5, 5, 1, 1, 0]]);
+    const s = mapOf([[0, 5, 5, 5, 1, 1, 0]]);
     // pop order: m1(0), m2(0), x5(1), x4(1) → x3 to 2; then x1(5) → x2 to 1.
-    expect(rows(watershed(s, labels([[1, 0, 0, 0, 0, 0, 2]])))).toEqual([[1, 1, 1, 2, 2, 2, 2]]);
+    expect(rowsOf(watershed(s, labelsOf([[1, 0, 0, 0, 0, 0, 2]])))).toEqual([[1, 1, 1, 2, 2, 2, 2]]);
   });
   it('a pixel is labelled when first reached: a later lower path does not steal it', () => {
-    const s = surface([
+    const s = mapOf([
       [0, 9, 0],
       [9, 9, 9],
     ]);
     expect(
-      rows(
+      rowsOf(
         watershed(
           s,
-          labels([
+          labelsOf([
             [1, 0, 2],
             [0, 0, 0],
           ]),
@@ -49,50 +37,50 @@ describe('watershed on hand-written arrays', () => {
     ]);
   });
   it('keeps marker ids as given', () => {
-    expect(rows(watershed(surface([[1, 1, 1, 1]]), labels([[7, 0, 0, 42]])))).toEqual([[7, 7, 42, 42]]);
+    expect(rowsOf(watershed(mapOf([[1, 1, 1, 1]]), labelsOf([[7, 0, 0, 42]])))).toEqual([[7, 7, 42, 42]]);
   });
   it('floods only inside the mask; a masked gap stops the flood; markers outside the mask are dropped', () => {
-    const s = surface([[0, 0, 0, 0, 0]]);
+    const s = mapOf([[0, 0, 0, 0, 0]]);
     const m = Uint8Array.from([1, 1, 0, 1, 1]);
-    expect(rows(watershed(s, labels([[1, 0, 0, 0, 0]]), m))).toEqual([[1, 1, 0, 0, 0]]);
-    expect(rows(watershed(s, labels([[0, 0, 3, 0, 0]]), m))).toEqual([[0, 0, 0, 0, 0]]);
+    expect(rowsOf(watershed(s, labelsOf([[1, 0, 0, 0, 0]]), m))).toEqual([[1, 1, 0, 0, 0]]);
+    expect(rowsOf(watershed(s, labelsOf([[0, 0, 3, 0, 0]]), m))).toEqual([[0, 0, 0, 0, 0]]);
   });
   it('connectivity 1 does not cross a diagonal; 2 does', () => {
-    const s = surface([
+    const s = mapOf([
       [0, 0, 0],
       [0, 0, 0],
       [0, 0, 0],
     ]);
     const m = Uint8Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]);
-    const k = labels([
+    const k = labelsOf([
       [5, 0, 0],
       [0, 0, 0],
       [0, 0, 0],
     ]);
-    expect(rows(watershed(s, k, m))).toEqual([
+    expect(rowsOf(watershed(s, k, m))).toEqual([
       [5, 0, 0],
       [0, 0, 0],
       [0, 0, 0],
     ]);
-    expect(rows(watershed(s, k, m, { connectivity: 2 }))).toEqual([
+    expect(rowsOf(watershed(s, k, m, { connectivity: 2 }))).toEqual([
       [5, 0, 0],
       [0, 5, 0],
       [0, 0, 5],
     ]);
   });
   it('-0 and +0 are the same level (FIFO decides)', () => {
-    const s = surface([[0, 0, 0, -0, 0]]);
-    expect(rows(watershed(s, labels([[1, 0, 0, 0, 2]])))).toEqual([[1, 1, 1, 2, 2]]);
+    const s = mapOf([[0, 0, 0, -0, 0]]);
+    expect(rowsOf(watershed(s, labelsOf([[1, 0, 0, 0, 2]])))).toEqual([[1, 1, 1, 2, 2]]);
   });
   it('no markers → all zeros; 0-pixel input → empty output', () => {
     expect(
-      rows(
+      rowsOf(
         watershed(
-          surface([
+          mapOf([
             [1, 2],
             [3, 4],
           ]),
-          labels([
+          labelsOf([
             [0, 0],
             [0, 0],
           ]),
@@ -110,8 +98,8 @@ describe('watershed on hand-written arrays', () => {
     ).toBe(0);
   });
   it('does not mutate its inputs', () => {
-    const s = surface([[0, 1, 0]]);
-    const k = labels([[1, 0, 0]]);
+    const s = mapOf([[0, 1, 0]]);
+    const k = labelsOf([[1, 0, 0]]);
     watershed(s, k);
     expect([...k.data]).toEqual([1, 0, 0]);
     expect([...s.data]).toEqual([0, 1, 0]);
@@ -195,8 +183,8 @@ describe('watershed matches a plain (value, age) priority-queue reference', () =
 });
 
 describe('watershed errors', () => {
-  const s = surface([[0, 1, 2]]);
-  const k = labels([[1, 0, 0]]);
+  const s = mapOf([[0, 1, 2]]);
+  const k = labelsOf([[1, 0, 0]]);
   const catchErr = (f: () => unknown): ImageError => {
     try {
       f();
@@ -207,7 +195,7 @@ describe('watershed errors', () => {
     throw new Error('expected an ImageError');
   };
   it('markers of another shape → shape-mismatch naming both shapes', () => {
-    const e = catchErr(() => watershed(s, labels([[1], [0], [0]])));
+    const e = catchErr(() => watershed(s, labelsOf([[1], [0], [0]])));
     expect(e.code).toBe('shape-mismatch');
     expect(e.message).toBe('surface has shape [1, 3] but markers has shape [3, 1]; they must match');
   });
@@ -228,7 +216,7 @@ describe('watershed errors', () => {
     );
   });
   it('NaN in the surface → bad-argument naming the pixel', () => {
-    const e = catchErr(() => watershed(surface([[0, NaN, 1]]), k));
+    const e = catchErr(() => watershed(mapOf([[0, NaN, 1]]), k));
     expect(e.code).toBe('bad-argument');
     expect(e.message).toBe('surface: value at [0, 1] is NaN; need finite values');
   });
