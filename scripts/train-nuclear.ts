@@ -5,7 +5,7 @@
  *   nice -n 19 node --import tsx scripts/train-nuclear.ts --run train-runs/nuclear-v2 \
  *     [--data ../shared/data/nuclei] [--epochs 40] [--steps 120] [--batch 8] [--crop 128] [--diameter 20] \
  *     [--lr 3e-4] [--warmup 100] [--ema 0.999] [--select-every 10] [--save-every 20] [--from models/nuclear/1] \
- *     [--stop-after-s 3600] >> train-runs/nuclear-v2/train.log
+ *     [--filters 16] [--stop-after-s 3600] >> train-runs/nuclear-v2/train.log
  *
  * The first start writes RUN/run.json with every option; a later start with just `--run RUN` continues with
  * those options from RUN/last (weights, Adam state, weight average, step, schedule position), and refuses
@@ -44,6 +44,7 @@ const RUN_OPTIONS = {
   'save-every': '20',
   from: '',
   seed: '1',
+  filters: '16',
 } as const;
 type RunOptions = Record<keyof typeof RUN_OPTIONS, string>;
 
@@ -138,7 +139,13 @@ const warmupSteps = num('warmup', (n) => Number.isInteger(n) && n >= 0);
 const result = await trainModel({
   train,
   val: select,
-  network: { baseFilters: 16, depth: 4, maxFilters: 256 },
+  // the U-Net's width: filters of its first level (doubling per level up to 256); 16 is the shipped models'.
+  // Ignored with --from (the model is the one given). Issue 19 #3's capacity check trains a wider one.
+  network: {
+    baseFilters: num('filters', (n) => Number.isInteger(n) && n >= 4 && n <= 64),
+    depth: 4,
+    maxFilters: 256,
+  },
   ...(initialModel ? { initialModel } : {}),
   epochs: num('epochs', (n) => Number.isInteger(n) && n >= 1),
   stepsPerEpoch: num('steps', (n) => Number.isInteger(n) && n >= 1),
