@@ -103,37 +103,40 @@ export function expectedCellForeground(raw: Float32Array, h: number, w: number, 
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-/** The package as a zip (what `kiosk models import` and POST /v1/models/import take). */
-export function cellForegroundPackage(dilate = 0): Uint8Array {
-  const s = syntheticCells(64, 64, { count: 4, minR: 10, maxR: 14, seed: 11 });
-  const h = 64;
-  const w = 64;
-  const raw = Float32Array.from(s.membrane.data, (v) => v * 1000);
-  const out = expectedCellForeground(raw, h, w, dilate);
-  const model = cellForegroundOnnx(dilate);
-  const input = writeNpy(raw, [1, 1, h, w]);
-  const output = writeNpy(out, [1, 1, h, w]);
+/** What differs between the test packages: the rest of the rdf (0.5.3, scale_range 1-99.8 %, float32) is common. */
+interface CellPackageParts {
+  readonly name: string;
+  readonly description: string;
+  /** The input tensor's id and its channels, in order. */
+  readonly input: { readonly id: string; readonly channels: readonly string[]; readonly npy: Uint8Array };
+  /** The output's channels and its halo (px). */
+  readonly output: { readonly channels: readonly string[]; readonly halo: number; readonly npy: Uint8Array };
+  readonly onnx: { readonly file: string; readonly bytes: Uint8Array };
+  readonly readme: string;
+}
+
+/** A bioimage.io 0.5 package zip around a cell model, its test input and its expected output. */
+function cellPackageZip(p: CellPackageParts): Uint8Array {
   const space = (id: string, extra: object) => ({ type: 'space', id, ...extra });
   const rdf = {
     type: 'model',
     format_version: '0.5.3',
-    name: `Cell foreground${dilate ? ` dilated ${dilate}` : ''} (third-party test)`,
-    description:
-      'Whole-cell foreground probability from a cytoplasm/membrane channel: a sigmoid of the scaled intensity',
+    name: p.name,
+    description: p.description,
     authors: [{ name: 'Test Lab' }],
     cite: [{ text: 'test', doi: '10.0000/test' }],
     license: 'MIT',
     documentation: 'README.md',
     inputs: [
       {
-        id: 'membrane',
+        id: p.input.id,
         axes: [
           { type: 'batch' },
-          { type: 'channel', channel_names: ['membrane'] },
+          { type: 'channel', channel_names: p.input.channels },
           space('y', { size: { min: 32, step: 16 } }),
           space('x', { size: { min: 32, step: 16 } }),
         ],
-        test_tensor: { source: 'test_input.npy', sha256: sha(input) },
+        test_tensor: { source: 'test_input.npy', sha256: sha(p.input.npy) },
         data: { type: 'float32' },
         preprocessing: [
           {
@@ -148,22 +151,41 @@ export function cellForegroundPackage(dilate = 0): Uint8Array {
         id: 'cells',
         axes: [
           { type: 'batch' },
-          { type: 'channel', channel_names: ['cell_foreground'] },
-          space('y', { size: { tensor_id: 'membrane', axis_id: 'y' }, halo: Math.max(4, dilate) }),
-          space('x', { size: { tensor_id: 'membrane', axis_id: 'x' }, halo: Math.max(4, dilate) }),
+          { type: 'channel', channel_names: p.output.channels },
+          space('y', { size: { tensor_id: p.input.id, axis_id: 'y' }, halo: p.output.halo }),
+          space('x', { size: { tensor_id: p.input.id, axis_id: 'x' }, halo: p.output.halo }),
         ],
-        test_tensor: { source: 'test_output.npy', sha256: sha(output) },
+        test_tensor: { source: 'test_output.npy', sha256: sha(p.output.npy) },
         data: { type: 'float32' },
       },
     ],
-    weights: { onnx: { source: 'cells.onnx', sha256: sha(model), opset_version: 13 } },
+    weights: { onnx: { source: p.onnx.file, sha256: sha(p.onnx.bytes), opset_version: 13 } },
   };
   return zipSync({
     'rdf.yaml': Buffer.from(stringify(rdf)),
-    'cells.onnx': model,
-    'test_input.npy': input,
-    'test_output.npy': output,
-    'README.md': Buffer.from('# whole-cell test model\n'),
+    [p.onnx.file]: p.onnx.bytes,
+    'test_input.npy': p.input.npy,
+    'test_output.npy': p.output.npy,
+    'README.md': Buffer.from(p.readme),
+  });
+}
+
+/** The package as a zip (what `kiosk models import` and POST /v1/models/import take). */
+export function cellForegroundPackage(dilate = 0): Uint8Array {
+  const s = syntheticCells(64, 64, { count: 4, minR: 10, maxR: 14, seed: 11 });
+  const h = 64;
+  const w = 64;
+  const raw = Float32Array.from(s.membrane.data, (v) => v * 1000);
+  const out = expectedCellForeground(raw, h, w, dilate);
+  const model = cellForegroundOnnx(dilate);
+  return cellPackageZip({
+    name: `Cell foreground${dilate ? ` dilated ${dilate}` : ''} (third-party test)`,
+    description:
+      'Whole-cell foreground probability from a cytoplasm/membrane channel: a sigmoid of the scaled intensity',
+    input: { id: 'membrane', channels: ['membrane'], npy: writeNpy(raw, [1, 1, h, w]) },
+    output: { channels: ['cell_foreground'], halo: Math.max(4, dilate), npy: writeNpy(out, [1, 1, h, w]) },
+    onnx: { file: 'cells.onnx', bytes: model },
+    readme: '# whole-cell test model\n',
   });
 }
 
@@ -240,57 +262,12 @@ export function cellBoundaryPackage(): Uint8Array {
   out.set(foreground);
   out.set(boundaries, h * w);
   const model = cellBoundaryOnnx();
-  const input = writeNpy(planar, [1, 2, h, w]);
-  const output = writeNpy(out, [1, 2, h, w]);
-  const space = (id: string, extra: object) => ({ type: 'space', id, ...extra });
-  const rdf = {
-    type: 'model',
-    format_version: '0.5.3',
+  return cellPackageZip({
     name: 'Cell foreground and boundaries (third-party test)',
     description: 'Whole-cell foreground and boundary probabilities from nuclear + membrane channels',
-    authors: [{ name: 'Test Lab' }],
-    cite: [{ text: 'test', doi: '10.0000/test' }],
-    license: 'MIT',
-    documentation: 'README.md',
-    inputs: [
-      {
-        id: 'pair',
-        axes: [
-          { type: 'batch' },
-          { type: 'channel', channel_names: ['nuclear', 'membrane'] },
-          space('y', { size: { min: 32, step: 16 } }),
-          space('x', { size: { min: 32, step: 16 } }),
-        ],
-        test_tensor: { source: 'test_input.npy', sha256: sha(input) },
-        data: { type: 'float32' },
-        preprocessing: [
-          {
-            id: 'scale_range',
-            kwargs: { axes: ['y', 'x'], min_percentile: 1, max_percentile: 99.8, eps: 1e-6 },
-          },
-        ],
-      },
-    ],
-    outputs: [
-      {
-        id: 'cells',
-        axes: [
-          { type: 'batch' },
-          { type: 'channel', channel_names: ['cell_foreground', 'cell_boundary'] },
-          space('y', { size: { tensor_id: 'pair', axis_id: 'y' }, halo: 4 }),
-          space('x', { size: { tensor_id: 'pair', axis_id: 'x' }, halo: 4 }),
-        ],
-        test_tensor: { source: 'test_output.npy', sha256: sha(output) },
-        data: { type: 'float32' },
-      },
-    ],
-    weights: { onnx: { source: 'cells2.onnx', sha256: sha(model), opset_version: 13 } },
-  };
-  return zipSync({
-    'rdf.yaml': Buffer.from(stringify(rdf)),
-    'cells2.onnx': model,
-    'test_input.npy': input,
-    'test_output.npy': output,
-    'README.md': Buffer.from('# whole-cell test model, two channels\n'),
+    input: { id: 'pair', channels: ['nuclear', 'membrane'], npy: writeNpy(planar, [1, 2, h, w]) },
+    output: { channels: ['cell_foreground', 'cell_boundary'], halo: 4, npy: writeNpy(out, [1, 2, h, w]) },
+    onnx: { file: 'cells2.onnx', bytes: model },
+    readme: '# whole-cell test model, two channels\n',
   });
 }
