@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command } from '../../cli/commands/models.js';
+import { runCaptured } from '../../cli/commands/run-captured.test-helpers.js';
 import { runKiosk } from '../../cli/run-kiosk.test-helpers.js';
 import { NUCLEI_VAL } from '../../test/data.js';
 import { readLabelsFile } from '../image/files.js';
@@ -44,18 +45,7 @@ async function writeZip(files: PackageFiles, name: string): Promise<string> {
   return out;
 }
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await command.run(args), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const cli = (args: string[]) => runCaptured(command, args);
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
