@@ -41,7 +41,8 @@ const tensor = (name: string, dims: number[], values: number[]) => ({
   dataType: F,
   floatData: values,
 });
-const info = (name: string, c: number) => ({
+/** An ONNX value info: float32 [N, c, H, W] named `name` (the graphs' inputs and outputs). */
+export const info = (name: string, c: number) => ({
   name,
   type: {
     tensorType: {

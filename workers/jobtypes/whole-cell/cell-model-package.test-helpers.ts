@@ -17,6 +17,7 @@ import { stringify } from 'yaml';
 import { writeNpy } from '../../bioimageio/npy.js';
 import { scaleRange } from '../../image/bioimage-ops.js';
 import { syntheticCells } from '../../image/synthetic-cells.js';
+import { info } from '../../bioimageio/testing/third-party.js';
 
 const { onnx } = onnxProto;
 const F = onnx.TensorProto.DataType.FLOAT;
@@ -27,15 +28,6 @@ export const T = 0.18;
 /** Boundary threshold (cell borders ≈ 1, cytoplasm ≈ 0.3). */
 export const B = 0.6;
 
-const info = (name: string, c: number) => ({
-  name,
-  type: {
-    tensorType: {
-      elemType: F,
-      shape: { dim: [{ dimParam: 'N' }, { dimValue: c }, { dimParam: 'H' }, { dimParam: 'W' }] },
-    },
-  },
-});
 const ints = (name: string, v: number[]) => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v });
 
 /** The graph: membrane [N,1,H,W] → cells [N,1,H,W] = sigmoid(GAIN·(maxpool_{2d+1}(x) − T)). */
